@@ -1,0 +1,1 @@
+//! hostup (being written).
