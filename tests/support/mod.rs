@@ -1,0 +1,255 @@
+//! Shared harness for end-to-end tests: a real `hostup-sim` process on 127.0.0.1 and a terraform
+//! working directory wired to the freshly built provider through `dev_overrides`.
+//!
+//! Nothing here mocks our own code: the provider binary is the one cargo built, terraform is the
+//! real CLI on PATH, and the simulator is the real binary speaking HTTP.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The API key the simulator's default fixture accepts with read:vm and backup:vm.
+pub const KEY: &str = "test-key";
+
+/// A running hostup-sim process, killed when dropped.
+pub struct Sim {
+    child: Child,
+    /// Origin of the simulator, e.g. `http://127.0.0.1:41234`.
+    pub url: String,
+    http: reqwest::blocking::Client,
+}
+
+impl Sim {
+    /// Starts hostup-sim on an ephemeral port with extra CLI arguments.
+    pub fn start(args: &[&str]) -> Sim {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hostup-sim"))
+            .args(["--port", "0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn hostup-sim");
+        let stdout = child.stdout.take().expect("sim stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read sim address");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in sim's first line: {line:?}"))
+            .trim_end_matches('/')
+            .to_string();
+        Sim {
+            child,
+            url,
+            http: reqwest::blocking::Client::new(),
+        }
+    }
+
+    /// GET an admin endpoint (`/_sim/...`) and parse its JSON.
+    pub fn admin_get(&self, path: &str) -> serde_json::Value {
+        self.http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .and_then(|r| r.error_for_status())
+            .and_then(|r| r.json())
+            .unwrap_or_else(|e| panic!("admin GET {path}: {e}"))
+    }
+
+    /// POST JSON to an admin endpoint.
+    pub fn admin_post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .and_then(|r| r.error_for_status())
+            .unwrap_or_else(|e| panic!("admin POST {path}: {e}"));
+        resp.json().unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Number of requests the sim counted for `"METHOD /route/{template}"`.
+    pub fn count(&self, route: &str) -> u64 {
+        self.admin_get("/_sim/counters")
+            .get(route)
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0)
+    }
+
+    /// Requests whose method is not GET (mutations), excluding the admin API.
+    pub fn mutations(&self) -> u64 {
+        let counters = self.admin_get("/_sim/counters");
+        counters
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter(|(k, _)| !k.starts_with("GET ") && !k.contains("/_sim/"))
+                    .filter_map(|(_, v)| v.as_u64())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A terraform working directory using the built provider through dev_overrides.
+pub struct Tf {
+    /// Holds the config, the state and the CLI config; removed on drop.
+    pub dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl Tf {
+    /// A working directory whose `main.tf` is `config`.
+    pub fn new(config: &str) -> Tf {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A directory holding only the provider binary: target/debug also holds
+        // `terraform-provider-hostup.d`, which dev_overrides could pick up instead.
+        let plugin_dir = dir.path().join("plugins");
+        std::fs::create_dir_all(&plugin_dir).expect("plugin dir");
+        let bin = PathBuf::from(env!("CARGO_BIN_EXE_terraform-provider-hostup"));
+        std::os::unix::fs::symlink(&bin, plugin_dir.join("terraform-provider-hostup"))
+            .expect("symlink provider");
+        let rc = dir.path().join("terraform.rc");
+        std::fs::write(
+            &rc,
+            format!(
+                "provider_installation {{\n  dev_overrides {{\n    \"hostup/hostup\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
+                plugin_dir.display()
+            ),
+        )
+        .expect("write cli config");
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(&work).expect("work dir");
+        std::fs::write(work.join("main.tf"), config).expect("write main.tf");
+        let env = vec![
+            ("TF_CLI_CONFIG_FILE".into(), rc.display().to_string()),
+            ("CHECKPOINT_DISABLE".into(), "1".into()),
+            ("TF_IN_AUTOMATION".into(), "1".into()),
+            ("TF_INPUT".into(), "0".into()),
+        ];
+        Tf { dir, env }
+    }
+
+    /// The directory terraform runs in (holds main.tf and terraform.tfstate).
+    pub fn work(&self) -> PathBuf {
+        self.dir.path().join("work")
+    }
+
+    /// Replaces main.tf.
+    pub fn write_config(&self, config: &str) {
+        std::fs::write(self.work().join("main.tf"), config).expect("write main.tf");
+    }
+
+    /// Adds an environment variable for every later terraform run.
+    pub fn env(&mut self, k: &str, v: &str) -> &mut Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    /// A terraform command ready to run in the working directory.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("terraform");
+        cmd.args(args).current_dir(self.work());
+        for k in ["TF_LOG", "TF_LOG_PATH", "TF_LOG_PROVIDER", "TF_REATTACH_PROVIDERS"] {
+            cmd.env_remove(k);
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs terraform with `args` (adding -no-color) and returns its output.
+    pub fn run(&self, args: &[&str]) -> TfOutput {
+        let mut full: Vec<&str> = args.to_vec();
+        full.push("-no-color");
+        let out = self.command(&full).output().expect("run terraform");
+        TfOutput::from(out)
+    }
+
+    /// Runs terraform and panics with its output unless it exits 0.
+    pub fn ok(&self, args: &[&str]) -> TfOutput {
+        let out = self.run(args);
+        assert!(
+            out.code == Some(0),
+            "terraform {args:?} failed ({:?}):\n{}",
+            out.code,
+            out.all()
+        );
+        out
+    }
+
+    /// The state as JSON (`terraform show -json`).
+    pub fn state_json(&self) -> serde_json::Value {
+        let out = self.ok(&["show", "-json"]);
+        serde_json::from_str(&out.stdout).expect("show -json output")
+    }
+
+    /// The raw state file text (empty when there is none).
+    pub fn state_file(&self) -> String {
+        std::fs::read_to_string(self.work().join("terraform.tfstate")).unwrap_or_default()
+    }
+}
+
+/// What a terraform run printed, and how it exited.
+pub struct TfOutput {
+    /// Exit status (None when killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl TfOutput {
+    /// stdout and stderr together, for assertions on diagnostics wherever they went.
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+impl From<Output> for TfOutput {
+    fn from(o: Output) -> Self {
+        TfOutput {
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+/// Polls `cond` until it holds or `limit` passes; returns whether it held.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    cond()
+}
+
+/// The provider block every test configuration starts with.
+pub fn provider_block(url: &str, key: &str) -> String {
+    format!(
+        "terraform {{\n  required_providers {{\n    hostup = {{ source = \"hostup/hostup\" }}\n  }}\n}}\n\nprovider \"hostup\" {{\n  api_key  = \"{key}\"\n  endpoint = \"{url}\"\n}}\n"
+    )
+}
+
+/// True when `haystack` mentions `path` (used to check secrets never leak into files).
+pub fn file_contains(path: &Path, needle: &str) -> bool {
+    std::fs::read_to_string(path)
+        .map(|s| s.contains(needle))
+        .unwrap_or(false)
+}
