@@ -11,6 +11,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_server(true)
         .build_client(true)
         .build_transport(false)
+        // Every RPC gets a default UNIMPLEMENTED body, so a server implements only what it
+        // serves and newer protocol additions stay harmless.
+        .generate_default_stubs(true)
         .compile_fds(fds)?;
     Ok(())
 }
