@@ -1,1 +1,52 @@
-fn main() {}
+//! terraform-provider-hostup: the binary Terraform launches. It only parses the `-debug` flag,
+//! installs logging, and hands the provider to the go-plugin server.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use hostup_provider::plugin::proto::tfplugin5::{get_provider_schema, provider_server, schema};
+use hostup_provider::plugin::{log, serve};
+
+/// Source address of this provider: the key of the debug-mode TF_REATTACH_PROVIDERS line.
+const PROVIDER_ADDRESS: &str = "registry.terraform.io/hostup/hostup";
+
+fn main() -> ExitCode {
+    log::init("provider.terraform-provider-hostup");
+    let mut config = serve::ServeConfig::new(PROVIDER_ADDRESS);
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            // Go's flag package accepts one or two dashes; terraform-plugin-go documents -debug.
+            "-debug" | "--debug" | "-debug=true" | "--debug=true" => config.debug = true,
+            "-debug=false" | "--debug=false" => config.debug = false,
+            other => {
+                // Like Go's flag package: usage on stderr, exit 2. A closed stderr is ignored.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "flag provided but not defined: {other}\nUsage of terraform-provider-hostup:\n  -debug\n    \tstart provider in debug mode"
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
+    serve::serve(config, StubProvider)
+}
+
+/// Placeholder provider until the real one lands: an empty schema and nothing else, enough to
+/// exercise the transport end to end. Replace `StubProvider` above with the real provider.
+struct StubProvider;
+
+#[tonic::async_trait]
+impl provider_server::Provider for StubProvider {
+    async fn get_schema(
+        &self,
+        _request: tonic::Request<get_provider_schema::Request>,
+    ) -> Result<tonic::Response<get_provider_schema::Response>, tonic::Status> {
+        Ok(tonic::Response::new(get_provider_schema::Response {
+            provider: Some(hostup_provider::plugin::proto::tfplugin5::Schema {
+                version: 0,
+                block: Some(schema::Block::default()),
+            }),
+            ..Default::default()
+        }))
+    }
+}
