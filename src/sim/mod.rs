@@ -10,7 +10,10 @@
 mod config;
 mod faults;
 pub mod fixture;
+mod problem;
 mod server;
+mod state;
+mod util;
 
 use std::net::SocketAddr;
 
