@@ -1,1 +1,3 @@
+//! `hostup-sim`: runs the local HostUp API (see docs/hostup-sim.md). Skeleton.
+
 fn main() {}
