@@ -344,14 +344,14 @@ impl Client {
                 tokio::select! {
                     biased;
                     _ = cancel.cancelled() => {
-                        return Err(Error::Cancelled { request: call.info, in_flight: false });
+                        return Err(Error::Cancelled { request: Box::new(call.info), in_flight: false });
                     }
                     _ = tokio::time::sleep_until(at) => {}
                 }
             }
             if cancel.is_cancelled() {
                 return Err(Error::Cancelled {
-                    request: call.info,
+                    request: Box::new(call.info),
                     in_flight: false,
                 });
             }
@@ -370,7 +370,7 @@ impl Client {
             ) = match result {
                 Err(AttemptError::Cancelled { in_flight }) => {
                     return Err(Error::Cancelled {
-                        request: call.info,
+                        request: Box::new(call.info),
                         in_flight,
                     });
                 }
@@ -382,11 +382,11 @@ impl Client {
                     );
                     let err = match failure {
                         AttemptFailure::Timeout => Error::Timeout {
-                            request: call.info.clone(),
+                            request: Box::new(call.info.clone()),
                             after: self.inner.timeouts.request,
                         },
                         f => Error::Network {
-                            request: call.info.clone(),
+                            request: Box::new(call.info.clone()),
                             not_sent: f == AttemptFailure::NotSent,
                             message,
                         },
@@ -442,7 +442,7 @@ impl Client {
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => {
-                    return Err(Error::Cancelled { request: call.info, in_flight: false });
+                    return Err(Error::Cancelled { request: Box::new(call.info), in_flight: false });
                 }
                 _ = tokio::time::sleep(delay) => {}
             }
@@ -462,12 +462,12 @@ impl Client {
                     p.retry_after = rate_limit_wait(answer).or(p.retry_after);
                 }
                 Error::Problem {
-                    request: info,
+                    request: Box::new(info),
                     problem: Box::new(p),
                 }
             }
             Err(_) => Error::NonJson {
-                request: info,
+                request: Box::new(info),
                 status: answer.status,
                 content_type,
                 snippet: self.inner.api_key.scrub(&snippet(&answer.body)),
@@ -497,7 +497,7 @@ impl Client {
             || matches!(first, Some(b'{') | Some(b'['));
         if !looks_json {
             return Err(Error::NonJson {
-                request: info,
+                request: Box::new(info),
                 status: answer.status,
                 content_type,
                 snippet: self.inner.api_key.scrub(&snippet(&answer.body)),
@@ -506,7 +506,7 @@ impl Client {
             });
         }
         serde_json::from_slice::<T>(&answer.body).map_err(|e| Error::Decode {
-            request: info,
+            request: Box::new(info),
             status: answer.status,
             message: e.to_string(),
             snippet: self.inner.api_key.scrub(&snippet(&answer.body)),
@@ -557,7 +557,7 @@ impl Client {
         match Operation::from_value(&value) {
             Some(op) => Ok(Some(op)),
             None => Err(Error::Decode {
-                request: info,
+                request: Box::new(info),
                 status: answer.status,
                 message: "no operation.jobId in the answer".into(),
                 snippet: self.inner.api_key.scrub(&snippet(&answer.body)),
@@ -832,7 +832,7 @@ impl Client {
         let body = answer.body.clone();
         let value: Value = self.decode(answer, info.clone())?;
         let snap = JobSnapshot::from_value(&value).map_err(|message| Error::Decode {
-            request: info,
+            request: Box::new(info),
             status,
             message,
             snippet: self.inner.api_key.scrub(&snippet(&body)),
@@ -1001,7 +1001,7 @@ impl Client {
                 let mut info = RequestInfo::new(Method::POST, format!("/api/v2/vps/{id}"),
                     "wait for another operation on the VPS");
                 info.vps_id = Some(id.to_string());
-                Err(Error::Cancelled { request: info, in_flight: false })
+                Err(Error::Cancelled { request: Box::new(info), in_flight: false })
             }
             g = self.inner.locks.lock(id) => Ok(g),
         }

@@ -244,14 +244,14 @@ pub enum Error {
     /// HostUp answered with an error status and a (possibly legacy) problem body.
     Problem {
         /// The call.
-        request: RequestInfo,
+        request: Box<RequestInfo>,
         /// The parsed body.
         problem: Box<Problem>,
     },
     /// An answer whose body is not JSON where JSON was needed.
     NonJson {
         /// The call.
-        request: RequestInfo,
+        request: Box<RequestInfo>,
         /// HTTP status.
         status: u16,
         /// `Content-Type` header.
@@ -266,7 +266,7 @@ pub enum Error {
     /// Connection failure.
     Network {
         /// The call.
-        request: RequestInfo,
+        request: Box<RequestInfo>,
         /// True when the request certainly never reached HostUp (connect refused, DNS,
         /// TLS handshake): only then may a job-creating request be sent again.
         not_sent: bool,
@@ -276,21 +276,21 @@ pub enum Error {
     /// No complete answer within the request timeout.
     Timeout {
         /// The call.
-        request: RequestInfo,
+        request: Box<RequestInfo>,
         /// The per-attempt timeout that expired.
         after: Duration,
     },
     /// The caller cancelled.
     Cancelled {
         /// The call.
-        request: RequestInfo,
+        request: Box<RequestInfo>,
         /// Whether the request was on the wire when cancelled (so a job may exist).
         in_flight: bool,
     },
     /// A success body that does not match the model.
     Decode {
         /// The call.
-        request: RequestInfo,
+        request: Box<RequestInfo>,
         /// HTTP status.
         status: u16,
         /// The deserializer's complaint.
@@ -729,12 +729,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn req(method: Method, path: &str, scope: Option<&'static str>) -> RequestInfo {
+    fn req(method: Method, path: &str, scope: Option<&'static str>) -> Box<RequestInfo> {
         let mut r = RequestInfo::new(method, path.to_string(), "create a backup");
         r.required_scope = scope;
         r.vps_id = Some("vps_x".into());
         r.attempts = 1;
-        r
+        Box::new(r)
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! cancellable.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, SystemTime};
 
@@ -197,9 +197,7 @@ fn registry() -> &'static (Registry, std::collections::hash_map::RandomState) {
 /// `requests_per_second` wins.
 pub(crate) fn shared(origin: &str, key: &str, rps: Option<f64>) -> Arc<RateLimiter> {
     let (reg, salt) = registry();
-    let mut h = salt.build_hasher();
-    key.hash(&mut h);
-    let id = (origin.to_string(), h.finish());
+    let id = (origin.to_string(), salt.hash_one(key));
     let mut map = reg.lock().unwrap_or_else(|p| p.into_inner());
     map.retain(|_, w| w.strong_count() > 0);
     if let Some(l) = map.get(&id).and_then(Weak::upgrade) {
