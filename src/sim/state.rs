@@ -346,13 +346,16 @@ impl State {
         }
         let vmid = vmid_for(&fv.id);
         let mut snapshots = Vec::new();
-        for s in &fv.snapshots {
+        let n = fv.snapshots.len() as i64;
+        for (i, s) in fv.snapshots.iter().enumerate() {
             if !valid_snapshot_name(&s.name) {
                 return Err(format!("fixture snapshot name {:?} is invalid", s.name));
             }
             let created = match &s.created_at {
                 Some(t) => parse_iso(t)?,
-                None => now,
+                // One second apart in fixture order, the last one at load time, so the list
+                // order (by creation) is the fixture order.
+                None => now - (n - 1 - i as i64) * 1000,
             };
             snapshots.push(Snapshot {
                 name: s.name.clone(),
