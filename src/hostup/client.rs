@@ -17,8 +17,8 @@ use url::Url;
 use super::config::{is_loopback, ClientConfig, ConfigError, RetryPolicy, Timeouts};
 use super::error::{snippet, Error, Problem, RequestInfo};
 use super::jobs::{
-    JobOutcome, JobRef, JobSnapshot, JobState, PollPlanner, PollSchedule, TerminalState,
-    WaitError, WaitOptions,
+    JobOutcome, JobRef, JobSnapshot, JobState, PollPlanner, PollSchedule, TerminalState, WaitError,
+    WaitOptions,
 };
 use super::locks::{VpsLockGuard, VpsLocks};
 use super::models::{
@@ -140,8 +140,13 @@ struct Answer {
 
 /// Why one attempt got no answer.
 enum AttemptError {
-    Failed { failure: AttemptFailure, message: String },
-    Cancelled { in_flight: bool },
+    Failed {
+        failure: AttemptFailure,
+        message: String,
+    },
+    Cancelled {
+        in_flight: bool,
+    },
 }
 
 impl Client {
@@ -176,7 +181,9 @@ impl Client {
         } else {
             builder = builder.https_only(true);
         }
-        let http = builder.build().map_err(|e| ConfigError::Http(e.to_string()))?;
+        let http = builder
+            .build()
+            .map_err(|e| ConfigError::Http(e.to_string()))?;
         let limiter = ratelimit::shared(
             origin.as_str(),
             config.api_key.expose_secret(),
@@ -202,7 +209,10 @@ impl Client {
     /// A handle whose calls are also cancelled by `token` (e.g. the Terraform RPC's Stop
     /// token). Shares everything else with `self`.
     pub fn with_cancel(&self, token: CancellationToken) -> Client {
-        Client { inner: self.inner.clone(), call_cancel: Some(token) }
+        Client {
+            inner: self.inner.clone(),
+            call_cancel: Some(token),
+        }
     }
 
     /// The normalised origin, e.g. `https://cloud.hostup.se/`.
@@ -211,15 +221,19 @@ impl Client {
     }
 
     fn cancel<'a>(&'a self, call: Option<&'a CancellationToken>) -> Cancel<'a> {
-        Cancel { client: &self.inner.cancel, handle: self.call_cancel.as_ref(), call }
+        Cancel {
+            client: &self.inner.cancel,
+            handle: self.call_cancel.as_ref(),
+            call,
+        }
     }
 
     fn url(&self, segments: &[&str]) -> Result<Url, Error> {
         let mut url = self.inner.origin.clone();
         {
-            let mut p = url
-                .path_segments_mut()
-                .map_err(|_| Error::InvalidInput { message: "the endpoint cannot have a path".into() })?;
+            let mut p = url.path_segments_mut().map_err(|_| Error::InvalidInput {
+                message: "the endpoint cannot have a path".into(),
+            })?;
             p.pop_if_empty();
             p.extend(segments);
         }
@@ -294,7 +308,10 @@ impl Client {
                 } else {
                     AttemptFailure::AfterSend
                 };
-                Err(AttemptError::Failed { failure, message: describe_reqwest(&e) })
+                Err(AttemptError::Failed {
+                    failure,
+                    message: describe_reqwest(&e),
+                })
             }
             Ok(Ok((status, headers, body))) => {
                 let request_id = headers
@@ -302,7 +319,14 @@ impl Client {
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string);
                 let rate = RateHeaders::from_headers(&headers, SystemTime::now());
-                Ok(Answer { status, headers, body, request_id, rate, attempts: 0 })
+                Ok(Answer {
+                    status,
+                    headers,
+                    body,
+                    request_id,
+                    rate,
+                    attempts: 0,
+                })
             }
         }
     }
@@ -320,13 +344,16 @@ impl Client {
                 tokio::select! {
                     biased;
                     _ = cancel.cancelled() => {
-                        return Err(Error::Cancelled { request: call.info, in_flight: false });
+                        return Err(Error::Cancelled { request: Box::new(call.info), in_flight: false });
                     }
                     _ = tokio::time::sleep_until(at) => {}
                 }
             }
             if cancel.is_cancelled() {
-                return Err(Error::Cancelled { request: call.info, in_flight: false });
+                return Err(Error::Cancelled {
+                    request: Box::new(call.info),
+                    in_flight: false,
+                });
             }
             call.info.attempts += 1;
             let t0 = Instant::now();
@@ -336,61 +363,73 @@ impl Client {
             });
             let took = t0.elapsed();
             // (what went wrong, a server-requested minimum wait, what to return if no retry)
-            let (failure, wait_hint, fallback): (AttemptFailure, Option<Duration>, Result<Answer, Error>) =
-                match result {
-                    Err(AttemptError::Cancelled { in_flight }) => {
-                        return Err(Error::Cancelled { request: call.info, in_flight });
-                    }
-                    Err(AttemptError::Failed { failure, message }) => {
-                        tracing::debug!(
-                            method = %call.method, path = %call.info.path,
-                            attempt = call.info.attempts, duration_ms = took.as_millis() as u64,
-                            error = %message, "HostUp request failed"
-                        );
-                        let err = match failure {
-                            AttemptFailure::Timeout => Error::Timeout {
-                                request: call.info.clone(),
-                                after: self.inner.timeouts.request,
-                            },
-                            f => Error::Network {
-                                request: call.info.clone(),
-                                not_sent: f == AttemptFailure::NotSent,
-                                message,
-                            },
-                        };
-                        (failure, None, Err(err))
-                    }
-                    Ok(answer) => {
-                        tracing::debug!(
-                            method = %call.method, path = %call.info.path, status = answer.status,
-                            attempt = call.info.attempts, duration_ms = took.as_millis() as u64,
-                            request_id = answer.request_id.as_deref().unwrap_or(""),
-                            "HostUp request"
-                        );
-                        self.inner.limiter.observe(&answer.rate, Instant::now(), SystemTime::now());
-                        if answer.status == 429 {
-                            let wait = rate_limit_wait(&answer).unwrap_or_else(|| {
-                                retry::backoff_delay(&policy, rate_limited + 1, rand::random())
-                            });
-                            if retry::may_retry(call.idem, AttemptFailure::RateLimited)
-                                && rate_limited + 1 < policy.max_rate_limited_attempts
-                                && wait <= policy.max_rate_limit_wait
-                                && started.elapsed() + wait <= policy.max_total
-                            {
-                                // Everyone waits, not just this request.
-                                self.inner.limiter.pause_for(wait, Instant::now());
-                                rate_limited += 1;
-                                continue;
-                            }
-                            return Ok(answer);
+            let (failure, wait_hint, fallback): (
+                AttemptFailure,
+                Option<Duration>,
+                Result<Answer, Error>,
+            ) = match result {
+                Err(AttemptError::Cancelled { in_flight }) => {
+                    return Err(Error::Cancelled {
+                        request: Box::new(call.info),
+                        in_flight,
+                    });
+                }
+                Err(AttemptError::Failed { failure, message }) => {
+                    tracing::debug!(
+                        method = %call.method, path = %call.info.path,
+                        attempt = call.info.attempts, duration_ms = took.as_millis() as u64,
+                        error = %message, "HostUp request failed"
+                    );
+                    let err = match failure {
+                        AttemptFailure::Timeout => Error::Timeout {
+                            request: Box::new(call.info.clone()),
+                            after: self.inner.timeouts.request,
+                        },
+                        f => Error::Network {
+                            request: Box::new(call.info.clone()),
+                            not_sent: f == AttemptFailure::NotSent,
+                            message,
+                        },
+                    };
+                    (failure, None, Err(err))
+                }
+                Ok(answer) => {
+                    tracing::debug!(
+                        method = %call.method, path = %call.info.path, status = answer.status,
+                        attempt = call.info.attempts, duration_ms = took.as_millis() as u64,
+                        request_id = answer.request_id.as_deref().unwrap_or(""),
+                        "HostUp request"
+                    );
+                    self.inner
+                        .limiter
+                        .observe(&answer.rate, Instant::now(), SystemTime::now());
+                    if answer.status == 429 {
+                        let wait = rate_limit_wait(&answer).unwrap_or_else(|| {
+                            retry::backoff_delay(&policy, rate_limited + 1, rand::random())
+                        });
+                        if retry::may_retry(call.idem, AttemptFailure::RateLimited)
+                            && rate_limited + 1 < policy.max_rate_limited_attempts
+                            && wait <= policy.max_rate_limit_wait
+                            && started.elapsed() + wait <= policy.max_total
+                        {
+                            // Everyone waits, not just this request.
+                            self.inner.limiter.pause_for(wait, Instant::now());
+                            rate_limited += 1;
+                            continue;
                         }
-                        if answer.status >= 500 && call.idem == Idempotency::Safe {
-                            (AttemptFailure::ServerError, answer.rate.retry_after, Ok(answer))
-                        } else {
-                            return Ok(answer);
-                        }
+                        return Ok(answer);
                     }
-                };
+                    if answer.status >= 500 && call.idem == Idempotency::Safe {
+                        (
+                            AttemptFailure::ServerError,
+                            answer.rate.retry_after,
+                            Ok(answer),
+                        )
+                    } else {
+                        return Ok(answer);
+                    }
+                }
+            };
             failures += 1;
             let delay = retry::backoff_delay(&policy, failures, rand::random())
                 .max(wait_hint.unwrap_or_default());
@@ -403,7 +442,7 @@ impl Client {
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => {
-                    return Err(Error::Cancelled { request: call.info, in_flight: false });
+                    return Err(Error::Cancelled { request: Box::new(call.info), in_flight: false });
                 }
                 _ = tokio::time::sleep(delay) => {}
             }
@@ -422,10 +461,13 @@ impl Client {
                 if answer.status == 429 || answer.status == 503 {
                     p.retry_after = rate_limit_wait(answer).or(p.retry_after);
                 }
-                Error::Problem { request: info, problem: Box::new(p) }
+                Error::Problem {
+                    request: Box::new(info),
+                    problem: Box::new(p),
+                }
             }
             Err(_) => Error::NonJson {
-                request: info,
+                request: Box::new(info),
                 status: answer.status,
                 content_type,
                 snippet: self.inner.api_key.scrub(&snippet(&answer.body)),
@@ -436,18 +478,26 @@ impl Client {
     }
 
     /// Decodes a 2xx JSON answer into `T`, or maps the answer to an error.
-    fn decode<T: DeserializeOwned>(&self, answer: Answer, mut info: RequestInfo) -> Result<T, Error> {
+    fn decode<T: DeserializeOwned>(
+        &self,
+        answer: Answer,
+        mut info: RequestInfo,
+    ) -> Result<T, Error> {
         info.attempts = answer.attempts;
         if !(200..300).contains(&answer.status) {
             return Err(self.answer_error(&answer, info));
         }
         let content_type = header_text(&answer.headers, CONTENT_TYPE.as_str());
-        let first = answer.body.iter().copied().find(|b| !b.is_ascii_whitespace());
+        let first = answer
+            .body
+            .iter()
+            .copied()
+            .find(|b| !b.is_ascii_whitespace());
         let looks_json = content_type.as_deref().is_some_and(|c| c.contains("json"))
             || matches!(first, Some(b'{') | Some(b'['));
         if !looks_json {
             return Err(Error::NonJson {
-                request: info,
+                request: Box::new(info),
                 status: answer.status,
                 content_type,
                 snippet: self.inner.api_key.scrub(&snippet(&answer.body)),
@@ -456,7 +506,7 @@ impl Client {
             });
         }
         serde_json::from_slice::<T>(&answer.body).map_err(|e| Error::Decode {
-            request: info,
+            request: Box::new(info),
             status: answer.status,
             message: e.to_string(),
             snippet: self.inner.api_key.scrub(&snippet(&answer.body)),
@@ -471,7 +521,13 @@ impl Client {
         call_cancel: Option<&CancellationToken>,
     ) -> Result<T, Error> {
         let cancel = self.cancel(call_cancel);
-        let call = Call { method: Method::GET, url, body: None, info: info.clone(), idem: Idempotency::Safe };
+        let call = Call {
+            method: Method::GET,
+            url,
+            body: None,
+            info: info.clone(),
+            idem: Idempotency::Safe,
+        };
         let answer = self.execute(call, &cancel).await?;
         self.decode(answer, info)
     }
@@ -486,7 +542,13 @@ impl Client {
     ) -> Result<Option<Operation>, Error> {
         info.job_creating = true;
         let cancel = self.cancel(None);
-        let call = Call { method, url, body, info: info.clone(), idem: Idempotency::JobCreating };
+        let call = Call {
+            method,
+            url,
+            body,
+            info: info.clone(),
+            idem: Idempotency::JobCreating,
+        };
         let answer = self.execute(call, &cancel).await?;
         if answer.status == 204 {
             return Ok(None);
@@ -495,7 +557,7 @@ impl Client {
         match Operation::from_value(&value) {
             Some(op) => Ok(Some(op)),
             None => Err(Error::Decode {
-                request: info,
+                request: Box::new(info),
                 status: answer.status,
                 message: "no operation.jobId in the answer".into(),
                 snippet: self.inner.api_key.scrub(&snippet(&answer.body)),
@@ -554,7 +616,9 @@ impl Client {
                 }
             }
         }
-        Err(Error::InvalidInput { message: format!("the VPS list has more than {MAX_PAGES} pages") })
+        Err(Error::InvalidInput {
+            message: format!("the VPS list has more than {MAX_PAGES} pages"),
+        })
     }
 
     /// The VPSs whose display name is `name` (case-insensitive), using HostUp's `name` filter
@@ -562,13 +626,22 @@ impl Client {
     pub async fn find_vps_by_name(&self, name: &str) -> Result<Vec<Vps>, Error> {
         let name = name.trim();
         if name.is_empty() {
-            return Err(Error::InvalidInput { message: "the VPS name is empty".into() });
+            return Err(Error::InvalidInput {
+                message: "the VPS name is empty".into(),
+            });
         }
-        let q = VpsListQuery { name: Some(name.to_string()), ..VpsListQuery::default() };
+        let q = VpsListQuery {
+            name: Some(name.to_string()),
+            ..VpsListQuery::default()
+        };
         let all = self.list_all_vps(&q).await?;
         Ok(all
             .into_iter()
-            .filter(|v| v.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+            .filter(|v| {
+                v.name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            })
             .collect())
     }
 
@@ -576,7 +649,14 @@ impl Client {
     pub async fn get_vps(&self, vps_id: &str) -> Result<Vps, Error> {
         let id = check_id("VPS id", vps_id)?;
         let url = self.v2(&["vps", id])?;
-        let info = self.info(Method::GET, &url, "read the VPS", Some(SCOPE_READ), Some(id), None);
+        let info = self.info(
+            Method::GET,
+            &url,
+            "read the VPS",
+            Some(SCOPE_READ),
+            Some(id),
+            None,
+        );
         self.get_json(url, info, None).await
     }
 
@@ -584,29 +664,55 @@ impl Client {
     pub async fn list_snapshots(&self, vps_id: &str) -> Result<SnapshotList, Error> {
         let id = check_id("VPS id", vps_id)?;
         let url = self.v2(&["vps", id, "snapshots"])?;
-        let info =
-            self.info(Method::GET, &url, "list the VPS's snapshots", Some(SCOPE_READ), Some(id), None);
+        let info = self.info(
+            Method::GET,
+            &url,
+            "list the VPS's snapshots",
+            Some(SCOPE_READ),
+            Some(id),
+            None,
+        );
         self.get_json(url, info, None).await
     }
 
     /// `POST /api/v2/vps/{id}/snapshots`: queues a snapshot.
-    pub async fn create_snapshot(&self, vps_id: &str, req: &CreateSnapshot) -> Result<Operation, Error> {
+    pub async fn create_snapshot(
+        &self,
+        vps_id: &str,
+        req: &CreateSnapshot,
+    ) -> Result<Operation, Error> {
         let id = check_id("VPS id", vps_id)?;
         let url = self.v2(&["vps", id, "snapshots"])?;
         let info = self.info(
-            Method::POST, &url, "create a snapshot", Some(SCOPE_BACKUP), Some(id), Some(&req.name),
+            Method::POST,
+            &url,
+            "create a snapshot",
+            Some(SCOPE_BACKUP),
+            Some(id),
+            Some(&req.name),
         );
         let body = json_body(req)?;
-        self.send_job(Method::POST, url, Some(body), info).await?.ok_or_else(|| no_operation(id))
+        self.send_job(Method::POST, url, Some(body), info)
+            .await?
+            .ok_or_else(|| no_operation(id))
     }
 
     /// `DELETE /api/v2/vps/{id}/snapshots/{name}`: a job (202) or done at once (204 → None).
-    pub async fn delete_snapshot(&self, vps_id: &str, name: &str) -> Result<Option<Operation>, Error> {
+    pub async fn delete_snapshot(
+        &self,
+        vps_id: &str,
+        name: &str,
+    ) -> Result<Option<Operation>, Error> {
         let id = check_id("VPS id", vps_id)?;
         let name = check_id("snapshot name", name)?;
         let url = self.v2(&["vps", id, "snapshots", name])?;
         let info = self.info(
-            Method::DELETE, &url, "delete the snapshot", Some(SCOPE_BACKUP), Some(id), Some(name),
+            Method::DELETE,
+            &url,
+            "delete the snapshot",
+            Some(SCOPE_BACKUP),
+            Some(id),
+            Some(name),
         );
         self.send_job(Method::DELETE, url, None, info).await
     }
@@ -617,35 +723,69 @@ impl Client {
         let name = check_id("snapshot name", name)?;
         let url = self.v2(&["vps", id, "snapshots", name, "actions", "restore"])?;
         let info = self.info(
-            Method::POST, &url, "restore the snapshot", Some(SCOPE_BACKUP), Some(id), Some(name),
+            Method::POST,
+            &url,
+            "restore the snapshot",
+            Some(SCOPE_BACKUP),
+            Some(id),
+            Some(name),
         );
-        self.send_job(Method::POST, url, None, info).await?.ok_or_else(|| no_operation(id))
+        self.send_job(Method::POST, url, None, info)
+            .await?
+            .ok_or_else(|| no_operation(id))
     }
 
     /// `GET /api/v2/vps/{id}/backups`: backups, quota and gates.
     pub async fn list_backups(&self, vps_id: &str) -> Result<BackupList, Error> {
         let id = check_id("VPS id", vps_id)?;
         let url = self.v2(&["vps", id, "backups"])?;
-        let info =
-            self.info(Method::GET, &url, "list the VPS's backups", Some(SCOPE_READ), Some(id), None);
+        let info = self.info(
+            Method::GET,
+            &url,
+            "list the VPS's backups",
+            Some(SCOPE_READ),
+            Some(id),
+            None,
+        );
         self.get_json(url, info, None).await
     }
 
     /// `POST /api/v2/vps/{id}/backups`: queues an offsite backup (no body without a note).
-    pub async fn create_backup(&self, vps_id: &str, req: &CreateBackup) -> Result<Operation, Error> {
+    pub async fn create_backup(
+        &self,
+        vps_id: &str,
+        req: &CreateBackup,
+    ) -> Result<Operation, Error> {
         let id = check_id("VPS id", vps_id)?;
         let url = self.v2(&["vps", id, "backups"])?;
-        let info =
-            self.info(Method::POST, &url, "create a backup", Some(SCOPE_BACKUP), Some(id), None);
-        let body = if req.note.is_some() { Some(json_body(req)?) } else { None };
-        self.send_job(Method::POST, url, body, info).await?.ok_or_else(|| no_operation(id))
+        let info = self.info(
+            Method::POST,
+            &url,
+            "create a backup",
+            Some(SCOPE_BACKUP),
+            Some(id),
+            None,
+        );
+        let body = if req.note.is_some() {
+            Some(json_body(req)?)
+        } else {
+            None
+        };
+        self.send_job(Method::POST, url, body, info)
+            .await?
+            .ok_or_else(|| no_operation(id))
     }
 
     /// Resolves a job's poll URL: `pollUrl` against the origin (it is host-rooted), falling
     /// back to `/api/jobs/{id}` when it is absent or points at another origin (the API key
     /// must never be sent elsewhere).
     pub fn job_url(&self, job: &JobRef) -> Result<Url, Error> {
-        if let Some(p) = job.poll_url.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        if let Some(p) = job
+            .poll_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
             match self.inner.origin.join(p) {
                 Ok(u) if u.origin() == self.inner.origin.origin() => return Ok(u),
                 _ => tracing::warn!(
@@ -669,9 +809,22 @@ impl Client {
         call_cancel: Option<&CancellationToken>,
     ) -> Result<(JobSnapshot, Option<Duration>), Error> {
         let url = self.job_url(job)?;
-        let info = self.info(Method::GET, &url, "poll the job", None, None, Some(&job.job_id));
+        let info = self.info(
+            Method::GET,
+            &url,
+            "poll the job",
+            None,
+            None,
+            Some(&job.job_id),
+        );
         let cancel = self.cancel(call_cancel);
-        let call = Call { method: Method::GET, url, body: None, info: info.clone(), idem: Idempotency::Safe };
+        let call = Call {
+            method: Method::GET,
+            url,
+            body: None,
+            info: info.clone(),
+            idem: Idempotency::Safe,
+        };
         let answer = self.execute(call, &cancel).await?;
         let retry_after = answer.rate.retry_after;
         let status = answer.status;
@@ -679,7 +832,7 @@ impl Client {
         let body = answer.body.clone();
         let value: Value = self.decode(answer, info.clone())?;
         let snap = JobSnapshot::from_value(&value).map_err(|message| Error::Decode {
-            request: info,
+            request: Box::new(info),
             status,
             message,
             snippet: self.inner.api_key.scrub(&snippet(&body)),
@@ -695,7 +848,11 @@ impl Client {
     /// [`WaitError::JobNotFound`], 401/403 end at once. A failed job is an `Ok` outcome with
     /// [`TerminalState::Failed`] and HostUp's message. Unknown statuses keep it waiting (logged
     /// once at warn).
-    pub async fn wait_for_job(&self, job: &JobRef, opts: WaitOptions) -> Result<JobOutcome, WaitError> {
+    pub async fn wait_for_job(
+        &self,
+        job: &JobRef,
+        opts: WaitOptions,
+    ) -> Result<JobOutcome, WaitError> {
         let start = Instant::now();
         let deadline = opts.deadline.map(Instant::from_std);
         let mut planner = PollPlanner::new(opts.schedule.unwrap_or(self.inner.poll));
@@ -704,11 +861,10 @@ impl Client {
         let mut failures = 0u32;
         let mut not_found = 0u32;
         let mut warned: HashSet<String> = HashSet::new();
-        let initial_terminal = job
-            .initial_status
-            .as_deref()
-            .is_some_and(|s| JobSnapshot::from_value(&serde_json::json!({ "status": s }))
-                .is_ok_and(|j| j.job_state().is_terminal()));
+        let initial_terminal = job.initial_status.as_deref().is_some_and(|s| {
+            JobSnapshot::from_value(&serde_json::json!({ "status": s }))
+                .is_ok_and(|j| j.job_state().is_terminal())
+        });
         let mut delay = if initial_terminal {
             Duration::ZERO
         } else {
@@ -783,29 +939,52 @@ impl Client {
                     last = Some(snap);
                 }
                 Err(e) if e.is_cancelled() => {
-                    return Err(WaitError::Cancelled { job_id, last, waited: start.elapsed() });
+                    return Err(WaitError::Cancelled {
+                        job_id,
+                        last,
+                        waited: start.elapsed(),
+                    });
                 }
                 Err(e) if e.status() == Some(404) => {
                     planner.record_failure();
                     not_found += 1;
                     if not_found >= JOB_NOT_FOUND_LIMIT {
-                        return Err(WaitError::JobNotFound { job_id, last, source: e });
+                        return Err(WaitError::JobNotFound {
+                            job_id,
+                            last,
+                            source: e,
+                        });
                     }
                 }
-                Err(e) if matches!(e.status(), Some(400 | 401 | 403)) || e.kind() == super::ErrorKind::InvalidInput => {
-                    return Err(WaitError::Api { job_id, last, source: e });
+                Err(e)
+                    if matches!(e.status(), Some(400 | 401 | 403))
+                        || e.kind() == super::ErrorKind::InvalidInput =>
+                {
+                    return Err(WaitError::Api {
+                        job_id,
+                        last,
+                        source: e,
+                    });
                 }
                 Err(e) => {
                     planner.record_failure();
                     failures += 1;
                     tracing::debug!(job_id = %job_id, error = %e, "job poll failed; will retry");
                     if failures >= POLL_FAILURE_LIMIT {
-                        return Err(WaitError::Api { job_id, last, source: e });
+                        return Err(WaitError::Api {
+                            job_id,
+                            last,
+                            source: e,
+                        });
                     }
                 }
             }
             if final_look || deadline.is_some_and(|dl| Instant::now() >= dl) {
-                return Err(WaitError::Deadline { job_id, last, waited: start.elapsed() });
+                return Err(WaitError::Deadline {
+                    job_id,
+                    last,
+                    waited: start.elapsed(),
+                });
             }
             delay = planner.next_delay(start.elapsed(), retry_after, rand::random());
         }
@@ -822,7 +1001,7 @@ impl Client {
                 let mut info = RequestInfo::new(Method::POST, format!("/api/v2/vps/{id}"),
                     "wait for another operation on the VPS");
                 info.vps_id = Some(id.to_string());
-                Err(Error::Cancelled { request: info, in_flight: false })
+                Err(Error::Cancelled { request: Box::new(info), in_flight: false })
             }
             g = self.inner.locks.lock(id) => Ok(g),
         }
@@ -855,13 +1034,17 @@ fn rate_limit_wait(answer: &Answer) -> Option<Duration> {
 }
 
 fn header_text(h: &HeaderMap, name: &str) -> Option<String> {
-    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 fn check_id<'a>(what: &str, id: &'a str) -> Result<&'a str, Error> {
     let t = id.trim();
     if t.is_empty() || t == "." || t == ".." || t.chars().any(char::is_control) {
-        return Err(Error::InvalidInput { message: format!("the {what} {id:?} is not valid") });
+        return Err(Error::InvalidInput {
+            message: format!("the {what} {id:?} is not valid"),
+        });
     }
     Ok(t)
 }
@@ -869,12 +1052,16 @@ fn check_id<'a>(what: &str, id: &'a str) -> Result<&'a str, Error> {
 fn json_body<T: serde::Serialize>(v: &T) -> Result<Bytes, Error> {
     serde_json::to_vec(v)
         .map(Bytes::from)
-        .map_err(|e| Error::InvalidInput { message: format!("could not encode the request: {e}") })
+        .map_err(|e| Error::InvalidInput {
+            message: format!("could not encode the request: {e}"),
+        })
 }
 
 fn no_operation(vps_id: &str) -> Error {
     Error::InvalidInput {
-        message: format!("HostUp answered 204 without a job for VPS {vps_id}, where a job was expected"),
+        message: format!(
+            "HostUp answered 204 without a job for VPS {vps_id}, where a job was expected"
+        ),
     }
 }
 

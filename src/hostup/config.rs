@@ -77,7 +77,10 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts { request: Duration::from_secs(30), connect: Duration::from_secs(10) }
+        Timeouts {
+            request: Duration::from_secs(30),
+            connect: Duration::from_secs(10),
+        }
     }
 }
 
@@ -181,7 +184,9 @@ pub fn normalize_endpoint(endpoint: &str) -> Result<Url, ConfigError> {
         "https" => {}
         "http" => {
             if !is_loopback(&host) {
-                return Err(ConfigError::InsecureEndpoint { endpoint: raw.to_string() });
+                return Err(ConfigError::InsecureEndpoint {
+                    endpoint: raw.to_string(),
+                });
             }
         }
         other => return Err(invalid(&format!("scheme {other:?} is not https"))),
@@ -220,10 +225,16 @@ mod tests {
             "https://cloud.hostup.se/api",
             " https://cloud.hostup.se ",
         ] {
-            assert_eq!(normalize_endpoint(e).unwrap().as_str(), "https://cloud.hostup.se/", "{e}");
+            assert_eq!(
+                normalize_endpoint(e).unwrap().as_str(),
+                "https://cloud.hostup.se/",
+                "{e}"
+            );
         }
         assert_eq!(
-            normalize_endpoint("http://127.0.0.1:8080/api/v2").unwrap().as_str(),
+            normalize_endpoint("http://127.0.0.1:8080/api/v2")
+                .unwrap()
+                .as_str(),
             "http://127.0.0.1:8080/"
         );
         assert!(normalize_endpoint("http://localhost:1").is_ok());
@@ -249,7 +260,10 @@ mod tests {
             "",
         ] {
             assert!(
-                matches!(normalize_endpoint(bad), Err(ConfigError::InvalidEndpoint { .. })),
+                matches!(
+                    normalize_endpoint(bad),
+                    Err(ConfigError::InvalidEndpoint { .. })
+                ),
                 "{bad}"
             );
         }
@@ -261,7 +275,9 @@ mod tests {
             ClientConfig::new(DEFAULT_ENDPOINT, "  ").unwrap_err(),
             ConfigError::MissingApiKey
         );
-        let c = ClientConfig::new(DEFAULT_ENDPOINT, "k").unwrap().with_terraform_version("1.11.4");
+        let c = ClientConfig::new(DEFAULT_ENDPOINT, "k")
+            .unwrap()
+            .with_terraform_version("1.11.4");
         assert_eq!(c.user_agent_suffix.as_deref(), Some("terraform/1.11.4"));
         assert!(!format!("{c:?}").contains("\"k\""));
     }

@@ -94,7 +94,10 @@ pub struct Problem {
 impl Problem {
     /// Parses a JSON error body; `None` when the body is not a JSON object.
     pub(crate) fn from_json(status: u16, body: &Value, header_request_id: Option<&str>) -> Self {
-        let mut p = Problem { status, ..Problem::default() };
+        let mut p = Problem {
+            status,
+            ..Problem::default()
+        };
         let Some(obj) = body.as_object() else {
             p.detail = Some(body.to_string());
             p.request_id = header_request_id.map(str::to_string);
@@ -122,11 +125,20 @@ impl Problem {
                 .iter()
                 .map(|e| match e {
                     Value::Object(m) => FieldError {
-                        pointer: m.get("pointer").or_else(|| m.get("field")).and_then(value_text),
-                        detail: m.get("detail").or_else(|| m.get("message")).and_then(value_text),
+                        pointer: m
+                            .get("pointer")
+                            .or_else(|| m.get("field"))
+                            .and_then(value_text),
+                        detail: m
+                            .get("detail")
+                            .or_else(|| m.get("message"))
+                            .and_then(value_text),
                         code: m.get("code").and_then(value_text),
                     },
-                    other => FieldError { detail: value_text(other), ..FieldError::default() },
+                    other => FieldError {
+                        detail: value_text(other),
+                        ..FieldError::default()
+                    },
                 })
                 .collect();
         }
@@ -136,8 +148,17 @@ impl Problem {
             }
         }
         const KNOWN: [&str; 11] = [
-            "type", "code", "title", "detail", "instance", "requestId", "timestamp", "errors",
-            "status", "error", "message",
+            "type",
+            "code",
+            "title",
+            "detail",
+            "instance",
+            "requestId",
+            "timestamp",
+            "errors",
+            "status",
+            "error",
+            "message",
         ];
         for (k, v) in obj {
             if !KNOWN.contains(&k.as_str()) {
@@ -223,14 +244,14 @@ pub enum Error {
     /// HostUp answered with an error status and a (possibly legacy) problem body.
     Problem {
         /// The call.
-        request: RequestInfo,
+        request: Box<RequestInfo>,
         /// The parsed body.
         problem: Box<Problem>,
     },
     /// An answer whose body is not JSON where JSON was needed.
     NonJson {
         /// The call.
-        request: RequestInfo,
+        request: Box<RequestInfo>,
         /// HTTP status.
         status: u16,
         /// `Content-Type` header.
@@ -245,7 +266,7 @@ pub enum Error {
     /// Connection failure.
     Network {
         /// The call.
-        request: RequestInfo,
+        request: Box<RequestInfo>,
         /// True when the request certainly never reached HostUp (connect refused, DNS,
         /// TLS handshake): only then may a job-creating request be sent again.
         not_sent: bool,
@@ -255,21 +276,21 @@ pub enum Error {
     /// No complete answer within the request timeout.
     Timeout {
         /// The call.
-        request: RequestInfo,
+        request: Box<RequestInfo>,
         /// The per-attempt timeout that expired.
         after: Duration,
     },
     /// The caller cancelled.
     Cancelled {
         /// The call.
-        request: RequestInfo,
+        request: Box<RequestInfo>,
         /// Whether the request was on the wire when cancelled (so a job may exist).
         in_flight: bool,
     },
     /// A success body that does not match the model.
     Decode {
         /// The call.
-        request: RequestInfo,
+        request: Box<RequestInfo>,
         /// HTTP status.
         status: u16,
         /// The deserializer's complaint.
@@ -388,7 +409,9 @@ impl Error {
     /// usable answer (5xx, timeout, reset after sending, cut body). Then a job may be running
     /// and the caller must not blindly send the request again.
     pub fn may_have_been_applied(&self) -> bool {
-        let Some(req) = self.request() else { return false };
+        let Some(req) = self.request() else {
+            return false;
+        };
         if !req.job_creating {
             return false;
         }
@@ -419,7 +442,13 @@ impl Error {
             Error::Problem { request, problem } => {
                 problem_hint(request, problem) + applied + &support(problem.request_id.as_deref())
             }
-            Error::NonJson { request, status, location, request_id, .. } => {
+            Error::NonJson {
+                request,
+                status,
+                location,
+                request_id,
+                ..
+            } => {
                 if (300..400).contains(status) {
                     format!(
                         "HostUp redirected {} {} to {}; set the endpoint to the final origin \
@@ -483,7 +512,12 @@ fn problem_hint(request: &RequestInfo, problem: &Problem) -> String {
                 .named_scope()
                 .or_else(|| request.required_scope.map(str::to_string))
                 .unwrap_or_else(|| {
-                    if request.method == Method::GET { "read:vm" } else { "backup:vm" }.to_string()
+                    if request.method == Method::GET {
+                        "read:vm"
+                    } else {
+                        "backup:vm"
+                    }
+                    .to_string()
                 });
             format!(
                 "The API key lacks the scope {scope} needed to {}; create a key with scope \
@@ -522,7 +556,11 @@ fn problem_hint(request: &RequestInfo, problem: &Problem) -> String {
              running on this VPS, wait for it to finish and retry.",
             request.operation,
             reason.map(|r| format!(": {r}")).unwrap_or_default(),
-            if code.is_empty() { String::new() } else { format!(" (code {code})") },
+            if code.is_empty() {
+                String::new()
+            } else {
+                format!(" (code {code})")
+            },
         ),
         429 => format!(
             "Still rate-limited by HostUp after {} attempts{}; lower terraform -parallelism, \
@@ -535,7 +573,10 @@ fn problem_hint(request: &RequestInfo, problem: &Problem) -> String {
         ),
         400 | 422 => {
             if problem.errors.is_empty() {
-                format!("Fix the request{}.", reason.map(|r| format!(": {r}")).unwrap_or_default())
+                format!(
+                    "Fix the request{}.",
+                    reason.map(|r| format!(": {r}")).unwrap_or_default()
+                )
             } else {
                 let list: Vec<String> = problem
                     .errors
@@ -544,7 +585,10 @@ fn problem_hint(request: &RequestInfo, problem: &Problem) -> String {
                         format!(
                             "{}: {}",
                             e.pointer.as_deref().unwrap_or("(body)"),
-                            e.detail.as_deref().or(e.code.as_deref()).unwrap_or("invalid")
+                            e.detail
+                                .as_deref()
+                                .or(e.code.as_deref())
+                                .unwrap_or("invalid")
                         )
                     })
                     .collect();
@@ -584,7 +628,14 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Error::NonJson { request, status, content_type, snippet, request_id, .. } => {
+            Error::NonJson {
+                request,
+                status,
+                content_type,
+                snippet,
+                request_id,
+                ..
+            } => {
                 write!(
                     f,
                     "HostUp answered {} {} ({}) with HTTP {status} and a body that is not JSON \
@@ -599,7 +650,11 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Error::Network { request, not_sent, message } => write!(
+            Error::Network {
+                request,
+                not_sent,
+                message,
+            } => write!(
                 f,
                 "could not {} ({} {}): {message}{}",
                 request.operation,
@@ -625,9 +680,19 @@ impl fmt::Display for Error {
                 request.operation,
                 request.method,
                 request.path,
-                if *in_flight { " with the request in flight" } else { "" }
+                if *in_flight {
+                    " with the request in flight"
+                } else {
+                    ""
+                }
             ),
-            Error::Decode { request, status, message, snippet, request_id } => {
+            Error::Decode {
+                request,
+                status,
+                message,
+                snippet,
+                request_id,
+            } => {
                 write!(
                     f,
                     "HostUp answered {} {} ({}) with HTTP {status} and a body that does not \
@@ -664,12 +729,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn req(method: Method, path: &str, scope: Option<&'static str>) -> RequestInfo {
+    fn req(method: Method, path: &str, scope: Option<&'static str>) -> Box<RequestInfo> {
         let mut r = RequestInfo::new(method, path.to_string(), "create a backup");
         r.required_scope = scope;
         r.vps_id = Some("vps_x".into());
         r.attempts = 1;
-        r
+        Box::new(r)
     }
 
     #[test]
@@ -717,7 +782,10 @@ mod tests {
         assert_eq!(p.named_scope().as_deref(), Some("backup:vm"));
         let e = Error::Problem {
             request: req(Method::POST, "/api/v2/vps/x/backups", Some("backup:vm")),
-            problem: Box::new(Problem { status: 403, ..Problem::default() }),
+            problem: Box::new(Problem {
+                status: 403,
+                ..Problem::default()
+            }),
         };
         assert!(e.hint().contains("backup:vm"), "{}", e.hint());
         let e = Error::Problem {
@@ -745,16 +813,33 @@ mod tests {
     fn applied_only_for_job_creating_after_send() {
         let mut r = req(Method::POST, "/p", Some("backup:vm"));
         r.job_creating = true;
-        let e = Error::Network { request: r.clone(), not_sent: true, message: "refused".into() };
+        let e = Error::Network {
+            request: r.clone(),
+            not_sent: true,
+            message: "refused".into(),
+        };
         assert!(!e.may_have_been_applied());
-        let e = Error::Network { request: r.clone(), not_sent: false, message: "reset".into() };
+        let e = Error::Network {
+            request: r.clone(),
+            not_sent: false,
+            message: "reset".into(),
+        };
         assert!(e.may_have_been_applied());
         let e = Error::Problem {
             request: r.clone(),
-            problem: Box::new(Problem { status: 409, ..Problem::default() }),
+            problem: Box::new(Problem {
+                status: 409,
+                ..Problem::default()
+            }),
         };
         assert!(!e.may_have_been_applied());
-        let e = Error::Problem { request: r, problem: Box::new(Problem { status: 502, ..Problem::default() }) };
+        let e = Error::Problem {
+            request: r,
+            problem: Box::new(Problem {
+                status: 502,
+                ..Problem::default()
+            }),
+        };
         assert!(e.may_have_been_applied());
         assert!(e.hint().contains("may have queued"));
     }

@@ -37,7 +37,11 @@ pub struct JobRef {
 impl JobRef {
     /// A reference from a saved job id.
     pub fn new(job_id: impl Into<String>) -> Self {
-        JobRef { job_id: job_id.into(), poll_url: None, initial_status: None }
+        JobRef {
+            job_id: job_id.into(),
+            poll_url: None,
+            initial_status: None,
+        }
     }
 }
 
@@ -105,8 +109,9 @@ fn norm(s: &str) -> String {
 
 fn vocab(s: &str) -> JobState {
     match norm(s).as_str() {
-        "completed" | "complete" | "succeeded" | "success" | "successful" | "done"
-        | "finished" => JobState::Completed,
+        "completed" | "complete" | "succeeded" | "success" | "successful" | "done" | "finished" => {
+            JobState::Completed
+        }
         "failed" | "failure" | "error" | "errored" | "cancelled" | "canceled" | "aborted"
         | "timed_out" => JobState::Failed,
         "in_progress" | "running" | "active" | "processing" | "started" | "progress" => {
@@ -145,7 +150,9 @@ impl JobSnapshot {
     /// Reads any of the three documented shapes. Errors when the body is not a JSON object or
     /// is a legacy `{success:false}` answer.
     pub fn from_value(v: &Value) -> Result<JobSnapshot, String> {
-        let top = v.as_object().ok_or_else(|| "the job body is not a JSON object".to_string())?;
+        let top = v
+            .as_object()
+            .ok_or_else(|| "the job body is not a JSON object".to_string())?;
         let obj = if let Some(Value::Object(op)) = top.get("operation") {
             op
         } else if let Some(Value::Object(d)) = top.get("data") {
@@ -162,14 +169,23 @@ impl JobSnapshot {
             top
         };
         let flag = |k: &str| obj.get(k).and_then(Value::as_bool);
-        let status = obj.get("status").and_then(Value::as_str).map(str::to_string);
+        let status = obj
+            .get("status")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let raw_state = obj.get("state").and_then(Value::as_str).map(str::to_string);
         let result = obj.get("result").filter(|r| !r.is_null()).cloned();
 
-        let signals: Vec<JobState> =
-            [status.as_deref(), raw_state.as_deref()].into_iter().flatten().map(vocab).collect();
-        let result_failed =
-            result.as_ref().and_then(|r| r.get("success")).and_then(Value::as_bool) == Some(false);
+        let signals: Vec<JobState> = [status.as_deref(), raw_state.as_deref()]
+            .into_iter()
+            .flatten()
+            .map(vocab)
+            .collect();
+        let result_failed = result
+            .as_ref()
+            .and_then(|r| r.get("success"))
+            .and_then(Value::as_bool)
+            == Some(false);
         let state = if flag("isFailed") == Some(true) || signals.contains(&JobState::Failed) {
             JobState::Failed
         } else if flag("isCompleted") == Some(true) || signals.contains(&JobState::Completed) {
@@ -249,10 +265,10 @@ impl JobSnapshot {
 ///
 /// Delays: poll 0 after `first_delay` (0: an instant job costs one round trip), then
 /// `floor · factor^(n-1)` stretched by up to `jitter` (never beyond `cap`), then exactly `cap`.
-/// The defaults (0 s, 0.5 s ×3, cap 60 s) poll a 30-minute job 35 times; doubling from 0.5 s
-/// (hcloud) would take 36–37 because every ramp step below the cap costs a poll: tripling
-/// reaches the cap in five steps. When the job reports progress the next poll is pulled
-/// forward to the estimated end ([`PollPlanner`]), which is what detects completion quickly.
+/// The defaults (0 s, 0.5 s ×4, cap 60 s) poll a 30-minute job without progress 35 times,
+/// one fewer than hcloud's 0.5 s doubling (36), because every ramp step below the cap costs a
+/// poll. When the job reports progress, [`PollPlanner`] aims at the estimated end instead,
+/// which detects completion within seconds for the same number of polls.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PollSchedule {
     /// Delay before the first poll.
@@ -277,7 +293,7 @@ impl Default for PollSchedule {
         PollSchedule {
             first_delay: Duration::ZERO,
             floor: Duration::from_millis(500),
-            factor: 3.0,
+            factor: 4.0,
             cap: Duration::from_secs(60),
             jitter: 0.2,
             eta_target_percent: 99.0,
@@ -294,7 +310,10 @@ impl PollSchedule {
         }
         let cap = self.cap.as_secs_f64();
         let nominal = self.floor.as_secs_f64()
-            * self.factor.max(1.0).powi(polls.saturating_sub(1).min(64) as i32);
+            * self
+                .factor
+                .max(1.0)
+                .powi(polls.saturating_sub(1).min(64) as i32);
         if !nominal.is_finite() || nominal >= cap {
             return self.cap;
         }
@@ -304,12 +323,22 @@ impl PollSchedule {
 }
 
 /// Estimates when a job reaches its target progress from the progress it reported.
+///
+/// Progress is assumed roughly linear once it moves. The rate comes from the first and the
+/// latest moving observations; the end is then bracketed by intersecting what each recent
+/// observation allows: whole-number progress `p` seen at `t` means the true value was in
+/// `[p, p + 1)`, so the end lies in `(t + (target − p − 1)·u, t + (target − p)·u]` for `u`
+/// seconds per percent. Polls at different phases narrow that window to a few seconds.
 #[derive(Debug, Clone, Default)]
 pub struct ProgressTracker {
     first: Option<(f64, f64)>,
     first_moving: Option<(f64, f64)>,
     latest: Option<(f64, f64)>,
+    recent: std::collections::VecDeque<(f64, f64)>,
 }
+
+/// Observations kept for bracketing the end.
+const RECENT: usize = 8;
 
 impl ProgressTracker {
     /// Records progress `p` (percent) observed at `t` (time since the wait began).
@@ -331,13 +360,31 @@ impl ProgressTracker {
                     self.first_moving = Some((t, p));
                 }
                 self.latest = Some((t, p));
+                self.push(t, p);
             }
-            Some(_) => {}
+            Some(_) => {
+                if self.first_moving.is_none() {
+                    // Still at the first value: the move starts after the latest such
+                    // sighting, so measuring from it does not count a queueing phase as
+                    // slow progress.
+                    self.first = Some((t, p));
+                } else {
+                    self.push(t, p);
+                }
+            }
         }
     }
 
-    /// Estimated time from `now` until progress reaches `target`; None without a rate.
-    pub fn remaining(&self, now: Duration, target: f64) -> Option<Duration> {
+    fn push(&mut self, t: f64, p: f64) {
+        if self.recent.len() == RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((t, p));
+    }
+
+    /// Seconds per percent, from the first and latest moving observations (or the last
+    /// sighting of the starting value).
+    fn unit(&self) -> Option<f64> {
         let (t2, p2) = self.latest?;
         let (t1, p1) = match self.first_moving {
             Some(fm) if fm.0 < t2 => fm,
@@ -346,28 +393,71 @@ impl ProgressTracker {
         if p2 <= p1 || t2 <= t1 {
             return None;
         }
-        let rate = (p2 - p1) / (t2 - t1);
-        let left = (target - p2).max(0.0) / rate - (now.as_secs_f64() - t2);
-        Some(Duration::from_secs_f64(left.clamp(0.0, 1.0e7)))
+        Some(((t2 - t1) / (p2 - p1)).min(1.0e7))
+    }
+
+    /// The window in which progress is expected to reach `target`, as `(earliest, latest,
+    /// unit)`: seconds from `now` (negative once passed) and seconds per percent. None
+    /// without a rate (fewer than two distinct progress values).
+    pub fn estimate(&self, now: Duration, target: f64) -> Option<(f64, f64, f64)> {
+        let u = self.unit()?;
+        let now = now.as_secs_f64();
+        let (mut lo, mut hi) = (f64::NEG_INFINITY, f64::INFINITY);
+        for &(t, p) in &self.recent {
+            let quantum = if p.fract() == 0.0 { 1.0 } else { 0.0 };
+            lo = lo.max(t + (target - p - quantum) * u);
+            hi = hi.min(t + (target - p) * u);
+        }
+        if !(lo.is_finite() && hi.is_finite()) {
+            return None;
+        }
+        if lo > hi + 0.5 * u {
+            // The observations disagree with a steady rate (stuck or slowed down): no
+            // estimate until progress moves again.
+            return None;
+        }
+        if lo > hi {
+            std::mem::swap(&mut lo, &mut hi);
+        }
+        let rel = |x: f64| (x - now).clamp(-1.0e7, 1.0e7);
+        Some((rel(lo), rel(hi), u))
+    }
+
+    /// Estimated time from `now` until progress reaches `target` (the middle of the window);
+    /// None without a rate.
+    pub fn remaining(&self, now: Duration, target: f64) -> Option<Duration> {
+        self.estimate(now, target)
+            .map(|(lo, hi, _)| Duration::from_secs_f64(((lo + hi) / 2.0).max(0.0)))
     }
 }
+
+/// Longest gap between probes inside the window where a progress-reporting job is expected
+/// to end: it bounds the detection latency.
+const PROBE_GAP_MAX: Duration = Duration::from_secs(8);
 
 /// The stateful side of the schedule: feeds observations in, gets the next delay out. Both
 /// [`super::Client::wait_for_job`] and [`simulate_wait`] use it, so what is benchmarked is
 /// what runs.
+///
+/// With progress, the end of the job is bracketed ([`ProgressTracker::estimate`]): the planner
+/// polls at the start of that window, then probes it every window-width (at most
+/// [`PROBE_GAP_MAX`]); once past the window (progress stuck), the gaps grow with how overdue
+/// the job is, back to the plain backoff.
 #[derive(Debug, Clone)]
 pub struct PollPlanner {
     schedule: PollSchedule,
     tracker: ProgressTracker,
     polls: u32,
-    misses: u32,
-    last_guided: bool,
 }
 
 impl PollPlanner {
     /// A planner for one wait.
     pub fn new(schedule: PollSchedule) -> Self {
-        PollPlanner { schedule, tracker: ProgressTracker::default(), polls: 0, misses: 0, last_guided: false }
+        PollPlanner {
+            schedule,
+            tracker: ProgressTracker::default(),
+            polls: 0,
+        }
     }
 
     /// Polls recorded so far.
@@ -376,11 +466,8 @@ impl PollPlanner {
     }
 
     /// Records a poll made at `at` (since the wait began) and what it saw.
-    pub fn record(&mut self, at: Duration, progress: Option<f64>, terminal: bool) {
+    pub fn record(&mut self, at: Duration, progress: Option<f64>, _terminal: bool) {
         self.polls += 1;
-        if self.last_guided && !terminal {
-            self.misses += 1;
-        }
         self.tracker.observe(at, progress);
     }
 
@@ -391,26 +478,38 @@ impl PollPlanner {
 
     /// The delay before the next poll, computed at `now` (since the wait began). A
     /// `retry_after` from HostUp is a lower bound. `jitter` in `[0,1)`.
-    pub fn next_delay(&mut self, now: Duration, retry_after: Option<Duration>, jitter: f64) -> Duration {
+    pub fn next_delay(
+        &mut self,
+        now: Duration,
+        retry_after: Option<Duration>,
+        jitter: f64,
+    ) -> Duration {
         let s = &self.schedule;
         let backoff = s.backoff(self.polls, jitter);
         let mut delay = backoff;
-        self.last_guided = false;
         if self.polls > 0 {
-            if let Some(left) = self.tracker.remaining(now, s.eta_target_percent) {
-                let min_gap = s.floor.mul_f64(2f64.powi(self.misses.min(16) as i32)).min(s.cap);
-                let target = (left + s.eta_margin).max(min_gap);
-                if target < backoff {
-                    delay = target;
-                    self.last_guided = true;
+            if let Some((lo, hi, unit)) = self.tracker.estimate(now, s.eta_target_percent) {
+                // The rate itself is an estimate: leave a tenth of a percent's time for it.
+                let margin = s.eta_margin.as_secs_f64() + 0.1 * unit;
+                let floor = s.floor.as_secs_f64();
+                let probe = (hi - lo).clamp(floor, PROBE_GAP_MAX.as_secs_f64().max(floor));
+                let overdue = -(hi + margin);
+                let guided = if lo + margin > probe {
+                    lo + margin
+                } else if overdue <= 0.0 {
+                    probe
+                } else {
+                    // Past the window: progress is stuck or slower than it was; back off
+                    // geometrically from the expected end.
+                    probe.max(2.0 * overdue)
+                };
+                if guided.is_finite() && guided < delay.as_secs_f64() {
+                    delay = Duration::from_secs_f64(guided.max(0.0));
                 }
             }
         }
         if let Some(ra) = retry_after {
-            if ra > delay {
-                delay = ra;
-                self.last_guided = false;
-            }
+            delay = delay.max(ra);
         }
         delay
     }
@@ -456,10 +555,16 @@ pub fn simulate_wait(
         poll_times.push(now);
         planner.record(now, progress, done);
         if done {
-            return SimulatedWait { poll_times, detected_at: Some(now) };
+            return SimulatedWait {
+                poll_times,
+                detected_at: Some(now),
+            };
         }
         if last || poll_times.len() > 100_000 {
-            return SimulatedWait { poll_times, detected_at: None };
+            return SimulatedWait {
+                poll_times,
+                detected_at: None,
+            };
         }
         delay = planner.next_delay(now, None, jitter());
     }
@@ -528,12 +633,14 @@ impl JobOutcome {
 
     /// Status as HostUp spelled it (`completed`, `failed`, …).
     pub fn status(&self) -> String {
-        self.last.status.clone().or_else(|| self.last.raw_state.clone()).unwrap_or_else(|| {
-            match self.terminal {
+        self.last
+            .status
+            .clone()
+            .or_else(|| self.last.raw_state.clone())
+            .unwrap_or_else(|| match self.terminal {
                 TerminalState::Completed => "completed".into(),
                 TerminalState::Failed => "failed".into(),
-            }
-        })
+            })
     }
 }
 
@@ -668,27 +775,43 @@ mod tests {
         let bare = json!({"jobId":"job_1","state":"failed","failedReason":"Backup storage unavailable","progress":"50%"});
         let s = JobSnapshot::from_value(&bare).unwrap();
         assert_eq!(s.job_state(), JobState::Failed);
-        assert_eq!(s.failure_message.as_deref(), Some("Backup storage unavailable"));
+        assert_eq!(
+            s.failure_message.as_deref(),
+            Some("Backup storage unavailable")
+        );
         assert_eq!(s.progress, Some(50.0));
     }
 
     #[test]
     fn terminal_by_any_signal() {
         let st = |v: Value| JobSnapshot::from_value(&v).unwrap().job_state();
-        assert_eq!(st(json!({"isCompleted":true,"status":"whatever"})), JobState::Completed);
+        assert_eq!(
+            st(json!({"isCompleted":true,"status":"whatever"})),
+            JobState::Completed
+        );
         assert_eq!(st(json!({"state":"complete"})), JobState::Completed);
         assert_eq!(st(json!({"status":"Succeeded"})), JobState::Completed);
         assert_eq!(st(json!({"status":"success"})), JobState::Completed);
-        assert_eq!(st(json!({"isFailed":true,"isCompleted":true})), JobState::Failed);
+        assert_eq!(
+            st(json!({"isFailed":true,"isCompleted":true})),
+            JobState::Failed
+        );
         assert_eq!(st(json!({"status":"error"})), JobState::Failed);
         assert_eq!(st(json!({"state":"cancelled"})), JobState::Failed);
-        assert_eq!(st(json!({"status":"completed","result":{"success":false,"error":"x"}})), JobState::Failed);
+        assert_eq!(
+            st(json!({"status":"completed","result":{"success":false,"error":"x"}})),
+            JobState::Failed
+        );
         assert_eq!(st(json!({"status":"queued"})), JobState::Pending);
-        assert_eq!(st(json!({"state":"waiting","isWaiting":true})), JobState::Pending);
+        assert_eq!(
+            st(json!({"state":"waiting","isWaiting":true})),
+            JobState::Pending
+        );
         assert_eq!(st(json!({"status":"thinking"})), JobState::Unknown);
         assert_eq!(st(json!({})), JobState::Unknown);
         let failed = JobSnapshot::from_value(&json!({"status":"failed","progressMessage":"p",
-            "result":{"error":{"message":"disk full"}}})).unwrap();
+            "result":{"error":{"message":"disk full"}}}))
+        .unwrap();
         assert_eq!(failed.failure_message.as_deref(), Some("disk full"));
         assert!(JobSnapshot::from_value(&json!({"success":false,"message":"nope"})).is_err());
         assert!(JobSnapshot::from_value(&json!([1])).is_err());
@@ -713,7 +836,10 @@ mod tests {
     }
 
     fn rng(seed: u64) -> impl FnMut() -> f64 {
-        let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
+        let mut x = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407)
+            | 1;
         move || {
             x ^= x << 13;
             x ^= x >> 7;
@@ -722,18 +848,66 @@ mod tests {
         }
     }
 
+    /// Polls hcloud's schedule makes for a job of `d` seconds: sleep 0.5 s doubling to 60 s,
+    /// then poll, until a poll lands at or after the end.
+    fn hcloud_polls(d: f64) -> usize {
+        let (mut t, mut gap, mut n) = (0.0, 0.5, 0);
+        loop {
+            t += gap;
+            n += 1;
+            if t >= d {
+                return n;
+            }
+            gap = (gap * 2.0f64).min(60.0);
+        }
+    }
+
     #[test]
-    fn thirty_minute_job_takes_at_most_35_polls() {
+    fn never_more_polls_than_hclouds_schedule() {
+        assert_eq!(hcloud_polls(1800.0), 36);
         let s = PollSchedule::default();
+        let mut with_progress = Vec::new();
         for seed in 0..200 {
             let w = simulate_wait(&s, no_progress(1800.0), None, rng(seed));
-            assert!(w.polls() <= 35, "no progress, seed {seed}: {} polls", w.polls());
+            assert!(
+                w.polls() <= 35,
+                "no progress, seed {seed}: {} polls",
+                w.polls()
+            );
             let w = simulate_wait(&s, sim_job(1800.0), None, rng(seed));
-            assert!(w.polls() <= 35, "progress, seed {seed}: {} polls", w.polls());
+            // Probing the estimated end costs at most two polls more than the plain schedule.
+            assert!(
+                w.polls() <= hcloud_polls(1800.0) + 2,
+                "progress, seed {seed}: {}",
+                w.polls()
+            );
+            with_progress.push(w.polls());
         }
+        with_progress.sort_unstable();
+        assert!(
+            with_progress[100] <= hcloud_polls(1800.0),
+            "median {}",
+            with_progress[100]
+        );
         // Worst and best jitter too.
         for j in [0.0, 0.999_999] {
             assert!(simulate_wait(&s, no_progress(1800.0), None, || j).polls() <= 35);
+        }
+        // Other lengths: at most two probes more than hcloud, for far quicker detection.
+        for d in [5.0, 30.0, 120.0, 600.0, 3600.0, 7200.0] {
+            for seed in 0..50 {
+                let w = simulate_wait(&s, sim_job(d), None, rng(seed));
+                assert!(
+                    w.polls() <= hcloud_polls(d) + 1,
+                    "{d}s, seed {seed}: {} polls",
+                    w.polls()
+                );
+                let w = simulate_wait(&s, no_progress(d), None, rng(seed));
+                assert!(
+                    w.polls() <= hcloud_polls(d),
+                    "{d}s, no progress, seed {seed}"
+                );
+            }
         }
     }
 
@@ -743,14 +917,18 @@ mod tests {
         assert_eq!(s.backoff(0, 0.5), Duration::ZERO);
         assert_eq!(s.backoff(1, 0.0), Duration::from_millis(500));
         assert_eq!(s.backoff(1, 0.999_999).as_millis(), 599);
-        assert_eq!(s.backoff(6, 0.0), s.cap);
+        assert_eq!(s.backoff(5, 0.0), Duration::from_secs(60));
+        assert_eq!(s.backoff(4, 0.0), Duration::from_secs(32));
         assert_eq!(s.backoff(1000, 0.9), s.cap);
         for seed in 0..50 {
             let w = simulate_wait(&s, sim_job(900.0), None, rng(seed));
             for pair in w.poll_times.windows(2) {
                 let gap = pair[1] - pair[0];
                 assert!(gap <= s.cap, "gap {gap:?}");
-                assert!(gap >= s.floor.min(Duration::from_millis(500)), "gap {gap:?}");
+                assert!(
+                    gap >= s.floor.min(Duration::from_millis(500)),
+                    "gap {gap:?}"
+                );
             }
         }
     }
@@ -767,7 +945,10 @@ mod tests {
                 .collect();
             lat.sort_by(f64::total_cmp);
             let median = lat[lat.len() / 2];
-            assert!(median < 5.0, "job of {d}s: median detection latency {median:.2}s");
+            assert!(
+                median < 5.0,
+                "job of {d}s: median detection latency {median:.2}s"
+            );
             assert!(lat[0] >= 0.0);
         }
     }
@@ -786,7 +967,11 @@ mod tests {
             let w = simulate_wait(&s, no_progress(1.0e9), Some(deadline), rng(7));
             assert_eq!(w.detected_at, None);
             assert!(w.poll_times.iter().all(|t| *t <= deadline));
-            assert_eq!(*w.poll_times.last().unwrap(), deadline, "a last look at the deadline");
+            assert_eq!(
+                *w.poll_times.last().unwrap(),
+                deadline,
+                "a last look at the deadline"
+            );
         }
     }
 
@@ -796,18 +981,29 @@ mod tests {
         let s = PollSchedule::default();
         let w = simulate_wait(
             &s,
-            |t: Duration| (t.as_secs_f64() >= 3600.0, Some((t.as_secs_f64() * 2.5).min(50.0))),
+            |t: Duration| {
+                (
+                    t.as_secs_f64() >= 3600.0,
+                    Some((t.as_secs_f64() * 2.5).min(50.0)),
+                )
+            },
             None,
             rng(1),
         );
-        assert!(w.polls() <= 70, "{} polls", w.polls());
+        assert!(w.polls() <= hcloud_polls(3600.0) + 8, "{} polls", w.polls());
     }
 
     #[test]
     fn retry_after_is_a_lower_bound() {
         let mut p = PollPlanner::new(PollSchedule::default());
         p.record(Duration::ZERO, None, false);
-        assert_eq!(p.next_delay(Duration::ZERO, Some(Duration::from_secs(5)), 0.0), Duration::from_secs(5));
-        assert_eq!(p.next_delay(Duration::ZERO, None, 0.0), Duration::from_millis(500));
+        assert_eq!(
+            p.next_delay(Duration::ZERO, Some(Duration::from_secs(5)), 0.0),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            p.next_delay(Duration::ZERO, None, 0.0),
+            Duration::from_millis(500)
+        );
     }
 }

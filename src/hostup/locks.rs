@@ -42,6 +42,9 @@ impl VpsLocks {
     /// Waits (FIFO, tokio's mutex is fair) for the lock of `vps_id`.
     pub(crate) async fn lock(&self, vps_id: &str) -> VpsLockGuard {
         let m = self.entry(vps_id);
-        VpsLockGuard { vps_id: vps_id.to_string(), _guard: m.lock_owned().await }
+        VpsLockGuard {
+            vps_id: vps_id.to_string(),
+            _guard: m.lock_owned().await,
+        }
     }
 }

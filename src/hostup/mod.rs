@@ -27,20 +27,24 @@ mod retry;
 mod secret;
 
 pub use client::{Client, VpsListQuery};
-pub use config::{normalize_endpoint, ClientConfig, ConfigError, RateLimitConfig, RetryPolicy, Timeouts, DEFAULT_ENDPOINT};
+pub use config::{
+    normalize_endpoint, ClientConfig, ConfigError, RateLimitConfig, RetryPolicy, Timeouts,
+    DEFAULT_ENDPOINT,
+};
 pub use error::{Error, ErrorKind, FieldError, Problem, RequestInfo};
 pub use jobs::{
-    simulate_wait, JobOutcome, PollPlanner, ProgressTracker, SimulatedWait, JobRef, JobSnapshot, JobState, PollSchedule, ProgressCallback, TerminalState,
-    WaitError, WaitOptions,
+    simulate_wait, JobOutcome, JobRef, JobSnapshot, JobState, PollPlanner, PollSchedule,
+    ProgressCallback, ProgressTracker, SimulatedWait, TerminalState, WaitError, WaitOptions,
 };
 pub use locks::VpsLockGuard;
 pub use models::{
     Backup, BackupActions, BackupList, Billing, CreateBackup, CreateSnapshot, Gate,
-    OperatingSystem, Operation, OperationStatus, PowerState, QuotaInfo, Resources,
-    ServiceStatus, Snapshot, SnapshotActions, SnapshotLimits, SnapshotList, Vps, VpsPage,
+    OperatingSystem, Operation, OperationStatus, PowerState, QuotaInfo, Resources, ServiceStatus,
+    Snapshot, SnapshotActions, SnapshotLimits, SnapshotList, Vps, VpsPage,
 };
 pub use secret::ApiKey;
 
 /// The User-Agent product token of this client, so HostUp can tell our traffic apart (a
 /// public script found HostUp rejecting generic user agents).
-pub const USER_AGENT_PRODUCT: &str = concat!("terraform-provider-hostup/", env!("CARGO_PKG_VERSION"));
+pub const USER_AGENT_PRODUCT: &str =
+    concat!("terraform-provider-hostup/", env!("CARGO_PKG_VERSION"));

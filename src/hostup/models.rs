@@ -133,7 +133,9 @@ fn lenient_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error>
             } else if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15) {
                 Ok(Some(f as i64))
             } else {
-                Err(serde::de::Error::custom(format!("expected an integer, got {n}")))
+                Err(serde::de::Error::custom(format!(
+                    "expected an integer, got {n}"
+                )))
             }
         }
         Some(Value::String(s)) => s
@@ -141,7 +143,9 @@ fn lenient_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error>
             .parse::<i64>()
             .map(Some)
             .map_err(|_| serde::de::Error::custom(format!("expected an integer, got {s:?}"))),
-        Some(other) => Err(serde::de::Error::custom(format!("expected an integer, got {other}"))),
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "expected an integer, got {other}"
+        ))),
     }
 }
 
@@ -420,9 +424,15 @@ impl Operation {
             .filter(|s| !s.is_empty())?
             .to_string();
         Some(Operation {
-            status: obj.get("status").and_then(Value::as_str).map(OperationStatus::from),
+            status: obj
+                .get("status")
+                .and_then(Value::as_str)
+                .map(OperationStatus::from),
             job_id,
-            poll_url: obj.get("pollUrl").and_then(Value::as_str).map(str::to_string),
+            poll_url: obj
+                .get("pollUrl")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             result: obj.get("result").filter(|r| !r.is_null()).cloned(),
         })
     }
@@ -449,7 +459,10 @@ mod tests {
             "billing":{"amount":199,"currencyCode":"SEK","billingCycle":"monthly","isPayg":false,"periodYears":1.0}
         }))
         .unwrap();
-        assert_eq!(v.service_status, Some(ServiceStatus::Other("hibernating".into())));
+        assert_eq!(
+            v.service_status,
+            Some(ServiceStatus::Other("hibernating".into()))
+        );
         assert_eq!(v.power_state, None);
         assert_eq!(v.billing.unwrap().period_years, Some(1));
         assert_eq!(PowerState::from("running"), PowerState::Running);
@@ -462,7 +475,8 @@ mod tests {
         assert_eq!(s.used_snapshots(), 1);
         assert_eq!(s.total_snapshots(), None);
         let b: BackupList = serde_json::from_value(json!({"data":[{"id":"bkp_1","sizeGb":12}],
-            "quotaInfo":{"used":1,"limit":null,"remaining":null}})).unwrap();
+            "quotaInfo":{"used":1,"limit":null,"remaining":null}}))
+        .unwrap();
         assert_eq!(b.backups[0].size_gb, Some(12.0));
         assert_eq!(b.quota_info.unwrap().limit, None);
     }

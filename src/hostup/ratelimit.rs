@@ -13,7 +13,7 @@
 //! cancellable.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, SystemTime};
 
@@ -139,12 +139,19 @@ impl RateLimiter {
                     // Skipped windows make some differences multiples of the length: keep
                     // the smallest seen.
                     if len > SAME_WINDOW && len < Duration::from_secs(3600) {
-                        st.window_len =
-                            if st.len_learned { st.window_len.min(len) } else { len };
+                        st.window_len = if st.len_learned {
+                            st.window_len.min(len)
+                        } else {
+                            len
+                        };
                         st.len_learned = true;
                     }
                 }
-                st.remaining = if st.window_known { rem } else { st.remaining.min(rem) };
+                st.remaining = if st.window_known {
+                    rem
+                } else {
+                    st.remaining.min(rem)
+                };
                 if st.window_end.is_none() {
                     st.remaining = rem;
                 }
@@ -166,7 +173,10 @@ impl RateLimiter {
 }
 
 fn within(a: SystemTime, b: SystemTime, tol: Duration) -> bool {
-    let d = a.duration_since(b).or_else(|_| b.duration_since(a)).unwrap_or(Duration::ZERO);
+    let d = a
+        .duration_since(b)
+        .or_else(|_| b.duration_since(a))
+        .unwrap_or(Duration::ZERO);
     d <= tol
 }
 
@@ -174,7 +184,12 @@ type Registry = Mutex<HashMap<(String, u64), Weak<RateLimiter>>>;
 
 fn registry() -> &'static (Registry, std::collections::hash_map::RandomState) {
     static R: OnceLock<(Registry, std::collections::hash_map::RandomState)> = OnceLock::new();
-    R.get_or_init(|| (Mutex::new(HashMap::new()), std::collections::hash_map::RandomState::new()))
+    R.get_or_init(|| {
+        (
+            Mutex::new(HashMap::new()),
+            std::collections::hash_map::RandomState::new(),
+        )
+    })
 }
 
 /// The limiter shared by every client of this process talking to `origin` with this key
@@ -182,9 +197,7 @@ fn registry() -> &'static (Registry, std::collections::hash_map::RandomState) {
 /// `requests_per_second` wins.
 pub(crate) fn shared(origin: &str, key: &str, rps: Option<f64>) -> Arc<RateLimiter> {
     let (reg, salt) = registry();
-    let mut h = salt.build_hasher();
-    key.hash(&mut h);
-    let id = (origin.to_string(), h.finish());
+    let id = (origin.to_string(), salt.hash_one(key));
     let mut map = reg.lock().unwrap_or_else(|p| p.into_inner());
     map.retain(|_, w| w.strong_count() > 0);
     if let Some(l) = map.get(&id).and_then(Weak::upgrade) {
@@ -200,7 +213,12 @@ mod tests {
     use super::*;
 
     fn headers(limit: u64, remaining: u64, reset: SystemTime) -> RateHeaders {
-        RateHeaders { limit: Some(limit), remaining: Some(remaining), reset: Some(reset), retry_after: None }
+        RateHeaders {
+            limit: Some(limit),
+            remaining: Some(remaining),
+            reset: Some(reset),
+            retry_after: None,
+        }
     }
 
     #[test]
@@ -234,7 +252,11 @@ mod tests {
         }
         assert!(l.try_acquire(later).is_err());
         // A response from the new window corrects the estimate downwards only.
-        l.observe(&headers(3, 2, reset + Duration::from_secs(1)), later, wall + Duration::from_millis(415));
+        l.observe(
+            &headers(3, 2, reset + Duration::from_secs(1)),
+            later,
+            wall + Duration::from_millis(415),
+        );
         assert!(l.try_acquire(later).is_err());
     }
 
@@ -247,9 +269,15 @@ mod tests {
         l.observe(&headers(5, 0, wall + Duration::from_secs(1)), now, wall);
         assert!(l.try_acquire(now).is_ok());
         l.pause_for(Duration::from_secs(1), now);
-        assert_eq!(l.try_acquire(now).unwrap_err(), now + Duration::from_secs(1));
+        assert_eq!(
+            l.try_acquire(now).unwrap_err(),
+            now + Duration::from_secs(1)
+        );
         l.pause_for(Duration::from_millis(10), now); // a shorter pause never shortens it
-        assert_eq!(l.try_acquire(now).unwrap_err(), now + Duration::from_secs(1));
+        assert_eq!(
+            l.try_acquire(now).unwrap_err(),
+            now + Duration::from_secs(1)
+        );
         assert!(l.try_acquire(now + Duration::from_secs(1)).is_ok());
     }
 

@@ -63,7 +63,8 @@ pub(crate) fn backoff_delay(policy: &RetryPolicy, retry: u32, jitter: f64) -> Du
 pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)));
+        return (secs.is_finite() && secs >= 0.0)
+            .then(|| Duration::from_secs_f64(secs.min(86_400.0)));
     }
     let at = parse_http_date(v)?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
@@ -85,7 +86,10 @@ pub(crate) fn parse_reset(value: &str, now: SystemTime) -> Option<SystemTime> {
     if let Ok(dt) = OffsetDateTime::parse(v, &Rfc3339) {
         return Some(dt.into());
     }
-    let n = v.parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0)?;
+    let n = v
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite() && *n >= 0.0)?;
     if n > 1_000_000_000.0 {
         Some(SystemTime::UNIX_EPOCH + Duration::from_secs_f64(n))
     } else {
@@ -135,8 +139,10 @@ impl RateHeaders {
 
     /// How long a 429 asks us to wait: `Retry-After`, else until `X-RateLimit-Reset`.
     pub(crate) fn wait_hint(&self, now: SystemTime) -> Option<Duration> {
-        self.retry_after
-            .or_else(|| self.reset.map(|r| r.duration_since(now).unwrap_or(Duration::ZERO)))
+        self.retry_after.or_else(|| {
+            self.reset
+                .map(|r| r.duration_since(now).unwrap_or(Duration::ZERO))
+        })
     }
 }
 
@@ -165,19 +171,28 @@ mod tests {
         assert_eq!(backoff_delay(&p, 1, 0.0), Duration::from_millis(250));
         assert_eq!(backoff_delay(&p, 3, 1.0), Duration::from_secs(2));
         assert_eq!(backoff_delay(&p, 30, 1.0), p.max_delay);
-        assert_eq!(backoff_delay(&p, u32::MAX, 0.99).max(p.max_delay), p.max_delay);
+        assert_eq!(
+            backoff_delay(&p, u32::MAX, 0.99).max(p.max_delay),
+            p.max_delay
+        );
     }
 
     #[test]
     fn retry_after_forms() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777); // 1994-11-06 08:49:37
         assert_eq!(parse_retry_after("2", now), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after("1.5", now), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            parse_retry_after("1.5", now),
+            Some(Duration::from_millis(1500))
+        );
         assert_eq!(
             parse_retry_after("Sun, 06 Nov 1994 08:49:47 GMT", now),
             Some(Duration::from_secs(10))
         );
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-1", now), None);
     }
@@ -186,20 +201,41 @@ mod tests {
     fn reset_forms_and_skew() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let iso = parse_reset("2023-11-14T22:13:25.500Z", now).unwrap();
-        assert_eq!(iso.duration_since(now).unwrap(), Duration::from_millis(5_500));
-        assert_eq!(parse_reset("1700000010", now).unwrap().duration_since(now).unwrap(), Duration::from_secs(10));
-        assert_eq!(parse_reset("3", now).unwrap().duration_since(now).unwrap(), Duration::from_secs(3));
+        assert_eq!(
+            iso.duration_since(now).unwrap(),
+            Duration::from_millis(5_500)
+        );
+        assert_eq!(
+            parse_reset("1700000010", now)
+                .unwrap()
+                .duration_since(now)
+                .unwrap(),
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            parse_reset("3", now).unwrap().duration_since(now).unwrap(),
+            Duration::from_secs(3)
+        );
 
         let mut h = HeaderMap::new();
         h.insert("x-ratelimit-limit", HeaderValue::from_static("10"));
         h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
-        h.insert("x-ratelimit-reset", HeaderValue::from_static("2023-11-14T22:13:30Z"));
+        h.insert(
+            "x-ratelimit-reset",
+            HeaderValue::from_static("2023-11-14T22:13:30Z"),
+        );
         // Server clock 10 s ahead of ours: reset is 10 s earlier in our terms.
-        h.insert("date", HeaderValue::from_static("Tue, 14 Nov 2023 22:13:30 GMT"));
+        h.insert(
+            "date",
+            HeaderValue::from_static("Tue, 14 Nov 2023 22:13:30 GMT"),
+        );
         let r = RateHeaders::from_headers(&h, now);
         assert_eq!(r.limit, Some(10));
         assert_eq!(r.remaining, Some(0));
-        assert_eq!(r.reset.unwrap().duration_since(now).unwrap(), Duration::ZERO);
+        assert_eq!(
+            r.reset.unwrap().duration_since(now).unwrap(),
+            Duration::ZERO
+        );
         assert_eq!(r.wait_hint(now), Some(Duration::ZERO));
         h.insert("retry-after", HeaderValue::from_static("3"));
         let r = RateHeaders::from_headers(&h, now);

@@ -33,7 +33,9 @@ impl FromStr for JobShape {
             "legacy" => Ok(Self::Legacy),
             "operation" => Ok(Self::Operation),
             "bare" => Ok(Self::Bare),
-            other => Err(format!("unknown job shape {other:?} (legacy|operation|bare)")),
+            other => Err(format!(
+                "unknown job shape {other:?} (legacy|operation|bare)"
+            )),
         }
     }
 }
@@ -58,7 +60,9 @@ impl FromStr for SnapshotDeleteMode {
         match s.to_ascii_lowercase().as_str() {
             "async" => Ok(Self::Async),
             "sync" => Ok(Self::Sync),
-            other => Err(format!("unknown snapshot delete mode {other:?} (async|sync)")),
+            other => Err(format!(
+                "unknown snapshot delete mode {other:?} (async|sync)"
+            )),
         }
     }
 }
@@ -296,7 +300,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 fn secs_to_duration(secs: f64, original: &str) -> Result<Duration, String> {
-    if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
         return Err(format!("duration {original:?} out of range"));
     }
     Ok(Duration::from_secs_f64(secs))

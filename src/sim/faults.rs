@@ -32,15 +32,17 @@ pub enum FaultKind {
 
 impl FaultKind {
     fn parse(s: &str) -> Option<Self> {
-        Some(match s.to_ascii_lowercase().replace(['_', '-'], "").as_str() {
-            "latency" => Self::Latency,
-            "error" | "5xx" => Self::Error,
-            "html502" => Self::Html502,
-            "ratelimit" | "429" => Self::RateLimit,
-            "truncate" => Self::Truncate,
-            "reset" => Self::Reset,
-            _ => return None,
-        })
+        Some(
+            match s.to_ascii_lowercase().replace(['_', '-'], "").as_str() {
+                "latency" => Self::Latency,
+                "error" | "5xx" => Self::Error,
+                "html502" => Self::Html502,
+                "ratelimit" | "429" => Self::RateLimit,
+                "truncate" => Self::Truncate,
+                "reset" => Self::Reset,
+                _ => return None,
+            },
+        )
     }
 }
 
@@ -402,8 +404,14 @@ mod tests {
     fn globbing() {
         assert!(glob("/api/jobs/*", "/api/jobs/job_1"));
         assert!(glob("/api/v2/vps/{id}/backups", "/api/v2/vps/{id}/backups"));
-        assert!(!glob("/api/v2/vps/{id}/backups", "/api/v2/vps/{id}/snapshots"));
-        assert!(glob("*snapshots*", "/api/v2/vps/x/snapshots/a/actions/restore"));
+        assert!(!glob(
+            "/api/v2/vps/{id}/backups",
+            "/api/v2/vps/{id}/snapshots"
+        ));
+        assert!(glob(
+            "*snapshots*",
+            "/api/v2/vps/x/snapshots/a/actions/restore"
+        ));
         assert!(glob("*", ""));
         assert!(!glob("/a", "/ab"));
     }

@@ -271,7 +271,8 @@ pub fn default_fixture() -> Fixture {
         backup_limit: Some(2),
     };
     db.resources = json!({"cpuCores": 4, "memoryGb": 16, "storageGb": 320});
-    db.operating_system = json!({"displayName": "Debian 12", "family": "debian", "version": "12", "variant": null});
+    db.operating_system =
+        json!({"displayName": "Debian 12", "family": "debian", "version": "12", "variant": null});
     db.snapshots
         .push(snapshot("pre-migration", "Before schema migration", None));
     db.snapshots
@@ -328,9 +329,8 @@ mod tests {
     use super::*;
 
     fn valid_id(prefix: &str, id: &str) -> bool {
-        id.strip_prefix(prefix).is_some_and(|rest| {
-            rest.len() == 26 && rest.bytes().all(|b| CROCKFORD.contains(&b))
-        })
+        id.strip_prefix(prefix)
+            .is_some_and(|rest| rest.len() == 26 && rest.bytes().all(|b| CROCKFORD.contains(&b)))
     }
 
     #[test]

@@ -7,9 +7,12 @@
 //! model of the API cannot hide on both sides of a test. The behaviour contract is
 //! docs/hostup-sim.md.
 
+mod admin;
+mod api;
 mod config;
 mod faults;
 pub mod fixture;
+mod net;
 mod problem;
 mod server;
 mod state;

@@ -346,13 +346,16 @@ impl State {
         }
         let vmid = vmid_for(&fv.id);
         let mut snapshots = Vec::new();
-        for s in &fv.snapshots {
+        let n = fv.snapshots.len() as i64;
+        for (i, s) in fv.snapshots.iter().enumerate() {
             if !valid_snapshot_name(&s.name) {
                 return Err(format!("fixture snapshot name {:?} is invalid", s.name));
             }
             let created = match &s.created_at {
                 Some(t) => parse_iso(t)?,
-                None => now,
+                // One second apart in fixture order, the last one at load time, so the list
+                // order (by creation) is the fixture order.
+                None => now - (n - 1 - i as i64) * 1000,
             };
             snapshots.push(Snapshot {
                 name: s.name.clone(),
@@ -372,7 +375,10 @@ impl State {
                 ));
             }
             let at = parse_iso(&b.created_at)?;
-            let key = b.storage_key.clone().unwrap_or_else(|| storage_key(vmid, at));
+            let key = b
+                .storage_key
+                .clone()
+                .unwrap_or_else(|| storage_key(vmid, at));
             backups.push(Backup {
                 id: b.id.clone(),
                 display_id: format!("{} ({key})", iso(at)),
@@ -487,7 +493,8 @@ impl State {
                 json!({"success": true, "type": ty, "snapshotName": name})
             }
             JobType::SnapshotRestore => {
-                v.last_restore = Some(json!({"snapshotName": name, "at": iso(at), "jobId": job.id}));
+                v.last_restore =
+                    Some(json!({"snapshotName": name, "at": iso(at), "jobId": job.id}));
                 json!({"success": true, "type": ty, "snapshotName": name})
             }
             JobType::BackupCreate => {
@@ -548,7 +555,10 @@ impl State {
 
     /// Expires a snapshot now (admin API).
     pub fn expire_snapshot(&mut self, vps_id: &str, name: &str) -> Result<(), ApiError> {
-        let v = self.vps.get_mut(vps_id).ok_or_else(ApiError::vps_not_found)?;
+        let v = self
+            .vps
+            .get_mut(vps_id)
+            .ok_or_else(ApiError::vps_not_found)?;
         let before = v.snapshots.len();
         v.snapshots.retain(|s| s.name != name);
         if v.snapshots.len() == before {
@@ -650,8 +660,7 @@ impl State {
             q.name
                 .as_ref()
                 .is_none_or(|n| v.name.to_lowercase() == n.to_lowercase())
-                && q
-                    .primary_ip
+                && q.primary_ip
                     .as_ref()
                     .is_none_or(|ip| v.primary_ip.as_deref() == Some(ip.as_str()))
                 && q.after.as_ref().is_none_or(|a| v.id.as_str() > a.as_str())
@@ -1067,7 +1076,10 @@ mod tests {
         s.advance(t0 + 999, 1000);
         assert_eq!(s.jobs[&c.job_id].status(t0 + 999).0, Status::InProgress);
         assert!(s.advance(t0 + 1000, 1000));
-        assert_eq!(s.jobs[&c.job_id].status(t0 + 1000), (Status::Completed, 100));
+        assert_eq!(
+            s.jobs[&c.job_id].status(t0 + 1000),
+            (Status::Completed, 100)
+        );
         assert_eq!(s.vps[VPS_APP].backups.len(), 2);
     }
 

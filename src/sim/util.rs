@@ -20,9 +20,8 @@ pub(crate) fn now_ms() -> i64 {
 
 /// ISO-8601 UTC with milliseconds, e.g. `2026-04-27T12:34:56.000Z`, as in the reference.
 pub(crate) fn iso(ms: i64) -> String {
-    let fmt = format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
+    let fmt =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
         .ok()
         .and_then(|t| t.format(&fmt).ok())
