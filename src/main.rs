@@ -4,7 +4,8 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use hostup_provider::plugin::{log, serve, server};
+use hostup_provider::plugin::server::ProviderService;
+use hostup_provider::plugin::{log, serve};
 
 /// Source address of this provider: the key of the debug-mode TF_REATTACH_PROVIDERS line.
 const PROVIDER_ADDRESS: &str = "registry.terraform.io/hostup/hostup";
@@ -29,6 +30,6 @@ fn main() -> ExitCode {
     }
     serve::serve(
         config,
-        server::ProviderService::new(hostup_provider::provider::new()),
+        ProviderService::new(hostup_provider::provider::new()),
     )
 }

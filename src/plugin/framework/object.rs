@@ -407,11 +407,7 @@ pub(crate) fn unknown_paths(v: &Value, path: &AttributePath, out: &mut Vec<Attri
                 unknown_paths(x, &path.clone().index(i as i64), out);
             }
         }
-        Value::Set(xs) => {
-            if xs.iter().any(|x| !x.is_wholly_known()) {
-                out.push(path.clone());
-            }
-        }
+        Value::Set(xs) if xs.iter().any(|x| !x.is_wholly_known()) => out.push(path.clone()),
         _ => {}
     }
 }

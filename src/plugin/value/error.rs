@@ -119,9 +119,6 @@ impl Walk {
     pub(crate) fn pop(&mut self) {
         self.steps.pop();
     }
-    pub(crate) fn depth(&self) -> usize {
-        self.steps.len()
-    }
 
     fn split(&self) -> (Vec<PathStep>, Option<String>) {
         let mut path = Vec::new();
@@ -155,19 +152,6 @@ impl Walk {
         match set {
             None => ValueError::at(path, message),
             Some(s) => ValueError::at(path, format!("{s}: {message}")),
-        }
-    }
-
-    /// "Unknown" here.
-    pub(crate) fn unknown(&self) -> ValueError {
-        let (path, set) = self.split();
-        match set {
-            None => ValueError::unknown_at(path),
-            Some(s) => ValueError {
-                path,
-                message: format!("{s}: value is unknown"),
-                unknown: true,
-            },
         }
     }
 }
@@ -213,6 +197,5 @@ mod tests {
             e.to_string(),
             "value at .rules: in set element #2 at .port: a number is required"
         );
-        assert!(w.unknown().unknown);
     }
 }

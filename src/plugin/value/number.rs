@@ -265,6 +265,9 @@ fn shorten(s: &str) -> Cow<'_, str> {
 
 impl PartialEq for Number {
     fn eq(&self, other: &Self) -> bool {
+        if self.is_nan() || other.is_nan() {
+            return false;
+        }
         match (self, other) {
             (Number::Int(a), Number::Int(b)) => a == b,
             (Number::Float(a), Number::Float(b)) if !a.is_nan() && !b.is_nan() => a == b,
@@ -314,15 +317,37 @@ mod tests {
         assert!(matches!(Number::parse("15e-1"), Ok(Number::Float(f)) if f == 1.5));
         assert!(matches!(Number::parse("0.1"), Ok(Number::Decimal(s)) if s == "0.1"));
         assert!(matches!(Number::parse("-000.100"), Ok(Number::Decimal(s)) if s == "-0.1"));
-        assert!(matches!(Number::parse("1e20"), Ok(Number::Decimal(s)) if s == "100000000000000000000"));
-        assert!(matches!(Number::parse("9223372036854775807"), Ok(Number::Int(i64::MAX))));
-        assert!(matches!(Number::parse("-9223372036854775808"), Ok(Number::Int(i64::MIN))));
-        assert!(matches!(Number::parse("9223372036854775808"), Ok(Number::Decimal(_))));
+        assert!(
+            matches!(Number::parse("1e20"), Ok(Number::Decimal(s)) if s == "100000000000000000000")
+        );
+        assert!(matches!(
+            Number::parse("9223372036854775807"),
+            Ok(Number::Int(i64::MAX))
+        ));
+        assert!(matches!(
+            Number::parse("-9223372036854775808"),
+            Ok(Number::Int(i64::MIN))
+        ));
+        assert!(matches!(
+            Number::parse("9223372036854775808"),
+            Ok(Number::Decimal(_))
+        ));
         assert!(matches!(Number::parse("-0.0"), Ok(Number::Int(0))));
         assert!(matches!(Number::parse("-Inf"), Ok(Number::Float(f)) if f == f64::NEG_INFINITY));
         assert!(matches!(Number::parse("2.5e3"), Ok(Number::Int(2500))));
         assert!(matches!(Number::parse(".5"), Ok(Number::Float(f)) if f == 0.5));
-        for bad in ["", "-", ".", "1e", "e5", "1.2.3", "0x10", "NaN", "1e99999999999", "1,5"] {
+        for bad in [
+            "",
+            "-",
+            ".",
+            "1e",
+            "e5",
+            "1.2.3",
+            "0x10",
+            "NaN",
+            "1e99999999999",
+            "1,5",
+        ] {
             assert!(Number::parse(bad).is_err(), "{bad:?} accepted");
         }
         assert!(Number::parse(&format!("1e{}", MAX_NUMBER_TEXT)).is_err());
@@ -336,7 +361,10 @@ mod tests {
         let text = text.trim_end_matches('0').to_string();
         assert!(matches!(Number::parse(&text), Ok(Number::Float(f)) if f == tiny));
         // One digit more is no longer that float.
-        assert!(matches!(Number::parse(&format!("{text}1")), Ok(Number::Decimal(_))));
+        assert!(matches!(
+            Number::parse(&format!("{text}1")),
+            Ok(Number::Decimal(_))
+        ));
     }
 
     #[test]
@@ -344,7 +372,10 @@ mod tests {
         assert_eq!(Number::Float(2.0), Number::Int(2));
         assert_eq!(Number::Float(0.1), Number::Decimal("0.1".into()));
         assert_eq!(Number::Decimal("0.50".into()), Number::Float(0.5));
-        assert_ne!(Number::Float(0.1), Number::Decimal("0.10000000000000001".into()));
+        assert_ne!(
+            Number::Float(0.1),
+            Number::Decimal("0.10000000000000001".into())
+        );
         assert_ne!(Number::Int(1), Number::Float(1.5));
         assert_eq!(Number::Float(f64::INFINITY), Number::Decimal("Inf".into()));
         assert_ne!(Number::Float(f64::NAN), Number::Float(f64::NAN));
@@ -352,12 +383,21 @@ mod tests {
 
     #[test]
     fn conversions() {
-        assert_eq!(Number::from(u64::MAX), Number::Decimal("18446744073709551615".into()));
+        assert_eq!(
+            Number::from(u64::MAX),
+            Number::Decimal("18446744073709551615".into())
+        );
         assert!(matches!(Number::from(1e20), Number::Decimal(s) if s == "100000000000000000000"));
         assert!(matches!(Number::from(3.0), Number::Int(3)));
         assert_eq!(Number::Float(1e20).as_i64(), None);
-        assert_eq!(Number::Float(-9_223_372_036_854_775_808.0).as_i64(), Some(i64::MIN));
-        assert_eq!(Number::Float(0.25).to_decimal_string().as_deref(), Some("0.25"));
+        assert_eq!(
+            Number::Float(-9_223_372_036_854_775_808.0).as_i64(),
+            Some(i64::MIN)
+        );
+        assert_eq!(
+            Number::Float(0.25).to_decimal_string().as_deref(),
+            Some("0.25")
+        );
         assert_eq!(Number::Float(f64::INFINITY).to_decimal_string(), None);
     }
 }
