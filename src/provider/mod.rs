@@ -23,6 +23,8 @@ pub mod errors;
 pub mod resource_vps_backup;
 pub mod resource_vps_snapshot;
 pub mod resource_vps_snapshot_restore;
+#[cfg(test)]
+mod sim_tests;
 
 pub use common::HostupData;
 pub use config::HostupConfig;
