@@ -306,7 +306,7 @@ impl ProviderDocs {
         }
         let _ = writeln!(out, "# {type_name} ({})\n", kind.title());
         if !description.is_empty() {
-            out.push_str(description);
+            out.push_str(&with_callouts(description));
             out.push_str("\n\n");
         }
         if let Some(example) = examples.example(kind, type_name) {
@@ -571,6 +571,38 @@ fn block_label(b: &NestedBlock) -> String {
         }
     }
     parts.join(", ")
+}
+
+/// Turns paragraphs that open with a bold `**Warning:`, `**Caution:`/`**Important:` or
+/// `**Note:` into the registry's callouts (`!>` red, `~>` yellow, `->` blue).
+///
+/// Descriptions are also shown by language servers, where the registry's callout syntax would
+/// be noise; plain bold text reads well in both places, and the registry page gets the box.
+fn with_callouts(description: &str) -> String {
+    description
+        .split("\n\n")
+        .map(|para| {
+            let lead = para.trim_start();
+            let lower = lead.to_ascii_lowercase();
+            let marker = [
+                ("**warning", "!>"),
+                ("**danger", "!>"),
+                ("**caution", "~>"),
+                ("**important", "~>"),
+                ("**note", "->"),
+            ]
+            .iter()
+            .find(|(word, _)| {
+                lower.starts_with(word) && lower[word.len()..].starts_with([':', '*'])
+            })
+            .map(|(_, marker)| *marker);
+            match marker {
+                Some(marker) => format!("{marker} {lead}"),
+                None => para.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 /// The first paragraph of a description, for the front matter summary.
@@ -936,6 +968,19 @@ terraform import toy_thing.a p/1
         assert_eq!(docs.short_name("toy_thing"), "thing");
         assert_eq!(docs.short_name("toyota_car"), "toyota_car");
         assert_eq!(docs.short_name("toy_"), "toy_");
+    }
+
+    #[test]
+    fn bold_warnings_become_registry_callouts() {
+        let text = with_callouts(
+            "Intro.\n\n**Warning: this destroys data.**\n\n**Note:** fine.\n\n\
+             **Important**: read.\n\n**Warnings are** not a label.\n\nA **Warning:** inside.",
+        );
+        assert_eq!(
+            text,
+            "Intro.\n\n!> **Warning: this destroys data.**\n\n-> **Note:** fine.\n\n\
+             ~> **Important**: read.\n\n**Warnings are** not a label.\n\nA **Warning:** inside."
+        );
     }
 
     #[test]
