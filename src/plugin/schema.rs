@@ -498,10 +498,12 @@ impl NestedBlock {
         self
     }
 
-    /// The min/max Terraform expects on the wire: SINGLE blocks always declare max 1.
+    /// The min/max Terraform expects on the wire: for SINGLE blocks both must be equal, 0 (optional)
+    /// or 1 (required); Terraform rejects the schema otherwise ("MinItems and MaxItems must match
+    /// in NestingSingle mode").
     pub(crate) fn wire_items(&self) -> (i64, i64) {
         match self.nesting {
-            Nesting::Single => (self.min_items, 1),
+            Nesting::Single => (self.min_items, self.min_items),
             _ => (self.min_items, self.max_items),
         }
     }
@@ -631,7 +633,9 @@ mod tests {
     #[test]
     fn single_block_wire_items() {
         let b = NestedBlock::single("timeouts", Block::new());
-        assert_eq!(b.wire_items(), (0, 1));
+        assert_eq!(b.wire_items(), (0, 0));
+        let required = NestedBlock::single("r", Block::new()).items(1, 1);
+        assert_eq!(required.wire_items(), (1, 1));
         assert!(Schema::new(Block::new().block(b)).validate().is_empty());
     }
 }
