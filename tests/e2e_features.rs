@@ -1,0 +1,568 @@
+//! The provider's features end to end: the real `terraform` CLI, the provider binary cargo
+//! built (through dev_overrides) and the `hostup-sim` binary on 127.0.0.1 (issue 4's "Done
+//! when" list).
+//!
+//! Every terraform run has a bounded deadline and is killed when it passes it, so a hang fails
+//! the test instead of blocking the suite.
+
+mod support;
+
+use std::io::Read;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use hostup_provider::sim::fixture::{
+    KEY_READ_ONLY, SNAPSHOT_APP, VPS_APP, VPS_FULL, VPS_NO_SNAPSHOTS, VPS_PAYG,
+};
+use serde_json::Value;
+use support::{provider_block, wait_until, Sim, Tf, TfOutput, KEY};
+
+/// A bound for one terraform command (each starts the provider several times).
+const TF_DEADLINE: Duration = Duration::from_secs(180);
+
+/// Runs terraform with `args` (plus -no-color) under [`TF_DEADLINE`].
+fn run(tf: &Tf, args: &[&str]) -> TfOutput {
+    let mut full: Vec<&str> = args.to_vec();
+    full.push("-no-color");
+    let child = tf
+        .command(&full)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn terraform");
+    finish(child, TF_DEADLINE)
+}
+
+/// Waits for `child` (killing it after `limit`) and collects its output.
+fn finish(mut child: Child, limit: Duration) -> TfOutput {
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let t_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let mut status = None;
+    let done = wait_until(limit, || {
+        status = child.try_wait().ok().flatten();
+        status.is_some()
+    });
+    if !done {
+        let _ = child.kill();
+        status = child.wait().ok();
+    }
+    let o = TfOutput {
+        code: status.and_then(|s| s.code()),
+        stdout: t_out.join().unwrap_or_default(),
+        stderr: t_err.join().unwrap_or_default(),
+    };
+    assert!(
+        done,
+        "terraform did not finish within {limit:?}:\n{}",
+        o.all()
+    );
+    o
+}
+
+fn ok(tf: &Tf, args: &[&str]) -> TfOutput {
+    let o = run(tf, args);
+    assert_eq!(o.code, Some(0), "terraform {args:?} failed:\n{}", o.all());
+    o
+}
+
+fn fails(tf: &Tf, args: &[&str]) -> TfOutput {
+    let o = run(tf, args);
+    assert_ne!(
+        o.code,
+        Some(0),
+        "terraform {args:?} should fail:\n{}",
+        o.all()
+    );
+    o
+}
+
+/// The state file as JSON (Null when absent).
+fn state(tf: &Tf) -> Value {
+    serde_json::from_str(&tf.state_file()).unwrap_or(Value::Null)
+}
+
+/// The first instance of resource `type.name` in the state file.
+fn instance(tf: &Tf, ty: &str, name: &str) -> Value {
+    state(tf)["resources"]
+        .as_array()
+        .and_then(|rs| {
+            rs.iter()
+                .find(|r| r["type"] == ty && r["name"] == name && r["mode"] == "managed")
+        })
+        .and_then(|r| r["instances"].get(0).cloned())
+        .unwrap_or(Value::Null)
+}
+
+/// Jobs of `job_type` the sim ran, oldest first, as `(id, status)`.
+fn sim_jobs(sim: &Sim, job_type: &str) -> Vec<(String, String)> {
+    let st = sim.admin_get("/_sim/state");
+    st["jobs"]
+        .as_array()
+        .map(|js| {
+            js.iter()
+                .filter(|j| j["type"] == job_type)
+                .map(|j| {
+                    let id = j["jobId"]
+                        .as_str()
+                        .or_else(|| j["id"].as_str())
+                        .unwrap_or_default()
+                        .to_owned();
+                    let status = j["status"].as_str().unwrap_or_default().to_owned();
+                    (id, status)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Names of the snapshots the sim holds for `vps`.
+fn sim_snapshots(sim: &Sim, vps: &str) -> Vec<String> {
+    let st = sim.admin_get("/_sim/state");
+    st["vps"]
+        .as_array()
+        .and_then(|vs| vs.iter().find(|v| v["id"] == vps))
+        .and_then(|v| v["snapshots"].as_array())
+        .map(|ss| {
+            ss.iter()
+                .filter_map(|s| s["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn backup_post(sim: &Sim) -> u64 {
+    sim.count("POST /api/v2/vps/{id}/backups")
+}
+
+fn restore_post(sim: &Sim) -> u64 {
+    sim.count("POST /api/v2/vps/{id}/snapshots/{snapshotId}/actions/restore")
+}
+
+fn backup_config(sim: &Sim, vps: &str, extra: &str) -> String {
+    format!(
+        "{}\nresource \"hostup_vps_backup\" \"b\" {{\n  vps_id = \"{vps}\"\n  note   = \"Before upgrade\"\n{extra}}}\n",
+        provider_block(&sim.url, KEY)
+    )
+}
+
+/// The quickstart's shape: look a VPS up by name, list its snapshots, back up, restore.
+fn quickstart(sim: &Sim) -> String {
+    format!(
+        r#"{}
+data "hostup_vps" "app" {{
+  name = "app-01"
+}}
+
+data "hostup_vps_snapshots" "app" {{
+  vps_id = data.hostup_vps.app.id
+}}
+
+resource "hostup_vps_backup" "before_upgrade" {{
+  vps_id   = data.hostup_vps.app.id
+  note     = "Before upgrade"
+  triggers = {{ release = "1.2.3" }}
+  timeouts {{
+    create = "10m"
+  }}
+}}
+
+resource "hostup_vps_snapshot_restore" "rollback" {{
+  vps_id        = data.hostup_vps.app.id
+  snapshot_name = "{SNAPSHOT_APP}"
+  depends_on    = [hostup_vps_backup.before_upgrade]
+}}
+
+output "vps_id" {{
+  value = data.hostup_vps.app.id
+}}
+output "snapshots" {{
+  value = [for s in data.hostup_vps_snapshots.app.snapshots : s.name]
+}}
+output "total_snapshots" {{
+  value = data.hostup_vps_snapshots.app.total_snapshots
+}}
+output "used_snapshots" {{
+  value = data.hostup_vps_snapshots.app.used_snapshots
+}}
+output "can_restore" {{
+  value = data.hostup_vps_snapshots.app.can_restore
+}}
+output "backup_job_id" {{
+  value = hostup_vps_backup.before_upgrade.job_id
+}}
+"#,
+        provider_block(&sim.url, KEY)
+    )
+}
+
+#[test]
+fn quickstart_applies_waits_and_is_stable() {
+    let sim = Sim::start(&["--job-duration", "1s"]);
+    let tf = Tf::new(&quickstart(&sim));
+    ok(&tf, &["apply", "-auto-approve"]);
+
+    let out: Value =
+        serde_json::from_str(&ok(&tf, &["output", "-json"]).stdout).expect("output -json");
+    assert_eq!(out["vps_id"]["value"], VPS_APP);
+    assert_eq!(out["snapshots"]["value"], serde_json::json!([SNAPSHOT_APP]));
+    assert_eq!(out["total_snapshots"]["value"], 3);
+    assert_eq!(out["used_snapshots"]["value"], 1);
+    assert_eq!(out["can_restore"]["value"]["allowed"], true);
+
+    // The backup waited for its job: completed, and the job in state is the one the sim ran.
+    let backup = instance(&tf, "hostup_vps_backup", "before_upgrade");
+    let attrs = &backup["attributes"];
+    assert_eq!(attrs["status"], "completed", "{backup}");
+    assert!(attrs["completed_at"].is_string(), "{backup}");
+    let jobs = sim_jobs(&sim, "backup_create");
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(attrs["job_id"], jobs[0].0.as_str());
+    assert_eq!(attrs["id"], jobs[0].0.as_str());
+    assert_eq!(jobs[0].1, "completed");
+    assert_eq!(out["backup_job_id"]["value"], jobs[0].0.as_str());
+
+    let restore = instance(&tf, "hostup_vps_snapshot_restore", "rollback");
+    assert_eq!(restore["attributes"]["status"], "completed", "{restore}");
+    let rjobs = sim_jobs(&sim, "snapshot_restore");
+    assert_eq!(rjobs.len(), 1, "{rjobs:?}");
+    assert_eq!(restore["attributes"]["job_id"], rjobs[0].0.as_str());
+
+    // Exactly one POST per operation.
+    assert_eq!(backup_post(&sim), 1);
+    assert_eq!(restore_post(&sim), 1);
+
+    // Nothing left to do.
+    let plan = run(&tf, &["plan", "-detailed-exitcode"]);
+    assert_eq!(plan.code, Some(0), "second plan not empty:\n{}", plan.all());
+
+    // Destroy only forgets: no mutating request.
+    let before = sim.mutations();
+    ok(&tf, &["destroy", "-auto-approve"]);
+    assert_eq!(sim.mutations(), before, "destroy sent a mutating request");
+    assert_eq!(backup_post(&sim), 1);
+    assert_eq!(restore_post(&sim), 1);
+}
+
+#[test]
+fn plan_time_gates_fail_plan_without_any_post() {
+    let sim = Sim::start(&["--job-duration", "1s"]);
+    let restore = |vps: &str, name: &str| {
+        format!(
+            "{}\nresource \"hostup_vps_snapshot_restore\" \"r\" {{\n  vps_id        = \"{vps}\"\n  snapshot_name = \"{name}\"\n}}\n",
+            provider_block(&sim.url, KEY)
+        )
+    };
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        (
+            "unknown snapshot name",
+            restore(VPS_APP, "no-such-snapshot"),
+            vec!["no-such-snapshot", "\"before-upgrade\"", "snapshot_name"],
+        ),
+        (
+            "snapshots not on the plan",
+            restore(VPS_NO_SNAPSHOTS, "anything"),
+            vec!["feature_not_in_plan", "not included", "snapshot_name"],
+        ),
+        (
+            "backup gate closed",
+            backup_config(&sim, VPS_FULL, ""),
+            vec!["backup_quota_exceeded", "canCreateBackup", "vps_id"],
+        ),
+        (
+            "unknown VPS",
+            backup_config(&sim, "vps_01hxa3b4c5d6e7f8g9h0j1kzzz", ""),
+            vec![
+                "vps_not_found",
+                "vps_01hxa3b4c5d6e7f8g9h0j1kzzz",
+                "VPS list",
+            ],
+        ),
+    ];
+    for (what, config, needles) in cases {
+        let tf = Tf::new(&config);
+        let out = fails(&tf, &["plan"]);
+        let text = out.all();
+        for n in needles {
+            assert!(text.contains(n), "{what}: {n:?} missing in:\n{text}");
+        }
+    }
+    assert_eq!(sim.mutations(), 0, "a plan sent a mutating request");
+}
+
+#[test]
+fn restore_plan_warns_that_the_disk_is_replaced() {
+    let sim = Sim::start(&["--job-duration", "1s"]);
+    let tf = Tf::new(&format!(
+        "{}\nresource \"hostup_vps_snapshot_restore\" \"r\" {{\n  vps_id        = \"{VPS_APP}\"\n  snapshot_name = \"{SNAPSHOT_APP}\"\n}}\n",
+        provider_block(&sim.url, KEY)
+    ));
+    let out = ok(&tf, &["plan"]);
+    let text = out.all();
+    assert!(text.contains("Warning"), "{text}");
+    assert!(text.contains("replaces the disk"), "{text}");
+    assert_eq!(sim.mutations(), 0);
+}
+
+#[test]
+fn failed_job_taints_with_job_id_and_next_plan_replaces() {
+    let sim = Sim::start(&[
+        "--job-duration",
+        "1s",
+        "--fail-next-jobs",
+        "1",
+        "--fail-message",
+        "Backup storage unavailable",
+    ]);
+    let tf = Tf::new(&backup_config(&sim, VPS_APP, ""));
+    let out = fails(&tf, &["apply", "-auto-approve"]);
+    let text = out.all();
+    let jobs = sim_jobs(&sim, "backup_create");
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let job = &jobs[0].0;
+    assert!(text.contains(job.as_str()), "job id missing:\n{text}");
+    assert!(text.contains("Backup storage unavailable"), "{text}");
+    assert!(text.contains(VPS_APP), "{text}");
+
+    let inst = instance(&tf, "hostup_vps_backup", "b");
+    assert_eq!(inst["status"], "tainted", "{inst}");
+    assert_eq!(inst["attributes"]["job_id"], job.as_str());
+    assert_eq!(inst["attributes"]["status"], "failed");
+
+    let plan = run(&tf, &["plan", "-detailed-exitcode"]);
+    assert_eq!(plan.code, Some(2), "{}", plan.all());
+    assert!(plan.all().contains("tainted"), "{}", plan.all());
+    assert!(plan.all().contains("must be replaced"), "{}", plan.all());
+    assert_eq!(backup_post(&sim), 1);
+}
+
+#[test]
+fn stuck_job_hits_timeouts_create_naming_the_job() {
+    let sim = Sim::start(&["--job-duration", "1s", "--stuck-next-jobs", "1"]);
+    let tf = Tf::new(&backup_config(
+        &sim,
+        VPS_APP,
+        "  timeouts {\n    create = \"3s\"\n  }\n",
+    ));
+    let out = fails(&tf, &["apply", "-auto-approve"]);
+    let text = out.all();
+    let jobs = sim_jobs(&sim, "backup_create");
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert!(text.contains("Timed out"), "{text}");
+    assert!(text.contains(jobs[0].0.as_str()), "{text}");
+    assert!(text.contains("3s"), "{text}");
+    let inst = instance(&tf, "hostup_vps_backup", "b");
+    assert_eq!(inst["status"], "tainted", "{inst}");
+    assert_eq!(inst["attributes"]["job_id"], jobs[0].0.as_str());
+}
+
+#[test]
+fn sigint_during_wait_exits_fast_tainted_with_job_id() {
+    let sim = Sim::start(&["--job-duration", "1s", "--stuck-next-jobs", "1"]);
+    let tf = Tf::new(&backup_config(&sim, VPS_APP, ""));
+    let child = tf
+        .command(&["apply", "-auto-approve", "-no-color"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn terraform");
+    // Wait until the provider is polling the job.
+    let polling = wait_until(Duration::from_secs(120), || {
+        sim.count("GET /api/jobs/{jobId}") >= 1
+    });
+    let pid = child.id() as libc::pid_t;
+    if !polling {
+        // SAFETY: kill(2) on the pid of a child we spawned and still own.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        panic!("the provider never polled the job");
+    }
+    let t0 = Instant::now();
+    // SAFETY: kill(2) on the pid of a child we spawned and still own (not yet reaped).
+    let rc = unsafe { libc::kill(pid, libc::SIGINT) };
+    assert_eq!(rc, 0, "kill(SIGINT) failed");
+    let out = finish(child, Duration::from_secs(30));
+    let took = t0.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "terraform took {took:?} to exit after SIGINT:\n{}",
+        out.all()
+    );
+    assert_ne!(out.code, Some(0), "{}", out.all());
+    let text = out.all();
+    assert!(text.contains("may still be running on HostUp"), "{text}");
+    let jobs = sim_jobs(&sim, "backup_create");
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let inst = instance(&tf, "hostup_vps_backup", "b");
+    assert_eq!(inst["status"], "tainted", "{inst}");
+    assert_eq!(inst["attributes"]["job_id"], jobs[0].0.as_str());
+}
+
+#[test]
+fn key_without_backup_scope_names_the_scope() {
+    let sim = Sim::start(&["--job-duration", "1s"]);
+    let config = format!(
+        "{}\nresource \"hostup_vps_backup\" \"b\" {{\n  vps_id = \"{VPS_APP}\"\n}}\n",
+        provider_block(&sim.url, KEY_READ_ONLY)
+    );
+    let tf = Tf::new(&config);
+    let out = fails(&tf, &["apply", "-auto-approve"]);
+    let text = out.all();
+    assert!(text.contains("backup:vm"), "{text}");
+    assert!(text.contains("lacks the scope"), "{text}");
+    assert_eq!(sim_jobs(&sim, "backup_create").len(), 0);
+}
+
+#[test]
+fn api_key_appears_nowhere_and_provider_logs_under_its_name() {
+    const SECRET: &str = "hk_e2e_features_7c1d9e0b3a";
+    let sim = Sim::start(&[
+        "--job-duration",
+        "1s",
+        "--key",
+        &format!("{SECRET}=read:vm,backup:vm"),
+    ]);
+    // The key comes from the environment: a literal in main.tf would be part of the plan file.
+    let config = format!(
+        "terraform {{\n  required_providers {{\n    hostup = {{ source = \"hostup/hostup\" }}\n  }}\n}}\n\nprovider \"hostup\" {{\n  endpoint = \"{}\"\n}}\n\ndata \"hostup_vps_snapshots\" \"s\" {{\n  vps_id = \"{VPS_APP}\"\n}}\n\nresource \"hostup_vps_backup\" \"b\" {{\n  vps_id = \"{VPS_APP}\"\n}}\n",
+        sim.url
+    );
+    let mut tf = Tf::new(&config);
+    let log = tf.dir.path().join("trace.log");
+    tf.env("HOSTUP_API_KEY", SECRET)
+        .env("TF_LOG", "trace")
+        .env("TF_LOG_PATH", &log.display().to_string());
+    let mut texts = Vec::new();
+    let plan = ok(&tf, &["plan", "-out=tfplan"]);
+    texts.push(("plan output", plan.all()));
+    let shown = ok(&tf, &["show", "-json", "tfplan"]);
+    texts.push(("plan json", shown.all()));
+    let plan_bytes = std::fs::read(tf.work().join("tfplan")).unwrap_or_default();
+    texts.push((
+        "plan file",
+        String::from_utf8_lossy(&plan_bytes).into_owned(),
+    ));
+    let apply = ok(&tf, &["apply", "-auto-approve", "tfplan"]);
+    texts.push(("apply output", apply.all()));
+    texts.push(("state", tf.state_file()));
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    texts.push(("TF_LOG file", log_text.clone()));
+    for (what, text) in &texts {
+        assert!(!text.contains(SECRET), "the API key leaked into the {what}");
+    }
+    assert!(backup_post(&sim) == 1);
+    // The provider's own lines, under its name.
+    let own: Vec<&str> = log_text
+        .lines()
+        .filter(|l| l.contains("provider.terraform-provider-hostup"))
+        .collect();
+    assert!(
+        own.iter().any(|l| l.contains("HostUp backup queued")),
+        "no provider line about the queued backup in the log ({} provider lines)",
+        own.len()
+    );
+    assert!(
+        own.iter().any(|l| l.contains("HostUp job completed")),
+        "no provider line about the completed job"
+    );
+}
+
+#[test]
+fn backup_import_adopts_the_job() {
+    let sim = Sim::start(&["--job-duration", "1s"]);
+    // Run a backup in one working directory...
+    let first = Tf::new(&backup_config(&sim, VPS_PAYG, ""));
+    ok(&first, &["apply", "-auto-approve"]);
+    let job = instance(&first, "hostup_vps_backup", "b")["attributes"]["job_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(job.starts_with("job_"), "{job}");
+
+    // ...and import it into another.
+    let second = Tf::new(&backup_config(&sim, VPS_PAYG, ""));
+    let id = format!("{VPS_PAYG}/{job}");
+    ok(&second, &["import", "hostup_vps_backup.b", &id]);
+    let inst = instance(&second, "hostup_vps_backup", "b");
+    assert_eq!(inst["attributes"]["job_id"], job.as_str(), "{inst}");
+    assert_eq!(inst["attributes"]["vps_id"], VPS_PAYG);
+    assert_eq!(inst["attributes"]["status"], "completed");
+    assert_eq!(inst["attributes"]["note"], "Before upgrade");
+    let plan = run(&second, &["plan", "-detailed-exitcode"]);
+    assert_eq!(plan.code, Some(0), "{}", plan.all());
+
+    // Triggers the import could not know are adopted in place, not by a new backup.
+    second.write_config(&backup_config(
+        &sim,
+        VPS_PAYG,
+        "  triggers = { release = \"1\" }\n",
+    ));
+    let plan = run(&second, &["plan", "-detailed-exitcode"]);
+    assert_eq!(plan.code, Some(2), "{}", plan.all());
+    assert!(plan.all().contains("updated in-place"), "{}", plan.all());
+    assert!(!plan.all().contains("must be replaced"), "{}", plan.all());
+    ok(&second, &["apply", "-auto-approve"]);
+    assert_eq!(backup_post(&sim), 1, "import or adoption queued a backup");
+    // From now on a triggers change runs a new backup.
+    second.write_config(&backup_config(
+        &sim,
+        VPS_PAYG,
+        "  triggers = { release = \"2\" }\n",
+    ));
+    let plan = run(&second, &["plan"]);
+    assert!(plan.all().contains("must be replaced"), "{}", plan.all());
+
+    let bad = Tf::new(&backup_config(&sim, VPS_PAYG, ""));
+    let out = fails(&bad, &["import", "hostup_vps_backup.b", "not-an-id"]);
+    assert!(out.all().contains("<vps_id>/<job_id>"), "{}", out.all());
+}
+
+#[test]
+fn snapshot_create_expiry_refresh_and_destroy() {
+    let sim = Sim::start(&["--job-duration", "1s"]);
+    let config = format!(
+        "{}\nresource \"hostup_vps_snapshot\" \"s\" {{\n  vps_id      = \"{VPS_APP}\"\n  name        = \"pre-deploy\"\n  description = \"Before deploy\"\n}}\n",
+        provider_block(&sim.url, KEY)
+    );
+    let tf = Tf::new(&config);
+    ok(&tf, &["apply", "-auto-approve"]);
+    let inst = instance(&tf, "hostup_vps_snapshot", "s");
+    assert_eq!(inst["attributes"]["id"], format!("{VPS_APP}/pre-deploy"));
+    assert!(inst["attributes"]["expires_at"].is_string(), "{inst}");
+    let has = |name: &str| sim_snapshots(&sim, VPS_APP).iter().any(|n| n == name);
+    assert!(has("pre-deploy"));
+    assert_eq!(run(&tf, &["plan", "-detailed-exitcode"]).code, Some(0));
+
+    // Expired on HostUp: refresh drops it and the plan creates it again.
+    sim.admin_post(
+        &format!("/_sim/vps/{VPS_APP}/snapshots/pre-deploy/expire"),
+        serde_json::json!({}),
+    );
+    let plan = run(&tf, &["plan", "-detailed-exitcode"]);
+    assert_eq!(plan.code, Some(2), "{}", plan.all());
+    assert!(plan.all().contains("will be created"), "{}", plan.all());
+    ok(&tf, &["apply", "-auto-approve"]);
+    assert_eq!(sim.count("POST /api/v2/vps/{id}/snapshots"), 2);
+    assert!(has("pre-deploy"));
+
+    // Destroy deletes it on HostUp.
+    ok(&tf, &["destroy", "-auto-approve"]);
+    assert_eq!(
+        sim.count("DELETE /api/v2/vps/{id}/snapshots/{snapshotId}"),
+        1
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || !has("pre-deploy")),
+        "snapshot still on the sim after destroy"
+    );
+}
