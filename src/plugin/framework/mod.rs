@@ -32,7 +32,7 @@ pub mod timeouts;
 
 pub use ctx::{Cancelled, Ctx};
 pub(crate) use object::{misuse_diagnostic as misuse, unknown_paths, unknowns_to_null};
-pub use object::{values_equal, ObjectValue, SchemaInfo};
+pub use object::{value_error_diagnostic, values_equal, ObjectValue, SchemaInfo};
 pub use private::Private;
 
 /// What the provider's `configure` produced (e.g. an API client), shared by every operation

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::plugin::diag::{AttributePath, Diagnostic, PathStep};
 use crate::plugin::schema::{Block, Nesting, Schema};
-use crate::plugin::value::{Type, Value};
+use crate::plugin::value::{self, Type, Value, ValueError};
 
 /// A schema with its implied type, computed once per resource type and shared by every value.
 #[derive(Debug)]
@@ -167,6 +167,27 @@ impl ObjectValue {
         self
     }
 
+    /// Reads the whole object into a typed struct through serde (see
+    /// [`value::from_value`]): the one-line way for resource code to get its arguments.
+    /// A failure is an error diagnostic at the offending attribute, ready to push.
+    pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, Diagnostic> {
+        value::from_value(&self.value).map_err(|e| value_error_diagnostic(&e))
+    }
+
+    /// Replaces the whole object with one built from a typed struct (see [`value::to_value`];
+    /// struct fields absent for some attributes leave them null). A struct that does not fit
+    /// the schema is a provider bug, recorded like [`ObjectValue::set_attr`] does.
+    pub fn set_from<T: serde::Serialize + ?Sized>(&mut self, t: &T) -> &mut Self {
+        match value::to_value(t, &self.info.ty) {
+            Ok(v) => self.set_value(v),
+            Err(e) => {
+                self.misuse
+                    .push(format!("value does not match the schema type: {e}"));
+                self
+            }
+        }
+    }
+
     /// Replaces the whole object with null (e.g. a failed create that created nothing).
     pub fn set_null(&mut self) -> &mut Self {
         self.value = Value::Null;
@@ -191,6 +212,38 @@ impl ObjectValue {
 
     pub(crate) fn value_mut(&mut self) -> &mut Value {
         &mut self.value
+    }
+}
+
+/// A codec or serde error as the diagnostic a user sees, attached to the attribute it names.
+/// Exists so that every place turning a [`ValueError`] into a diagnostic says the same thing.
+pub fn value_error_diagnostic(e: &ValueError) -> Diagnostic {
+    let path = AttributePath {
+        steps: e
+            .path
+            .iter()
+            .map(|s| match s {
+                value::PathStep::Attr(n) => PathStep::Attr(n.clone()),
+                value::PathStep::Key(k) => PathStep::Key(k.clone()),
+                value::PathStep::Index(i) => PathStep::Index(*i),
+            })
+            .collect(),
+    };
+    let d = if e.unknown {
+        Diagnostic::error(
+            "Value not known yet",
+            format!(
+                "{e}. This value is only known after apply, but the provider needs it now; \
+                 use a value known at plan time."
+            ),
+        )
+    } else {
+        Diagnostic::error("Invalid value", e.to_string())
+    };
+    if path.steps.is_empty() {
+        d
+    } else {
+        d.with_path(path)
     }
 }
 
@@ -477,6 +530,33 @@ mod tests {
             Some("b")
         );
         assert!(o.take_misuse().is_empty());
+    }
+
+    #[test]
+    fn typed_decode_and_set_from() {
+        #[derive(serde::Deserialize, serde::Serialize, Debug, PartialEq)]
+        struct T {
+            id: Option<String>,
+            n: Option<i64>,
+            tags: Option<BTreeMap<String, String>>,
+        }
+        let mut o = ObjectValue::null(ty());
+        o.set_from(&T {
+            id: Some("x".into()),
+            n: Some(2),
+            tags: None,
+        });
+        assert!(o.take_misuse().is_empty());
+        assert_eq!(o.string("id"), Some("x"));
+        assert_eq!(o.attr("rule"), &Value::Null, "absent from the struct: null");
+        let back: T = o.decode().expect("decode");
+        assert_eq!(back.n, Some(2));
+        o.set_attr("n", Value::unknown());
+        let d = o.decode::<T>().expect_err("unknown n");
+        assert_eq!(d.summary, "Value not known yet");
+        assert_eq!(d.attribute, Some(AttributePath::root("n")));
+        o.set_from(&serde_json::json!({"bogus": 1}));
+        assert_eq!(o.take_misuse().len(), 1);
     }
 
     #[test]

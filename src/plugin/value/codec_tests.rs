@@ -334,6 +334,12 @@ fn json_values_as_in_state_files() {
         out,
         r#"{"big":123456789012345678901234567890,"d":{"value":["a",1],"type":["tuple",["string","number"]]},"gone":null,"id":"x","n":0.1,"rules":[{"port":22}],"tags":{"env":"prod"}}"#
     );
+    // A typed null in a dynamic slot keeps its type (found by the property test).
+    let st = Type::Set(Box::new(Type::Dynamic));
+    let typed_null = Value::Set(vec![Value::Typed(Type::String, Box::new(Value::Null))]);
+    let bytes = encode_json(&typed_null, &st).expect("encode");
+    assert_eq!(bytes, br#"[{"value":null,"type":"string"}]"#);
+    assert_eq!(decode_json(&bytes, &st).ok(), Some(typed_null));
     // Extra attributes: refused strictly, dropped leniently.
     let extra = br#"{"id":"x","old_attr":{"deep":[1,2]}}"#;
     let e = decode_json(extra, &t).expect_err("strict");
