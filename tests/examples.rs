@@ -364,4 +364,19 @@ fn demo_script_applies_and_destroys_the_quickstart() {
     ] {
         assert!(all.contains(needle), "demo output lacks {needle:?}:\n{all}");
     }
+    // With curl, the demo also shows the simulator's counters: exactly one POST per
+    // operation, and no mutating request from destroy.
+    let has_curl = Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if has_curl {
+        for needle in [
+            "   1  POST /api/v2/vps/{id}/backups\n",
+            "   1  POST /api/v2/vps/{id}/snapshots/{snapshotId}/actions/restore\n",
+            "Mutating requests sent by destroy: 0\n",
+        ] {
+            assert!(all.contains(needle), "demo output lacks {needle:?}:\n{all}");
+        }
+    }
 }
