@@ -345,14 +345,25 @@ fn demo_script_applies_and_destroys_the_quickstart() {
         .parent()
         .expect("binary directory")
         .to_path_buf();
+    for terraform in terraforms() {
+        run_demo(&bin_dir, &terraform);
+    }
+}
+
+fn run_demo(bin_dir: &Path, terraform: &Path) {
     let out = Command::new(root().join("scripts/demo"))
         .args(["--no-build", "--job-duration", "1s"])
-        .env("HOSTUP_BIN_DIR", &bin_dir)
+        .env("HOSTUP_BIN_DIR", bin_dir)
+        .env("TERRAFORM", terraform)
         .env_remove("TF_LOG")
         .output()
         .expect("run scripts/demo");
     let all = text(&out);
-    assert!(out.status.success(), "demo failed:\n{all}");
+    assert!(
+        out.status.success(),
+        "demo with {} failed:\n{all}",
+        terraform.display()
+    );
     for needle in [
         "hostup-sim listening on http://127.0.0.1:",
         "Apply complete!",
