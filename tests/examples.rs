@@ -238,7 +238,8 @@ fn install_mirror_lets_terraform_init_work_offline() {
 
     let version = env!("CARGO_PKG_VERSION");
     let installed = mirror.join(format!(
-        "registry.terraform.io/hostup/hostup/{version}/linux_amd64/terraform-provider-hostup_v{version}"
+        "registry.terraform.io/hostup/hostup/{version}/{target}/terraform-provider-hostup_v{version}",
+        target = terraform_target()
     ));
     assert!(installed.is_file(), "{} not installed", installed.display());
 
@@ -284,9 +285,8 @@ fn release_script_produces_the_registry_layout() {
     assert!(out.status.success(), "release failed:\n{}", text(&out));
 
     let version = env!("CARGO_PKG_VERSION");
-    let zip = dist.join(format!(
-        "terraform-provider-hostup_{version}_linux_amd64.zip"
-    ));
+    let target = terraform_target();
+    let zip = dist.join(format!("terraform-provider-hostup_{version}_{target}.zip"));
     let bytes = std::fs::read(&zip).unwrap_or_else(|e| panic!("{}: {e}", zip.display()));
     assert_eq!(
         first_zip_entry(&bytes),
@@ -310,7 +310,7 @@ fn release_script_produces_the_registry_layout() {
     let sums_name = format!("terraform-provider-hostup_{version}_SHA256SUMS");
     let sums = std::fs::read_to_string(dist.join(&sums_name)).expect("SHA256SUMS");
     assert!(sums.contains(&format!(
-        "  terraform-provider-hostup_{version}_linux_amd64.zip\n"
+        "  terraform-provider-hostup_{version}_{target}.zip\n"
     )));
     assert!(sums.contains(&format!(
         "  terraform-provider-hostup_{version}_manifest.json\n"
@@ -325,6 +325,17 @@ fn release_script_produces_the_registry_layout() {
         "checksums do not verify:\n{}",
         text(&check)
     );
+}
+
+/// Terraform's OS_ARCH name for this machine (`linux_amd64`), as the scripts compute it.
+fn terraform_target() -> String {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    };
+    format!("{}_{arch}", std::env::consts::OS)
 }
 
 /// The name of the first file in a zip archive (its first local file header).
