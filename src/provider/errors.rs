@@ -25,6 +25,8 @@ pub struct Subject {
     pub action: String,
     /// The Terraform type, e.g. `hostup_vps_backup`.
     pub type_name: &'static str,
+    /// The `timeouts` attribute that bounds the wait (`create`, or `delete`).
+    pub timeout_attr: &'static str,
 }
 
 impl Subject {
@@ -34,7 +36,14 @@ impl Subject {
             vps_id: vps_id.to_owned(),
             action: action.into(),
             type_name,
+            timeout_attr: "create",
         }
+    }
+
+    /// The same subject, its waits bounded by `timeouts.<attr>` (builder).
+    pub fn bounded_by(mut self, attr: &'static str) -> Self {
+        self.timeout_attr = attr;
+        self
     }
 }
 
@@ -182,9 +191,9 @@ pub fn gate_closed(
         _ => "Resolve the reason above in HostUp, then run again.",
     };
     let when = if at_apply {
-        "HostUp refused it just before it was sent, so nothing was queued"
+        "Checked again just before queuing: nothing was queued"
     } else {
-        "nothing was sent to HostUp"
+        "Nothing was sent to HostUp"
     };
     Diagnostic::error(
         format!(
@@ -231,10 +240,11 @@ pub fn wait_error(subject: &Subject, err: &WaitError, timeout: Duration) -> Diag
                 subject.action, subject.vps_id
             ),
             format!(
-                "The job did not finish within the timeout of {} (timeouts); it was {last}. \
-                 The job may still be running on HostUp.\n\nRaise the timeout (e.g. \
-                 `timeouts {{ create = \"2h\" }}`) if jobs of this size take longer. {next}",
-                format_duration(timeout)
+                "The job did not finish within {} (timeouts.{attr}); it was {last}. The job \
+                 may still be running on HostUp.\n\nRaise the timeout (e.g. `timeouts {{ \
+                 {attr} = \"2h\" }}`) if jobs of this size take longer. {next}",
+                format_duration(timeout),
+                attr = subject.timeout_attr,
             ),
         ),
         WaitError::Cancelled { .. } => Diagnostic::error(
@@ -424,6 +434,6 @@ mod tests {
         assert_eq!(d.attribute, Some(AttributePath::root("vps_id")));
         assert!(d.detail.contains("Backup quota reached"));
         assert!(d.detail.contains("backup_quota_exceeded"));
-        assert!(d.detail.contains("nothing was sent"));
+        assert!(d.detail.contains("Nothing was sent"));
     }
 }

@@ -404,7 +404,7 @@ impl Resource<HostupData> for VpsSnapshot {
         let Some(timeout) = timeout_of(prior, "delete", DEFAULT_DELETE_TIMEOUT, diags) else {
             return;
         };
-        let subject = subject(&vps_id, &name, "deletion");
+        let subject = subject(&vps_id, &name, "deletion").bounded_by("delete");
         let client = data.client(ctx);
         let Some(_guard) = lock_vps(&client, &vps_id, &subject, diags).await else {
             return;
