@@ -206,10 +206,44 @@ output "backup_job_id" {{
     )
 }
 
+/// Extra terraform binaries to run the quickstart with (e.g. 1.0.3), from
+/// HOSTUP_EXTRA_TERRAFORM (a PATH-style list of binaries), as the examples test does.
+fn extra_terraforms() -> Vec<std::path::PathBuf> {
+    std::env::var_os("HOSTUP_EXTRA_TERRAFORM")
+        .map(|v| {
+            std::env::split_paths(&v)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[test]
 fn quickstart_applies_waits_and_is_stable() {
+    quickstart_with(None);
+}
+
+#[test]
+fn quickstart_with_extra_terraform_versions() {
+    for bin in extra_terraforms() {
+        quickstart_with(Some(&bin));
+    }
+}
+
+fn quickstart_with(terraform: Option<&std::path::Path>) {
     let sim = Sim::start(&["--job-duration", "1s"]);
-    let tf = Tf::new(&quickstart(&sim));
+    let mut tf = Tf::new(&quickstart(&sim));
+    if let Some(bin) = terraform {
+        // Put a directory holding only this binary (as `terraform`) first on the PATH.
+        let dir = tf.dir.path().join("tfbin");
+        std::fs::create_dir_all(&dir).expect("tfbin dir");
+        let abs = std::fs::canonicalize(bin).expect("extra terraform exists");
+        std::os::unix::fs::symlink(&abs, dir.join("terraform")).expect("symlink terraform");
+        let path = std::env::var("PATH").unwrap_or_default();
+        tf.env("PATH", &format!("{}:{path}", dir.display()));
+        let v = ok(&tf, &["version"]);
+        eprintln!("quickstart with {}", v.stdout.lines().next().unwrap_or(""));
+    }
     ok(&tf, &["apply", "-auto-approve"]);
 
     let out: Value =

@@ -160,7 +160,12 @@ impl Tf {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new("terraform");
         cmd.args(args).current_dir(self.work());
-        for k in ["TF_LOG", "TF_LOG_PATH", "TF_LOG_PROVIDER", "TF_REATTACH_PROVIDERS"] {
+        for k in [
+            "TF_LOG",
+            "TF_LOG_PATH",
+            "TF_LOG_PROVIDER",
+            "TF_REATTACH_PROVIDERS",
+        ] {
             cmd.env_remove(k);
         }
         for (k, v) in &self.env {
