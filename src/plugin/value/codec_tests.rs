@@ -699,6 +699,27 @@ proptest! {
     }
 
     #[test]
+    fn corrupted_encodings_never_panic(
+        (ty, v) in type_and_value(true),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+    ) {
+        let mut bytes = encode_msgpack(&v, &ty).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        for (at, b) in flips {
+            let i = at.index(bytes.len());
+            bytes[i] = b;
+        }
+        // Either a value or an error; what matters is no panic and no huge allocation.
+        let _ = decode_msgpack(&bytes, &ty);
+        let mut json = encode_json(&canon(&v), &ty).unwrap_or_default();
+        if !json.is_empty() {
+            let i = json.len() / 2;
+            json[i] ^= 0x20;
+            let _ = decode_json(&json, &ty);
+            let _ = decode_json_lenient(&json, &ty);
+        }
+    }
+
+    #[test]
     fn truncations_are_errors((ty, v) in type_and_value(true)) {
         let bytes = encode_msgpack(&v, &ty).map_err(|e| TestCaseError::fail(e.to_string()))?;
         for cut in 0..bytes.len() {
