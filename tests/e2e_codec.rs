@@ -11,6 +11,7 @@
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,9 @@ use hostup_provider::plugin::server::ProviderService;
 use hostup_provider::plugin::value::{from_value, to_value, Type};
 
 const TF_DEADLINE: Duration = Duration::from_secs(180);
+
+/// Creates of `name = "slow"` that have started waiting (they end only when cancelled).
+static SLOW_STARTED: AtomicUsize = AtomicUsize::new(0);
 
 struct Toy;
 
@@ -130,7 +134,7 @@ impl Resource<ToyData> for Item {
         )
     }
 
-    async fn create(&self, _ctx: &Ctx, req: CreateRequest<ToyData>, resp: &mut CreateResponse) {
+    async fn create(&self, ctx: &Ctx, req: CreateRequest<ToyData>, resp: &mut CreateResponse) {
         let Some(data) = req.provider.require(&mut resp.diagnostics) else {
             return;
         };
@@ -143,6 +147,15 @@ impl Resource<ToyData> for Item {
         state.set_attr("id", format!("item-{name}"));
         state.set_attr("echo", format!("{}{name}", data.prefix));
         resp.state = state;
+        if name == "slow" {
+            // The id is in the state already; wait like a job wait does, until Stop.
+            SLOW_STARTED.fetch_add(1, Ordering::SeqCst);
+            let why = ctx.cancelled().await;
+            resp.diagnostics.error(
+                "Item not finished",
+                format!("item-{name} may still be running: {why}"),
+            );
+        }
     }
 
     async fn read(&self, _ctx: &Ctx, _req: ReadRequest<ToyData>, _resp: &mut ReadResponse) {}
@@ -247,11 +260,16 @@ impl Out {
 }
 
 fn terraform(dir: &Path, reattach: &str, args: &[&str]) -> Out {
+    let child = spawn_terraform(dir, reattach, args);
+    wait_terraform(child, args)
+}
+
+fn spawn_terraform(dir: &Path, reattach: &str, args: &[&str]) -> std::process::Child {
     let cli_config = dir.join("cli.tfrc");
     if !cli_config.exists() {
         std::fs::write(&cli_config, "").expect("write cli config");
     }
-    let mut child = Command::new("terraform")
+    Command::new("terraform")
         .args(args)
         .current_dir(dir)
         .env("TF_CLI_CONFIG_FILE", &cli_config)
@@ -265,7 +283,10 @@ fn terraform(dir: &Path, reattach: &str, args: &[&str]) -> Out {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("`terraform` must be on PATH for the end-to-end tests");
+        .expect("`terraform` must be on PATH for the end-to-end tests")
+}
+
+fn wait_terraform(mut child: std::process::Child, args: &[&str]) -> Out {
     let mut out = child.stdout.take().expect("stdout");
     let mut err = child.stderr.take().expect("stderr");
     let t_out = std::thread::spawn(move || {
@@ -430,4 +451,62 @@ fn terraform_drives_every_value_path_of_a_toy_provider() {
     );
     assert_eq!(d.code, Some(0), "destroy\n{}", d.all());
     assert!(d.stdout.contains("1 destroyed"), "{}", d.all());
+}
+
+#[test]
+fn ctrl_c_during_apply_reaches_the_provider_as_stop() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let reattach = serve_toy(&rt);
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("main.tf"),
+        r#"
+terraform {
+  required_providers {
+    toy = { source = "example/toy" }
+  }
+}
+
+resource "toy_item" "slow" {
+  name = "slow"
+}
+"#,
+    )
+    .expect("main.tf");
+    let before = SLOW_STARTED.load(Ordering::SeqCst);
+    let child = spawn_terraform(
+        dir.path(),
+        &reattach,
+        &["apply", "-auto-approve", "-no-color", "-input=false"],
+    );
+    // Wait (bounded) until the create is blocked inside the provider, then press Ctrl-C.
+    let deadline = Instant::now() + TF_DEADLINE;
+    while SLOW_STARTED.load(Ordering::SeqCst) == before {
+        assert!(Instant::now() < deadline, "the create never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid = libc::pid_t::try_from(child.id()).expect("pid fits");
+    // SAFETY: sending a signal to our own child process, which is still running (it cannot
+    // finish before the create we are holding ends).
+    let rc = unsafe { libc::kill(pid, libc::SIGINT) };
+    assert_eq!(rc, 0, "kill(SIGINT)");
+    let out = wait_terraform(child, &["apply"]);
+    assert_ne!(
+        out.code,
+        Some(0),
+        "apply should fail after Ctrl-C\n{}",
+        out.all()
+    );
+    // Terraform reports the halt itself (it does not show the provider's diagnostics after
+    // an interrupt); that it exits at all shows Stop reached the create: the create only
+    // ends when its context is cancelled.
+    assert!(
+        out.stderr.contains("execution halted") || out.stdout.contains("Stopping operation"),
+        "{}",
+        out.all()
+    );
+    // The id saved before the wait is in state, tainted: nothing is orphaned.
+    let state = std::fs::read_to_string(dir.path().join("terraform.tfstate")).expect("state");
+    assert!(state.contains("item-slow"), "{state}");
+    assert!(state.contains("\"status\": \"tainted\""), "{state}");
 }

@@ -177,12 +177,14 @@ fn golden_unknowns() {
     assert_eq!(r.string_prefix.as_deref(), Some("ab"));
     assert_eq!(r.number_lower, Some((Number::Int(0), true)));
     assert_eq!(r.length_min, Some(2));
-    // Re-encoding keeps the refinements (but not the unknown key).
-    let again = decode_msgpack(
-        &encode_msgpack(&v, &Type::String).expect("enc"),
-        &Type::String,
-    );
-    assert_eq!(again.ok(), Some(v));
+    // Re-encoding keeps the refinements that apply to the type (not the unknown key, and
+    // for a string not the number or length bounds, which Terraform would refuse).
+    let again = encode_msgpack(&v, &Type::String).expect("enc");
+    assert_eq!(hex(&again), "c7 05 0c 81 02 a2 61 62");
+    let again = encode_msgpack(&v, &list(Type::String)).expect("enc");
+    assert_eq!(hex(&again), "c7 03 0c 81 05 02");
+    let again = encode_msgpack(&v, &Type::Number).expect("enc");
+    assert_eq!(hex(&again), "c7 05 0c 81 03 92 00 c3");
 }
 
 #[test]
@@ -538,16 +540,24 @@ fn arb_refinements() -> impl Strategy<Value = Refinements> {
         })
 }
 
-/// The refinements as they come back from a msgpack round trip (only meaningful ones are
-/// written, a `nullable: true` is the same as none).
-fn normalised(r: &Refinements) -> Refinements {
+/// The refinements as they come back from a msgpack round trip of an unknown of type `ty`:
+/// only meaningful refinements that apply to the type are written (a `nullable: true` says
+/// nothing), and unknowns of dynamic type are written plain.
+fn normalised(r: &Refinements, ty: &Type) -> Refinements {
+    if matches!(ty, Type::Dynamic) {
+        return Refinements::default();
+    }
+    let collection = matches!(ty, Type::List(_) | Type::Set(_) | Type::Map(_));
     Refinements {
         nullable: (r.nullable == Some(false)).then_some(false),
-        string_prefix: r.string_prefix.clone().filter(|s| !s.is_empty()),
-        number_lower: r.number_lower.clone(),
-        number_upper: r.number_upper.clone(),
-        length_min: r.length_min.filter(|&n| n > 0),
-        length_max: r.length_max,
+        string_prefix: r
+            .string_prefix
+            .clone()
+            .filter(|s| *ty == Type::String && !s.is_empty()),
+        number_lower: r.number_lower.clone().filter(|_| *ty == Type::Number),
+        number_upper: r.number_upper.clone().filter(|_| *ty == Type::Number),
+        length_min: r.length_min.filter(|&n| collection && n > 0),
+        length_max: r.length_max.filter(|_| collection),
     }
 }
 
@@ -613,47 +623,24 @@ fn arb_value(ty: Type, unknowns: bool) -> BoxedStrategy<Value> {
     prop_oneof![1 => special, 4 => known].boxed()
 }
 
-/// What a value looks like after a round trip: refinements normalised, numbers canonical.
-fn canon(v: &Value) -> Value {
-    match v {
-        Value::Unknown(r) => Value::Unknown(normalised(r)),
-        Value::Number(n) => Value::Number(n.canonical().into_owned()),
-        Value::List(xs) => Value::List(xs.iter().map(canon).collect()),
-        Value::Set(xs) => Value::Set(xs.iter().map(canon).collect()),
-        Value::Map(m) => Value::Map(m.iter().map(|(k, x)| (k.clone(), canon(x))).collect()),
-        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), canon(x))).collect()),
-        Value::Typed(t, x) => Value::Typed(t.clone(), Box::new(canon(x))),
-        other => other.clone(),
-    }
-}
-
-/// Unknowns inside a dynamic slot lose their refinements (go-cty writes them plain).
-fn strip_dynamic_refinements(v: &Value, ty: &Type) -> Value {
+/// What a value of type `ty` looks like after a round trip: refinements normalised for
+/// their type, numbers canonical.
+fn canon(v: &Value, ty: &Type) -> Value {
     match (v, ty) {
-        (Value::Unknown(_), Type::Dynamic) => Value::unknown(),
-        (Value::Typed(t, x), Type::Dynamic) => {
-            Value::Typed(t.clone(), Box::new(strip_dynamic_refinements(x, t)))
+        (Value::Unknown(r), _) => Value::Unknown(normalised(r, ty)),
+        (Value::Number(n), _) => Value::Number(n.canonical().into_owned()),
+        (Value::Typed(t, x), _) => Value::Typed(t.clone(), Box::new(canon(x, t))),
+        (Value::List(xs), Type::List(t)) => Value::List(xs.iter().map(|x| canon(x, t)).collect()),
+        (Value::Set(xs), Type::Set(t)) => Value::Set(xs.iter().map(|x| canon(x, t)).collect()),
+        (Value::List(xs), Type::Tuple(ts)) => {
+            Value::List(xs.iter().zip(ts).map(|(x, t)| canon(x, t)).collect())
         }
-        (Value::List(xs), Type::List(t)) => {
-            Value::List(xs.iter().map(|x| strip_dynamic_refinements(x, t)).collect())
+        (Value::Map(m), Type::Map(t)) => {
+            Value::Map(m.iter().map(|(k, x)| (k.clone(), canon(x, t))).collect())
         }
-        (Value::Set(xs), Type::Set(t)) => {
-            Value::Set(xs.iter().map(|x| strip_dynamic_refinements(x, t)).collect())
-        }
-        (Value::List(xs), Type::Tuple(ts)) => Value::List(
-            xs.iter()
-                .zip(ts)
-                .map(|(x, t)| strip_dynamic_refinements(x, t))
-                .collect(),
-        ),
-        (Value::Map(m), Type::Map(t)) => Value::Map(
-            m.iter()
-                .map(|(k, x)| (k.clone(), strip_dynamic_refinements(x, t)))
-                .collect(),
-        ),
         (Value::Object(m), Type::Object(ts)) => Value::Object(
             m.iter()
-                .map(|(k, x)| (k.clone(), strip_dynamic_refinements(x, &ts[k])))
+                .map(|(k, x)| (k.clone(), canon(x, &ts[k])))
                 .collect(),
         ),
         _ => v.clone(),
@@ -671,7 +658,7 @@ proptest! {
     fn msgpack_round_trip((ty, v) in type_and_value(true)) {
         let bytes = encode_msgpack(&v, &ty).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let back = decode_msgpack(&bytes, &ty).map_err(|e| TestCaseError::fail(format!("{e} in {}", hex(&bytes))))?;
-        prop_assert_eq!(&back, &canon(&strip_dynamic_refinements(&v, &ty)));
+        prop_assert_eq!(&back, &canon(&v, &ty));
         // Encoding is deterministic: the decoded value encodes to the same bytes.
         prop_assert_eq!(encode_msgpack(&back, &ty).ok(), Some(bytes));
     }
@@ -680,7 +667,7 @@ proptest! {
     fn json_round_trip((ty, v) in type_and_value(false)) {
         let bytes = encode_json(&v, &ty).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let back = decode_json(&bytes, &ty).map_err(|e| TestCaseError::fail(format!("{e} in {}", String::from_utf8_lossy(&bytes))))?;
-        prop_assert_eq!(&back, &canon(&v));
+        prop_assert_eq!(&back, &canon(&v, &ty));
         // And the same value survives msgpack: JSON state upgraded to the wire form.
         let mp = encode_msgpack(&back, &ty).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(decode_msgpack(&mp, &ty).ok(), Some(back));
@@ -696,6 +683,27 @@ proptest! {
         let _ = decode_msgpack(&bytes, &ty);
         let _ = decode_json(&bytes, &ty);
         let _ = Type::from_json(&bytes);
+    }
+
+    #[test]
+    fn corrupted_encodings_never_panic(
+        (ty, v) in type_and_value(true),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+    ) {
+        let mut bytes = encode_msgpack(&v, &ty).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        for (at, b) in flips {
+            let i = at.index(bytes.len());
+            bytes[i] = b;
+        }
+        // Either a value or an error; what matters is no panic and no huge allocation.
+        let _ = decode_msgpack(&bytes, &ty);
+        let mut json = encode_json(&v, &ty).unwrap_or_default();
+        if !json.is_empty() {
+            let i = json.len() / 2;
+            json[i] ^= 0x20;
+            let _ = decode_json(&json, &ty);
+            let _ = decode_json_lenient(&json, &ty);
+        }
     }
 
     #[test]

@@ -11,6 +11,30 @@
 //! [`decode_json`] / [`encode_json`] (state files, `DynamicValue.json`, `RawState.json`),
 //! [`Type::from_json`] / [`Type::to_json`] (schema attribute types, dynamic wrappers), and
 //! [`from_value`] / [`to_value`] (serde access for resource code).
+//!
+//! ```
+//! use hostup_provider::plugin::value::{
+//!     decode_msgpack, encode_msgpack, from_value, to_value, Type, Value,
+//! };
+//!
+//! #[derive(serde::Deserialize, serde::Serialize)]
+//! struct Backup {
+//!     vps_id: String,
+//!     note: Option<String>,
+//! }
+//!
+//! let ty = Type::from_json(br#"["object",{"vps_id":"string","note":"string","id":"string"}]"#)
+//!     .expect("type JSON");
+//! // A struct becomes an object (attributes it lacks are null) ...
+//! let v = to_value(&Backup { vps_id: "vps_1".into(), note: None }, &ty).expect("fits");
+//! assert_eq!(v.attr("id"), Some(&Value::Null));
+//! // ... the object travels as msgpack, keys sorted, every attribute present ...
+//! let bytes = encode_msgpack(&v, &ty).expect("encodes");
+//! assert_eq!(bytes[0], 0x83);
+//! // ... and comes back into the struct.
+//! let back: Backup = from_value(&decode_msgpack(&bytes, &ty).expect("decodes")).expect("reads");
+//! assert_eq!(back.vps_id, "vps_1");
+//! ```
 
 use std::collections::BTreeMap;
 

@@ -740,14 +740,22 @@ impl Encoder {
             self.out.extend_from_slice(&[0xd4, 0, 0]);
             return;
         }
-        // Each refinement as (key, encoded value), only those that say something.
+        // Each refinement as (key, encoded value), only those that say something and that
+        // apply to the type (go-cty refuses e.g. a length bound on a string), as go-cty does.
+        let is_string = matches!(ty, Type::String);
+        let is_number = matches!(ty, Type::Number);
+        let is_collection = matches!(ty, Type::List(_) | Type::Set(_) | Type::Map(_));
         let mut entries: Vec<(i64, Vec<u8>)> = Vec::new();
         if r.nullable == Some(false) {
             let mut b = Vec::new();
             ok(rmp::encode::write_bool(&mut b, false));
             entries.push((REF_NULLNESS, b));
         }
-        if let Some(prefix) = r.string_prefix.as_deref().filter(|s| !s.is_empty()) {
+        if let Some(prefix) = r
+            .string_prefix
+            .as_deref()
+            .filter(|s| is_string && !s.is_empty())
+        {
             let mut end = prefix.len().min(MAX_PREFIX_BYTES);
             while !prefix.is_char_boundary(end) {
                 end -= 1;
@@ -760,7 +768,7 @@ impl Encoder {
             (REF_NUMBER_LOWER, &r.number_lower),
             (REF_NUMBER_UPPER, &r.number_upper),
         ] {
-            if let Some((n, inclusive)) = bound {
+            if let Some((n, inclusive)) = bound.as_ref().filter(|_| is_number) {
                 if n.is_nan() {
                     continue;
                 }
@@ -775,7 +783,7 @@ impl Encoder {
             (REF_LENGTH_MIN, r.length_min.filter(|&n| n > 0)),
             (REF_LENGTH_MAX, r.length_max),
         ] {
-            if let Some(n) = len {
+            if let Some(n) = len.filter(|_| is_collection) {
                 let mut b = Vec::new();
                 ok(rmp::encode::write_uint(&mut b, n));
                 entries.push((key, b));
