@@ -322,3 +322,70 @@ fn state_file_survives_a_restart() {
     let (status, body, _) = rt().block_on(get(&format!("{}{poll1}", p.url), Some("test-key")));
     assert_eq!(status, 200, "{body}");
 }
+
+#[test]
+fn cli_job_faults_faults_file_latency_and_modes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let faults = dir.path().join("faults.json");
+    std::fs::write(
+        &faults,
+        json!({"rules": [{"kind": "truncate", "count": 1, "route": "/api/v2/vps/{id}"}]})
+            .to_string(),
+    )
+    .expect("write");
+    let faults_arg = faults.display().to_string();
+    let (p, _) = spawn(&[
+        "--faults",
+        &faults_arg,
+        "--latency-ms",
+        "120",
+        "--fail-next-jobs",
+        "1",
+        "--fail-message",
+        "Disk on fire",
+        "--job-duration",
+        "0s",
+        "--job-shape",
+        "bare",
+        "--snapshot-delete",
+        "sync",
+    ]);
+    rt().block_on(async {
+        let vps = format!("{}/api/v2/vps/{VPS_PAYG}", p.url);
+        let (status, body, _) = get(&vps, Some("test-key")).await;
+        assert_eq!(status, 200);
+        assert!(serde_json::from_str::<Value>(&body).is_err(), "truncated");
+        let (_, body, _) = get(&vps, Some("test-key")).await;
+        assert!(serde_json::from_str::<Value>(&body).is_ok());
+
+        let op = post(&format!("{vps}/backups"), "test-key").await;
+        let poll = op["operation"]["pollUrl"]
+            .as_str()
+            .expect("pollUrl")
+            .to_string();
+        let (_, body, _) = get(&format!("{}{poll}", p.url), Some("test-key")).await;
+        let job: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(job["status"], "failed", "bare shape: {job}");
+        assert_eq!(job["failedReason"], "Disk on fire");
+
+        let r = client()
+            .delete(format!(
+                "{}/api/v2/vps/vps_01hxa3b4c5d6e7f8g9h0j1k2m3/snapshots/before-upgrade",
+                p.url
+            ))
+            .bearer_auth("test-key")
+            .send()
+            .await
+            .expect("DELETE");
+        assert_eq!(r.status().as_u16(), 204);
+
+        let (_, body, _) = get(&format!("{}/_sim/requests", p.url), None).await;
+        let log: Value = serde_json::from_str(&body).expect("json");
+        let entries = log["requests"].as_array().expect("requests");
+        assert_eq!(entries.len(), 5);
+        assert_eq!(entries[0]["fault"], "truncate");
+        for e in entries {
+            assert!(e["durationMs"].as_u64().is_some_and(|d| d >= 120), "{e}");
+        }
+    });
+}
