@@ -425,6 +425,10 @@ impl Client {
                             answer.rate.retry_after,
                             Ok(answer),
                         )
+                    } else if call.idem == Idempotency::Safe && is_cut_success(&answer) {
+                        // A 2xx read whose body is not whole JSON (cut by a proxy or a
+                        // dropped connection): reading again is safe.
+                        (AttemptFailure::AfterSend, None, Ok(answer))
                     } else {
                         return Ok(answer);
                     }
@@ -1021,6 +1025,13 @@ fn answer_clone(a: &Answer) -> Answer {
         rate: a.rate,
         attempts: a.attempts,
     }
+}
+
+/// Whether a 2xx answer with a body is not one whole JSON document.
+fn is_cut_success(answer: &Answer) -> bool {
+    (200..300).contains(&answer.status)
+        && answer.status != 204
+        && serde_json::from_slice::<serde::de::IgnoredAny>(&answer.body).is_err()
 }
 
 fn rate_limit_wait(answer: &Answer) -> Option<Duration> {

@@ -478,9 +478,9 @@ impl Error {
                 "The connection to HostUp broke after the request was sent; retry later.{applied}"
             ),
             Error::Timeout { after, .. } => format!(
-                "HostUp did not answer within {}s; it may be slow or unreachable, retry \
+                "HostUp did not answer within {:.1}s; it may be slow or unreachable, retry \
                  later.{applied}",
-                after.as_secs()
+                after.as_secs_f64()
             ),
             Error::Cancelled { .. } => format!(
                 "The operation was cancelled before HostUp answered.{}",
@@ -490,6 +490,17 @@ impl Error {
                     ""
                 }
             ),
+            Error::Decode {
+                request_id,
+                message,
+                ..
+            } if message.starts_with("EOF while") => {
+                format!(
+                    "HostUp's answer was cut off before its end (a proxy or a dropped \
+                     connection); retry later.{applied}{}",
+                    support(request_id.as_deref())
+                )
+            }
             Error::Decode { request_id, .. } => format!(
                 "HostUp answered in a shape this provider version does not understand; upgrade \
                  the provider or report it with the quoted body.{applied}{}",
