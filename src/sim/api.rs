@@ -145,24 +145,22 @@ fn rate_limit(
     inner: &mut Inner,
     bucket: &str,
     now: i64,
-) -> Result<Vec<(&'static str, String)>, u64> {
+) -> Result<Vec<(&'static str, String)>, (u64, i64)> {
     let limit = inner.rt.rate_limit;
     if limit == 0 {
         return Ok(Vec::new());
     }
+    // A fixed window per key that opens with the key's first request, so a window never splits
+    // a burst at an arbitrary wall-clock boundary.
     let window = inner.rt.rate_window_ms.max(1);
-    let start = now - now.rem_euclid(window);
-    let entry = inner
-        .windows
-        .entry(bucket.to_string())
-        .or_insert((start, 0));
-    if entry.0 != start {
-        *entry = (start, 0);
+    let entry = inner.windows.entry(bucket.to_string()).or_insert((now, 0));
+    if now >= entry.0 + window {
+        *entry = (now, 0);
     }
-    let reset = start + window;
+    let reset = entry.0 + window;
     if entry.1 >= limit {
-        let secs = ((reset - now) as u64).div_ceil(1000).max(1);
-        return Err(secs);
+        let secs = ((reset - now).max(0) as u64).div_ceil(1000).max(1);
+        return Err((secs, reset));
     }
     entry.1 += 1;
     Ok(vec![
@@ -181,10 +179,8 @@ pub(crate) fn serve(shared: &Shared, route: Option<&Route>, req: &Req, key: Opti
 
     let rl_headers = match rate_limit(&mut inner, key.unwrap_or(""), now) {
         Ok(h) => h,
-        Err(retry) => {
+        Err((retry, reset)) => {
             let limit = inner.rt.rate_limit;
-            let window = inner.rt.rate_window_ms.max(1);
-            let reset = now - now.rem_euclid(window) + window;
             return problem(&ApiError::rate_limited(format!(
                 "Rate limit of {limit} requests per window exceeded. Retry after {retry} seconds."
             )))
