@@ -1314,3 +1314,66 @@ async fn admin_reset_state_and_expire() {
         json!({"ok": true})
     );
 }
+
+#[tokio::test]
+async fn concurrent_requests_respect_the_rate_limit_and_the_job_gate() {
+    let mut c = cfg()
+        .with_rate_limit(10)
+        .with_job_duration(Duration::from_secs(600));
+    c.rate_window = Duration::from_secs(3600);
+    let t = std::sync::Arc::new(start(c).await);
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let t = t.clone();
+        tasks.push(tokio::spawn(
+            async move { t.get("/api/v2/vps?limit=1").await },
+        ));
+    }
+    let mut ok = 0;
+    let mut limited = 0;
+    for task in tasks {
+        let r = task.await.expect("task");
+        match r.status.as_u16() {
+            200 => ok += 1,
+            429 => {
+                limited += 1;
+                assert!(r.header("retry-after").is_some());
+            }
+            other => panic!("unexpected {other}: {}", r.text),
+        }
+    }
+    assert_eq!((ok, limited), (10, 90));
+
+    // 20 concurrent backup POSTs on one VPS (another key, its own window): exactly one job.
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let t = t.clone();
+        tasks.push(tokio::spawn(async move {
+            t.send(
+                Method::POST,
+                &format!("/api/v2/vps/{VPS_PAYG}/backups"),
+                Some(KEY_ADMIN),
+                None,
+            )
+            .await
+            .expect("post")
+        }));
+    }
+    let mut codes = Vec::new();
+    for task in tasks {
+        let r = task.await.expect("task");
+        if r.status.as_u16() == 409 {
+            assert_eq!(r.json()["code"], "job_in_progress");
+        }
+        codes.push(r.status.as_u16());
+    }
+    assert_eq!(codes.iter().filter(|c| **c == 202).count(), 1, "{codes:?}");
+    assert_eq!(
+        codes.iter().filter(|c| **c == 409).count(),
+        10 - 1,
+        "{codes:?}"
+    );
+    assert_eq!(codes.iter().filter(|c| **c == 429).count(), 10, "{codes:?}");
+    let state = t.admin(Method::GET, "/_sim/state", None).await;
+    assert_eq!(state["jobs"].as_array().map(Vec::len), Some(1));
+}

@@ -500,3 +500,54 @@ fn hostbill_id(vps_id: &str) -> String {
         .fold(7u32, |a, b| a.wrapping_mul(33).wrapping_add(b as u32));
     (10_000 + h % 90_000).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        let r = classify("/api/v2/vps/vps_x/snapshots/a%2Db/actions/restore").expect("route");
+        assert_eq!(
+            r.endpoint,
+            Endpoint::SnapshotRestore("vps_x".into(), "a-b".into())
+        );
+        assert_eq!(
+            r.template,
+            "/api/v2/vps/{id}/snapshots/{snapshotId}/actions/restore"
+        );
+        assert_eq!(
+            classify("/api/jobs/job_1").map(|r| r.endpoint),
+            Some(Endpoint::Job("job_1".into()))
+        );
+        assert!(classify("/api/v2/vps/").is_none());
+        assert!(classify("/api/v2/vps/x/other").is_none());
+        assert!(classify("/api/v2").is_none());
+        assert_eq!(pct_decode("%zz%4"), "%zz%4");
+        assert_eq!(pct_decode("%C3%A9"), "é");
+    }
+
+    #[test]
+    fn scopes() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert!(has_scope(&s(&["read:vm"]), "read:vm"));
+        assert!(!has_scope(&s(&["read:vm"]), "backup:vm"));
+        assert!(has_scope(&s(&["read:all"]), "read:vm"));
+        assert!(!has_scope(&s(&["read:all"]), "backup:vm"));
+        assert!(has_scope(&s(&["write:all"]), "backup:vm"));
+        assert!(!has_scope(&s(&["write:all"]), "read:vm"));
+        assert!(!has_scope(&s(&["write:vm"]), "backup:vm"));
+    }
+
+    #[test]
+    fn keys_from_headers() {
+        let mut h = HeaderMap::new();
+        assert_eq!(presented_key(&h), None);
+        h.insert("x-api-key", "k1".parse().expect("value"));
+        assert_eq!(presented_key(&h).as_deref(), Some("k1"));
+        h.insert("authorization", "Bearer k2".parse().expect("value"));
+        assert_eq!(presented_key(&h).as_deref(), Some("k2"));
+        h.insert("authorization", "Basic abc".parse().expect("value"));
+        assert_eq!(presented_key(&h).as_deref(), Some(""));
+    }
+}
