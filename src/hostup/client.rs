@@ -362,6 +362,7 @@ impl Client {
                 a
             });
             let took = t0.elapsed();
+            self.inner.limiter.settle(result.is_ok());
             // (what went wrong, a server-requested minimum wait, what to return if no retry)
             let (failure, wait_hint, fallback): (
                 AttemptFailure,
