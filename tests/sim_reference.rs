@@ -1076,9 +1076,12 @@ async fn vps_objects_and_filters_match_reference() {
 
 #[tokio::test]
 async fn rate_limit_headers_and_429() {
-    let mut c = cfg().with_rate_limit(3);
-    c.rate_window = Duration::from_secs(3600);
-    let t = start(c).await;
+    let t = start(
+        cfg()
+            .with_rate_limit(3)
+            .with_rate_window(Duration::from_secs(3600)),
+    )
+    .await;
     for expected in [2, 1, 0] {
         let r = t.get("/api/v2/vps").await;
         assert_eq!(r.status, StatusCode::OK);
@@ -1325,10 +1328,10 @@ async fn admin_reset_state_and_expire() {
 
 #[tokio::test]
 async fn concurrent_requests_respect_the_rate_limit_and_the_job_gate() {
-    let mut c = cfg()
+    let c = cfg()
         .with_rate_limit(10)
+        .with_rate_window(Duration::from_secs(3600))
         .with_job_duration(Duration::from_secs(600));
-    c.rate_window = Duration::from_secs(3600);
     let t = std::sync::Arc::new(start(c).await);
     let mut tasks = Vec::new();
     for _ in 0..100 {
