@@ -51,7 +51,7 @@ async fn completes_with_progress_reports() {
     assert_eq!(out.status(), "completed");
     assert_eq!(out.last.progress, Some(100.0));
     assert!(out.last.result.is_some(), "the result of the job is kept");
-    let seen = seen.lock().unwrap();
+    let seen = seen.lock().unwrap().clone();
     let progress: Vec<f64> = seen.iter().filter_map(|s| s.progress).collect();
     assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
     assert!(
