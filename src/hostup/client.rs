@@ -1109,3 +1109,87 @@ impl WithoutUrl for reqwest::Error {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(endpoint: &str) -> Client {
+        Client::new(ClientConfig::new(endpoint, "k-123456").unwrap()).unwrap()
+    }
+
+    fn job(id: &str, poll: Option<&str>) -> JobRef {
+        JobRef {
+            job_id: id.into(),
+            poll_url: poll.map(str::to_string),
+            initial_status: None,
+        }
+    }
+
+    #[test]
+    fn poll_url_resolves_against_the_origin_not_api_v2() {
+        let c = client("https://cloud.hostup.se/api/v2/");
+        let url = |j: &JobRef| c.job_url(j).unwrap().to_string();
+        assert_eq!(
+            url(&job("job_1", Some("/api/jobs/job_1"))),
+            "https://cloud.hostup.se/api/jobs/job_1"
+        );
+        // Relative without the leading slash, and absolute on the same origin.
+        assert_eq!(
+            url(&job("job_1", Some("api/jobs/job_1"))),
+            "https://cloud.hostup.se/api/jobs/job_1"
+        );
+        assert_eq!(
+            url(&job(
+                "job_1",
+                Some("https://cloud.hostup.se/api/jobs/job_1?x=1")
+            )),
+            "https://cloud.hostup.se/api/jobs/job_1?x=1"
+        );
+        // Another origin (or scheme, or port) is never polled with our key.
+        for foreign in [
+            "https://evil.example/api/jobs/job_1",
+            "http://cloud.hostup.se/api/jobs/job_1",
+            "https://cloud.hostup.se:8443/api/jobs/job_1",
+            "//evil.example/api/jobs/job_1",
+        ] {
+            assert_eq!(
+                url(&job("job_1", Some(foreign))),
+                "https://cloud.hostup.se/api/jobs/job_1",
+                "{foreign}"
+            );
+        }
+        // No pollUrl (a job id saved in state): /api/jobs/{id}, the id kept in one segment.
+        assert_eq!(
+            url(&job("job_1", None)),
+            "https://cloud.hostup.se/api/jobs/job_1"
+        );
+        assert_eq!(
+            url(&job("job_1", Some("  "))),
+            "https://cloud.hostup.se/api/jobs/job_1"
+        );
+        assert_eq!(
+            url(&job("a/b", None)),
+            "https://cloud.hostup.se/api/jobs/a%2Fb"
+        );
+        assert!(c.job_url(&job("", None)).is_err());
+    }
+
+    #[test]
+    fn endpoint_paths_keep_ids_in_one_segment() {
+        let c = client("http://127.0.0.1:9/");
+        let u = c.v2(&["vps", "vps_1", "snapshots", "a/b?c"]).unwrap();
+        assert_eq!(
+            u.as_str(),
+            "http://127.0.0.1:9/api/v2/vps/vps_1/snapshots/a%2Fb%3Fc"
+        );
+        assert!(check_id("VPS id", "..").is_err());
+        assert_eq!(check_id("VPS id", " vps_1 ").unwrap(), "vps_1");
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let c = client("https://cloud.hostup.se");
+        assert!(!format!("{c:?}").contains("k-123456"));
+    }
+}
