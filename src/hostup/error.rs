@@ -553,12 +553,19 @@ fn problem_hint(request: &RequestInfo, problem: &Problem) -> String {
                     "HostUp does not know job {target:?} (it may have expired); check the VPS's \
                      snapshots/backups to see whether the operation happened."
                 ),
-                _ if !vps.is_empty() => format!(
+                "vps_not_found" | "" if !vps.is_empty() => format!(
                     "The VPS id {vps:?} is not one from the VPS list: use an id from GET \
                      /api/v2/vps (data[].id, like vps_01hxa3b4c5d6e7f8g9h0j1k2m3), not a name \
                      or an IP address, and check the key's account owns it."
                 ),
-                _ => "HostUp does not know this resource; check the ids used.".to_string(),
+                _ => format!(
+                    "HostUp does not know this resource{}; check the ids used.",
+                    if code.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({code})")
+                    }
+                ),
             }
         }
         409 => format!(
@@ -808,6 +815,26 @@ mod tests {
             }),
         };
         assert!(e.hint().contains("read:vm"));
+    }
+
+    #[test]
+    fn not_found_hints_follow_the_code() {
+        let e = |code: Option<&str>| Error::Problem {
+            request: req(Method::GET, "/api/v2/vps/vps_x/snapshots", Some("read:vm")),
+            problem: Box::new(Problem {
+                status: 404,
+                code: code.map(str::to_string),
+                ..Problem::default()
+            }),
+        };
+        for c in [Some("vps_not_found"), None] {
+            assert!(e(c).hint().contains("not one from the VPS list"), "{c:?}");
+        }
+        let generic = e(Some("not_found")).hint();
+        assert!(
+            !generic.contains("VPS list") && generic.contains("not_found"),
+            "{generic}"
+        );
     }
 
     #[test]

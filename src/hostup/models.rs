@@ -419,7 +419,11 @@ impl Operation {
         let job_id = obj
             .get("jobId")
             .or_else(|| obj.get("job_id"))
-            .or_else(|| obj.get("id"))
+            // A bare `id` counts only when it is a job id, not e.g. a backup's `bkp_…`.
+            .or_else(|| {
+                obj.get("id")
+                    .filter(|v| v.as_str().is_some_and(|s| s.starts_with("job_")))
+            })
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())?
             .to_string();
@@ -492,5 +496,12 @@ mod tests {
         let bare = Operation::from_value(&json!({"jobId":"j3","status":"weird"})).unwrap();
         assert_eq!(bare.status, Some(OperationStatus::Other("weird".into())));
         assert!(Operation::from_value(&json!({"operation":{"status":"queued"}})).is_none());
+        assert!(Operation::from_value(&json!({"id":"bkp_1"})).is_none());
+        assert_eq!(
+            Operation::from_value(&json!({"id":"job_4"}))
+                .unwrap()
+                .job_id,
+            "job_4"
+        );
     }
 }
