@@ -319,3 +319,31 @@ async fn one_vps_lock_serialises_operations() {
     assert!(other.is_ok());
     drop(held);
 }
+
+#[tokio::test]
+async fn polls_honour_retry_after() {
+    let sim = start(sim_with_jobs(300)).await;
+    let c = sim.client(KEY_TEST);
+    let op = c
+        .create_backup(VPS_APP, &CreateBackup::default())
+        .await
+        .unwrap();
+    sim.faults(
+        json!({"rules":[{"kind":"rateLimit","count":1,"retryAfter":1,"route":"/api/jobs/*"}]}),
+    )
+    .await;
+    sim.clear_log().await;
+    let out = c
+        .wait_for_job(&op.job_ref(), WaitOptions::default())
+        .await
+        .unwrap();
+    assert!(out.is_success());
+    let log = sim.requests().await;
+    assert_eq!(log[0]["status"], 429, "{log:?}");
+    assert!(log.len() >= 2);
+    let gap = log_time_ms(&log[1]) - log_time_ms(&log[0]);
+    assert!(
+        gap >= 1000,
+        "next poll {gap} ms after a 429 with Retry-After: 1"
+    );
+}
