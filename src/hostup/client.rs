@@ -53,11 +53,12 @@ struct Inner {
     poll: PollSchedule,
     limiter: Arc<RateLimiter>,
     cancel: CancellationToken,
-    locks: VpsLocks,
+    locks: Arc<VpsLocks>,
 }
 
-/// The HostUp API client. Cheap to clone; clones share the connection pool, the rate
-/// limiter, the per-VPS locks and the client-wide cancellation token.
+/// The HostUp API client. Cheap to clone; clones share the connection pool and the
+/// client-wide cancellation token. The rate limiter (per origin and key) and the per-VPS
+/// locks (per origin) are shared by every client of the process.
 ///
 /// Exists so the provider has one object that talks to HostUp correctly: see the module
 /// docs of [`crate::hostup`] for the rules it enforces.
@@ -189,6 +190,7 @@ impl Client {
             config.api_key.expose_secret(),
             config.rate_limit.requests_per_second,
         );
+        let locks = super::locks::shared(origin.as_str());
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
@@ -200,7 +202,7 @@ impl Client {
                 poll: config.poll,
                 limiter,
                 cancel: config.cancel,
-                locks: VpsLocks::default(),
+                locks,
             }),
             call_cancel: None,
         })
@@ -995,8 +997,9 @@ impl Client {
         }
     }
 
-    /// Serialises operations on one VPS within this process: hold the guard across
-    /// gate check, POST and wait. Cancellable by the client's/handle's tokens.
+    /// Serialises operations on one VPS within this process (across every client of this
+    /// origin): hold the guard across gate check, POST and wait. Cancellable by the
+    /// client's/handle's tokens.
     pub async fn vps_lock(&self, vps_id: &str) -> Result<VpsLockGuard, Error> {
         let id = check_id("VPS id", vps_id)?;
         let cancel = self.cancel(None);
