@@ -303,6 +303,7 @@ async fn poll_url_is_resolved_against_the_origin() {
         job_id: op.job_id.clone(),
         poll_url: Some("https://evil.example/api/jobs/x".into()),
         initial_status: None,
+        vps_id: None,
     };
     assert_eq!(c.job_url(&foreign).unwrap().as_str(), url.as_str());
     c.get_job(&op.job_ref()).await.unwrap();

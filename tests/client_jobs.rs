@@ -129,7 +129,9 @@ async fn deadline_ends_the_wait_with_the_last_status() {
     let last = last.as_ref().expect("observed before the deadline");
     assert_eq!(last.status.as_deref(), Some("in_progress"));
     assert_eq!(last.progress, Some(50.0));
+    assert_eq!(err.vps_id(), Some(VPS_APP));
     let msg = err.to_string();
+    assert!(msg.contains(&format!("on VPS {VPS_APP}")), "{msg}");
     assert!(
         msg.contains(&job.job_id) && msg.contains("50% (in_progress)"),
         "{msg}"

@@ -562,7 +562,10 @@ impl Client {
         }
         let value: Value = self.decode(answer_clone(&answer), info.clone())?;
         match Operation::from_value(&value) {
-            Some(op) => Ok(Some(op)),
+            Some(mut op) => {
+                op.vps_id = info.vps_id.clone();
+                Ok(Some(op))
+            }
             None => Err(Error::Decode {
                 request: Box::new(info),
                 status: answer.status,
@@ -890,7 +893,7 @@ impl Client {
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => {
-                    return Err(WaitError::Cancelled { job_id, last, waited: start.elapsed() });
+                    return Err(WaitError::Cancelled { job_id, vps_id: job.vps_id.clone(), last, waited: start.elapsed() });
                 }
                 _ = tokio::time::sleep_until(wake) => {}
             }
@@ -899,7 +902,7 @@ impl Client {
                 Some(dl) => tokio::select! {
                     r = poll => r,
                     _ = tokio::time::sleep_until(dl + DEADLINE_GRACE) => {
-                        return Err(WaitError::Deadline { job_id, last, waited: start.elapsed() });
+                        return Err(WaitError::Deadline { job_id, vps_id: job.vps_id.clone(), last, waited: start.elapsed() });
                     }
                 },
                 None => poll.await,
@@ -948,6 +951,7 @@ impl Client {
                 Err(e) if e.is_cancelled() => {
                     return Err(WaitError::Cancelled {
                         job_id,
+                        vps_id: job.vps_id.clone(),
                         last,
                         waited: start.elapsed(),
                     });
@@ -958,6 +962,7 @@ impl Client {
                     if not_found >= JOB_NOT_FOUND_LIMIT {
                         return Err(WaitError::JobNotFound {
                             job_id,
+                            vps_id: job.vps_id.clone(),
                             last,
                             source: e,
                         });
@@ -969,6 +974,7 @@ impl Client {
                 {
                     return Err(WaitError::Api {
                         job_id,
+                        vps_id: job.vps_id.clone(),
                         last,
                         source: e,
                     });
@@ -980,6 +986,7 @@ impl Client {
                     if failures >= POLL_FAILURE_LIMIT {
                         return Err(WaitError::Api {
                             job_id,
+                            vps_id: job.vps_id.clone(),
                             last,
                             source: e,
                         });
@@ -989,6 +996,7 @@ impl Client {
             if final_look || deadline.is_some_and(|dl| Instant::now() >= dl) {
                 return Err(WaitError::Deadline {
                     job_id,
+                    vps_id: job.vps_id.clone(),
                     last,
                     waited: start.elapsed(),
                 });
@@ -1126,6 +1134,7 @@ mod tests {
             job_id: id.into(),
             poll_url: poll.map(str::to_string),
             initial_status: None,
+            vps_id: None,
         }
     }
 

@@ -422,6 +422,8 @@ pub struct Operation {
     pub poll_url: Option<String>,
     /// Result, if already known.
     pub result: Option<Value>,
+    /// The VPS the request was about (set by the client, not read from the body).
+    pub vps_id: Option<String>,
 }
 
 impl Operation {
@@ -455,6 +457,7 @@ impl Operation {
                 .and_then(Value::as_str)
                 .map(str::to_string),
             result: obj.get("result").filter(|r| !r.is_null()).cloned(),
+            vps_id: None,
         })
     }
 
@@ -464,6 +467,7 @@ impl Operation {
             job_id: self.job_id.clone(),
             poll_url: self.poll_url.clone(),
             initial_status: self.status.as_ref().map(|s| s.as_str().to_string()),
+            vps_id: self.vps_id.clone(),
         }
     }
 }
