@@ -915,7 +915,7 @@ impl Client {
                     not_found = 0;
                     retry_after = ra;
                     let state = snap.job_state();
-                    planner.record(now, snap.progress, state.is_terminal());
+                    planner.record(now, snap.progress);
                     if state == JobState::Unknown {
                         let label = snap
                             .status

@@ -475,7 +475,7 @@ impl PollPlanner {
     }
 
     /// Records a poll made at `at` (since the wait began) and what it saw.
-    pub fn record(&mut self, at: Duration, progress: Option<f64>, _terminal: bool) {
+    pub fn record(&mut self, at: Duration, progress: Option<f64>) {
         self.polls += 1;
         self.tracker.observe(at, progress);
     }
@@ -562,7 +562,7 @@ pub fn simulate_wait(
         now = at;
         let (done, progress) = job(now);
         poll_times.push(now);
-        planner.record(now, progress, done);
+        planner.record(now, progress);
         if done {
             return SimulatedWait {
                 poll_times,
@@ -1029,7 +1029,7 @@ mod tests {
     #[test]
     fn retry_after_is_a_lower_bound() {
         let mut p = PollPlanner::new(PollSchedule::default());
-        p.record(Duration::ZERO, None, false);
+        p.record(Duration::ZERO, None);
         assert_eq!(
             p.next_delay(Duration::ZERO, Some(Duration::from_secs(5)), 0.0),
             Duration::from_secs(5)
