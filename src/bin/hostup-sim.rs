@@ -159,26 +159,28 @@ fn config(cli: Cli) -> Result<SimConfig, String> {
     })
 }
 
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+/// Installs the SIGINT/SIGTERM handlers and returns a future that resolves on either.
+///
+/// Installed before the address line is printed, so a signal sent by whoever read that line is
+/// never met by the default action (death without saving the state file).
+#[cfg(unix)]
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    {
+    })
+}
+
+#[cfg(not(unix))]
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
         let _ = tokio::signal::ctrl_c().await;
-    }
+    })
 }
 
 fn main() -> ExitCode {
@@ -202,6 +204,13 @@ fn main() -> ExitCode {
         }
     };
     rt.block_on(async move {
+        let stop = match stop_signal() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("hostup-sim: cannot install signal handlers: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let handle = match sim::start(config).await {
             Ok(h) => h,
             Err(e) => {
@@ -218,7 +227,7 @@ fn main() -> ExitCode {
                 // Whoever started us is gone; keep serving anyway (stdout is only the address).
             }
         }
-        stop_signal().await;
+        stop.await;
         eprintln!("hostup-sim: stopping");
         handle.shutdown().await;
         ExitCode::SUCCESS

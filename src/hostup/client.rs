@@ -53,11 +53,12 @@ struct Inner {
     poll: PollSchedule,
     limiter: Arc<RateLimiter>,
     cancel: CancellationToken,
-    locks: VpsLocks,
+    locks: Arc<VpsLocks>,
 }
 
-/// The HostUp API client. Cheap to clone; clones share the connection pool, the rate
-/// limiter, the per-VPS locks and the client-wide cancellation token.
+/// The HostUp API client. Cheap to clone; clones share the connection pool and the
+/// client-wide cancellation token. The rate limiter (per origin and key) and the per-VPS
+/// locks (per origin) are shared by every client of the process.
 ///
 /// Exists so the provider has one object that talks to HostUp correctly: see the module
 /// docs of [`crate::hostup`] for the rules it enforces.
@@ -189,6 +190,7 @@ impl Client {
             config.api_key.expose_secret(),
             config.rate_limit.requests_per_second,
         );
+        let locks = super::locks::shared(origin.as_str());
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
@@ -200,7 +202,7 @@ impl Client {
                 poll: config.poll,
                 limiter,
                 cancel: config.cancel,
-                locks: VpsLocks::default(),
+                locks,
             }),
             call_cancel: None,
         })
@@ -362,6 +364,7 @@ impl Client {
                 a
             });
             let took = t0.elapsed();
+            self.inner.limiter.settle(result.is_ok());
             // (what went wrong, a server-requested minimum wait, what to return if no retry)
             let (failure, wait_hint, fallback): (
                 AttemptFailure,
@@ -425,6 +428,10 @@ impl Client {
                             answer.rate.retry_after,
                             Ok(answer),
                         )
+                    } else if call.idem == Idempotency::Safe && is_cut_success(&answer) {
+                        // A 2xx read whose body is not whole JSON (cut by a proxy or a
+                        // dropped connection): reading again is safe.
+                        (AttemptFailure::AfterSend, None, Ok(answer))
                     } else {
                         return Ok(answer);
                     }
@@ -555,7 +562,10 @@ impl Client {
         }
         let value: Value = self.decode(answer_clone(&answer), info.clone())?;
         match Operation::from_value(&value) {
-            Some(op) => Ok(Some(op)),
+            Some(mut op) => {
+                op.vps_id = info.vps_id.clone();
+                Ok(Some(op))
+            }
             None => Err(Error::Decode {
                 request: Box::new(info),
                 status: answer.status,
@@ -883,7 +893,7 @@ impl Client {
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => {
-                    return Err(WaitError::Cancelled { job_id, last, waited: start.elapsed() });
+                    return Err(WaitError::Cancelled { job_id, vps_id: job.vps_id.clone(), last, waited: start.elapsed() });
                 }
                 _ = tokio::time::sleep_until(wake) => {}
             }
@@ -892,7 +902,7 @@ impl Client {
                 Some(dl) => tokio::select! {
                     r = poll => r,
                     _ = tokio::time::sleep_until(dl + DEADLINE_GRACE) => {
-                        return Err(WaitError::Deadline { job_id, last, waited: start.elapsed() });
+                        return Err(WaitError::Deadline { job_id, vps_id: job.vps_id.clone(), last, waited: start.elapsed() });
                     }
                 },
                 None => poll.await,
@@ -905,7 +915,7 @@ impl Client {
                     not_found = 0;
                     retry_after = ra;
                     let state = snap.job_state();
-                    planner.record(now, snap.progress, state.is_terminal());
+                    planner.record(now, snap.progress);
                     if state == JobState::Unknown {
                         let label = snap
                             .status
@@ -941,6 +951,7 @@ impl Client {
                 Err(e) if e.is_cancelled() => {
                     return Err(WaitError::Cancelled {
                         job_id,
+                        vps_id: job.vps_id.clone(),
                         last,
                         waited: start.elapsed(),
                     });
@@ -951,6 +962,7 @@ impl Client {
                     if not_found >= JOB_NOT_FOUND_LIMIT {
                         return Err(WaitError::JobNotFound {
                             job_id,
+                            vps_id: job.vps_id.clone(),
                             last,
                             source: e,
                         });
@@ -962,6 +974,7 @@ impl Client {
                 {
                     return Err(WaitError::Api {
                         job_id,
+                        vps_id: job.vps_id.clone(),
                         last,
                         source: e,
                     });
@@ -973,6 +986,7 @@ impl Client {
                     if failures >= POLL_FAILURE_LIMIT {
                         return Err(WaitError::Api {
                             job_id,
+                            vps_id: job.vps_id.clone(),
                             last,
                             source: e,
                         });
@@ -982,6 +996,7 @@ impl Client {
             if final_look || deadline.is_some_and(|dl| Instant::now() >= dl) {
                 return Err(WaitError::Deadline {
                     job_id,
+                    vps_id: job.vps_id.clone(),
                     last,
                     waited: start.elapsed(),
                 });
@@ -990,8 +1005,9 @@ impl Client {
         }
     }
 
-    /// Serialises operations on one VPS within this process: hold the guard across
-    /// gate check, POST and wait. Cancellable by the client's/handle's tokens.
+    /// Serialises operations on one VPS within this process (across every client of this
+    /// origin): hold the guard across gate check, POST and wait. Cancellable by the
+    /// client's/handle's tokens.
     pub async fn vps_lock(&self, vps_id: &str) -> Result<VpsLockGuard, Error> {
         let id = check_id("VPS id", vps_id)?;
         let cancel = self.cancel(None);
@@ -1021,6 +1037,13 @@ fn answer_clone(a: &Answer) -> Answer {
         rate: a.rate,
         attempts: a.attempts,
     }
+}
+
+/// Whether a 2xx answer with a body is not one whole JSON document.
+fn is_cut_success(answer: &Answer) -> bool {
+    (200..300).contains(&answer.status)
+        && answer.status != 204
+        && serde_json::from_slice::<serde::de::IgnoredAny>(&answer.body).is_err()
 }
 
 fn rate_limit_wait(answer: &Answer) -> Option<Duration> {
@@ -1095,5 +1118,90 @@ impl WithoutUrl for reqwest::Error {
             s = s.replace(&format!(" ({u})"), "").replace(u.as_str(), "");
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(endpoint: &str) -> Client {
+        Client::new(ClientConfig::new(endpoint, "k-123456").unwrap()).unwrap()
+    }
+
+    fn job(id: &str, poll: Option<&str>) -> JobRef {
+        JobRef {
+            job_id: id.into(),
+            poll_url: poll.map(str::to_string),
+            initial_status: None,
+            vps_id: None,
+        }
+    }
+
+    #[test]
+    fn poll_url_resolves_against_the_origin_not_api_v2() {
+        let c = client("https://cloud.hostup.se/api/v2/");
+        let url = |j: &JobRef| c.job_url(j).unwrap().to_string();
+        assert_eq!(
+            url(&job("job_1", Some("/api/jobs/job_1"))),
+            "https://cloud.hostup.se/api/jobs/job_1"
+        );
+        // Relative without the leading slash, and absolute on the same origin.
+        assert_eq!(
+            url(&job("job_1", Some("api/jobs/job_1"))),
+            "https://cloud.hostup.se/api/jobs/job_1"
+        );
+        assert_eq!(
+            url(&job(
+                "job_1",
+                Some("https://cloud.hostup.se/api/jobs/job_1?x=1")
+            )),
+            "https://cloud.hostup.se/api/jobs/job_1?x=1"
+        );
+        // Another origin (or scheme, or port) is never polled with our key.
+        for foreign in [
+            "https://evil.example/api/jobs/job_1",
+            "http://cloud.hostup.se/api/jobs/job_1",
+            "https://cloud.hostup.se:8443/api/jobs/job_1",
+            "//evil.example/api/jobs/job_1",
+        ] {
+            assert_eq!(
+                url(&job("job_1", Some(foreign))),
+                "https://cloud.hostup.se/api/jobs/job_1",
+                "{foreign}"
+            );
+        }
+        // No pollUrl (a job id saved in state): /api/jobs/{id}, the id kept in one segment.
+        assert_eq!(
+            url(&job("job_1", None)),
+            "https://cloud.hostup.se/api/jobs/job_1"
+        );
+        assert_eq!(
+            url(&job("job_1", Some("  "))),
+            "https://cloud.hostup.se/api/jobs/job_1"
+        );
+        assert_eq!(
+            url(&job("a/b", None)),
+            "https://cloud.hostup.se/api/jobs/a%2Fb"
+        );
+        assert!(c.job_url(&job("", None)).is_err());
+    }
+
+    #[test]
+    fn endpoint_paths_keep_ids_in_one_segment() {
+        let c = client("http://127.0.0.1:9/");
+        let u = c.v2(&["vps", "vps_1", "snapshots", "a/b?c"]).unwrap();
+        assert_eq!(
+            u.as_str(),
+            "http://127.0.0.1:9/api/v2/vps/vps_1/snapshots/a%2Fb%3Fc"
+        );
+        assert!(check_id("VPS id", "..").is_err());
+        assert_eq!(check_id("VPS id", " vps_1 ").unwrap(), "vps_1");
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let c = client("https://cloud.hostup.se");
+        assert!(!format!("{c:?}").contains("k-123456"));
     }
 }

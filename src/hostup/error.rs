@@ -478,9 +478,9 @@ impl Error {
                 "The connection to HostUp broke after the request was sent; retry later.{applied}"
             ),
             Error::Timeout { after, .. } => format!(
-                "HostUp did not answer within {}s; it may be slow or unreachable, retry \
+                "HostUp did not answer within {:.1}s; it may be slow or unreachable, retry \
                  later.{applied}",
-                after.as_secs()
+                after.as_secs_f64()
             ),
             Error::Cancelled { .. } => format!(
                 "The operation was cancelled before HostUp answered.{}",
@@ -490,6 +490,17 @@ impl Error {
                     ""
                 }
             ),
+            Error::Decode {
+                request_id,
+                message,
+                ..
+            } if message.starts_with("EOF while") => {
+                format!(
+                    "HostUp's answer was cut off before its end (a proxy or a dropped \
+                     connection); retry later.{applied}{}",
+                    support(request_id.as_deref())
+                )
+            }
             Error::Decode { request_id, .. } => format!(
                 "HostUp answered in a shape this provider version does not understand; upgrade \
                  the provider or report it with the quoted body.{applied}{}",
@@ -542,12 +553,19 @@ fn problem_hint(request: &RequestInfo, problem: &Problem) -> String {
                     "HostUp does not know job {target:?} (it may have expired); check the VPS's \
                      snapshots/backups to see whether the operation happened."
                 ),
-                _ if !vps.is_empty() => format!(
+                "vps_not_found" | "" if !vps.is_empty() => format!(
                     "The VPS id {vps:?} is not one from the VPS list: use an id from GET \
                      /api/v2/vps (data[].id, like vps_01hxa3b4c5d6e7f8g9h0j1k2m3), not a name \
                      or an IP address, and check the key's account owns it."
                 ),
-                _ => "HostUp does not know this resource; check the ids used.".to_string(),
+                _ => format!(
+                    "HostUp does not know this resource{}; check the ids used.",
+                    if code.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({code})")
+                    }
+                ),
             }
         }
         409 => format!(
@@ -797,6 +815,26 @@ mod tests {
             }),
         };
         assert!(e.hint().contains("read:vm"));
+    }
+
+    #[test]
+    fn not_found_hints_follow_the_code() {
+        let e = |code: Option<&str>| Error::Problem {
+            request: req(Method::GET, "/api/v2/vps/vps_x/snapshots", Some("read:vm")),
+            problem: Box::new(Problem {
+                status: 404,
+                code: code.map(str::to_string),
+                ..Problem::default()
+            }),
+        };
+        for c in [Some("vps_not_found"), None] {
+            assert!(e(c).hint().contains("not one from the VPS list"), "{c:?}");
+        }
+        let generic = e(Some("not_found")).hint();
+        assert!(
+            !generic.contains("VPS list") && generic.contains("not_found"),
+            "{generic}"
+        );
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct JobRef {
     pub poll_url: Option<String>,
     /// The status the 202 envelope reported, if any; a terminal one skips the first delay.
     pub initial_status: Option<String>,
+    /// The VPS the job works on, if known, so wait errors can name it.
+    pub vps_id: Option<String>,
 }
 
 impl JobRef {
@@ -41,7 +43,14 @@ impl JobRef {
             job_id: job_id.into(),
             poll_url: None,
             initial_status: None,
+            vps_id: None,
         }
+    }
+
+    /// The same reference, naming the VPS the job works on (e.g. when resuming from state).
+    pub fn on_vps(mut self, vps_id: impl Into<String>) -> Self {
+        self.vps_id = Some(vps_id.into());
+        self
     }
 }
 
@@ -466,7 +475,7 @@ impl PollPlanner {
     }
 
     /// Records a poll made at `at` (since the wait began) and what it saw.
-    pub fn record(&mut self, at: Duration, progress: Option<f64>, _terminal: bool) {
+    pub fn record(&mut self, at: Duration, progress: Option<f64>) {
         self.polls += 1;
         self.tracker.observe(at, progress);
     }
@@ -553,7 +562,7 @@ pub fn simulate_wait(
         now = at;
         let (done, progress) = job(now);
         poll_times.push(now);
-        planner.record(now, progress, done);
+        planner.record(now, progress);
         if done {
             return SimulatedWait {
                 poll_times,
@@ -649,30 +658,36 @@ impl JobOutcome {
 #[derive(Debug, thiserror::Error)]
 pub enum WaitError {
     /// The deadline passed.
-    #[error("job {job_id} was {} when the deadline passed after {}; it may still be running on HostUp", at(.last), secs(*.waited))]
+    #[error("job {job_id}{} was {} when the deadline passed after {}; it may still be running on HostUp", on(.vps_id), at(.last), secs(*.waited))]
     Deadline {
         /// The job.
         job_id: String,
+        /// The VPS it works on, if known.
+        vps_id: Option<String>,
         /// Last observation.
         last: Option<JobSnapshot>,
         /// Time waited.
         waited: Duration,
     },
     /// Cancelled (Ctrl-C / Stop).
-    #[error("stopped waiting for job {job_id}, which was {}; it may still be running on HostUp", at(.last))]
+    #[error("stopped waiting for job {job_id}{}, which was {}; it may still be running on HostUp", on(.vps_id), at(.last))]
     Cancelled {
         /// The job.
         job_id: String,
+        /// The VPS it works on, if known.
+        vps_id: Option<String>,
         /// Last observation.
         last: Option<JobSnapshot>,
         /// Time waited.
         waited: Duration,
     },
     /// HostUp does not know the job (404 several times): wrong id or expired.
-    #[error("HostUp does not know job {job_id} (unknown or expired); it was {} when last seen", at(.last))]
+    #[error("HostUp does not know job {job_id}{} (unknown or expired); it was {} when last seen", on(.vps_id), at(.last))]
     JobNotFound {
         /// The job.
         job_id: String,
+        /// The VPS it works on, if known.
+        vps_id: Option<String>,
         /// Last observation.
         last: Option<JobSnapshot>,
         /// The last 404.
@@ -680,16 +695,24 @@ pub enum WaitError {
         source: Error,
     },
     /// Polling failed for good (auth, repeated server errors).
-    #[error("could not poll job {job_id} (it was {}): {source}", at(.last))]
+    #[error("could not poll job {job_id}{} (it was {}): {source}", on(.vps_id), at(.last))]
     Api {
         /// The job.
         job_id: String,
+        /// The VPS it works on, if known.
+        vps_id: Option<String>,
         /// Last observation.
         last: Option<JobSnapshot>,
         /// The last error.
         #[source]
         source: Error,
     },
+}
+
+fn on(vps: &Option<String>) -> String {
+    vps.as_deref()
+        .map(|v| format!(" on VPS {v}"))
+        .unwrap_or_default()
 }
 
 fn at(last: &Option<JobSnapshot>) -> String {
@@ -711,6 +734,16 @@ impl WaitError {
             | WaitError::Cancelled { job_id, .. }
             | WaitError::JobNotFound { job_id, .. }
             | WaitError::Api { job_id, .. } => job_id,
+        }
+    }
+
+    /// The VPS the job works on, if known.
+    pub fn vps_id(&self) -> Option<&str> {
+        match self {
+            WaitError::Deadline { vps_id, .. }
+            | WaitError::Cancelled { vps_id, .. }
+            | WaitError::JobNotFound { vps_id, .. }
+            | WaitError::Api { vps_id, .. } => vps_id.as_deref(),
         }
     }
 
@@ -996,7 +1029,7 @@ mod tests {
     #[test]
     fn retry_after_is_a_lower_bound() {
         let mut p = PollPlanner::new(PollSchedule::default());
-        p.record(Duration::ZERO, None, false);
+        p.record(Duration::ZERO, None);
         assert_eq!(
             p.next_delay(Duration::ZERO, Some(Duration::from_secs(5)), 0.0),
             Duration::from_secs(5)

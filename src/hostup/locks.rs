@@ -5,7 +5,7 @@
 //! behind each other instead of failing (DESIGN §3).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
@@ -46,5 +46,40 @@ impl VpsLocks {
             vps_id: vps_id.to_string(),
             _guard: m.lock_owned().await,
         }
+    }
+}
+
+/// The locks shared by every client of this process talking to `origin`: HostUp refuses a
+/// second job on a VPS whatever key or provider alias sent it, so clients built separately
+/// (two provider configurations in one run) must queue on the same locks.
+pub(crate) fn shared(origin: &str) -> Arc<VpsLocks> {
+    static REGISTRY: OnceLock<Mutex<HashMap<String, Arc<VpsLocks>>>> = OnceLock::new();
+    let mut map = REGISTRY
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    map.entry(origin.to_string()).or_default().clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn one_vps_at_a_time_across_clients_of_one_origin() {
+        let a = shared("https://a.example/");
+        let b = shared("https://a.example/");
+        let other = shared("https://b.example/");
+        let held = a.lock("vps_1").await;
+        assert_eq!(held.vps_id(), "vps_1");
+        // Same VPS through another client of the origin: waits.
+        let waiting = tokio::time::timeout(Duration::from_millis(50), b.lock("vps_1")).await;
+        assert!(waiting.is_err());
+        // Another VPS, or the same id on another origin: free.
+        let _v2 = b.lock("vps_2").await;
+        let _o = other.lock("vps_1").await;
+        drop(held);
+        let _again = b.lock("vps_1").await;
     }
 }

@@ -122,6 +122,16 @@ open_enum!(
     }
 );
 
+/// Reads `null` as the type's default, for fields the reference calls required that a
+/// future HostUp might still send as null: one odd item must not fail a whole list.
+fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 /// Accepts an integer written as a JSON integer, a float with no fraction, or null.
 fn lenient_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     let v = Option::<Value>::deserialize(d)?;
@@ -154,6 +164,7 @@ fn lenient_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error>
 #[serde(rename_all = "camelCase", default)]
 pub struct Vps {
     /// Public id, `vps_…`: the only valid `{id}` in VPS paths.
+    #[serde(deserialize_with = "null_default")]
     pub id: String,
     /// Display name.
     pub name: Option<String>,
@@ -219,6 +230,7 @@ pub struct Resources {
 #[serde(rename_all = "camelCase", default)]
 pub struct VpsPage {
     /// The VPSs on this page.
+    #[serde(deserialize_with = "null_default")]
     pub data: Vec<Vps>,
     /// Cursor of the next page; None on the last one.
     pub next_cursor: Option<String>,
@@ -229,6 +241,7 @@ pub struct VpsPage {
 #[serde(rename_all = "camelCase", default)]
 pub struct Gate {
     /// Whether the operation is allowed now.
+    #[serde(deserialize_with = "null_default")]
     pub allowed: bool,
     /// Why not (human text).
     pub reason: Option<String>,
@@ -243,6 +256,7 @@ pub struct Snapshot {
     /// Display id.
     pub display_id: Option<String>,
     /// Name, the `{snapshotId}` of restore/delete.
+    #[serde(deserialize_with = "null_default")]
     pub name: String,
     /// Description.
     pub description: Option<String>,
@@ -283,6 +297,7 @@ pub struct SnapshotActions {
 #[serde(rename_all = "camelCase", default)]
 pub struct SnapshotList {
     /// The snapshots.
+    #[serde(deserialize_with = "null_default")]
     pub data: Vec<Snapshot>,
     /// Whether snapshots are part of the plan.
     pub available: Option<bool>,
@@ -319,6 +334,7 @@ impl SnapshotList {
 #[serde(rename_all = "camelCase", default)]
 pub struct Backup {
     /// `bkp_…` id.
+    #[serde(deserialize_with = "null_default")]
     pub id: String,
     /// Display id.
     pub display_id: Option<String>,
@@ -367,6 +383,7 @@ pub struct BackupActions {
 pub struct BackupList {
     /// The backups (`backups[]`; `data[]` accepted too, the docs disagree).
     #[serde(alias = "data")]
+    #[serde(deserialize_with = "null_default")]
     pub backups: Vec<Backup>,
     /// Quota.
     pub quota_info: Option<QuotaInfo>,
@@ -405,6 +422,8 @@ pub struct Operation {
     pub poll_url: Option<String>,
     /// Result, if already known.
     pub result: Option<Value>,
+    /// The VPS the request was about (set by the client, not read from the body).
+    pub vps_id: Option<String>,
 }
 
 impl Operation {
@@ -419,7 +438,11 @@ impl Operation {
         let job_id = obj
             .get("jobId")
             .or_else(|| obj.get("job_id"))
-            .or_else(|| obj.get("id"))
+            // A bare `id` counts only when it is a job id, not e.g. a backup's `bkp_…`.
+            .or_else(|| {
+                obj.get("id")
+                    .filter(|v| v.as_str().is_some_and(|s| s.starts_with("job_")))
+            })
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())?
             .to_string();
@@ -434,6 +457,7 @@ impl Operation {
                 .and_then(Value::as_str)
                 .map(str::to_string),
             result: obj.get("result").filter(|r| !r.is_null()).cloned(),
+            vps_id: None,
         })
     }
 
@@ -443,6 +467,7 @@ impl Operation {
             job_id: self.job_id.clone(),
             poll_url: self.poll_url.clone(),
             initial_status: self.status.as_ref().map(|s| s.as_str().to_string()),
+            vps_id: self.vps_id.clone(),
         }
     }
 }
@@ -470,6 +495,20 @@ mod tests {
     }
 
     #[test]
+    fn nulls_in_required_fields_are_tolerated() {
+        let s: SnapshotList =
+            serde_json::from_value(json!({"data":[{"name":null,"displayId":null}],
+            "actions":{"canCreate":{"allowed":null,"reason":null}}}))
+            .unwrap();
+        assert_eq!(s.data[0].name, "");
+        assert!(!s.actions.unwrap().can_create.unwrap().allowed);
+        let p: VpsPage = serde_json::from_value(json!({"data":null,"nextCursor":null})).unwrap();
+        assert!(p.data.is_empty());
+        let b: BackupList = serde_json::from_value(json!({"backups":[{"id":null}]})).unwrap();
+        assert_eq!(b.backups[0].id, "");
+    }
+
+    #[test]
     fn lists_tolerate_missing_parts() {
         let s: SnapshotList = serde_json::from_value(json!({"data":[{"name":"a"}]})).unwrap();
         assert_eq!(s.used_snapshots(), 1);
@@ -492,5 +531,12 @@ mod tests {
         let bare = Operation::from_value(&json!({"jobId":"j3","status":"weird"})).unwrap();
         assert_eq!(bare.status, Some(OperationStatus::Other("weird".into())));
         assert!(Operation::from_value(&json!({"operation":{"status":"queued"}})).is_none());
+        assert!(Operation::from_value(&json!({"id":"bkp_1"})).is_none());
+        assert_eq!(
+            Operation::from_value(&json!({"id":"job_4"}))
+                .unwrap()
+                .job_id,
+            "job_4"
+        );
     }
 }

@@ -26,6 +26,10 @@ use super::retry::RateHeaders;
 const RESET_MARGIN: Duration = Duration::from_millis(15);
 /// Reset times closer than this are the same window.
 const SAME_WINDOW: Duration = Duration::from_millis(50);
+/// How often callers waiting behind the cold-start probe look again.
+const PROBE_POLL: Duration = Duration::from_millis(5);
+/// How long the cold-start probe may hold the others back.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The window length assumed until two windows have been seen.
 const DEFAULT_WINDOW: Duration = Duration::from_secs(1);
 
@@ -43,6 +47,10 @@ struct State {
     remaining: i64,
     pause_until: Option<Instant>,
     next_slot: Option<Instant>,
+    /// Whether any answer has been seen (before that the limits are unknown).
+    answered: bool,
+    /// While no answer has been seen, one request probes alone until this time.
+    probe_until: Option<Instant>,
 }
 
 /// See the module docs.
@@ -69,6 +77,8 @@ impl RateLimiter {
                 remaining: 0,
                 pause_until: None,
                 next_slot: None,
+                answered: false,
+                probe_until: None,
             }),
             spacing,
         }
@@ -82,6 +92,16 @@ impl RateLimiter {
     /// Takes a permit now, or says when to try again.
     pub(crate) fn try_acquire(&self, now: Instant) -> Result<(), Instant> {
         let mut st = self.lock();
+        if !st.answered {
+            // Cold start: the limits are unknown until the first answer, so one request goes
+            // alone instead of a burst of every concurrent caller.
+            if let Some(p) = st.probe_until {
+                if p > now {
+                    return Err((now + PROBE_POLL).min(p));
+                }
+            }
+            st.probe_until = Some(now + PROBE_TIMEOUT);
+        }
         if let Some(p) = st.pause_until {
             if p > now {
                 return Err(p);
@@ -162,6 +182,14 @@ impl RateLimiter {
         }
     }
 
+    /// Ends an attempt that held the cold-start probe: with an answer, the limits are now
+    /// known (or known to be absent) and everyone may go; without one, the next caller probes.
+    pub(crate) fn settle(&self, answered: bool) {
+        let mut st = self.lock();
+        st.answered |= answered;
+        st.probe_until = None;
+    }
+
     /// Makes everyone wait until `now + wait` (after a 429).
     pub(crate) fn pause_for(&self, wait: Duration, now: Instant) {
         let mut st = self.lock();
@@ -225,6 +253,7 @@ mod tests {
     fn no_headers_no_limit() {
         let l = RateLimiter::new(None);
         let now = Instant::now();
+        l.settle(true);
         for _ in 0..1000 {
             assert!(l.try_acquire(now).is_ok());
         }
@@ -233,6 +262,7 @@ mod tests {
     #[test]
     fn remaining_zero_waits_for_reset_then_allows_limit() {
         let l = RateLimiter::new(None);
+        l.settle(true);
         let now = Instant::now();
         let wall = SystemTime::now();
         let reset = wall + Duration::from_millis(400);
@@ -263,6 +293,7 @@ mod tests {
     #[test]
     fn stale_answers_are_ignored_and_pause_applies_to_all() {
         let l = RateLimiter::new(None);
+        l.settle(true);
         let now = Instant::now();
         let wall = SystemTime::now();
         l.observe(&headers(5, 5, wall + Duration::from_secs(2)), now, wall);
@@ -282,9 +313,28 @@ mod tests {
     }
 
     #[test]
+    fn cold_start_probes_alone() {
+        let l = RateLimiter::new(None);
+        let now = Instant::now();
+        assert!(l.try_acquire(now).is_ok());
+        assert_eq!(l.try_acquire(now).unwrap_err(), now + PROBE_POLL);
+        // The probe failed without an answer: the next caller probes.
+        l.settle(false);
+        assert!(l.try_acquire(now).is_ok());
+        assert!(l.try_acquire(now).is_err());
+        // A probe that never settles holds the others back at most PROBE_TIMEOUT.
+        assert!(l.try_acquire(now + PROBE_TIMEOUT).is_ok());
+        l.settle(true);
+        for _ in 0..100 {
+            assert!(l.try_acquire(now).is_ok());
+        }
+    }
+
+    #[test]
     fn client_side_spacing() {
         let l = RateLimiter::new(Some(10.0));
         let now = Instant::now();
+        l.settle(true);
         assert!(l.try_acquire(now).is_ok());
         let next = l.try_acquire(now).unwrap_err();
         assert_eq!(next, now + Duration::from_millis(100));

@@ -145,24 +145,22 @@ fn rate_limit(
     inner: &mut Inner,
     bucket: &str,
     now: i64,
-) -> Result<Vec<(&'static str, String)>, u64> {
+) -> Result<Vec<(&'static str, String)>, (u64, i64)> {
     let limit = inner.rt.rate_limit;
     if limit == 0 {
         return Ok(Vec::new());
     }
+    // A fixed window per key that opens with the key's first request, so a window never splits
+    // a burst at an arbitrary wall-clock boundary.
     let window = inner.rt.rate_window_ms.max(1);
-    let start = now - now.rem_euclid(window);
-    let entry = inner
-        .windows
-        .entry(bucket.to_string())
-        .or_insert((start, 0));
-    if entry.0 != start {
-        *entry = (start, 0);
+    let entry = inner.windows.entry(bucket.to_string()).or_insert((now, 0));
+    if now >= entry.0 + window {
+        *entry = (now, 0);
     }
-    let reset = start + window;
+    let reset = entry.0 + window;
     if entry.1 >= limit {
-        let secs = ((reset - now) as u64).div_ceil(1000).max(1);
-        return Err(secs);
+        let secs = ((reset - now).max(0) as u64).div_ceil(1000).max(1);
+        return Err((secs, reset));
     }
     entry.1 += 1;
     Ok(vec![
@@ -181,10 +179,8 @@ pub(crate) fn serve(shared: &Shared, route: Option<&Route>, req: &Req, key: Opti
 
     let rl_headers = match rate_limit(&mut inner, key.unwrap_or(""), now) {
         Ok(h) => h,
-        Err(retry) => {
+        Err((retry, reset)) => {
             let limit = inner.rt.rate_limit;
-            let window = inner.rt.rate_window_ms.max(1);
-            let reset = now - now.rem_euclid(window) + window;
             return problem(&ApiError::rate_limited(format!(
                 "Rate limit of {limit} requests per window exceeded. Retry after {retry} seconds."
             )))
@@ -503,4 +499,55 @@ fn hostbill_id(vps_id: &str) -> String {
         .bytes()
         .fold(7u32, |a, b| a.wrapping_mul(33).wrapping_add(b as u32));
     (10_000 + h % 90_000).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        let r = classify("/api/v2/vps/vps_x/snapshots/a%2Db/actions/restore").expect("route");
+        assert_eq!(
+            r.endpoint,
+            Endpoint::SnapshotRestore("vps_x".into(), "a-b".into())
+        );
+        assert_eq!(
+            r.template,
+            "/api/v2/vps/{id}/snapshots/{snapshotId}/actions/restore"
+        );
+        assert_eq!(
+            classify("/api/jobs/job_1").map(|r| r.endpoint),
+            Some(Endpoint::Job("job_1".into()))
+        );
+        assert!(classify("/api/v2/vps/").is_none());
+        assert!(classify("/api/v2/vps/x/other").is_none());
+        assert!(classify("/api/v2").is_none());
+        assert_eq!(pct_decode("%zz%4"), "%zz%4");
+        assert_eq!(pct_decode("%C3%A9"), "é");
+    }
+
+    #[test]
+    fn scopes() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert!(has_scope(&s(&["read:vm"]), "read:vm"));
+        assert!(!has_scope(&s(&["read:vm"]), "backup:vm"));
+        assert!(has_scope(&s(&["read:all"]), "read:vm"));
+        assert!(!has_scope(&s(&["read:all"]), "backup:vm"));
+        assert!(has_scope(&s(&["write:all"]), "backup:vm"));
+        assert!(!has_scope(&s(&["write:all"]), "read:vm"));
+        assert!(!has_scope(&s(&["write:vm"]), "backup:vm"));
+    }
+
+    #[test]
+    fn keys_from_headers() {
+        let mut h = HeaderMap::new();
+        assert_eq!(presented_key(&h), None);
+        h.insert("x-api-key", "k1".parse().expect("value"));
+        assert_eq!(presented_key(&h).as_deref(), Some("k1"));
+        h.insert("authorization", "Bearer k2".parse().expect("value"));
+        assert_eq!(presented_key(&h).as_deref(), Some("k2"));
+        h.insert("authorization", "Basic abc".parse().expect("value"));
+        assert_eq!(presented_key(&h).as_deref(), Some(""));
+    }
 }

@@ -245,6 +245,11 @@ impl SimConfig {
         self.rate_limit = n;
         self
     }
+    /// Sets the rate-limit window (tests use a long one so a window never ends mid-test).
+    pub fn with_rate_window(mut self, window: Duration) -> Self {
+        self.rate_window = window;
+        self
+    }
     /// Sets the start-up faults.
     pub fn with_faults(mut self, faults: Faults) -> Self {
         self.faults = faults;

@@ -312,6 +312,7 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
+    /// A JSON success answer.
     pub fn json(status: u16, v: &Value) -> Self {
         Self {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
@@ -321,6 +322,7 @@ impl Reply {
         }
     }
 
+    /// An answer without a body (204).
     pub fn empty(status: u16) -> Self {
         Self {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::NO_CONTENT),
@@ -330,6 +332,7 @@ impl Reply {
         }
     }
 
+    /// A Problem Details answer for `e` at `instance`.
     pub fn problem(e: &ApiError, instance: &str, request_id: &str) -> Self {
         Self {
             status: StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -341,6 +344,7 @@ impl Reply {
         }
     }
 
+    /// The HTML page a proxy in front of the API answers when the API is down.
     fn html502() -> Self {
         Self {
             status: StatusCode::BAD_GATEWAY,
@@ -352,6 +356,7 @@ impl Reply {
         }
     }
 
+    /// Adds a header (lowercase name).
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers
             .push((HeaderName::from_static(name), value.into()));
