@@ -4,7 +4,7 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use hostup_provider::plugin::proto::tfplugin5::{get_provider_schema, provider_server, schema};
+use hostup_provider::plugin::server::ProviderService;
 use hostup_provider::plugin::{log, serve};
 
 /// Source address of this provider: the key of the debug-mode TF_REATTACH_PROVIDERS line.
@@ -28,25 +28,8 @@ fn main() -> ExitCode {
             }
         }
     }
-    serve::serve(config, StubProvider)
-}
-
-/// Placeholder provider until the real one lands: an empty schema and nothing else, enough to
-/// exercise the transport end to end. Replace `StubProvider` above with the real provider.
-struct StubProvider;
-
-#[tonic::async_trait]
-impl provider_server::Provider for StubProvider {
-    async fn get_schema(
-        &self,
-        _request: tonic::Request<get_provider_schema::Request>,
-    ) -> Result<tonic::Response<get_provider_schema::Response>, tonic::Status> {
-        Ok(tonic::Response::new(get_provider_schema::Response {
-            provider: Some(hostup_provider::plugin::proto::tfplugin5::Schema {
-                version: 0,
-                block: Some(schema::Block::default()),
-            }),
-            ..Default::default()
-        }))
-    }
+    serve::serve(
+        config,
+        ProviderService::new(hostup_provider::provider::new()),
+    )
 }

@@ -17,6 +17,8 @@
 
 use std::fmt;
 
+use crate::plugin::proto::tfplugin5 as pb;
+
 /// How bad a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
@@ -247,6 +249,70 @@ impl<'a> IntoIterator for &'a Diagnostics {
 impl Extend<Diagnostic> for Diagnostics {
     fn extend<T: IntoIterator<Item = Diagnostic>>(&mut self, iter: T) {
         self.0.extend(iter);
+    }
+}
+
+impl From<&AttributePath> for pb::AttributePath {
+    fn from(p: &AttributePath) -> Self {
+        use pb::attribute_path::{step::Selector, Step};
+        pb::AttributePath {
+            steps: p
+                .steps
+                .iter()
+                .map(|s| Step {
+                    selector: Some(match s {
+                        PathStep::Attr(n) => Selector::AttributeName(n.clone()),
+                        PathStep::Key(k) => Selector::ElementKeyString(k.clone()),
+                        PathStep::Index(i) => Selector::ElementKeyInt(*i),
+                    }),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<&pb::AttributePath> for AttributePath {
+    /// Steps without a selector (never sent by Terraform) are skipped.
+    fn from(p: &pb::AttributePath) -> Self {
+        use pb::attribute_path::step::Selector;
+        AttributePath {
+            steps: p
+                .steps
+                .iter()
+                .filter_map(|s| {
+                    Some(match s.selector.as_ref()? {
+                        Selector::AttributeName(n) => PathStep::Attr(n.clone()),
+                        Selector::ElementKeyString(k) => PathStep::Key(k.clone()),
+                        Selector::ElementKeyInt(i) => PathStep::Index(*i),
+                    })
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<&Diagnostic> for pb::Diagnostic {
+    fn from(d: &Diagnostic) -> Self {
+        pb::Diagnostic {
+            severity: match d.severity {
+                Severity::Error => pb::diagnostic::Severity::Error,
+                Severity::Warning => pb::diagnostic::Severity::Warning,
+            } as i32,
+            summary: d.summary.clone(),
+            detail: d.detail.clone(),
+            attribute: d
+                .attribute
+                .as_ref()
+                .filter(|p| !p.is_empty())
+                .map(pb::AttributePath::from),
+        }
+    }
+}
+
+impl Diagnostics {
+    /// The protocol form every response carries.
+    pub fn to_proto(&self) -> Vec<pb::Diagnostic> {
+        self.0.iter().map(pb::Diagnostic::from).collect()
     }
 }
 

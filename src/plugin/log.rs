@@ -18,7 +18,7 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
 
 /// Installs the stderr JSON logger (level from `TF_LOG_PROVIDER`, else `TF_LOG`) and the panic
-/// hook. Call once, first thing in `main`, so that even start-up failures are reported in a form
+/// hook (a panic anywhere then prints Go-style and exits with status 2). Call once, first thing in `main`, so that even start-up failures are reported in a form
 /// Terraform shows.
 ///
 /// `module` becomes the `@module` key of every line, e.g. `"provider.terraform-provider-hostup"`.
@@ -98,9 +98,34 @@ struct HclogLayer {
     level: LevelFilter,
 }
 
+impl HclogLayer {
+    /// Our own events pass at the configured level; dependencies (h2, hyper, tonic, rustls…)
+    /// only from WARN up: their per-frame debug/trace events would drown Terraform's log and
+    /// cost time on every RPC.
+    fn allows(&self, target: &str, level: Level) -> bool {
+        let cap = if is_own_target(target) {
+            self.level
+        } else {
+            self.level.min(LevelFilter::WARN)
+        };
+        cap >= level
+    }
+}
+
+/// Whether a `tracing` target belongs to this crate (library or binaries).
+fn is_own_target(target: &str) -> bool {
+    ["hostup_provider", "terraform_provider_hostup", "hostup_sim"]
+        .iter()
+        .any(|own| {
+            target
+                .strip_prefix(own)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+        })
+}
+
 impl<S: Subscriber> Layer<S> for HclogLayer {
     fn enabled(&self, metadata: &tracing::Metadata<'_>, _ctx: Context<'_, S>) -> bool {
-        self.level >= *metadata.level()
+        self.allows(metadata.target(), *metadata.level())
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
@@ -109,7 +134,7 @@ impl<S: Subscriber> Layer<S> for HclogLayer {
 
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let meta = event.metadata();
-        if self.level < *meta.level() {
+        if !self.allows(meta.target(), *meta.level()) {
             return;
         }
         let mut fields = JsonFields::default();
@@ -182,7 +207,8 @@ impl Visit for JsonFields {
 }
 
 /// Replaces the default panic output with Go's shape (`panic: <message>`, then the location
-/// and a backtrace), which Terraform 1.11 recognises and turns into its crash report.
+/// and a backtrace), which Terraform 1.11 recognises and turns into its crash report once the
+/// process has died, and ends the process like a Go panic does.
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         let message = if let Some(s) = info.payload().downcast_ref::<&str>() {
@@ -206,6 +232,10 @@ fn install_panic_hook() {
         let _ = writeln!(text, "{backtrace}");
         // Best effort: there is nowhere else to report a failure to write to stderr.
         let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        // Die like a Go provider does (exit status 2). A panic inside an RPC would otherwise
+        // only kill that connection's task, Terraform would report "Plugin did not respond"
+        // and never show its crash report with the lines above.
+        std::process::exit(2);
     }));
 }
 
@@ -227,6 +257,27 @@ mod tests {
         assert_eq!(level_from_env(None, Some("bogus")), LevelFilter::TRACE);
         assert_eq!(level_from_env(Some("off"), Some("TRACE")), LevelFilter::OFF);
         assert_eq!(level_from_env(None, Some("ERROR")), LevelFilter::ERROR);
+    }
+
+    #[test]
+    fn dependencies_are_capped_at_warn() {
+        assert!(is_own_target("hostup_provider::plugin::serve"));
+        assert!(is_own_target("terraform_provider_hostup"));
+        assert!(!is_own_target("h2::codec"));
+        assert!(!is_own_target("hostup_provider_evil"));
+        let layer = HclogLayer {
+            module: "m".into(),
+            level: LevelFilter::TRACE,
+        };
+        assert!(layer.allows("hostup_provider::x", Level::TRACE));
+        assert!(!layer.allows("h2::proto", Level::DEBUG));
+        assert!(layer.allows("h2::proto", Level::WARN));
+        let quiet = HclogLayer {
+            module: "m".into(),
+            level: LevelFilter::ERROR,
+        };
+        assert!(!quiet.allows("h2::proto", Level::WARN));
+        assert!(!quiet.allows("hostup_provider::x", Level::WARN));
     }
 
     #[test]

@@ -1,14 +1,37 @@
 //! cty values: the data model every Terraform message carries.
 //!
 //! Terraform encodes configuration, plans and state as cty values (msgpack on the wire, JSON in
-//! stored state). There is no maintained Rust crate for cty, so the model and its codecs are
-//! written by hand here. Values are untyped trees; the codecs always work against a [`Type`]
-//! (the schema's implied type), exactly as go-cty does.
+//! stored state). There is no maintained Rust crate for cty (no crate on crates.io speaks
+//! go-cty's msgpack or JSON forms, unknown values or refinements), so the model and its codecs
+//! are written by hand here, on top of `rmp` (msgpack primitives) and `serde_json`. Values are
+//! untyped trees; the codecs always work against a [`Type`] (the schema's implied type),
+//! exactly as go-cty does.
+//!
+//! Entry points: [`decode_msgpack`] / [`encode_msgpack`] (the wire form of DynamicValue),
+//! [`decode_json`] / [`encode_json`] (state files, `DynamicValue.json`, `RawState.json`),
+//! [`Type::from_json`] / [`Type::to_json`] (schema attribute types, dynamic wrappers), and
+//! [`from_value`] / [`to_value`] (serde access for resource code).
 
 use std::collections::BTreeMap;
 
+#[cfg(test)]
+mod codec_tests;
+mod error;
+mod json;
+mod msgpack;
 mod number;
+mod serde_access;
+
+pub use error::{display_path, PathStep, ValueError};
+pub use json::{decode_json, decode_json_lenient, encode_json};
+pub use msgpack::{decode_msgpack, encode_msgpack};
 pub use number::Number;
+pub use serde_access::{from_value, to_value};
+
+/// How deep values and types may nest before a decoder gives up. Terraform schemas nest a
+/// handful of levels; the cap exists so hostile or corrupt input cannot exhaust the stack
+/// (every container level is one recursion).
+pub const MAX_DEPTH: usize = 64;
 
 /// A cty type, as it appears in schema attribute `type` JSON and in `dynamic` wrappers.
 ///
@@ -44,6 +67,27 @@ pub struct Refinements {
     pub nullable: Option<bool>,
     /// A known prefix of a string value.
     pub string_prefix: Option<String>,
+    /// A lower bound of a number value and whether it is inclusive.
+    pub number_lower: Option<(Number, bool)>,
+    /// An upper bound of a number value and whether it is inclusive.
+    pub number_upper: Option<(Number, bool)>,
+    /// The least length a collection value will have.
+    pub length_min: Option<u64>,
+    /// The greatest length a collection value will have.
+    pub length_max: Option<u64>,
+}
+
+impl Refinements {
+    /// True when nothing is refined: such an unknown is written as plain `d4 00 00`, never as
+    /// an empty ext 12 (which Terraform rejects).
+    pub fn is_empty(&self) -> bool {
+        self.nullable != Some(false)
+            && self.string_prefix.as_deref().is_none_or(str::is_empty)
+            && self.number_lower.is_none()
+            && self.number_upper.is_none()
+            && self.length_min.is_none_or(|n| n == 0)
+            && self.length_max.is_none()
+    }
 }
 
 /// A cty value. Collections and objects hold values; the type lives beside the value (in the
@@ -163,4 +207,67 @@ impl<T: Into<Value>> From<Option<T>> for Value {
     fn from(v: Option<T>) -> Self {
         v.map_or(Value::Null, Into::into)
     }
+}
+
+/// What a value is, in words, for "a list cannot be written as string" messages.
+pub(crate) fn value_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Unknown(_) => "an unknown value",
+        Value::String(_) => "a string",
+        Value::Number(_) => "a number",
+        Value::Bool(_) => "a bool",
+        Value::List(_) => "a list",
+        Value::Set(_) => "a set",
+        Value::Map(_) => "a map",
+        Value::Object(_) => "an object",
+        Value::Typed(..) => "a typed value",
+    }
+}
+
+/// The type a value carries on its own, for values put in a `dynamic` slot without
+/// [`Value::Typed`]: primitives are themselves, lists become tuples and maps/objects become
+/// objects (as go-cty's JSON type inference does), sets need elements of one type.
+pub fn infer_type(v: &Value) -> Result<Type, String> {
+    infer(v, 0)
+}
+
+fn infer(v: &Value, depth: usize) -> Result<Type, String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("the value nests deeper than {MAX_DEPTH} levels"));
+    }
+    Ok(match v {
+        Value::Null | Value::Unknown(_) => Type::Dynamic,
+        Value::String(_) => Type::String,
+        Value::Number(_) => Type::Number,
+        Value::Bool(_) => Type::Bool,
+        Value::Typed(t, _) => t.clone(),
+        Value::List(items) => Type::Tuple(
+            items
+                .iter()
+                .map(|x| infer(x, depth + 1))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Set(items) => {
+            let mut types = items.iter().map(|x| infer(x, depth + 1));
+            let first = match types.next() {
+                None => return Err("the type of an empty set in a dynamic slot is unknown; wrap it in Value::Typed".into()),
+                Some(t) => t?,
+            };
+            for t in types {
+                if t? != first {
+                    return Err("a set in a dynamic slot has elements of different types".into());
+                }
+            }
+            if first == Type::Dynamic {
+                return Err("the element type of a set in a dynamic slot is unknown; wrap it in Value::Typed".into());
+            }
+            Type::Set(Box::new(first))
+        }
+        Value::Map(m) | Value::Object(m) => Type::Object(
+            m.iter()
+                .map(|(k, x)| Ok((k.clone(), infer(x, depth + 1)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+    })
 }

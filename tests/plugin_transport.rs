@@ -1,0 +1,563 @@
+//! The provider binary seen from Terraform's side of go-plugin: launch it with Terraform's
+//! environment, parse the handshake line, connect over AutoMTLS (or h2c) and call it.
+//! Every wait is bounded; nothing here measures speed except the Shutdown exit bound, which is
+//! a correctness bound (Terraform kills a plugin that is still alive 2 s after Shutdown).
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hostup_provider::plugin::proto::plugin::grpc_controller_client::GrpcControllerClient;
+use hostup_provider::plugin::proto::plugin::Empty;
+use hostup_provider::plugin::proto::tfplugin5::get_provider_schema;
+use hostup_provider::plugin::proto::tfplugin5::provider_client::ProviderClient;
+use hyper_util::rt::TokioIo;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, ChildStderr, ChildStdout, Command};
+use tokio_rustls::client::TlsStream;
+use tonic::transport::{Channel, Endpoint};
+
+const BIN: &str = env!("CARGO_BIN_EXE_terraform-provider-hostup");
+const COOKIE: &str = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
+/// Generous bound for anything that should take milliseconds (CI machines can be slow).
+const DEADLINE: Duration = Duration::from_secs(10);
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A certificate + key of the shape Terraform generates for AutoMTLS (go-plugin mtls.go).
+struct ClientCert {
+    pem: String,
+    der: Vec<u8>,
+    key_der: Vec<u8>,
+}
+
+fn terraform_client_cert() -> ClientCert {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+        KeyUsagePurpose,
+    };
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512).expect("P-521 key");
+    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, "HashiCorp");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+        KeyUsagePurpose::KeyAgreement,
+        KeyUsagePurpose::KeyCertSign,
+    ];
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ClientAuth,
+        ExtendedKeyUsagePurpose::ServerAuth,
+    ];
+    let cert = params.self_signed(&key).expect("self-signed");
+    ClientCert {
+        pem: cert.pem(),
+        der: cert.der().to_vec(),
+        key_der: key.serialize_der(),
+    }
+}
+
+/// A running provider process and its pipes.
+struct Plugin {
+    child: Child,
+    stdout: BufReader<ChildStdout>,
+    stderr: Option<ChildStderr>,
+}
+
+/// Starts the binary with only the given variables from Terraform's plugin environment (the
+/// test runner's own TF_LOG etc. are removed so they cannot change the outcome).
+fn launch(env: &[(&str, &str)], args: &[&str]) -> Plugin {
+    let mut cmd = Command::new(BIN);
+    for var in [
+        "TF_PLUGIN_MAGIC_COOKIE",
+        "PLUGIN_PROTOCOL_VERSIONS",
+        "PLUGIN_CLIENT_CERT",
+        "TF_LOG",
+        "TF_LOG_PROVIDER",
+        "PLUGIN_MULTIPLEX_GRPC",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().expect("spawn provider binary");
+    let stdout = BufReader::new(child.stdout.take().expect("stdout piped"));
+    let stderr = child.stderr.take();
+    Plugin {
+        child,
+        stdout,
+        stderr,
+    }
+}
+
+impl Plugin {
+    /// The next stdout line (without newline), within the deadline.
+    async fn line(&mut self) -> String {
+        let mut line = String::new();
+        let n = tokio::time::timeout(DEADLINE, self.stdout.read_line(&mut line))
+            .await
+            .expect("a stdout line within the deadline")
+            .expect("read stdout");
+        assert!(n > 0, "stdout closed before a line was printed");
+        line.trim_end_matches('\n').to_owned()
+    }
+
+    /// Everything still to come on stdout until it closes.
+    async fn rest_of_stdout(&mut self) -> String {
+        let mut rest = String::new();
+        tokio::time::timeout(DEADLINE, self.stdout.read_to_string(&mut rest))
+            .await
+            .expect("stdout closes within the deadline")
+            .expect("read stdout");
+        rest
+    }
+
+    async fn all_stderr(&mut self) -> String {
+        let mut err = String::new();
+        if let Some(mut s) = self.stderr.take() {
+            tokio::time::timeout(DEADLINE, s.read_to_string(&mut err))
+                .await
+                .expect("stderr closes within the deadline")
+                .expect("read stderr");
+        }
+        err
+    }
+
+    async fn wait(&mut self, bound: Duration) -> std::process::ExitStatus {
+        tokio::time::timeout(bound, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("provider did not exit within {bound:?}"))
+            .expect("wait for provider")
+    }
+}
+
+/// The parsed handshake line.
+struct Handshake {
+    addr: String,
+    server_cert_der: Vec<u8>,
+}
+
+fn parse_handshake(line: &str) -> Handshake {
+    let parts: Vec<&str> = line.split('|').collect();
+    assert_eq!(parts.len(), 6, "handshake line has 6 fields: {line:?}");
+    assert_eq!(parts[0], "1", "core protocol");
+    assert_eq!(parts[1], "5", "app protocol");
+    assert_eq!(parts[2], "tcp", "network");
+    assert!(parts[3].starts_with("127.0.0.1:"), "address {:?}", parts[3]);
+    assert_eq!(parts[4], "grpc");
+    assert!(!parts[5].contains('='), "field 6 must not be padded");
+    use base64::Engine as _;
+    let server_cert_der = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(parts[5])
+        .expect("field 6 is standard base64 without padding");
+    Handshake {
+        addr: parts[3].to_owned(),
+        server_cert_der,
+    }
+}
+
+/// Trusts exactly the server certificate announced in the handshake line, as go-plugin's
+/// client does (its RootCAs pool holds only that certificate).
+#[derive(Debug)]
+struct PinnedServer {
+    der: Vec<u8>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for PinnedServer {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.der.as_slice() {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// Hands tonic one already-established connection.
+#[derive(Clone)]
+struct OneShot(Arc<Mutex<Option<TlsStream<TcpStream>>>>);
+
+impl tonic::codegen::Service<http::Uri> for OneShot {
+    type Response = TokioIo<TlsStream<TcpStream>>;
+    type Error = std::io::Error;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _uri: http::Uri) -> Self::Future {
+        let conn = self.0.lock().ok().and_then(|mut c| c.take());
+        std::future::ready(conn.map(TokioIo::new).ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::NotConnected, "connection already used")
+        }))
+    }
+}
+
+/// Connects over TLS the way Terraform does (ALPN h2, SNI localhost, optional client cert) and
+/// returns a gRPC channel plus the negotiated ALPN protocol.
+async fn tls_channel(
+    hs: &Handshake,
+    client: Option<&ClientCert>,
+) -> Result<(Channel, Option<Vec<u8>>), BoxError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = Arc::new(PinnedServer {
+        der: hs.server_cert_der.clone(),
+        algorithms: provider.signature_verification_algorithms,
+    });
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    let mut config = match client {
+        Some(c) => builder.with_client_auth_cert(
+            vec![CertificateDer::from(c.der.clone())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(c.key_der.clone())),
+        )?,
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = TcpStream::connect(&hs.addr).await?;
+    tcp.set_nodelay(true)?;
+    let tls = connector
+        .connect(ServerName::try_from("localhost")?, tcp)
+        .await?;
+    let alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
+    let channel = Endpoint::from_static("http://localhost")
+        .connect_with_connector(OneShot(Arc::new(Mutex::new(Some(tls)))))
+        .await?;
+    Ok((channel, alpn))
+}
+
+async fn plain_channel(addr: &str) -> Channel {
+    Endpoint::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("h2c connect")
+}
+
+async fn get_schema(channel: Channel) -> Result<get_provider_schema::Response, tonic::Status> {
+    tokio::time::timeout(
+        DEADLINE,
+        ProviderClient::new(channel).get_schema(get_provider_schema::Request {}),
+    )
+    .await
+    .map_err(|_| tonic::Status::deadline_exceeded("GetSchema took too long"))
+    .map(|r| r.map(tonic::Response::into_inner))?
+}
+
+/// Terraform's normal launch: cookie, both protocols offered, AutoMTLS.
+fn launch_managed(cert: &ClientCert, extra: &[(&str, &str)]) -> Plugin {
+    let mut env = vec![
+        ("TF_PLUGIN_MAGIC_COOKIE", COOKIE),
+        ("PLUGIN_PROTOCOL_VERSIONS", "6,5"),
+        ("PLUGIN_CLIENT_CERT", cert.pem.as_str()),
+    ];
+    env.extend_from_slice(extra);
+    launch(&env, &[])
+}
+
+async fn shutdown(channel: Channel) {
+    tokio::time::timeout(
+        DEADLINE,
+        GrpcControllerClient::new(channel).shutdown(Empty {}),
+    )
+    .await
+    .expect("Shutdown answers within the deadline")
+    .expect("Shutdown succeeds");
+}
+
+#[tokio::test]
+async fn mtls_get_schema_with_terraform_shaped_cert_negotiates_h2() {
+    let cert = terraform_client_cert();
+    let mut plugin = launch_managed(&cert, &[]);
+    let hs = parse_handshake(&plugin.line().await);
+    assert!(
+        hs.server_cert_der.len() > 50,
+        "field 6 carries the server certificate"
+    );
+
+    let (channel, alpn) = tls_channel(&hs, Some(&cert)).await.expect("mTLS connect");
+    assert_eq!(alpn.as_deref(), Some(&b"h2"[..]), "ALPN h2 negotiated");
+    let schema = get_schema(channel.clone())
+        .await
+        .expect("GetSchema over mTLS");
+    assert!(
+        schema.provider.and_then(|p| p.block).is_some(),
+        "provider schema with a block"
+    );
+
+    shutdown(channel).await;
+    assert!(plugin.wait(DEADLINE).await.success());
+    assert_eq!(
+        plugin.rest_of_stdout().await,
+        "",
+        "nothing on stdout after the handshake line"
+    );
+}
+
+#[tokio::test]
+async fn mtls_refuses_other_client_cert_and_no_client_cert() {
+    let cert = terraform_client_cert();
+    let intruder = terraform_client_cert();
+    let mut plugin = launch_managed(&cert, &[]);
+    let hs = parse_handshake(&plugin.line().await);
+
+    // In TLS 1.3 the client may finish its side before the server rejects the certificate, so
+    // the refusal can surface at connect time or on the first call: either way no answer.
+    let other = match tls_channel(&hs, Some(&intruder)).await {
+        Ok((channel, _)) => get_schema(channel)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    assert!(other.is_err(), "a different client certificate is refused");
+
+    let none = match tls_channel(&hs, None).await {
+        Ok((channel, _)) => get_schema(channel)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    assert!(none.is_err(), "a client without certificate is refused");
+
+    // The server is still healthy for the legitimate client afterwards.
+    let (channel, _) = tls_channel(&hs, Some(&cert)).await.expect("mTLS connect");
+    get_schema(channel.clone())
+        .await
+        .expect("GetSchema still works");
+    shutdown(channel).await;
+    plugin.wait(DEADLINE).await;
+}
+
+#[tokio::test]
+async fn run_by_hand_explains_on_stderr_and_exits_1() {
+    let mut plugin = launch(&[], &[]);
+    let status = plugin.wait(DEADLINE).await;
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(plugin.rest_of_stdout().await, "", "stdout stays empty");
+    let err = plugin.all_stderr().await;
+    assert!(
+        err.contains("This binary is a plugin. These are not meant to be executed directly."),
+        "stderr: {err:?}"
+    );
+}
+
+#[tokio::test]
+async fn protocol_6_only_is_refused_before_any_stdout() {
+    let mut plugin = launch(
+        &[
+            ("TF_PLUGIN_MAGIC_COOKIE", COOKIE),
+            ("PLUGIN_PROTOCOL_VERSIONS", "6"),
+        ],
+        &[],
+    );
+    let status = plugin.wait(DEADLINE).await;
+    assert!(!status.success());
+    assert_eq!(plugin.rest_of_stdout().await, "");
+    assert!(plugin.all_stderr().await.contains("protocol 5"));
+}
+
+#[tokio::test]
+async fn shutdown_exits_within_100ms() {
+    let cert = terraform_client_cert();
+    let mut plugin = launch_managed(&cert, &[]);
+    let hs = parse_handshake(&plugin.line().await);
+    let (channel, _) = tls_channel(&hs, Some(&cert)).await.expect("mTLS connect");
+    get_schema(channel.clone()).await.expect("GetSchema");
+    // Keep a GRPCStdio stream open, as Terraform does for the whole session.
+    let stdio = hostup_provider::plugin::proto::plugin::grpc_stdio_client::GrpcStdioClient::new(
+        channel.clone(),
+    )
+    .stream_stdio(())
+    .await
+    .expect("StreamStdio opens");
+    shutdown(channel).await;
+    let status = plugin.wait(Duration::from_millis(100)).await;
+    assert!(status.success(), "clean exit after Shutdown: {status:?}");
+    drop(stdio);
+}
+
+#[tokio::test]
+async fn plaintext_when_no_client_cert() {
+    let mut plugin = launch(
+        &[
+            ("TF_PLUGIN_MAGIC_COOKIE", COOKIE),
+            ("PLUGIN_PROTOCOL_VERSIONS", "5,6"),
+        ],
+        &[],
+    );
+    let line = plugin.line().await;
+    assert!(line.ends_with("|grpc|"), "field 6 empty: {line:?}");
+    let hs = parse_handshake(&line);
+    assert!(hs.server_cert_der.is_empty());
+    let channel = plain_channel(&hs.addr).await;
+    get_schema(channel.clone())
+        .await
+        .expect("GetSchema over h2c");
+    shutdown(channel).await;
+    assert!(plugin.wait(DEADLINE).await.success());
+    assert_eq!(plugin.rest_of_stdout().await, "", "exactly one stdout line");
+}
+
+#[tokio::test]
+async fn debug_mode_prints_reattach_line_and_serves_plaintext() {
+    let mut plugin = launch(&[], &["-debug"]);
+    let first = plugin.line().await;
+    assert!(
+        first.starts_with(
+            "Provider started. To attach Terraform CLI, set the TF_REATTACH_PROVIDERS"
+        ),
+        "{first:?}"
+    );
+    let mut json = None;
+    for _ in 0..4 {
+        let l = plugin.line().await;
+        if let Some(rest) = l.strip_prefix("\tTF_REATTACH_PROVIDERS='") {
+            json = rest.strip_suffix('\'').map(str::to_owned);
+            break;
+        }
+    }
+    let json = json.expect("tab-indented TF_REATTACH_PROVIDERS line");
+    let v: serde_json::Value = serde_json::from_str(&json).expect("reattach value is JSON");
+    let p = &v["registry.terraform.io/hostup/hostup"];
+    assert_eq!(p["Pid"].as_u64(), plugin.child.id().map(u64::from));
+    assert_eq!(p["Protocol"], "grpc");
+    assert_eq!(p["ProtocolVersion"], 5);
+    assert_eq!(p["Test"], true);
+    assert_eq!(p["Addr"]["Network"], "tcp");
+    let addr = p["Addr"]["String"].as_str().expect("address string");
+
+    get_schema(plain_channel(addr).await)
+        .await
+        .expect("GetSchema against the debug server");
+
+    let pid = i32::try_from(plugin.child.id().expect("pid")).expect("pid fits");
+    // SAFETY: sending SIGTERM to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    assert!(
+        plugin.wait(DEADLINE).await.success(),
+        "debug mode ends cleanly on SIGTERM"
+    );
+}
+
+/// `2006-01-02T15:04:05.000000Z07:00`: exactly six fractional digits, `Z` or `±hh:mm`.
+fn is_hclog_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
+    if b.len() < 27 {
+        return false;
+    }
+    let head = digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && b[19] == b'.'
+        && digits(20..26);
+    let tail = &s[26..];
+    let tz = tail == "Z"
+        || (tail.len() == 6
+            && (tail.starts_with('+') || tail.starts_with('-'))
+            && tail[1..3].bytes().all(|c| c.is_ascii_digit())
+            && &tail[3..4] == ":"
+            && tail[4..6].bytes().all(|c| c.is_ascii_digit()));
+    head && tz
+}
+
+#[test]
+fn timestamp_checker_rejects_wrong_precision() {
+    assert!(is_hclog_timestamp("2026-11-22T15:04:05.123456Z"));
+    assert!(is_hclog_timestamp("2026-11-22T15:04:05.123456+02:00"));
+    assert!(!is_hclog_timestamp("2026-11-22T15:04:05.123Z"));
+    assert!(!is_hclog_timestamp("2026-11-22T15:04:05.123456789Z"));
+    assert!(!is_hclog_timestamp("2026-11-22T15:04:05Z"));
+}
+
+#[tokio::test]
+async fn debug_logs_are_hclog_json_lines() {
+    let cert = terraform_client_cert();
+    let mut plugin = launch_managed(&cert, &[("TF_LOG", "debug")]);
+    let hs = parse_handshake(&plugin.line().await);
+    let (channel, _) = tls_channel(&hs, Some(&cert)).await.expect("mTLS connect");
+    shutdown(channel).await;
+    assert!(plugin.wait(DEADLINE).await.success());
+    let err = plugin.all_stderr().await;
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "TF_LOG=debug produces log lines");
+    for line in lines {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"));
+        let ts = v["@timestamp"].as_str().unwrap_or_default();
+        assert!(is_hclog_timestamp(ts), "bad @timestamp {ts:?} in {line}");
+        assert!(
+            ["trace", "debug", "info", "warn", "error"]
+                .contains(&v["@level"].as_str().unwrap_or_default()),
+            "{line}"
+        );
+        assert!(v["@message"].is_string(), "{line}");
+        assert_eq!(v["@module"], "provider.terraform-provider-hostup");
+    }
+}
