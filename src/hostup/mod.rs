@@ -1,1 +1,50 @@
-//! hostup (being written).
+//! The HostUp HTTP client: typed models, Problem Details errors with actionable hints, safe
+//! retries, a process-wide rate limiter and the one place that waits on HostUp jobs.
+//!
+//! It exists so that the provider (and anything else) can talk to HostUp without knowing HTTP,
+//! and so that the hard rules of DESIGN.md §3 live in one tested place:
+//! - a job-creating POST/DELETE is never sent twice unless HostUp certainly did not act on it
+//!   (429, or the connection failed before the request was sent);
+//! - GETs retry on 5xx / network errors / timeouts with jittered exponential backoff;
+//! - `Retry-After` and `X-RateLimit-*` are honoured by every concurrent request at once;
+//! - every wait, backoff and request ends promptly on cancellation;
+//! - the API key never reaches a log line, an error text or a `Debug` dump.
+//!
+//! This module knows nothing of Terraform: it never imports `crate::plugin`, `crate::provider`
+//! or `crate::sim`.
+//!
+//! Entry points: [`ClientConfig`] → [`Client::new`]; endpoint methods on [`Client`];
+//! [`Client::wait_for_job`] (see [`jobs`]); errors are [`Error`] and [`WaitError`].
+
+mod client;
+mod config;
+mod error;
+pub mod jobs;
+mod locks;
+mod models;
+mod ratelimit;
+mod retry;
+mod secret;
+
+pub use client::{Client, VpsListQuery};
+pub use config::{
+    normalize_endpoint, ClientConfig, ConfigError, RateLimitConfig, RetryPolicy, Timeouts,
+    DEFAULT_ENDPOINT,
+};
+pub use error::{Error, ErrorKind, FieldError, Problem, RequestInfo};
+pub use jobs::{
+    simulate_wait, JobOutcome, JobRef, JobSnapshot, JobState, PollPlanner, PollSchedule,
+    ProgressCallback, ProgressTracker, SimulatedWait, TerminalState, WaitError, WaitOptions,
+};
+pub use locks::VpsLockGuard;
+pub use models::{
+    Backup, BackupActions, BackupList, Billing, CreateBackup, CreateSnapshot, Gate,
+    OperatingSystem, Operation, OperationStatus, PowerState, QuotaInfo, Resources, ServiceStatus,
+    Snapshot, SnapshotActions, SnapshotLimits, SnapshotList, Vps, VpsPage,
+};
+pub use secret::ApiKey;
+
+/// The User-Agent product token of this client, so HostUp can tell our traffic apart (a
+/// public script found HostUp rejecting generic user agents).
+pub const USER_AGENT_PRODUCT: &str =
+    concat!("terraform-provider-hostup/", env!("CARGO_PKG_VERSION"));

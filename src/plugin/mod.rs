@@ -2,6 +2,7 @@
 //! CLI over tfplugin5. This module knows nothing of HostUp.
 
 pub mod diag;
+pub mod docs;
 pub mod framework;
 pub mod log;
 pub mod schema;

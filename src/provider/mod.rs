@@ -7,17 +7,29 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::hostup::{Client, ClientConfig, ConfigError};
 use crate::plugin::framework::{
     ConfigureRequest, ConfigureResponse, Ctx, DataSource, Provider, Resource, ValidateRequest,
     ValidateResponse,
 };
 use crate::plugin::schema::Schema;
 
+pub mod common;
 pub mod config;
+pub mod data_vps;
+pub mod data_vps_backups;
+pub mod data_vps_snapshots;
+pub mod errors;
+pub mod resource_vps_backup;
+pub mod resource_vps_snapshot;
+pub mod resource_vps_snapshot_restore;
+#[cfg(test)]
+mod sim_tests;
 
+pub use common::HostupData;
 pub use config::HostupConfig;
 
-/// The `hostup` provider. Stateless: everything configure learns goes into [`HostupConfig`].
+/// The `hostup` provider. Stateless: everything configure learns goes into [`HostupData`].
 #[derive(Debug, Default, Clone, Copy)]
 pub struct HostupProvider;
 
@@ -28,7 +40,7 @@ pub fn new() -> HostupProvider {
 
 #[async_trait]
 impl Provider for HostupProvider {
-    type Data = HostupConfig;
+    type Data = HostupData;
 
     fn type_name_prefix(&self) -> &str {
         "hostup"
@@ -46,24 +58,50 @@ impl Provider for HostupProvider {
         &self,
         _ctx: &Ctx,
         req: ConfigureRequest,
-        resp: &mut ConfigureResponse<HostupConfig>,
+        resp: &mut ConfigureResponse<HostupData>,
     ) {
         let env = |name: &str| std::env::var(name).ok();
-        resp.data = config::configure(
+        let Some(config) = config::configure(
             &req.config,
             &req.terraform_version,
             &env,
             &mut resp.diagnostics,
-        );
+        ) else {
+            return;
+        };
+        match build_client(&config) {
+            Ok(client) => resp.data = Some(HostupData { config, client }),
+            Err(e) => {
+                resp.diagnostics.error(
+                    "Could not set up the HostUp client",
+                    format!("{e}. Check the provider's `endpoint` and `api_key`."),
+                );
+            }
+        }
     }
 
-    fn resources(&self) -> Vec<Arc<dyn Resource<HostupConfig>>> {
-        Vec::new()
+    fn resources(&self) -> Vec<Arc<dyn Resource<HostupData>>> {
+        vec![
+            Arc::new(resource_vps_backup::VpsBackup),
+            Arc::new(resource_vps_snapshot_restore::VpsSnapshotRestore),
+            Arc::new(resource_vps_snapshot::VpsSnapshot),
+        ]
     }
 
-    fn data_sources(&self) -> Vec<Arc<dyn DataSource<HostupConfig>>> {
-        Vec::new()
+    fn data_sources(&self) -> Vec<Arc<dyn DataSource<HostupData>>> {
+        vec![
+            Arc::new(data_vps_snapshots::VpsSnapshots),
+            Arc::new(data_vps::VpsData),
+            Arc::new(data_vps_backups::VpsBackups),
+        ]
     }
+}
+
+/// Builds the one HostUp client of this provider process from the provider block.
+pub fn build_client(config: &HostupConfig) -> Result<Client, ConfigError> {
+    let cc = ClientConfig::new(config.endpoint.as_str(), config.api_key.as_str())?
+        .with_terraform_version(&config.terraform_version);
+    Client::new(cc)
 }
 
 #[cfg(test)]
@@ -76,6 +114,41 @@ mod tests {
     fn every_registered_schema_is_valid() {
         let errors = check_provider(&new());
         assert!(errors.is_empty(), "{}", errors.join("\n"));
+    }
+
+    /// Docs are generated from schema descriptions: every attribute and block needs one.
+    #[test]
+    fn every_attribute_is_described() {
+        let p = new();
+        let mut schemas = vec![("provider".to_owned(), p.schema())];
+        schemas.extend(
+            p.resources()
+                .iter()
+                .map(|r| (r.type_name().to_owned(), r.schema())),
+        );
+        schemas.extend(
+            p.data_sources()
+                .iter()
+                .map(|d| (d.type_name().to_owned(), d.schema())),
+        );
+        let mut missing = Vec::new();
+        for (name, s) in &schemas {
+            if s.block.description.trim().is_empty() {
+                missing.push(name.clone());
+            }
+            for b in &s.block.blocks {
+                if b.block.description.trim().is_empty() {
+                    missing.push(format!("{name}.{}", b.type_name));
+                }
+            }
+            s.block.each_attribute("", &mut |path, a| {
+                if a.description.trim().is_empty() {
+                    missing.push(format!("{name}.{path}"));
+                }
+            });
+        }
+        assert!(missing.is_empty(), "undescribed: {missing:?}");
+        assert_eq!(schemas.len(), 7);
     }
 
     #[test]

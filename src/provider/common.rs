@@ -1,0 +1,359 @@
+//! Pieces every HostUp resource and data source shares: the provider data, schema fragments,
+//! value builders and the "POST, save the job id, wait" sequence.
+//!
+//! Exists so the resource files hold only what is specific to them (DESIGN §4: one file per
+//! resource), while the rules that must be the same everywhere (Stop ends waits, the job id is
+//! in state before waiting ends, operations on one VPS are serialised) are written once.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::hostup::{
+    Client, Error, Gate, JobOutcome, JobRef, JobSnapshot, TerminalState, VpsLockGuard, WaitOptions,
+};
+use crate::plugin::diag::{AttributePath, Diagnostic, Diagnostics};
+use crate::plugin::framework::{timeouts, Ctx, ObjectValue};
+use crate::plugin::schema::{object_type, Attribute, NestedBlock};
+use crate::plugin::value::{Number, Type, Value};
+
+use super::config::HostupConfig;
+use super::errors::{self, Paths, Subject};
+
+/// What configure produces: the provider block's settings and the one HostUp client every
+/// operation of this provider process shares (connection pool, rate limiter, per-VPS locks).
+pub struct HostupData {
+    /// The settings (endpoint, Terraform version); the key inside is never printed.
+    pub config: HostupConfig,
+    /// The shared client.
+    pub client: Client,
+}
+
+impl std::fmt::Debug for HostupData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostupData")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HostupData {
+    /// A client handle whose requests and waits end when Terraform sends Stop.
+    pub fn client(&self, ctx: &Ctx) -> Client {
+        self.client.with_cancel(ctx.token().clone())
+    }
+}
+
+// ------------------------------------------------------------------ schema fragments
+
+/// The gate object type `{allowed, reason, code}`.
+pub fn gate_type() -> Type {
+    object_type([
+        ("allowed", Type::Bool),
+        ("reason", Type::String),
+        ("code", Type::String),
+    ])
+}
+
+/// A computed gate attribute with its description.
+pub fn gate_attribute(name: &str, what: &str) -> Attribute {
+    Attribute::new(name, gate_type())
+        .computed()
+        .description(format!(
+            "Whether HostUp allows {what} right now, as an object: `allowed` (bool), `reason` \
+         (string or null: why not, in HostUp's words) and `code` (string or null: a machine \
+         code such as `job_in_progress`, `pending_order` or `feature_not_in_plan`). Null when \
+         HostUp does not report this gate."
+        ))
+}
+
+/// The `vps_id` argument of resources (forces replacement).
+pub fn vps_id_argument(what: &str) -> Attribute {
+    Attribute::string("vps_id")
+        .required()
+        .requires_replace()
+        .description(format!(
+            "Id of the VPS {what}, as listed by HostUp (`vps_…`, e.g. \
+             `vps_01hxa3b4c5d6e7f8g9h0j1k2m3`; see the `hostup_vps` data source to look one \
+             up by name). Not a name or an IP address. Changing it forces replacement."
+        ))
+}
+
+/// The `triggers` argument of action-style resources.
+pub fn triggers_argument(what: &str) -> Attribute {
+    Attribute::map("triggers", Type::String)
+        .optional()
+        .requires_replace()
+        .description(format!(
+            "Arbitrary string values; changing any of them plans a replacement, i.e. runs the \
+             {what} again. Use it to tie the operation to something else, e.g. \
+             `{{ release = var.release }}`. Avoid values that change on every run such as \
+             `timestamp()`."
+        ))
+}
+
+/// The `timeouts` block with per-operation defaults in its descriptions.
+pub fn timeouts_block(what: &str, ops: &[(&str, &str)]) -> NestedBlock {
+    let names: Vec<&str> = ops.iter().map(|(op, _)| *op).collect();
+    let mut b = timeouts::block(&names);
+    b.block.description = format!(
+        "How long to wait for {what}, as Go-style durations such as `30s`, `45m` or `2h30m`. \
+         Changing these values never runs the operation again."
+    );
+    for a in &mut b.block.attributes {
+        if let Some((op, default)) = ops.iter().find(|(op, _)| *op == a.name) {
+            a.description = format!(
+                "How long `{op}` may wait for HostUp's job before giving up (default \
+                 `{default}`). When it passes, the job may still be running on HostUp; the \
+                 resource is then tainted with its job id in state."
+            );
+        }
+    }
+    b
+}
+
+// ------------------------------------------------------------------ values
+
+/// An optional string as a cty value.
+pub fn opt_str(s: Option<&str>) -> Value {
+    s.map_or(Value::Null, Value::from)
+}
+
+/// An optional integer as a cty value.
+pub fn opt_i64(n: Option<i64>) -> Value {
+    n.map_or(Value::Null, Value::from)
+}
+
+/// An optional float as a cty value.
+pub fn opt_f64(n: Option<f64>) -> Value {
+    n.filter(|f| f.is_finite())
+        .map_or(Value::Null, |f| Value::Number(Number::from(f)))
+}
+
+/// An object value from pairs.
+pub fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+    Value::Object(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect::<BTreeMap<_, _>>(),
+    )
+}
+
+/// A gate as the `{allowed, reason, code}` object (null when HostUp did not report it).
+pub fn gate_value(gate: Option<&Gate>) -> Value {
+    match gate {
+        None => Value::Null,
+        Some(g) => object([
+            ("allowed", Value::Bool(g.allowed)),
+            ("reason", opt_str(g.reason.as_deref())),
+            ("code", opt_str(g.code.as_deref())),
+        ]),
+    }
+}
+
+/// The current time in RFC 3339 (UTC), for `completed_at` when HostUp gave no finish time.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Parses an RFC 3339 time; `None` when HostUp sent something else.
+pub fn parse_time(s: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// Splits an import id `<vps_id>/<second>`; both parts non-empty.
+pub fn split_import_id<'a>(id: &'a str, second: &str) -> Result<(&'a str, &'a str), Diagnostic> {
+    match id.trim().split_once('/') {
+        Some((a, b)) if !a.is_empty() && !b.is_empty() && !b.contains('/') => Ok((a, b)),
+        _ => Err(Diagnostic::error(
+            "Invalid import id",
+            format!(
+                "Expected `<vps_id>/<{second}>` (e.g. `vps_01hxa3b4c5d6e7f8g9h0j1k2m3/…`), got \
+                 {id:?}."
+            ),
+        )),
+    }
+}
+
+/// The known string at `name` of the config/plan, or `None` when unknown or null.
+pub fn known_str<'a>(obj: &'a ObjectValue, name: &str) -> Option<&'a str> {
+    obj.string(name).filter(|s| !s.is_empty())
+}
+
+/// The `timeouts.<op>` in force, or an error diagnostic pointing at it.
+pub fn timeout_of(
+    obj: &ObjectValue,
+    op: &str,
+    default: Duration,
+    diags: &mut Diagnostics,
+) -> Option<Duration> {
+    match timeouts::get(obj, op, default) {
+        Ok(t) => Some(t),
+        Err(d) => {
+            diags.push(d);
+            None
+        }
+    }
+}
+
+// ------------------------------------------------------------------ jobs
+
+/// Holds the per-VPS lock for the duration of an operation (gate check, POST, wait), so two
+/// operations on one VPS from one run queue instead of being refused by HostUp.
+pub async fn lock_vps(
+    client: &Client,
+    vps_id: &str,
+    subject: &Subject,
+    diags: &mut Diagnostics,
+) -> Option<VpsLockGuard> {
+    match client.vps_lock(vps_id).await {
+        Ok(g) => Some(g),
+        Err(e) => {
+            diags.push(errors::api_error(
+                format!(
+                    "Could not start the {} of VPS {}",
+                    subject.action, subject.vps_id
+                ),
+                &e,
+                &Paths::vps(),
+            ));
+            None
+        }
+    }
+}
+
+/// How a job ended, for the state: status, progress, finish time, and the diagnostic when it
+/// did not complete.
+#[derive(Debug)]
+pub struct JobEnd {
+    /// `completed`, `failed`, or the last observed status when the wait ended early.
+    pub status: Option<String>,
+    /// When HostUp finished it (or now, for a completed job without a finish time).
+    pub completed_at: Option<String>,
+    /// The terminal observation, when there is one.
+    pub outcome: Option<JobOutcome>,
+    /// Why the operation failed, if it did.
+    pub error: Option<Diagnostic>,
+}
+
+impl JobEnd {
+    /// True when the job completed successfully.
+    pub fn ok(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// Waits for `job` until it is terminal, `timeout` passes or Terraform sends Stop, and turns
+/// the result into a [`JobEnd`]. Progress is logged under the provider's name.
+pub async fn wait_job(
+    client: &Client,
+    ctx: &Ctx,
+    job: &JobRef,
+    subject: &Subject,
+    timeout: Duration,
+) -> JobEnd {
+    let deadline = std::time::Instant::now().checked_add(timeout);
+    let job_id = job.job_id.clone();
+    let vps = subject.vps_id.clone();
+    let on_progress: Arc<dyn Fn(&JobSnapshot) + Send + Sync> = Arc::new(move |s| {
+        tracing::info!(job_id = %job_id, vps_id = %vps, status = %s.describe(),
+            message = s.message.as_deref().unwrap_or(""), "HostUp job progress");
+    });
+    let opts = WaitOptions {
+        deadline,
+        cancel: Some(ctx.token().clone()),
+        on_progress: Some(on_progress),
+        schedule: None,
+    };
+    match client.wait_for_job(job, opts).await {
+        Ok(outcome) => {
+            let status = Some(outcome.status());
+            match outcome.terminal {
+                TerminalState::Completed => {
+                    tracing::info!(job_id = %outcome.job_id, vps_id = %subject.vps_id,
+                        polls = outcome.polls, "HostUp job completed");
+                    JobEnd {
+                        status,
+                        completed_at: Some(
+                            outcome
+                                .finished_at()
+                                .map(str::to_owned)
+                                .unwrap_or_else(now_rfc3339),
+                        ),
+                        outcome: Some(outcome),
+                        error: None,
+                    }
+                }
+                TerminalState::Failed => {
+                    tracing::warn!(job_id = %outcome.job_id, vps_id = %subject.vps_id,
+                        "HostUp job failed");
+                    JobEnd {
+                        status,
+                        completed_at: outcome.finished_at().map(str::to_owned),
+                        error: Some(errors::job_failed(subject, &outcome)),
+                        outcome: Some(outcome),
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!(job_id = %e.job_id(), vps_id = %subject.vps_id, error = %e,
+                "stopped waiting for a HostUp job");
+            JobEnd {
+                status: e
+                    .last_observed()
+                    .and_then(|s| s.status.clone().or_else(|| s.raw_state.clone())),
+                completed_at: None,
+                outcome: None,
+                error: Some(errors::wait_error(subject, &e, timeout)),
+            }
+        }
+    }
+}
+
+/// Maps a failed job-creating request to a diagnostic: a lost answer says the job may be
+/// queued; anything else is the ordinary API error.
+pub fn post_error(subject: &Subject, summary: String, err: &Error, paths: &Paths) -> Diagnostic {
+    if err.may_have_been_applied() {
+        errors::maybe_queued(subject, err)
+    } else {
+        errors::api_error(summary, err, paths)
+    }
+}
+
+/// A value at `path` for a diagnostic on a nested attribute.
+pub fn path(name: &str) -> AttributePath {
+    AttributePath::root(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn import_ids() {
+        assert_eq!(
+            split_import_id("vps_1/job_2", "job_id").ok(),
+            Some(("vps_1", "job_2"))
+        );
+        for bad in ["vps_1", "/job", "vps_1/", "a/b/c", ""] {
+            assert!(split_import_id(bad, "job_id").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn gate_values() {
+        assert_eq!(gate_value(None), Value::Null);
+        let g = Gate {
+            allowed: false,
+            reason: Some("r".into()),
+            code: None,
+        };
+        let v = gate_value(Some(&g));
+        assert_eq!(v.attr("allowed"), Some(&Value::Bool(false)));
+        assert_eq!(v.attr("code"), Some(&Value::Null));
+    }
+}

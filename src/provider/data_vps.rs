@@ -1,0 +1,191 @@
+//! Data source `hostup_vps`: one VPS looked up by id or by exact name.
+//!
+//! Exists because every other HostUp resource needs the opaque `vps_…` id, while people know
+//! their servers by name; HostUp's docs insist names and IPs are never valid ids.
+
+use async_trait::async_trait;
+
+use crate::hostup::Vps;
+use crate::plugin::diag::AttributePath;
+use crate::plugin::framework::{
+    Ctx, DataSource, ObjectValue, ReadDataSourceRequest, ReadDataSourceResponse, ValidateRequest,
+    ValidateResponse,
+};
+use crate::plugin::schema::{Attribute, Block, Schema};
+use crate::plugin::value::Value;
+
+use super::common::{opt_str, HostupData};
+use super::errors::{api_error, Paths};
+
+/// The `hostup_vps` data source.
+#[derive(Debug, Default)]
+pub struct VpsData;
+
+#[async_trait]
+impl DataSource<HostupData> for VpsData {
+    fn type_name(&self) -> &str {
+        "hostup_vps"
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::new(
+            Block::new()
+                .description(
+                    "Looks up one HostUp VPS by its id or by its exact name, to get the \
+                     `vps_…` id every other HostUp resource needs. Set exactly one of `id` \
+                     and `name`. A name must match exactly one VPS (case-insensitive); when \
+                     several VPSs share a name, the error lists their ids.\n\nNeeds an API key \
+                     with scope `read:vm`.",
+                )
+                .attribute(Attribute::string("id").optional().computed().description(
+                    "Id of the VPS (`vps_…`). Set it to look the VPS up by id; \
+                             otherwise it is the id of the VPS found by `name`.",
+                ))
+                .attribute(Attribute::string("name").optional().computed().description(
+                    "Display name of the VPS (e.g. `app-01`). Set it to look the VPS \
+                             up by exact name (case-insensitive); otherwise it is the name of \
+                             the VPS found by `id`.",
+                ))
+                .attribute(
+                    Attribute::string("primary_ip")
+                        .computed()
+                        .description("Primary IPv4 address of the VPS, or null."),
+                )
+                .attribute(Attribute::string("service_status").computed().description(
+                    "Service (billing) status: `active`, `pending`, `suspended`, \
+                     `terminated`, `cancelled`, `expired`, `fraud` or `unknown`; snapshots and \
+                     backups need `active`.",
+                ))
+                .attribute(Attribute::string("power_state").computed().description(
+                    "Power state, e.g. `running` or `stopped`; null when HostUp does not \
+                     know.",
+                )),
+        )
+    }
+
+    async fn validate(&self, _ctx: &Ctx, req: ValidateRequest, resp: &mut ValidateResponse) {
+        let c = &req.config;
+        if !c.is_known("id") || !c.is_known("name") {
+            return;
+        }
+        let id = c.attr("id");
+        let name = c.attr("name");
+        if id.is_null() == name.is_null() {
+            resp.diagnostics
+                .error(
+                    "Set exactly one of id and name",
+                    "`hostup_vps` looks a VPS up either by `id` or by `name`; set one of them \
+                     (not both, not neither).",
+                )
+                .at(AttributePath::root(if id.is_null() {
+                    "id"
+                } else {
+                    "name"
+                }));
+        }
+        for attr in ["id", "name"] {
+            if c.string(attr).is_some_and(|s| s.trim().is_empty()) {
+                resp.diagnostics
+                    .error(
+                        format!("Empty {attr}"),
+                        format!("`{attr}` cannot be empty."),
+                    )
+                    .at(AttributePath::root(attr));
+            }
+        }
+    }
+
+    async fn read(
+        &self,
+        ctx: &Ctx,
+        req: ReadDataSourceRequest<HostupData>,
+        resp: &mut ReadDataSourceResponse,
+    ) {
+        let Some(data) = req.provider.require(&mut resp.diagnostics) else {
+            return;
+        };
+        let client = data.client(ctx);
+        if let Some(id) = req.config.string("id") {
+            match client.get_vps(id).await {
+                Ok(v) => fill(&mut resp.state, &v),
+                Err(e) => {
+                    let paths = Paths {
+                        vps_id: Some("id"),
+                        ..Paths::default()
+                    };
+                    resp.diagnostics.push(api_error(
+                        format!("Could not read VPS {id}"),
+                        &e,
+                        &paths,
+                    ));
+                }
+            }
+            return;
+        }
+        let Some(name) = req.config.string("name") else {
+            resp.diagnostics.error(
+                "Set exactly one of id and name",
+                "`hostup_vps` needs `id` or `name`.",
+            );
+            return;
+        };
+        match client.find_vps_by_name(name).await {
+            Ok(found) => match found.as_slice() {
+                [one] => fill(&mut resp.state, one),
+                [] => {
+                    resp.diagnostics
+                        .error(
+                            format!("No VPS named {name:?}"),
+                            "HostUp lists no VPS with this name (names are matched exactly, \
+                             ignoring case). Check the name in the HostUp dashboard, or look \
+                             the VPS up by `id`.",
+                        )
+                        .at(AttributePath::root("name"));
+                }
+                many => {
+                    let ids: Vec<&str> = many.iter().map(|v| v.id.as_str()).collect();
+                    resp.diagnostics
+                        .error(
+                            format!("{} VPSs are named {name:?}", many.len()),
+                            format!(
+                                "The name is ambiguous: it matches {}. Look the VPS up by \
+                                 `id` instead.",
+                                ids.join(", ")
+                            ),
+                        )
+                        .at(AttributePath::root("name"));
+                }
+            },
+            Err(e) => {
+                let paths = Paths {
+                    vps_id: Some("name"),
+                    ..Paths::default()
+                };
+                resp.diagnostics.push(api_error(
+                    format!("Could not look up the VPS named {name:?}"),
+                    &e,
+                    &paths,
+                ));
+            }
+        }
+    }
+}
+
+fn fill(state: &mut ObjectValue, v: &Vps) {
+    state
+        .set_attr("id", v.id.as_str())
+        .set_attr("name", opt_str(v.name.as_deref()))
+        .set_attr("primary_ip", opt_str(v.primary_ip.as_deref()))
+        .set_attr(
+            "service_status",
+            v.service_status
+                .as_ref()
+                .map_or(Value::Null, |s| Value::from(s.as_str())),
+        )
+        .set_attr(
+            "power_state",
+            v.power_state
+                .as_ref()
+                .map_or(Value::Null, |s| Value::from(s.as_str())),
+        );
+}

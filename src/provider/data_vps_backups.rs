@@ -1,0 +1,182 @@
+//! Data source `hostup_vps_backups`: a VPS's offsite backups, its backup quota and the
+//! create/restore gates.
+//!
+//! Exists so a configuration can check the quota and the backup gate before queuing a
+//! `hostup_vps_backup`, and list what a restore could use.
+
+use async_trait::async_trait;
+
+use crate::hostup::{Backup, BackupList};
+use crate::plugin::framework::{
+    Ctx, DataSource, ObjectValue, ReadDataSourceRequest, ReadDataSourceResponse, ValidateRequest,
+    ValidateResponse,
+};
+use crate::plugin::schema::{object_type, Attribute, Block, Schema};
+use crate::plugin::value::{Type, Value};
+
+use super::common::{gate_attribute, gate_value, object, opt_f64, opt_i64, opt_str, HostupData};
+use super::data_vps_snapshots::validate_vps_id;
+use super::errors::{api_error, Paths};
+
+/// The `hostup_vps_backups` data source.
+#[derive(Debug, Default)]
+pub struct VpsBackups;
+
+fn backup_type() -> Type {
+    object_type([
+        ("id", Type::String),
+        ("display_id", Type::String),
+        ("storage_key", Type::String),
+        ("created_at", Type::String),
+        ("size_gb", Type::Number),
+        ("backup_type", Type::String),
+        ("note", Type::String),
+    ])
+}
+
+fn backup_value(b: &Backup) -> Value {
+    object([
+        ("id", Value::from(b.id.as_str())),
+        ("display_id", opt_str(b.display_id.as_deref())),
+        ("storage_key", opt_str(b.storage_key.as_deref())),
+        ("created_at", opt_str(b.created_at.as_deref())),
+        ("size_gb", opt_f64(b.size_gb)),
+        ("backup_type", opt_str(b.backup_type.as_deref())),
+        ("note", opt_str(b.note.as_deref())),
+    ])
+}
+
+#[async_trait]
+impl DataSource<HostupData> for VpsBackups {
+    fn type_name(&self) -> &str {
+        "hostup_vps_backups"
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::new(
+            Block::new()
+                .description(
+                    "Reads the offsite backups of a HostUp VPS, its backup quota, and whether \
+                     HostUp allows creating or restoring a backup right now. Backups are kept \
+                     off the VPS for the long term, unlike snapshots.\n\nNeeds an API key with \
+                     scope `read:vm`.",
+                )
+                .attribute(Attribute::string("vps_id").required().description(
+                    "Id of the VPS (`vps_…`, e.g. `vps_01hxa3b4c5d6e7f8g9h0j1k2m3`), as \
+                     listed by HostUp; see the `hostup_vps` data source to look one up by \
+                     name.",
+                ))
+                .attribute(
+                    Attribute::string("id")
+                        .computed()
+                        .description("Same as `vps_id`."),
+                )
+                .attribute(
+                    Attribute::list("backups", backup_type())
+                        .computed()
+                        .description(
+                            "The VPS's backups. Each element has `id` (`bkp_…`), \
+                             `display_id`, `storage_key`, `created_at` (RFC 3339 or null), \
+                             `size_gb`, `backup_type` (`manual` or `scheduled`) and `note` \
+                             (or null).",
+                        ),
+                )
+                .attribute(
+                    Attribute::object(
+                        "quota_info",
+                        [
+                            ("used", Type::Number),
+                            ("limit", Type::Number),
+                            ("remaining", Type::Number),
+                        ],
+                    )
+                    .computed()
+                    .description(
+                        "The backup quota: `used` (backups counted against it), `limit` and \
+                         `remaining` (both null when the plan has no limit). Null when HostUp \
+                         does not report it.",
+                    ),
+                )
+                .attribute(gate_attribute("can_create_backup", "queuing a new backup"))
+                .attribute(gate_attribute("can_restore", "restoring a backup")),
+        )
+    }
+
+    async fn validate(&self, _ctx: &Ctx, req: ValidateRequest, resp: &mut ValidateResponse) {
+        validate_vps_id(&req, resp);
+    }
+
+    async fn read(
+        &self,
+        ctx: &Ctx,
+        req: ReadDataSourceRequest<HostupData>,
+        resp: &mut ReadDataSourceResponse,
+    ) {
+        let Some(data) = req.provider.require(&mut resp.diagnostics) else {
+            return;
+        };
+        let Some(vps_id) = req.config.string("vps_id").map(str::to_owned) else {
+            return;
+        };
+        match data.client(ctx).list_backups(&vps_id).await {
+            Ok(list) => fill(&mut resp.state, &vps_id, &list),
+            Err(e) => {
+                resp.diagnostics.push(api_error(
+                    format!("Could not list the backups of VPS {vps_id}"),
+                    &e,
+                    &Paths::vps(),
+                ));
+            }
+        }
+    }
+}
+
+fn fill(state: &mut ObjectValue, vps_id: &str, list: &BackupList) {
+    let actions = list.actions.as_ref();
+    let quota = list.quota_info.as_ref().map_or(Value::Null, |q| {
+        object([
+            ("used", opt_i64(q.used)),
+            ("limit", opt_i64(q.limit)),
+            ("remaining", opt_i64(q.remaining)),
+        ])
+    });
+    state
+        .set_attr("id", vps_id)
+        .set_attr(
+            "backups",
+            Value::List(list.backups.iter().map(backup_value).collect()),
+        )
+        .set_attr("quota_info", quota)
+        .set_attr(
+            "can_create_backup",
+            gate_value(actions.and_then(|a| a.can_create_backup.as_ref())),
+        )
+        .set_attr(
+            "can_restore",
+            gate_value(actions.and_then(|a| a.can_restore.as_ref())),
+        );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::framework::SchemaInfo;
+
+    #[test]
+    fn fills_every_computed_attribute() {
+        let list: BackupList = serde_json::from_value(serde_json::json!({
+            "backups":[{"id":"bkp_1","displayId":"d","storageKey":"k","createdAt":null,
+                        "sizeGb":12.4,"backupType":"manual","note":"n"}],
+            "quotaInfo":{"used":1,"limit":null,"remaining":null},
+            "actions":{"canCreateBackup":{"allowed":true,"reason":null,"code":null}}
+        }))
+        .unwrap_or_default();
+        let mut st = ObjectValue::empty(SchemaInfo::new(VpsBackups.schema()));
+        st.set_attr("vps_id", "vps_1");
+        fill(&mut st, "vps_1", &list);
+        assert!(st.take_misuse().is_empty());
+        assert_eq!(st.attr("can_restore"), &Value::Null);
+        assert_eq!(st.attr("quota_info").attr("used"), Some(&Value::from(1i64)));
+        assert!(st.is_wholly_known());
+    }
+}

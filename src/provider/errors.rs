@@ -1,0 +1,429 @@
+//! The one place that turns HostUp client errors, job waits and closed gates into Terraform
+//! diagnostics.
+//!
+//! Exists so every resource says the same things the same way (DESIGN §3 "Errors"): the
+//! summary says what failed in user terms, the detail carries HostUp's `detail`, `code` and
+//! `requestId` plus what to do next, and the diagnostic points at the attribute it is about.
+//! Wait failures always name the VPS, the job, its last status and progress, and say that the
+//! job may still be running on HostUp. Nothing here ever sees the API key (the client's errors
+//! are scrubbed and never carry it).
+
+use std::time::Duration;
+
+use crate::hostup::{Error, Gate, JobOutcome, JobSnapshot, WaitError};
+use crate::plugin::diag::{AttributePath, Diagnostic};
+
+/// What an operation is about, so every diagnostic can name it.
+///
+/// `action` is the user-terms name of the operation ("the backup", "the restore of snapshot
+/// \"before-upgrade\""), `address` the resource type the user wrote.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    /// The VPS the operation runs on.
+    pub vps_id: String,
+    /// E.g. `backup`, `restore of snapshot "before-upgrade"`.
+    pub action: String,
+    /// The Terraform type, e.g. `hostup_vps_backup`.
+    pub type_name: &'static str,
+}
+
+impl Subject {
+    /// Builds a subject.
+    pub fn new(type_name: &'static str, vps_id: &str, action: impl Into<String>) -> Self {
+        Subject {
+            vps_id: vps_id.to_owned(),
+            action: action.into(),
+            type_name,
+        }
+    }
+}
+
+/// Where an API error should point in the configuration.
+///
+/// Exists because HostUp reports problems by JSON Pointer into its request body (`/name`) and
+/// by code (`vps_not_found`), while Terraform wants attribute paths.
+#[derive(Debug, Clone, Default)]
+pub struct Paths {
+    /// The attribute holding the VPS id (404 `vps_not_found`, 403, gate codes).
+    pub vps_id: Option<&'static str>,
+    /// The attribute holding the target name (snapshot name) for `snapshot_*` codes.
+    pub target: Option<&'static str>,
+    /// JSON Pointer → attribute, for `errors[].pointer`.
+    pub pointers: &'static [(&'static str, &'static str)],
+}
+
+impl Paths {
+    /// Errors about the VPS point at `vps_id`.
+    pub fn vps() -> Self {
+        Paths {
+            vps_id: Some("vps_id"),
+            ..Paths::default()
+        }
+    }
+
+    /// Like [`Paths::vps`], plus snapshot codes pointing at `attr`.
+    pub fn vps_and_target(attr: &'static str) -> Self {
+        Paths {
+            vps_id: Some("vps_id"),
+            target: Some(attr),
+            pointers: &[],
+        }
+    }
+
+    /// Adds the pointer map (builder).
+    pub fn with_pointers(mut self, pointers: &'static [(&'static str, &'static str)]) -> Self {
+        self.pointers = pointers;
+        self
+    }
+
+    fn for_error(&self, err: &Error) -> Option<AttributePath> {
+        for fe in err.field_errors() {
+            if let Some(p) = fe.pointer.as_deref() {
+                if let Some((_, attr)) = self.pointers.iter().find(|(ptr, _)| *ptr == p) {
+                    return Some(AttributePath::root(*attr));
+                }
+            }
+        }
+        let code = err.code().unwrap_or("");
+        if code.starts_with("snapshot") {
+            if let Some(t) = self.target {
+                return Some(AttributePath::root(t));
+            }
+        }
+        match err.status() {
+            Some(403) | Some(404) | Some(409) => self.vps_id.map(AttributePath::root),
+            _ => None,
+        }
+    }
+}
+
+/// The scope a 403 is about: the one HostUp named, else the one the endpoint needs.
+pub fn missing_scope(err: &Error) -> Option<String> {
+    if err.status() != Some(403) {
+        return None;
+    }
+    err.problem().and_then(|p| p.named_scope()).or_else(|| {
+        err.request()
+            .and_then(|r| r.required_scope)
+            .map(str::to_owned)
+    })
+}
+
+/// An API call failed. `summary` says what we tried in user terms ("Could not list the
+/// snapshots of VPS vps_…"); the detail carries HostUp's answer and the hint.
+pub fn api_error(summary: impl Into<String>, err: &Error, paths: &Paths) -> Diagnostic {
+    let mut summary = summary.into();
+    if let Some(scope) = missing_scope(err) {
+        summary = format!("{summary}: the API key lacks the scope {scope}");
+    } else if err.status() == Some(401) {
+        summary = format!("{summary}: HostUp rejected the API key");
+    } else if err.is_cancelled() {
+        summary = format!("{summary}: cancelled");
+    }
+    let mut detail = format!("{err}.");
+    if let Some(code) = err.code() {
+        if !detail.contains(code) {
+            detail.push_str(&format!(" Code: {code}."));
+        }
+    }
+    if let Some(rid) = err.request_id() {
+        if !detail.contains(rid) {
+            detail.push_str(&format!(" Request id: {rid}."));
+        }
+    }
+    for fe in err.field_errors() {
+        detail.push_str(&format!(
+            "\n- {}: {}",
+            fe.pointer.as_deref().unwrap_or("(body)"),
+            fe.detail
+                .as_deref()
+                .or(fe.code.as_deref())
+                .unwrap_or("invalid")
+        ));
+    }
+    detail.push_str("\n\n");
+    detail.push_str(&err.hint());
+    let d = Diagnostic::error(summary, detail);
+    match paths.for_error(err) {
+        Some(p) => d.with_path(p),
+        None => d,
+    }
+}
+
+/// A gate HostUp reports as closed (plan time or just before the POST).
+///
+/// `gate_name` is the API's name (`canRestore`), `path` the attribute to point at.
+pub fn gate_closed(
+    subject: &Subject,
+    gate_name: &str,
+    gate: &Gate,
+    path: AttributePath,
+    at_apply: bool,
+) -> Diagnostic {
+    let reason = gate.reason.as_deref().unwrap_or("HostUp gave no reason");
+    let code = gate.code.as_deref().unwrap_or("none");
+    let next = match gate.code.as_deref() {
+        Some("job_in_progress") => {
+            "Another job is running on this VPS; wait for it to finish and run again."
+        }
+        Some("pending_order") => "The VPS order is not complete yet; wait until it is active.",
+        Some("feature_not_in_plan") => {
+            "The VPS plan does not include this feature; add it to the plan in HostUp first."
+        }
+        Some("snapshot_limit_reached") => {
+            "All snapshot slots are used; delete a snapshot (or let one expire) first."
+        }
+        Some("backup_quota_exceeded") => {
+            "The backup quota is used up; delete an old backup or raise the quota first."
+        }
+        Some("service_suspended") | Some("service_inactive") => {
+            "The VPS service is not active; resolve that with HostUp first."
+        }
+        _ => "Resolve the reason above in HostUp, then run again.",
+    };
+    let when = if at_apply {
+        "HostUp refused it just before it was sent, so nothing was queued"
+    } else {
+        "nothing was sent to HostUp"
+    };
+    Diagnostic::error(
+        format!(
+            "HostUp does not allow the {} on VPS {} now",
+            subject.action, subject.vps_id
+        ),
+        format!("HostUp's gate {gate_name} is closed: {reason} (code {code}); {when}.\n\n{next}"),
+    )
+    .with_path(path)
+}
+
+fn describe_last(last: Option<&JobSnapshot>) -> String {
+    match last {
+        Some(s) => {
+            let mut t = format!("last seen {}", s.describe());
+            if let Some(m) = s.message.as_deref().filter(|m| !m.is_empty()) {
+                t.push_str(&format!(", \"{m}\""));
+            }
+            t
+        }
+        None => "not observed yet (no poll had answered)".to_owned(),
+    }
+}
+
+fn tainted_next_step(subject: &Subject) -> String {
+    format!(
+        "The resource is saved in state with this job id and marked tainted, so the next \
+         apply runs the {} again as a new job. If this job later completes on HostUp and you \
+         want to keep it, run `terraform untaint` on the {} resource instead.",
+        subject.action, subject.type_name
+    )
+}
+
+/// A wait that ended without a terminal status (deadline, Ctrl-C, job unknown, polling
+/// failed). `timeout` is the `timeouts.create` (or delete) in force.
+pub fn wait_error(subject: &Subject, err: &WaitError, timeout: Duration) -> Diagnostic {
+    let job = err.job_id();
+    let last = describe_last(err.last_observed());
+    let next = tainted_next_step(subject);
+    match err {
+        WaitError::Deadline { .. } => Diagnostic::error(
+            format!(
+                "Timed out waiting for HostUp job {job} ({} of VPS {})",
+                subject.action, subject.vps_id
+            ),
+            format!(
+                "The job did not finish within the timeout of {} (timeouts); it was {last}. \
+                 The job may still be running on HostUp.\n\nRaise the timeout (e.g. \
+                 `timeouts {{ create = \"2h\" }}`) if jobs of this size take longer. {next}",
+                format_duration(timeout)
+            ),
+        ),
+        WaitError::Cancelled { .. } => Diagnostic::error(
+            format!(
+                "Interrupted while waiting for HostUp job {job} ({} of VPS {})",
+                subject.action, subject.vps_id
+            ),
+            format!(
+                "Terraform asked the provider to stop (Ctrl-C) while the job was {last}. The \
+                 job may still be running on HostUp: check the VPS in HostUp before running \
+                 it again.\n\n{next}"
+            ),
+        ),
+        WaitError::JobNotFound { source, .. } => Diagnostic::error(
+            format!(
+                "HostUp no longer knows job {job} ({} of VPS {})",
+                subject.action, subject.vps_id
+            ),
+            format!(
+                "Polling the job answered \"not found\" repeatedly ({source}); it was {last}. \
+                 The job may have run anyway: check the VPS in HostUp.\n\n{next}"
+            ),
+        ),
+        WaitError::Api { source, .. } => Diagnostic::error(
+            format!(
+                "Could not follow HostUp job {job} ({} of VPS {})",
+                subject.action, subject.vps_id
+            ),
+            format!(
+                "Polling the job failed: {source}. The job was {last} and may still be \
+                 running on HostUp.\n\n{}\n\n{next}",
+                source.hint()
+            ),
+        ),
+    }
+}
+
+/// A job that reached the `failed` status.
+pub fn job_failed(subject: &Subject, outcome: &JobOutcome) -> Diagnostic {
+    let message = outcome
+        .failure_message()
+        .unwrap_or("HostUp gave no failure message");
+    let progress = outcome
+        .last
+        .progress
+        .map(|p| format!(" at {}%", (p * 10.0).round() / 10.0))
+        .unwrap_or_default();
+    Diagnostic::error(
+        format!(
+            "HostUp job {} failed ({} of VPS {}): {message}",
+            outcome.job_id, subject.action, subject.vps_id
+        ),
+        format!(
+            "HostUp reports the job as {}{progress}: {message}.\n\n{}",
+            outcome.status(),
+            tainted_next_step(subject)
+        ),
+    )
+}
+
+/// A job-creating request whose outcome is unknown (the answer was lost after sending).
+pub fn maybe_queued(subject: &Subject, err: &Error) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "The {} of VPS {} may have been queued, but HostUp's answer was lost",
+            subject.action, subject.vps_id
+        ),
+        format!(
+            "{err}.\n\nThe request reached HostUp, so a job may be running on the VPS now; \
+             it was not sent again. Check the VPS in HostUp before running again (import the \
+             job with `terraform import ADDRESS {}/<job_id>` to adopt it).",
+            subject.vps_id
+        ),
+    )
+}
+
+/// `90m` → "1h30m", for messages.
+pub fn format_duration(d: Duration) -> String {
+    let total = d.as_secs();
+    if total == 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    let (h, m, s) = (total / 3600, (total % 3600) / 60, total % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hostup::{JobState, TerminalState};
+
+    #[test]
+    fn durations_read_like_go() {
+        assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
+        assert_eq!(format_duration(Duration::from_secs(3)), "3s");
+        assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
+    }
+
+    fn subject() -> Subject {
+        Subject::new("hostup_vps_backup", "vps_1", "backup")
+    }
+
+    fn snap(progress: f64) -> JobSnapshot {
+        JobSnapshot {
+            state: Some(JobState::Running),
+            status: Some("in_progress".into()),
+            progress: Some(progress),
+            message: Some("Creating backup".into()),
+            ..JobSnapshot::default()
+        }
+    }
+
+    #[test]
+    fn wait_errors_name_vps_job_status_and_next_step() {
+        let e = WaitError::Deadline {
+            job_id: "job_9".into(),
+            last: Some(snap(40.0)),
+            waited: Duration::from_secs(3),
+        };
+        let d = wait_error(&subject(), &e, Duration::from_secs(3));
+        let all = format!("{} {}", d.summary, d.detail);
+        for needle in [
+            "job_9",
+            "vps_1",
+            "40% (in_progress)",
+            "Creating backup",
+            "may still be running on HostUp",
+            "tainted",
+            "3s",
+        ] {
+            assert!(all.contains(needle), "{needle} missing in {all}");
+        }
+        let e = WaitError::Cancelled {
+            job_id: "job_9".into(),
+            last: None,
+            waited: Duration::from_secs(1),
+        };
+        let d = wait_error(&subject(), &e, Duration::from_secs(3));
+        assert!(d.detail.contains("may still be running on HostUp"));
+        assert!(d.summary.contains("Interrupted"));
+    }
+
+    #[test]
+    fn failed_job_quotes_hostup() {
+        let o = JobOutcome {
+            job_id: "job_f".into(),
+            terminal: TerminalState::Failed,
+            last: JobSnapshot {
+                state: Some(JobState::Failed),
+                status: Some("failed".into()),
+                progress: Some(50.0),
+                failure_message: Some("Backup storage unavailable".into()),
+                ..JobSnapshot::default()
+            },
+            polls: 2,
+            waited: Duration::from_secs(1),
+        };
+        let d = job_failed(&subject(), &o);
+        assert!(d.summary.contains("job_f") && d.summary.contains("Backup storage unavailable"));
+        assert!(d.detail.contains("failed at 50%"), "{}", d.detail);
+    }
+
+    #[test]
+    fn gate_points_at_attribute_with_reason_and_code() {
+        let g = Gate {
+            allowed: false,
+            reason: Some("Backup quota reached".into()),
+            code: Some("backup_quota_exceeded".into()),
+        };
+        let d = gate_closed(
+            &subject(),
+            "canCreateBackup",
+            &g,
+            AttributePath::root("vps_id"),
+            false,
+        );
+        assert_eq!(d.attribute, Some(AttributePath::root("vps_id")));
+        assert!(d.detail.contains("Backup quota reached"));
+        assert!(d.detail.contains("backup_quota_exceeded"));
+        assert!(d.detail.contains("nothing was sent"));
+    }
+}

@@ -1,0 +1,443 @@
+//! Resource `hostup_vps_snapshot_restore`: roll a VPS back to one of its snapshots
+//! (destructive) and wait until HostUp has completed the rollback.
+//!
+//! An action-style resource like `hostup_vps_backup`: create runs the restore once, any
+//! argument change runs it again through a replacement, destroy only forgets it (a restore
+//! cannot be undone). Plan reads the snapshot list and fails at `snapshot_name` when the
+//! snapshot does not exist (listing those that do) or HostUp's restore gate is closed, and
+//! always warns that the VPS disk will be replaced.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::hostup::{JobRef, SnapshotList};
+use crate::plugin::diag::{AttributePath, Diagnostic, Diagnostics};
+use crate::plugin::framework::{
+    timeouts, CreateRequest, CreateResponse, Ctx, DeleteRequest, DeleteResponse, ImportRequest,
+    ImportResponse, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, UpdateRequest,
+    UpdateResponse, ValidateRequest, ValidateResponse,
+};
+use crate::plugin::schema::{Attribute, Block, Schema};
+
+use super::common::{
+    known_str, lock_vps, opt_str, post_error, split_import_id, timeout_of, timeouts_block,
+    triggers_argument, vps_id_argument, wait_job, HostupData,
+};
+use super::errors::{api_error, gate_closed, Paths, Subject};
+use super::resource_vps_backup::{
+    adopt_after_import, job_state_values, validate_common, IMPORTED_KEY,
+};
+
+/// Type name.
+pub const TYPE_NAME: &str = "hostup_vps_snapshot_restore";
+/// Default `timeouts.create`.
+pub const DEFAULT_CREATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// The `hostup_vps_snapshot_restore` resource.
+#[derive(Debug, Default)]
+pub struct VpsSnapshotRestore;
+
+fn subject(vps_id: &str, name: &str) -> Subject {
+    Subject::new(TYPE_NAME, vps_id, format!("restore of snapshot {name:?}"))
+}
+
+/// The warning every restore plan carries (DESIGN §2: restore is destructive).
+pub fn destructive_warning(vps_id: &str, name: &str) -> Diagnostic {
+    Diagnostic::warning(
+        format!("Applying this replaces the disk of VPS {vps_id} with snapshot {name:?}"),
+        "hostup_vps_snapshot_restore rolls the VPS back to the snapshot: everything written to \
+         the VPS disk since the snapshot was taken is lost, and the VPS restarts from the \
+         snapshot's state. This cannot be undone (destroying the resource does not undo it). \
+         Take a backup or snapshot first if you may need the current data.",
+    )
+    .with_path(AttributePath::root("snapshot_name"))
+}
+
+/// Checks a snapshot list for a restore of `name`: the snapshot must exist and the restore
+/// gate be open. Returns the problems as diagnostics at `snapshot_name`.
+pub fn check_restore(
+    list: &SnapshotList,
+    vps_id: &str,
+    name: &str,
+    at_apply: bool,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let subj = subject(vps_id, name);
+    let path = AttributePath::root("snapshot_name");
+    let gate = list.actions.as_ref().and_then(|a| a.can_restore.as_ref());
+    if let Some(g) = gate.filter(|g| !g.allowed) {
+        out.push(gate_closed(&subj, "canRestore", g, path.clone(), at_apply));
+    }
+    let unavailable = list.available == Some(false) || list.total_snapshots() == Some(0);
+    if unavailable && gate.is_none_or(|g| g.allowed) {
+        out.push(
+            Diagnostic::error(
+                format!("VPS {vps_id} has no snapshots in its plan"),
+                format!(
+                    "{} Nothing was sent to HostUp.",
+                    list.reason
+                        .as_deref()
+                        .unwrap_or("HostUp reports snapshots as not available for this VPS.")
+                ),
+            )
+            .with_path(path.clone()),
+        );
+    }
+    if !unavailable && list.find(name).is_none() {
+        let names: Vec<String> = list.data.iter().map(|s| format!("{:?}", s.name)).collect();
+        let existing = if names.is_empty() {
+            "The VPS has no snapshots at all.".to_owned()
+        } else {
+            format!("Existing snapshots: {}.", names.join(", "))
+        };
+        out.push(
+            Diagnostic::error(
+                format!("VPS {vps_id} has no snapshot named {name:?}"),
+                format!(
+                    "{existing} Snapshots expire about 24 hours after they are taken; use \
+                     one of the names above (the `hostup_vps_snapshots` data source lists \
+                     them). Nothing was sent to HostUp."
+                ),
+            )
+            .with_path(path),
+        );
+    }
+    out
+}
+
+#[async_trait]
+impl Resource<HostupData> for VpsSnapshotRestore {
+    fn type_name(&self) -> &str {
+        TYPE_NAME
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::new(
+            Block::new()
+                .description(
+                    "Rolls a HostUp VPS back to one of its snapshots and waits until HostUp \
+                     reports the rollback job completed.\n\n\
+                     **Warning: this is destructive. Applying it replaces the VPS disk with \
+                     the snapshot: everything written since the snapshot was taken is lost. \
+                     It cannot be undone.** Every plan that would run it carries a warning \
+                     saying so.\n\n\
+                     This is an action-style resource: creating it runs the restore once. \
+                     Changing any argument (`vps_id`, `snapshot_name`, `triggers`) plans a \
+                     replacement, which runs the restore again; nothing else ever does. \
+                     **Destroying it only removes it from the Terraform state; it does not \
+                     undo the restore.**\n\n\
+                     `terraform plan` reads the VPS's snapshots and fails at `snapshot_name` \
+                     when the snapshot does not exist (listing the ones that do) or when \
+                     HostUp's restore gate (`canRestore`) is closed, with its reason and \
+                     code; apply checks again just before queuing. The job id is saved in \
+                     state as soon as HostUp accepts the restore: if the wait then fails (the \
+                     job fails, `timeouts.create` passes, or you press Ctrl-C) the resource \
+                     is kept with its job id and marked tainted. Operations on one VPS in one \
+                     run are queued one after another.\n\n\
+                     Needs an API key with scopes `read:vm` and `backup:vm`.\n\n\
+                     Import an existing restore job with `terraform import \
+                     hostup_vps_snapshot_restore.NAME <vps_id>/<job_id>`.",
+                )
+                .attribute(vps_id_argument("to roll back"))
+                .attribute(
+                    Attribute::string("snapshot_name")
+                        .required()
+                        .requires_replace()
+                        .description(
+                            "Name of the snapshot to roll back to (e.g. `before-upgrade`), as \
+                             listed by the `hostup_vps_snapshots` data source. Plan fails \
+                             when it does not exist. Changing it forces replacement, i.e. \
+                             another restore.",
+                        ),
+                )
+                .attribute(triggers_argument("restore"))
+                .attribute(
+                    Attribute::string("id")
+                        .computed()
+                        .use_state_for_unknown()
+                        .description("The restore job id (same as `job_id`)."),
+                )
+                .attribute(
+                    Attribute::string("job_id")
+                        .computed()
+                        .use_state_for_unknown()
+                        .description(
+                            "Id of the HostUp job that ran the restore (`job_…`). Saved in \
+                             state as soon as HostUp accepted the restore, before waiting.",
+                        ),
+                )
+                .attribute(
+                    Attribute::string("status")
+                        .computed()
+                        .use_state_for_unknown()
+                        .description(
+                            "Last known status of the job: `completed` after a successful \
+                             apply; `failed`, or the status seen last, on a tainted resource \
+                             whose wait failed.",
+                        ),
+                )
+                .attribute(
+                    Attribute::string("completed_at")
+                        .computed()
+                        .use_state_for_unknown()
+                        .description(
+                            "When HostUp finished the job (RFC 3339), or null when it has not.",
+                        ),
+                )
+                .block(timeouts_block("the restore job", &[("create", "30m")])),
+        )
+    }
+
+    async fn validate(&self, _ctx: &Ctx, req: ValidateRequest, resp: &mut ValidateResponse) {
+        timeouts::validate(&req.config, &mut resp.diagnostics);
+        validate_common(&req.config, &mut resp.diagnostics);
+        validate_snapshot_name(&req.config, "snapshot_name", &mut resp.diagnostics);
+    }
+
+    async fn plan(&self, ctx: &Ctx, req: PlanRequest<HostupData>, resp: &mut PlanResponse) {
+        if let Some(prior) = &req.prior_state {
+            adopt_after_import(
+                prior,
+                &req.prior_private,
+                &["snapshot_name", "triggers"],
+                resp,
+            );
+            return;
+        }
+        let vps_id = known_str(&req.config, "vps_id");
+        let name = known_str(&req.config, "snapshot_name");
+        resp.diagnostics.push(destructive_warning(
+            vps_id.unwrap_or("(known after apply)"),
+            name.unwrap_or("(known after apply)"),
+        ));
+        let (Some(data), Some(vps_id), Some(name)) = (req.provider.get(), vps_id, name) else {
+            return;
+        };
+        match data.client(ctx).list_snapshots(vps_id).await {
+            Ok(list) => {
+                resp.diagnostics
+                    .extend(check_restore(&list, vps_id, name, false));
+            }
+            Err(e) => {
+                resp.diagnostics.push(api_error(
+                    format!("Could not check the snapshots of VPS {vps_id} for the restore"),
+                    &e,
+                    &Paths::vps_and_target("snapshot_name"),
+                ));
+            }
+        }
+    }
+
+    async fn create(&self, ctx: &Ctx, req: CreateRequest<HostupData>, resp: &mut CreateResponse) {
+        let diags = &mut resp.diagnostics;
+        let Some(data) = req.provider.require(diags) else {
+            return;
+        };
+        let planned = &req.planned_state;
+        let (Some(vps_id), Some(name)) = (
+            planned.string("vps_id").map(str::to_owned),
+            planned.string("snapshot_name").map(str::to_owned),
+        ) else {
+            diags.error(
+                "Missing arguments",
+                "`vps_id` and `snapshot_name` must be known at apply.",
+            );
+            return;
+        };
+        let Some(timeout) = timeout_of(planned, "create", DEFAULT_CREATE_TIMEOUT, diags) else {
+            return;
+        };
+        let subject = subject(&vps_id, &name);
+        let client = data.client(ctx);
+        let Some(_guard) = lock_vps(&client, &vps_id, &subject, diags).await else {
+            return;
+        };
+        match client.list_snapshots(&vps_id).await {
+            Ok(list) => {
+                let problems = check_restore(&list, &vps_id, &name, true);
+                if !problems.is_empty() {
+                    diags.extend(problems);
+                    return;
+                }
+            }
+            Err(e) => {
+                diags.push(api_error(
+                    format!("Could not check the snapshots of VPS {vps_id} for the restore"),
+                    &e,
+                    &Paths::vps_and_target("snapshot_name"),
+                ));
+                return;
+            }
+        }
+        let op = match client.restore_snapshot(&vps_id, &name).await {
+            Ok(op) => op,
+            Err(e) => {
+                diags.push(post_error(
+                    &subject,
+                    format!("Could not queue the restore of snapshot {name:?} on VPS {vps_id}"),
+                    &e,
+                    &Paths::vps_and_target("snapshot_name"),
+                ));
+                return;
+            }
+        };
+        tracing::info!(job_id = %op.job_id, vps_id = %vps_id, snapshot = %name,
+            "HostUp snapshot restore queued");
+        let mut state = planned.clone();
+        state
+            .set_attr("id", op.job_id.as_str())
+            .set_attr("job_id", op.job_id.as_str())
+            .set_attr(
+                "status",
+                op.status.as_ref().map_or("queued", |s| s.as_str()),
+            );
+        resp.state = state;
+        let end = wait_job(&client, ctx, &op.job_ref(), &subject, timeout).await;
+        if let Some(s) = &end.status {
+            resp.state.set_attr("status", s.as_str());
+        }
+        resp.state
+            .set_attr("completed_at", opt_str(end.completed_at.as_deref()));
+        if let Some(e) = end.error {
+            resp.diagnostics.push(e);
+        }
+    }
+
+    async fn read(&self, _ctx: &Ctx, _req: ReadRequest<HostupData>, _resp: &mut ReadResponse) {
+        // Never re-runs the restore and never drifts.
+    }
+
+    async fn update(&self, _ctx: &Ctx, _req: UpdateRequest<HostupData>, resp: &mut UpdateResponse) {
+        resp.private.remove(IMPORTED_KEY);
+    }
+
+    async fn delete(&self, _ctx: &Ctx, req: DeleteRequest<HostupData>, _resp: &mut DeleteResponse) {
+        tracing::info!(
+            job_id = req.prior_state.string("job_id").unwrap_or(""),
+            "forgetting hostup_vps_snapshot_restore; a restore cannot be undone"
+        );
+    }
+
+    async fn import(&self, ctx: &Ctx, req: ImportRequest<HostupData>, resp: &mut ImportResponse) {
+        let (vps_id, job_id) = match split_import_id(&req.id, "job_id") {
+            Ok(p) => p,
+            Err(d) => {
+                resp.diagnostics.push(d);
+                return;
+            }
+        };
+        let Some(data) = req.provider.require(&mut resp.diagnostics) else {
+            return;
+        };
+        let snap = match data.client(ctx).get_job(&JobRef::new(job_id)).await {
+            Ok(s) => s,
+            Err(e) => {
+                resp.diagnostics.push(api_error(
+                    format!("Could not import restore job {job_id} of VPS {vps_id}"),
+                    &e,
+                    &Paths::default(),
+                ));
+                return;
+            }
+        };
+        if let Some(t) = snap.job_type.as_deref() {
+            if !(t.contains("snapshot") && t.contains("restore")) {
+                resp.diagnostics.error(
+                    "Not a snapshot restore job",
+                    format!(
+                        "HostUp job {job_id} is a {t:?} job, not a snapshot restore; import it \
+                         into the matching resource type."
+                    ),
+                );
+                return;
+            }
+        }
+        let name = snap
+            .result
+            .as_ref()
+            .and_then(|r| r.get("snapshotName"))
+            .and_then(|n| n.as_str());
+        let (status, completed_at) = job_state_values(&snap);
+        resp.state
+            .set_attr("vps_id", vps_id)
+            .set_attr("id", job_id)
+            .set_attr("job_id", job_id)
+            .set_attr("status", status)
+            .set_attr("completed_at", completed_at)
+            .set_attr("snapshot_name", opt_str(name));
+        resp.private.set(IMPORTED_KEY, &true);
+    }
+}
+
+/// A known snapshot name must match HostUp's rule `^[A-Za-z0-9_-]{1,40}$`.
+pub fn validate_snapshot_name(
+    config: &crate::plugin::framework::ObjectValue,
+    attr: &str,
+    diags: &mut Diagnostics,
+) {
+    if let Some(n) = config.string(attr) {
+        let ok = !n.is_empty()
+            && n.len() <= 40
+            && n.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
+        if !ok {
+            diags
+                .error(
+                    "Invalid snapshot name",
+                    format!(
+                        "{n:?} is not a valid HostUp snapshot name: use 1 to 40 letters, \
+                         digits, `_` or `-` (e.g. `before-upgrade`)."
+                    ),
+                )
+                .at(AttributePath::root(attr));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(v: serde_json::Value) -> SnapshotList {
+        serde_json::from_value(v).unwrap_or_default()
+    }
+
+    #[test]
+    fn unknown_snapshot_lists_existing_names() {
+        let l = list(
+            serde_json::json!({"data":[{"name":"a"},{"name":"b"}],"available":true,
+            "limits":{"totalSnapshots":3},
+            "actions":{"canRestore":{"allowed":true,"reason":null,"code":null}}}),
+        );
+        let d = check_restore(&l, "vps_1", "zzz", false);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].attribute, Some(AttributePath::root("snapshot_name")));
+        assert!(d[0].detail.contains("\"a\", \"b\""), "{}", d[0].detail);
+        assert!(check_restore(&l, "vps_1", "a", false).is_empty());
+    }
+
+    #[test]
+    fn closed_gate_and_not_in_plan() {
+        let l = list(serde_json::json!({"data":[],"available":false,
+            "reason":"Snapshots are not included in this VPS plan.",
+            "limits":{"totalSnapshots":0},
+            "actions":{"canRestore":{"allowed":false,"reason":"Snapshots are not included in this VPS plan.","code":"feature_not_in_plan"}}}));
+        let d = check_restore(&l, "vps_1", "x", false);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].detail.contains("feature_not_in_plan"));
+        assert!(d[0].detail.contains("not included"));
+    }
+
+    #[test]
+    fn names_follow_hostup_rule() {
+        use crate::plugin::framework::{ObjectValue, SchemaInfo};
+        let mut o = ObjectValue::empty(SchemaInfo::new(VpsSnapshotRestore.schema()));
+        for (name, ok) in [("before-upgrade", true), ("a b", false), ("", false)] {
+            o.set_attr("snapshot_name", name);
+            let mut d = Diagnostics::new();
+            validate_snapshot_name(&o, "snapshot_name", &mut d);
+            assert_eq!(d.is_empty(), ok, "{name}");
+        }
+    }
+}

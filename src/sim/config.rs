@@ -1,0 +1,335 @@
+//! Start-up configuration of the simulator, shared by the in-process API and the CLI.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::faults::Faults;
+use super::fixture::Fixture;
+
+/// Which body `GET /api/jobs/{jobId}` answers with.
+///
+/// The reference documents a legacy envelope but v2 endpoints hand out operation envelopes, and
+/// the real shape of a v2 job poll is unknown; clients must be testable against each variant.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobShape {
+    /// `{success, timestamp, requestId, data:{…}}` as on the documented legacy page.
+    #[default]
+    Legacy,
+    /// `{operation:{status, jobId, pollUrl, result, progress}}` like the 202 answers.
+    Operation,
+    /// The `data` object of the legacy envelope, unwrapped.
+    Bare,
+}
+
+impl FromStr for JobShape {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "legacy" => Ok(Self::Legacy),
+            "operation" => Ok(Self::Operation),
+            "bare" => Ok(Self::Bare),
+            other => Err(format!(
+                "unknown job shape {other:?} (legacy|operation|bare)"
+            )),
+        }
+    }
+}
+
+/// How `DELETE /api/v2/vps/{id}/snapshots/{name}` answers.
+///
+/// The reference could not retrieve that page; the legacy delete is asynchronous, so `Async` is
+/// the default, and `Sync` lets a client be tested against the other plausible answer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SnapshotDeleteMode {
+    /// 202 with an operation envelope; the snapshot disappears when the job completes.
+    #[default]
+    Async,
+    /// 204 No Content; the snapshot is gone at once.
+    Sync,
+}
+
+impl FromStr for SnapshotDeleteMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "async" => Ok(Self::Async),
+            "sync" => Ok(Self::Sync),
+            other => Err(format!(
+                "unknown snapshot delete mode {other:?} (async|sync)"
+            )),
+        }
+    }
+}
+
+/// Where the initial VPS set comes from.
+///
+/// Tests mostly want the built-in set (ids they can hard-code); demos and special cases bring
+/// their own file or build one in code.
+#[derive(Clone, Debug, Default)]
+pub enum FixtureSource {
+    /// The built-in set documented in docs/hostup-sim.md §5.1.
+    #[default]
+    Default,
+    /// A JSON file in the fixture format.
+    File(PathBuf),
+    /// A fixture built in code.
+    Inline(Box<Fixture>),
+}
+
+/// An API key the simulator accepts, with its scopes.
+///
+/// Scopes are per key so that 401/403 paths can be exercised; the label is what the request log
+/// shows, because the key itself is a secret and never logged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKey {
+    /// The secret sent as Bearer token or X-API-Key.
+    pub key: String,
+    /// Scope strings, e.g. `read:vm`, `backup:vm`, `write:all`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Name shown in the request log instead of the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+impl ApiKey {
+    /// Builds a key from a secret and scopes; exists so tests can write one line per key.
+    pub fn new(key: impl Into<String>, scopes: &[&str]) -> Self {
+        Self {
+            key: key.into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            label: None,
+        }
+    }
+}
+
+impl FromStr for ApiKey {
+    type Err = String;
+    /// Parses the CLI form `KEY=scope1,scope2` (`KEY=` gives a key without scopes).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (key, scopes) = s
+            .split_once('=')
+            .ok_or_else(|| "expected KEY=SCOPE[,SCOPE...]".to_string())?;
+        if key.is_empty() {
+            return Err("the key must not be empty".into());
+        }
+        let scopes = scopes
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        Ok(Self {
+            key: key.to_string(),
+            scopes,
+            label: None,
+        })
+    }
+}
+
+/// Everything that shapes a simulator run; the same knobs as the `hostup-sim` CLI.
+///
+/// One struct serves both the in-process API (tests) and the binary (terraform tests, demo,
+/// benchmarks), so behaviour cannot drift between the two ways of running it.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Address to bind; loopback by default because the provider only talks plain HTTP to
+    /// loopback.
+    pub host: IpAddr,
+    /// Port to bind; 0 picks a free one.
+    pub port: u16,
+    /// Initial VPS set.
+    pub fixture: FixtureSource,
+    /// Keys added to (or redefining) the built-in ones.
+    pub keys: Vec<ApiKey>,
+    /// Whether the built-in keys (`test-key`, `read-only-key`, …) are accepted.
+    pub default_keys: bool,
+    /// Number of generated `load-NNN` VPSs appended to the fixture.
+    pub extra_vps: usize,
+    /// Snapshot lifetime (`expiresAt = createdAt + ttl`).
+    pub snapshot_ttl: Duration,
+    /// Time from job creation to completion; zero completes on first poll.
+    pub job_duration: Duration,
+    /// Body shape of job polls.
+    pub job_shape: JobShape,
+    /// Answer of snapshot deletes.
+    pub snapshot_delete: SnapshotDeleteMode,
+    /// Requests per window per key; 0 disables rate limiting and its headers.
+    pub rate_limit: u32,
+    /// Length of the fixed rate-limit window.
+    pub rate_window: Duration,
+    /// Faults active from the start (and restored by `POST /_sim/reset`).
+    pub faults: Faults,
+    /// File to load state from and persist it to.
+    pub state_file: Option<PathBuf>,
+    /// Log one line per API request to stderr.
+    pub log_requests: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            fixture: FixtureSource::Default,
+            keys: Vec::new(),
+            default_keys: true,
+            extra_vps: 0,
+            snapshot_ttl: Duration::from_secs(24 * 3600),
+            job_duration: Duration::from_secs(5),
+            job_shape: JobShape::Legacy,
+            snapshot_delete: SnapshotDeleteMode::Async,
+            rate_limit: 1000,
+            rate_window: Duration::from_secs(1),
+            faults: Faults::default(),
+            state_file: None,
+            log_requests: false,
+        }
+    }
+}
+
+impl SimConfig {
+    /// Sets the port (0 = any).
+    pub fn with_port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+    /// Sets the fixture source.
+    pub fn with_fixture(mut self, fixture: FixtureSource) -> Self {
+        self.fixture = fixture;
+        self
+    }
+    /// Adds an API key.
+    pub fn with_key(mut self, key: ApiKey) -> Self {
+        self.keys.push(key);
+        self
+    }
+    /// Drops the built-in keys.
+    pub fn without_default_keys(mut self) -> Self {
+        self.default_keys = false;
+        self
+    }
+    /// Adds N generated VPSs.
+    pub fn with_extra_vps(mut self, n: usize) -> Self {
+        self.extra_vps = n;
+        self
+    }
+    /// Sets the snapshot TTL.
+    pub fn with_snapshot_ttl(mut self, ttl: Duration) -> Self {
+        self.snapshot_ttl = ttl;
+        self
+    }
+    /// Sets the job duration.
+    pub fn with_job_duration(mut self, d: Duration) -> Self {
+        self.job_duration = d;
+        self
+    }
+    /// Sets the job poll body shape.
+    pub fn with_job_shape(mut self, shape: JobShape) -> Self {
+        self.job_shape = shape;
+        self
+    }
+    /// Sets the snapshot delete answer.
+    pub fn with_snapshot_delete(mut self, mode: SnapshotDeleteMode) -> Self {
+        self.snapshot_delete = mode;
+        self
+    }
+    /// Sets the rate limit (requests per `rate_window`, 0 = off).
+    pub fn with_rate_limit(mut self, n: u32) -> Self {
+        self.rate_limit = n;
+        self
+    }
+    /// Sets the start-up faults.
+    pub fn with_faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+    /// Sets the state file.
+    pub fn with_state_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.state_file = Some(path.into());
+        self
+    }
+}
+
+/// Parses a Go-style duration (`250ms`, `2s`, `1m30s`, `24h`; a bare number is seconds).
+///
+/// Exists so CLI flags and the docs use the same duration syntax as Terraform's `timeouts`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    if let Ok(secs) = s.parse::<f64>() {
+        return secs_to_duration(secs, s);
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| format!("duration {s:?} lacks a unit (ms, s, m, h)"))?;
+        if num_end == 0 {
+            return Err(format!("invalid duration {s:?}"));
+        }
+        let value: f64 = rest[..num_end]
+            .parse()
+            .map_err(|_| format!("invalid number in duration {s:?}"))?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let factor = match &rest[..unit_end] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            other => return Err(format!("unknown unit {other:?} in duration {s:?}")),
+        };
+        total += value * factor;
+        rest = &rest[unit_end..];
+    }
+    secs_to_duration(total, s)
+}
+
+fn secs_to_duration(secs: f64, original: &str) -> Result<Duration, String> {
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
+        return Err(format!("duration {original:?} out of range"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86400)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("-1").is_err());
+    }
+
+    #[test]
+    fn keys() {
+        let k: ApiKey = "ci=read:vm, backup:vm".parse().unwrap();
+        assert_eq!(k.key, "ci");
+        assert_eq!(k.scopes, vec!["read:vm", "backup:vm"]);
+        assert!("noequals".parse::<ApiKey>().is_err());
+        assert!("=read:vm".parse::<ApiKey>().is_err());
+    }
+}

@@ -1,0 +1,1158 @@
+//! The simulated account: VPSs with their snapshots and backups, and the jobs acting on them.
+//!
+//! Everything time-dependent (job progress, completion, snapshot expiry) is computed from
+//! wall-clock milliseconds on access, via [`State::advance`], so no background task is needed and
+//! a job's timeline does not depend on how often it is polled.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::faults::JobFate;
+use super::fixture::{Fixture, FixtureVps, Plan};
+use super::problem::ApiError;
+use super::util::{iso, new_id, parse_iso, storage_stamp};
+
+/// A VPS with everything the simulator tracks about it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Vps {
+    pub id: String,
+    pub name: String,
+    pub primary_ip: Option<String>,
+    pub service_status: String,
+    pub power_state: Option<String>,
+    pub operating_system: Value,
+    pub billing: Value,
+    pub resources: Value,
+    pub plan: Plan,
+    pub snapshots: Vec<Snapshot>,
+    pub backups: Vec<Backup>,
+    /// Proxmox-like numeric id used in backup storage keys.
+    pub vmid: u32,
+    /// The last restore applied (shown in the state dump only).
+    #[serde(default)]
+    pub last_restore: Option<Value>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Snapshot {
+    pub name: String,
+    pub description: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub includes_memory_state: bool,
+    pub parent_name: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Backup {
+    pub id: String,
+    pub display_id: String,
+    pub storage_key: String,
+    pub created_at: i64,
+    pub size_gb: f64,
+    pub backup_type: String,
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum JobType {
+    SnapshotCreate,
+    SnapshotDelete,
+    SnapshotRestore,
+    BackupCreate,
+    BackupRestore,
+}
+
+impl JobType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobType::SnapshotCreate => "snapshot_create",
+            JobType::SnapshotDelete => "snapshot_delete",
+            JobType::SnapshotRestore => "snapshot_restore",
+            JobType::BackupCreate => "backup_create",
+            JobType::BackupRestore => "backup_restore",
+        }
+    }
+
+    fn default_failure(self) -> &'static str {
+        match self {
+            JobType::BackupCreate | JobType::BackupRestore => "Backup storage unavailable",
+            JobType::SnapshotCreate => "Snapshot creation failed: storage pool is busy",
+            JobType::SnapshotDelete => "Snapshot deletion failed: storage pool is busy",
+            JobType::SnapshotRestore => "Snapshot rollback failed: storage pool is busy",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub(crate) enum Fate {
+    Normal,
+    Fail { message: String },
+    Stuck,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Finished {
+    pub at: i64,
+    pub failed: Option<String>,
+    pub progress: u8,
+}
+
+/// A job and its timeline.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Job {
+    pub id: String,
+    pub job_type: JobType,
+    pub vps_id: String,
+    pub created_at: i64,
+    pub duration_ms: i64,
+    pub fate: Fate,
+    #[serde(default)]
+    pub snapshot_name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default)]
+    pub backup_id: Option<String>,
+    #[serde(default)]
+    pub finished: Option<Finished>,
+    #[serde(default)]
+    pub result: Option<Value>,
+}
+
+/// A job's status vocabulary (the operation-envelope one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    Queued,
+    InProgress,
+    Completed,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::InProgress => "in_progress",
+            Status::Completed => "completed",
+            Status::Failed => "failed",
+        }
+    }
+    /// BullMQ-like `state`.
+    pub fn state(self) -> &'static str {
+        match self {
+            Status::Queued => "waiting",
+            Status::InProgress => "active",
+            Status::Completed => "completed",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+impl Job {
+    fn progress_at(&self, elapsed: i64) -> (Status, u8) {
+        let d = self.duration_ms;
+        if elapsed < d / 10 {
+            return (Status::Queued, 0);
+        }
+        let p = if d <= 0 {
+            99
+        } else {
+            ((elapsed.max(0) as i128 * 100) / d as i128).clamp(0, 99) as u8
+        };
+        (Status::InProgress, p)
+    }
+
+    /// When and how the job ends on its own, if it does.
+    fn due(&self) -> Option<(i64, Option<String>, u8)> {
+        if self.finished.is_some() {
+            return None;
+        }
+        match &self.fate {
+            Fate::Normal => Some((self.created_at + self.duration_ms, None, 100)),
+            Fate::Fail { message } => {
+                let at = self.duration_ms / 2;
+                let (_, p) = self.progress_at(at);
+                Some((self.created_at + at, Some(message.clone()), p))
+            }
+            Fate::Stuck => None,
+        }
+    }
+
+    /// Status and progress at `now` (after [`State::advance`]).
+    pub fn status(&self, now: i64) -> (Status, u8) {
+        if let Some(f) = &self.finished {
+            return if f.failed.is_some() {
+                (Status::Failed, f.progress)
+            } else {
+                (Status::Completed, 100)
+            };
+        }
+        let (s, p) = self.progress_at(now - self.created_at);
+        match self.fate {
+            Fate::Stuck => (s, p.min(50)),
+            _ => (s, p),
+        }
+    }
+
+    fn subject(&self) -> String {
+        self.snapshot_name
+            .clone()
+            .or_else(|| self.backup_id.clone())
+            .unwrap_or_default()
+    }
+
+    /// Human progress message.
+    pub fn message(&self, status: Status) -> String {
+        let s = self.subject();
+        match (status, self.job_type) {
+            (Status::Queued, _) => "Waiting in queue".into(),
+            (Status::Failed, _) => self
+                .finished
+                .as_ref()
+                .and_then(|f| f.failed.clone())
+                .unwrap_or_default(),
+            (Status::InProgress, JobType::SnapshotCreate) => format!("Creating snapshot {s}"),
+            (Status::InProgress, JobType::SnapshotDelete) => format!("Deleting snapshot {s}"),
+            (Status::InProgress, JobType::SnapshotRestore) => format!("Restoring snapshot {s}"),
+            (Status::InProgress, JobType::BackupCreate) => "Creating backup".into(),
+            (Status::InProgress, JobType::BackupRestore) => format!("Restoring backup {s}"),
+            (Status::Completed, JobType::SnapshotCreate) => format!("Snapshot {s} created"),
+            (Status::Completed, JobType::SnapshotDelete) => format!("Snapshot {s} deleted"),
+            (Status::Completed, JobType::SnapshotRestore) => {
+                format!("VPS restored to snapshot {s}")
+            }
+            (Status::Completed, JobType::BackupCreate) => "Backup completed".into(),
+            (Status::Completed, JobType::BackupRestore) => format!("Backup {s} restored"),
+        }
+    }
+}
+
+/// An action gate as the API shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Gate {
+    pub allowed: bool,
+    pub reason: Option<String>,
+    pub code: Option<&'static str>,
+}
+
+impl Gate {
+    fn open() -> Self {
+        Self {
+            allowed: true,
+            reason: None,
+            code: None,
+        }
+    }
+    fn closed(code: &'static str, reason: String) -> Self {
+        Self {
+            allowed: false,
+            reason: Some(reason),
+            code: Some(code),
+        }
+    }
+    pub fn json(&self) -> Value {
+        json!({"allowed": self.allowed, "reason": self.reason, "code": self.code})
+    }
+    /// 409 with the gate's code when closed.
+    pub fn check(&self) -> Result<(), ApiError> {
+        match (self.allowed, self.code) {
+            (true, _) => Ok(()),
+            (false, code) => Err(ApiError::conflict(
+                code.unwrap_or("conflict"),
+                self.reason.clone().unwrap_or_default(),
+            )),
+        }
+    }
+}
+
+const NO_SNAPSHOTS: &str =
+    "Snapshots are not included in this VPS plan. Add snapshot slots to enable snapshots.";
+const NO_BACKUPS: &str = "Backups are not included in this VPS plan.";
+
+/// The whole simulated account.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct State {
+    pub vps: BTreeMap<String, Vps>,
+    pub jobs: BTreeMap<String, Job>,
+    /// Unfinished job ids (rebuilt on load).
+    #[serde(skip)]
+    active: BTreeSet<String>,
+}
+
+/// What a job-creating request produced.
+pub(crate) struct Created {
+    pub job_id: String,
+}
+
+/// Parameters of a VPS list request.
+pub(crate) struct ListQuery {
+    pub limit: usize,
+    pub after: Option<String>,
+    pub name: Option<String>,
+    pub primary_ip: Option<String>,
+}
+
+fn vmid_for(id: &str) -> u32 {
+    let h = id
+        .bytes()
+        .fold(0u32, |a, b| a.wrapping_mul(31).wrapping_add(b as u32));
+    100 + h % 900
+}
+
+fn storage_key(vmid: u32, at: i64) -> String {
+    format!("vzdump-qemu-{vmid}-{}.vma.zst", storage_stamp(at))
+}
+
+fn is_public_id(prefix: &str, id: &str) -> bool {
+    id.strip_prefix(prefix).is_some_and(|rest| {
+        rest.len() == 26
+            && rest
+                .bytes()
+                .all(|b| b"0123456789abcdefghjkmnpqrstvwxyz".contains(&b))
+    })
+}
+
+impl State {
+    /// Builds the account from a fixture at time `now`.
+    pub fn from_fixture(fixture: &Fixture, now: i64, ttl_ms: i64) -> Result<Self, String> {
+        let mut state = State::default();
+        for fv in &fixture.vps {
+            let v = Self::vps_from_fixture(fv, now, ttl_ms)?;
+            if state.vps.insert(v.id.clone(), v).is_some() {
+                return Err(format!("duplicate VPS id {:?} in fixture", fv.id));
+            }
+        }
+        Ok(state)
+    }
+
+    fn vps_from_fixture(fv: &FixtureVps, now: i64, ttl_ms: i64) -> Result<Vps, String> {
+        if !is_public_id("vps_", &fv.id) {
+            return Err(format!(
+                "fixture VPS id {:?} is not vps_ + 26 lowercase base32 characters",
+                fv.id
+            ));
+        }
+        let vmid = vmid_for(&fv.id);
+        let mut snapshots = Vec::new();
+        let n = fv.snapshots.len() as i64;
+        for (i, s) in fv.snapshots.iter().enumerate() {
+            if !valid_snapshot_name(&s.name) {
+                return Err(format!("fixture snapshot name {:?} is invalid", s.name));
+            }
+            let created = match &s.created_at {
+                Some(t) => parse_iso(t)?,
+                // One second apart in fixture order, the last one at load time, so the list
+                // order (by creation) is the fixture order.
+                None => now - (n - 1 - i as i64) * 1000,
+            };
+            snapshots.push(Snapshot {
+                name: s.name.clone(),
+                description: s.description.clone(),
+                created_at: created,
+                expires_at: created + ttl_ms,
+                includes_memory_state: s.includes_memory_state,
+                parent_name: s.parent_name.clone(),
+            });
+        }
+        let mut backups = Vec::new();
+        for b in &fv.backups {
+            if !is_public_id("bkp_", &b.id) {
+                return Err(format!(
+                    "fixture backup id {:?} is not bkp_ + 26 lowercase base32 characters",
+                    b.id
+                ));
+            }
+            let at = parse_iso(&b.created_at)?;
+            let key = b
+                .storage_key
+                .clone()
+                .unwrap_or_else(|| storage_key(vmid, at));
+            backups.push(Backup {
+                id: b.id.clone(),
+                display_id: format!("{} ({key})", iso(at)),
+                storage_key: key,
+                created_at: at,
+                size_gb: b.size_gb,
+                backup_type: b.backup_type.clone(),
+                note: b.note.clone(),
+            });
+        }
+        Ok(Vps {
+            id: fv.id.clone(),
+            name: fv.name.clone(),
+            primary_ip: fv.primary_ip.clone(),
+            service_status: fv.service_status.clone(),
+            power_state: fv.power_state.clone(),
+            operating_system: fv.operating_system.clone(),
+            billing: fv.billing.clone(),
+            resources: fv.resources.clone(),
+            plan: fv.plan.clone(),
+            snapshots,
+            backups,
+            vmid,
+            last_restore: None,
+        })
+    }
+
+    /// Rebuilds derived indexes after deserialisation.
+    pub fn reindex(&mut self) {
+        self.active = self
+            .jobs
+            .values()
+            .filter(|j| j.finished.is_none())
+            .map(|j| j.id.clone())
+            .collect();
+    }
+
+    /// Brings the account up to `now`: finishes due jobs (applying their effects in order) and
+    /// drops expired snapshots. Returns whether anything changed.
+    pub fn advance(&mut self, now: i64, ttl_ms: i64) -> bool {
+        let mut due: Vec<(i64, String, Option<String>, u8)> = self
+            .active
+            .iter()
+            .filter_map(|id| self.jobs.get(id))
+            .filter_map(|j| {
+                j.due()
+                    .filter(|(at, _, _)| *at <= now)
+                    .map(|(at, f, p)| (at, j.id.clone(), f, p))
+            })
+            .collect();
+        due.sort();
+        let mut changed = !due.is_empty();
+        for (at, id, failed, progress) in due {
+            self.finish(&id, at, failed, progress, ttl_ms);
+        }
+        for v in self.vps.values_mut() {
+            let before = v.snapshots.len();
+            v.snapshots.retain(|s| s.expires_at > now);
+            changed |= v.snapshots.len() != before;
+        }
+        changed
+    }
+
+    /// Ends a job at `at`; on success applies its effect.
+    fn finish(&mut self, id: &str, at: i64, failed: Option<String>, progress: u8, ttl_ms: i64) {
+        let Some(job) = self.jobs.get(id).cloned() else {
+            return;
+        };
+        self.active.remove(id);
+        let result = match &failed {
+            Some(msg) => json!({"success": false, "type": job.job_type.as_str(), "error": msg}),
+            None => self.apply(&job, at, ttl_ms),
+        };
+        if let Some(j) = self.jobs.get_mut(id) {
+            j.finished = Some(Finished {
+                at,
+                failed,
+                progress,
+            });
+            j.result = Some(result);
+        }
+    }
+
+    fn apply(&mut self, job: &Job, at: i64, ttl_ms: i64) -> Value {
+        let ty = job.job_type.as_str();
+        let Some(v) = self.vps.get_mut(&job.vps_id) else {
+            return json!({"success": false, "type": ty, "error": "VPS no longer exists"});
+        };
+        let name = job.snapshot_name.clone().unwrap_or_default();
+        match job.job_type {
+            JobType::SnapshotCreate => {
+                let parent = v
+                    .snapshots
+                    .iter()
+                    .max_by_key(|s| s.created_at)
+                    .map(|s| s.name.clone());
+                v.snapshots.retain(|s| s.name != name);
+                let s = Snapshot {
+                    name: name.clone(),
+                    description: job.description.clone(),
+                    created_at: at,
+                    expires_at: at + ttl_ms,
+                    includes_memory_state: false,
+                    parent_name: parent,
+                };
+                let rendered = snapshot_json(&s);
+                v.snapshots.push(s);
+                json!({"success": true, "type": ty, "snapshot": rendered})
+            }
+            JobType::SnapshotDelete => {
+                v.snapshots.retain(|s| s.name != name);
+                json!({"success": true, "type": ty, "snapshotName": name})
+            }
+            JobType::SnapshotRestore => {
+                v.last_restore =
+                    Some(json!({"snapshotName": name, "at": iso(at), "jobId": job.id}));
+                json!({"success": true, "type": ty, "snapshotName": name})
+            }
+            JobType::BackupCreate => {
+                let key = storage_key(v.vmid, at);
+                let storage = v
+                    .resources
+                    .get("storageGb")
+                    .and_then(Value::as_f64)
+                    .unwrap_or(80.0);
+                let b = Backup {
+                    id: new_id("bkp_"),
+                    display_id: format!("{} ({key})", iso(at)),
+                    storage_key: key,
+                    created_at: at,
+                    size_gb: (storage * 1.55).round() / 10.0,
+                    backup_type: "manual".into(),
+                    note: job.note.clone(),
+                };
+                let rendered = backup_json(&b);
+                v.backups.push(b);
+                json!({"success": true, "type": ty, "backup": rendered})
+            }
+            JobType::BackupRestore => {
+                let bid = job.backup_id.clone().unwrap_or_default();
+                v.last_restore = Some(json!({"backupId": bid, "at": iso(at), "jobId": job.id}));
+                json!({"success": true, "type": ty, "backupId": bid})
+            }
+        }
+    }
+
+    /// Forces a job to its end now (admin API).
+    pub fn force(
+        &mut self,
+        id: &str,
+        fail: Option<String>,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<(), ApiError> {
+        let job = self.jobs.get(id).ok_or_else(ApiError::job_not_found)?;
+        if job.finished.is_some() {
+            return Err(ApiError::conflict(
+                "job_already_finished",
+                format!("Job {id} has already finished."),
+            ));
+        }
+        let (_, progress) = job.status(now);
+        let failed = fail.map(|m| {
+            if m.is_empty() {
+                job.job_type.default_failure().to_string()
+            } else {
+                m
+            }
+        });
+        let progress = if failed.is_some() { progress } else { 100 };
+        self.finish(id, now, failed, progress, ttl_ms);
+        Ok(())
+    }
+
+    /// Expires a snapshot now (admin API).
+    pub fn expire_snapshot(&mut self, vps_id: &str, name: &str) -> Result<(), ApiError> {
+        let v = self
+            .vps
+            .get_mut(vps_id)
+            .ok_or_else(ApiError::vps_not_found)?;
+        let before = v.snapshots.len();
+        v.snapshots.retain(|s| s.name != name);
+        if v.snapshots.len() == before {
+            return Err(ApiError::snapshot_not_found(name));
+        }
+        Ok(())
+    }
+
+    fn busy_job(&self, vps_id: &str) -> Option<&str> {
+        self.active
+            .iter()
+            .filter_map(|id| self.jobs.get(id))
+            .find(|j| j.vps_id == vps_id)
+            .map(|j| j.id.as_str())
+    }
+
+    fn vps(&self, id: &str) -> Result<&Vps, ApiError> {
+        self.vps.get(id).ok_or_else(ApiError::vps_not_found)
+    }
+
+    fn service_gate(v: &Vps) -> Option<Gate> {
+        match v.service_status.as_str() {
+            "active" => None,
+            "pending" => Some(Gate::closed(
+                "pending_order",
+                "The service has a pending order. Actions become available once it is active."
+                    .into(),
+            )),
+            "suspended" => Some(Gate::closed(
+                "service_suspended",
+                "The service is suspended.".into(),
+            )),
+            other => Some(Gate::closed(
+                "service_inactive",
+                format!("The service is not active (status: {other})."),
+            )),
+        }
+    }
+
+    fn busy_gate(&self, v: &Vps) -> Option<Gate> {
+        self.busy_job(&v.id).map(|j| {
+            Gate::closed(
+                "job_in_progress",
+                format!("Another operation is in progress on this VPS (job {j})."),
+            )
+        })
+    }
+
+    /// `(canCreate, canRestore)` of the snapshot list.
+    pub fn snapshot_gates(&self, v: &Vps) -> (Gate, Gate) {
+        let base = Self::service_gate(v)
+            .or_else(|| {
+                (v.plan.snapshot_slots == 0)
+                    .then(|| Gate::closed("feature_not_in_plan", NO_SNAPSHOTS.into()))
+            })
+            .or_else(|| self.busy_gate(v));
+        if let Some(g) = base {
+            return (g.clone(), g);
+        }
+        let used = v.snapshots.len() as u32;
+        let create = if used >= v.plan.snapshot_slots {
+            Gate::closed(
+                "snapshot_limit_reached",
+                format!(
+                    "All {} snapshot slots are in use. Delete a snapshot or add snapshot slots.",
+                    v.plan.snapshot_slots
+                ),
+            )
+        } else {
+            Gate::open()
+        };
+        (create, Gate::open())
+    }
+
+    /// `(canCreateBackup, canRestore)` of the backup list.
+    pub fn backup_gates(&self, v: &Vps) -> (Gate, Gate) {
+        let base = Self::service_gate(v)
+            .or_else(|| {
+                (v.plan.backup_limit == Some(0))
+                    .then(|| Gate::closed("feature_not_in_plan", NO_BACKUPS.into()))
+            })
+            .or_else(|| self.busy_gate(v));
+        if let Some(g) = base {
+            return (g.clone(), g);
+        }
+        let create = match v.plan.backup_limit {
+            Some(limit) if v.backups.len() as u32 >= limit => Gate::closed(
+                "backup_quota_exceeded",
+                format!("The backup quota of {limit} is used up. Delete a backup to free quota."),
+            ),
+            _ => Gate::open(),
+        };
+        (create, Gate::open())
+    }
+
+    /// `GET /api/v2/vps`.
+    pub fn list_vps(&self, q: &ListQuery, include_maintenance: bool) -> Value {
+        let matching = self.vps.values().filter(|v| {
+            q.name
+                .as_ref()
+                .is_none_or(|n| v.name.to_lowercase() == n.to_lowercase())
+                && q.primary_ip
+                    .as_ref()
+                    .is_none_or(|ip| v.primary_ip.as_deref() == Some(ip.as_str()))
+                && q.after.as_ref().is_none_or(|a| v.id.as_str() > a.as_str())
+        });
+        let mut page: Vec<&Vps> = matching.take(q.limit + 1).collect();
+        let more = page.len() > q.limit;
+        page.truncate(q.limit);
+        let next = if more {
+            page.last().map(|v| encode_cursor(&v.id))
+        } else {
+            None
+        };
+        let data: Vec<Value> = page
+            .iter()
+            .map(|v| {
+                let mut j = vps_json(v);
+                if include_maintenance {
+                    j["pendingMaintenance"] = Value::Null;
+                    j["pendingMaintenanceHasDeadline"] = json!(false);
+                }
+                j
+            })
+            .collect();
+        json!({"data": data, "nextCursor": next})
+    }
+
+    /// `GET /api/v2/vps/{id}`.
+    pub fn get_vps(&self, id: &str) -> Result<Value, ApiError> {
+        Ok(vps_json(self.vps(id)?))
+    }
+
+    /// `GET /api/v2/vps/{id}/snapshots`.
+    pub fn list_snapshots(&self, id: &str) -> Result<Value, ApiError> {
+        let v = self.vps(id)?;
+        let (create, restore) = self.snapshot_gates(v);
+        let available = v.plan.snapshot_slots > 0;
+        let mut snaps: Vec<&Snapshot> = v.snapshots.iter().collect();
+        snaps.sort_by(|a, b| (a.created_at, &a.name).cmp(&(b.created_at, &b.name)));
+        Ok(json!({
+            "data": snaps.iter().map(|s| snapshot_json(s)).collect::<Vec<_>>(),
+            "available": available,
+            "reason": if available { Value::Null } else { json!(NO_SNAPSHOTS) },
+            "limits": {"totalSnapshots": v.plan.snapshot_slots},
+            "actions": {"canCreate": create.json(), "canRestore": restore.json()},
+        }))
+    }
+
+    /// `GET /api/v2/vps/{id}/backups`.
+    pub fn list_backups(&self, id: &str) -> Result<Value, ApiError> {
+        let v = self.vps(id)?;
+        let (create, restore) = self.backup_gates(v);
+        let used = v.backups.len() as u32;
+        let mut backups: Vec<&Backup> = v.backups.iter().collect();
+        backups.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(json!({
+            "backups": backups.iter().map(|b| backup_json(b)).collect::<Vec<_>>(),
+            "quotaInfo": {
+                "used": used,
+                "limit": v.plan.backup_limit,
+                "remaining": v.plan.backup_limit.map(|l| l.saturating_sub(used)),
+            },
+            "actions": {"canCreateBackup": create.json(), "canRestore": restore.json()},
+        }))
+    }
+
+    /// Checks a VPS exists; used before body validation so 404 wins over 400.
+    pub fn require_vps(&self, id: &str) -> Result<(), ApiError> {
+        self.vps(id).map(|_| ())
+    }
+
+    fn new_job(
+        &mut self,
+        job_type: JobType,
+        vps_id: &str,
+        now: i64,
+        duration_ms: i64,
+        fate: JobFate,
+    ) -> Job {
+        let fate = match fate {
+            JobFate::Normal => Fate::Normal,
+            JobFate::Stuck => Fate::Stuck,
+            JobFate::Fail(m) => Fate::Fail {
+                message: m
+                    .filter(|m| !m.is_empty())
+                    .unwrap_or_else(|| job_type.default_failure().to_string()),
+            },
+        };
+        Job {
+            id: new_id("job_"),
+            job_type,
+            vps_id: vps_id.to_string(),
+            created_at: now,
+            duration_ms,
+            fate,
+            snapshot_name: None,
+            description: None,
+            note: None,
+            backup_id: None,
+            finished: None,
+            result: None,
+        }
+    }
+
+    fn insert_job(&mut self, job: Job) -> Created {
+        let id = job.id.clone();
+        self.active.insert(id.clone());
+        self.jobs.insert(id.clone(), job);
+        Created { job_id: id }
+    }
+
+    /// `POST /api/v2/vps/{id}/snapshots` after body validation. `fate` is asked only once the
+    /// request is known to create a job, so a 409 does not use up a fault.
+    pub fn create_snapshot(
+        &mut self,
+        id: &str,
+        name: &str,
+        description: Option<String>,
+        now: i64,
+        duration_ms: i64,
+        fate: impl FnOnce(JobType) -> JobFate,
+    ) -> Result<Created, ApiError> {
+        let v = self.vps(id)?;
+        let (create, _) = self.snapshot_gates(v);
+        if let Some(code) = create.code {
+            if code != "snapshot_limit_reached" {
+                create.check()?;
+            }
+        }
+        if v.snapshots.iter().any(|s| s.name == name) {
+            return Err(ApiError::conflict(
+                "snapshot_exists",
+                format!("A snapshot named {name:?} already exists on this VPS."),
+            ));
+        }
+        create.check()?;
+        let mut job = self.new_job(
+            JobType::SnapshotCreate,
+            id,
+            now,
+            duration_ms,
+            fate(JobType::SnapshotCreate),
+        );
+        job.snapshot_name = Some(name.to_string());
+        job.description = description;
+        Ok(self.insert_job(job))
+    }
+
+    /// `DELETE /api/v2/vps/{id}/snapshots/{name}`; `Ok(None)` when deleted synchronously.
+    #[allow(clippy::too_many_arguments)]
+    pub fn delete_snapshot(
+        &mut self,
+        id: &str,
+        name: &str,
+        sync: bool,
+        now: i64,
+        duration_ms: i64,
+        fate: impl FnOnce(JobType) -> JobFate,
+    ) -> Result<Option<Created>, ApiError> {
+        let v = self.vps(id)?;
+        if let Some(g) = Self::service_gate(v).or_else(|| self.busy_gate(v)) {
+            g.check()?;
+        }
+        if !v.snapshots.iter().any(|s| s.name == name) {
+            return Err(ApiError::snapshot_not_found(name));
+        }
+        if sync {
+            if let Some(v) = self.vps.get_mut(id) {
+                v.snapshots.retain(|s| s.name != name);
+            }
+            return Ok(None);
+        }
+        let mut job = self.new_job(
+            JobType::SnapshotDelete,
+            id,
+            now,
+            duration_ms,
+            fate(JobType::SnapshotDelete),
+        );
+        job.snapshot_name = Some(name.to_string());
+        Ok(Some(self.insert_job(job)))
+    }
+
+    /// `POST /api/v2/vps/{id}/snapshots/{name}/actions/restore`.
+    pub fn restore_snapshot(
+        &mut self,
+        id: &str,
+        name: &str,
+        now: i64,
+        duration_ms: i64,
+        fate: impl FnOnce(JobType) -> JobFate,
+    ) -> Result<Created, ApiError> {
+        let v = self.vps(id)?;
+        let (_, restore) = self.snapshot_gates(v);
+        restore.check()?;
+        if !v.snapshots.iter().any(|s| s.name == name) {
+            return Err(ApiError::snapshot_not_found(name));
+        }
+        let mut job = self.new_job(
+            JobType::SnapshotRestore,
+            id,
+            now,
+            duration_ms,
+            fate(JobType::SnapshotRestore),
+        );
+        job.snapshot_name = Some(name.to_string());
+        Ok(self.insert_job(job))
+    }
+
+    /// `POST /api/v2/vps/{id}/backups`.
+    pub fn create_backup(
+        &mut self,
+        id: &str,
+        note: Option<String>,
+        now: i64,
+        duration_ms: i64,
+        fate: impl FnOnce(JobType) -> JobFate,
+    ) -> Result<Created, ApiError> {
+        let v = self.vps(id)?;
+        let (create, _) = self.backup_gates(v);
+        create.check()?;
+        let mut job = self.new_job(
+            JobType::BackupCreate,
+            id,
+            now,
+            duration_ms,
+            fate(JobType::BackupCreate),
+        );
+        job.note = note;
+        Ok(self.insert_job(job))
+    }
+
+    /// `DELETE /api/v2/vps/{id}/backups/{backupId}` (synchronous, 204).
+    pub fn delete_backup(&mut self, id: &str, backup_id: &str) -> Result<(), ApiError> {
+        let v = self.vps(id)?;
+        if let Some(g) = Self::service_gate(v).or_else(|| self.busy_gate(v)) {
+            g.check()?;
+        }
+        if !v.backups.iter().any(|b| b.id == backup_id) {
+            return Err(ApiError::backup_not_found());
+        }
+        if let Some(v) = self.vps.get_mut(id) {
+            v.backups.retain(|b| b.id != backup_id);
+        }
+        Ok(())
+    }
+
+    /// `POST /api/v2/vps/{id}/backups/{backupId}/actions/restore`.
+    pub fn restore_backup(
+        &mut self,
+        id: &str,
+        backup_id: &str,
+        now: i64,
+        duration_ms: i64,
+        fate: impl FnOnce(JobType) -> JobFate,
+    ) -> Result<Created, ApiError> {
+        let v = self.vps(id)?;
+        let (_, restore) = self.backup_gates(v);
+        restore.check()?;
+        if !v.backups.iter().any(|b| b.id == backup_id) {
+            return Err(ApiError::backup_not_found());
+        }
+        let mut job = self.new_job(
+            JobType::BackupRestore,
+            id,
+            now,
+            duration_ms,
+            fate(JobType::BackupRestore),
+        );
+        job.backup_id = Some(backup_id.to_string());
+        Ok(self.insert_job(job))
+    }
+
+    /// Admin dump.
+    pub fn dump(&self, now: i64) -> Value {
+        let vps: Vec<Value> = self
+            .vps
+            .values()
+            .map(|v| {
+                let mut j = vps_json(v);
+                j["plan"] = json!(v.plan);
+                j["snapshots"] = json!(v.snapshots.iter().map(snapshot_json).collect::<Vec<_>>());
+                j["backups"] = json!(v.backups.iter().map(backup_json).collect::<Vec<_>>());
+                j["lastRestore"] = v.last_restore.clone().unwrap_or(Value::Null);
+                j["busyJob"] = json!(self.busy_job(&v.id));
+                j
+            })
+            .collect();
+        let jobs: Vec<Value> = self.jobs.values().map(|j| job_summary(j, now)).collect();
+        json!({"vps": vps, "jobs": jobs})
+    }
+}
+
+/// The snapshot name rule of the reference (`^[A-Za-z0-9_-]{1,40}$`).
+pub(crate) fn valid_snapshot_name(name: &str) -> bool {
+    (1..=40).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+pub(crate) fn encode_cursor(id: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("v1:{id}"))
+}
+
+/// Decodes a cursor into the id it continues after; `None` when malformed.
+pub(crate) fn decode_cursor(cursor: &str) -> Option<String> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()?;
+    let s = String::from_utf8(raw).ok()?;
+    let id = s.strip_prefix("v1:")?;
+    is_public_id("vps_", id).then(|| id.to_string())
+}
+
+fn vps_json(v: &Vps) -> Value {
+    json!({
+        "id": v.id,
+        "name": v.name,
+        "primaryIp": v.primary_ip,
+        "serviceStatus": v.service_status,
+        "powerState": v.power_state,
+        "operatingSystem": v.operating_system,
+        "billing": v.billing,
+        "resources": v.resources,
+    })
+}
+
+fn snapshot_json(s: &Snapshot) -> Value {
+    json!({
+        "displayId": s.name,
+        "name": s.name,
+        "description": s.description,
+        "createdAt": iso(s.created_at),
+        "expiresAt": iso(s.expires_at),
+        "includesMemoryState": s.includes_memory_state,
+        "parentName": s.parent_name,
+    })
+}
+
+fn backup_json(b: &Backup) -> Value {
+    json!({
+        "id": b.id,
+        "displayId": b.display_id,
+        "storageKey": b.storage_key,
+        "createdAt": iso(b.created_at),
+        "sizeGb": b.size_gb,
+        "backupType": b.backup_type,
+        "note": b.note,
+    })
+}
+
+fn job_summary(j: &Job, now: i64) -> Value {
+    let (status, progress) = j.status(now);
+    json!({
+        "jobId": j.id,
+        "type": j.job_type.as_str(),
+        "vpsId": j.vps_id,
+        "status": status.as_str(),
+        "progress": progress,
+        "fate": j.fate,
+        "createdAt": iso(j.created_at),
+        "finishedAt": j.finished.as_ref().map(|f| iso(f.at)),
+        "durationMs": j.duration_ms,
+        "result": j.result,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::fixture::{default_fixture, VPS_APP, VPS_FULL, VPS_NO_SNAPSHOTS};
+
+    fn state(now: i64) -> State {
+        State::from_fixture(&default_fixture(), now, 86_400_000).unwrap()
+    }
+
+    #[test]
+    fn cursor_round_trip() {
+        let c = encode_cursor(VPS_APP);
+        assert_eq!(decode_cursor(&c).as_deref(), Some(VPS_APP));
+        assert_eq!(decode_cursor("garbage!"), None);
+        assert_eq!(decode_cursor(&encode_cursor("x")), None);
+    }
+
+    #[test]
+    fn names() {
+        assert!(valid_snapshot_name("before-upgrade_2"));
+        assert!(valid_snapshot_name(&"a".repeat(40)));
+        assert!(!valid_snapshot_name(&"a".repeat(41)));
+        assert!(!valid_snapshot_name(""));
+        assert!(!valid_snapshot_name("has space"));
+        assert!(!valid_snapshot_name("ümlaut"));
+    }
+
+    #[test]
+    fn job_timeline_and_effect() {
+        let t0 = 1_000_000;
+        let mut s = state(t0);
+        let c = s
+            .create_backup(VPS_APP, Some("n".into()), t0, 1000, |_| JobFate::Normal)
+            .unwrap();
+        let job = s.jobs[&c.job_id].clone();
+        assert_eq!(job.status(t0), (Status::Queued, 0));
+        assert_eq!(job.status(t0 + 500), (Status::InProgress, 50));
+        // gate closed while in flight
+        let err = s
+            .create_backup(VPS_APP, None, t0 + 1, 1000, |_| JobFate::Normal)
+            .err()
+            .unwrap();
+        assert_eq!(err.code, "job_in_progress");
+        s.advance(t0 + 999, 1000);
+        assert_eq!(s.jobs[&c.job_id].status(t0 + 999).0, Status::InProgress);
+        assert!(s.advance(t0 + 1000, 1000));
+        assert_eq!(
+            s.jobs[&c.job_id].status(t0 + 1000),
+            (Status::Completed, 100)
+        );
+        assert_eq!(s.vps[VPS_APP].backups.len(), 2);
+    }
+
+    #[test]
+    fn failing_and_stuck_jobs() {
+        let t0 = 1_000_000;
+        let mut s = state(t0);
+        let c = s
+            .create_snapshot(VPS_APP, "x", None, t0, 1000, |_| JobFate::Fail(None))
+            .unwrap();
+        s.advance(t0 + 500, 1000);
+        let j = &s.jobs[&c.job_id];
+        assert_eq!(j.status(t0 + 500).0, Status::Failed);
+        assert_eq!(
+            j.message(Status::Failed),
+            "Snapshot creation failed: storage pool is busy"
+        );
+        assert_eq!(s.vps[VPS_APP].snapshots.len(), 1);
+        let c = s
+            .create_snapshot(VPS_APP, "y", None, t0, 1000, |_| JobFate::Stuck)
+            .unwrap();
+        s.advance(t0 + 100_000, 100_000_000);
+        assert_eq!(
+            s.jobs[&c.job_id].status(t0 + 100_000),
+            (Status::InProgress, 50)
+        );
+        s.force(&c.job_id, None, t0 + 100_001, 86_400_000).unwrap();
+        assert_eq!(s.vps[VPS_APP].snapshots.len(), 2);
+        assert_eq!(
+            s.vps[VPS_APP].snapshots[1].parent_name.as_deref(),
+            Some("before-upgrade")
+        );
+    }
+
+    #[test]
+    fn gates_and_conflicts() {
+        let t0 = 1_000_000;
+        let mut s = state(t0);
+        let e = s
+            .create_snapshot(VPS_NO_SNAPSHOTS, "a", None, t0, 0, |_| JobFate::Normal)
+            .err()
+            .unwrap();
+        assert_eq!((e.status, e.code.as_str()), (409, "feature_not_in_plan"));
+        let e = s
+            .create_snapshot(VPS_FULL, "nightly-1", None, t0, 0, |_| JobFate::Normal)
+            .err()
+            .unwrap();
+        assert_eq!(e.code, "snapshot_exists");
+        let e = s
+            .create_snapshot(VPS_FULL, "new", None, t0, 0, |_| JobFate::Normal)
+            .err()
+            .unwrap();
+        assert_eq!(e.code, "snapshot_limit_reached");
+        let e = s
+            .create_backup(VPS_FULL, None, t0, 0, |_| JobFate::Normal)
+            .err()
+            .unwrap();
+        assert_eq!(e.code, "backup_quota_exceeded");
+        let e = s
+            .restore_snapshot(VPS_APP, "nope", t0, 0, |_| JobFate::Normal)
+            .err()
+            .unwrap();
+        assert_eq!((e.status, e.code.as_str()), (404, "snapshot_not_found"));
+    }
+
+    #[test]
+    fn snapshots_expire() {
+        let t0 = 1_000_000;
+        let mut s = State::from_fixture(&default_fixture(), t0, 2000).unwrap();
+        assert_eq!(s.vps[VPS_APP].snapshots.len(), 1);
+        s.advance(t0 + 1999, 2000);
+        assert_eq!(s.vps[VPS_APP].snapshots.len(), 1);
+        s.advance(t0 + 2000, 2000);
+        assert_eq!(s.vps[VPS_APP].snapshots.len(), 0);
+    }
+}

@@ -1,0 +1,1316 @@
+//! Holds hostup-sim to shared/reference/hostup-api.md (and docs/hostup-sim.md where the
+//! reference is silent), independently of the client in src/hostup: every test talks plain HTTP
+//! to a simulator on 127.0.0.1 and compares bodies with the reference's examples field for field.
+
+use std::time::{Duration, Instant};
+
+use hostup_provider::sim::fixture::{
+    BACKUP_APP, KEY_ADMIN, KEY_BACKUP_ONLY, KEY_READ_ONLY, KEY_TEST, SNAPSHOT_APP, VPS_APP,
+    VPS_FULL, VPS_NO_SNAPSHOTS, VPS_PAYG, VPS_PENDING,
+};
+use hostup_provider::sim::{self, ApiKey, JobShape, SimConfig, SimHandle, SnapshotDeleteMode};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+const NO_SNAPSHOTS: &str =
+    "Snapshots are not included in this VPS plan. Add snapshot slots to enable snapshots.";
+
+/// A simulator plus an HTTP client pointed at it.
+struct T {
+    sim: SimHandle,
+    http: reqwest::Client,
+}
+
+/// One answer, read fully.
+struct Resp {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    text: String,
+}
+
+impl Resp {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text))
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+async fn start(config: SimConfig) -> T {
+    let sim = sim::start(config).await.expect("start sim");
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    T { sim, http }
+}
+
+impl T {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.sim.base_url())
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Result<Resp, reqwest::Error> {
+        let mut rb = self
+            .http
+            .request(method, self.url(path))
+            .header("Accept", "application/json");
+        if let Some(k) = key {
+            rb = rb.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let r = rb.send().await?;
+        let status = r.status();
+        let headers = r.headers().clone();
+        let text = r.text().await?;
+        Ok(Resp {
+            status,
+            headers,
+            text,
+        })
+    }
+
+    async fn get(&self, path: &str) -> Resp {
+        self.send(Method::GET, path, Some(KEY_TEST), None)
+            .await
+            .expect("GET")
+    }
+
+    async fn post(&self, path: &str, body: Option<Value>) -> Resp {
+        self.send(Method::POST, path, Some(KEY_TEST), body)
+            .await
+            .expect("POST")
+    }
+
+    async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let r = self.send(method, path, None, body).await.expect("admin");
+        assert!(
+            r.status.is_success(),
+            "admin {path}: {} {}",
+            r.status,
+            r.text
+        );
+        r.json()
+    }
+
+    /// Polls a job until it is terminal (bounded), returning every body seen.
+    async fn poll_until_terminal(&self, poll_url: &str, limit: Duration) -> Vec<Value> {
+        let start = Instant::now();
+        let mut seen = Vec::new();
+        loop {
+            let body = self.get(poll_url).await.json();
+            let status = body["data"]["status"].as_str().unwrap_or("").to_string();
+            seen.push(body);
+            if status == "completed" || status == "failed" {
+                return seen;
+            }
+            assert!(start.elapsed() < limit, "job not terminal: {seen:?}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+fn cfg() -> SimConfig {
+    SimConfig::default()
+}
+
+fn keys_of(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+    k.sort();
+    k
+}
+
+fn sorted(list: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = list.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+fn is_public_id(prefix: &str, id: &str) -> bool {
+    id.strip_prefix(prefix).is_some_and(|rest| {
+        rest.len() == 26
+            && rest
+                .bytes()
+                .all(|b| b"0123456789abcdefghjkmnpqrstvwxyz".contains(&b))
+    })
+}
+
+fn parse_iso(s: &str) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("not ISO-8601: {s:?}: {e}"))
+}
+
+/// `2026-04-27T12:34:56.000Z`: the reference's timestamp form (UTC, milliseconds, `Z`).
+fn assert_iso_ms(s: &str) {
+    parse_iso(s);
+    assert_eq!(s.len(), 24, "{s}");
+    assert!(s.ends_with('Z') && &s[19..20] == ".", "{s}");
+}
+
+/// Checks a Problem Details body against reference §1.7 and returns it.
+fn assert_problem(r: &Resp, status: u16, code: &str, title: &str, instance: &str) -> Value {
+    assert_eq!(r.status.as_u16(), status, "{}", r.text);
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/problem+json"),
+        "{}",
+        r.text
+    );
+    let p = r.json();
+    let mut expected = vec![
+        "type",
+        "title",
+        "status",
+        "detail",
+        "code",
+        "instance",
+        "requestId",
+        "timestamp",
+    ];
+    if code == "invalid_request" {
+        expected.push("errors");
+    }
+    assert_eq!(keys_of(&p), sorted(&expected), "{p}");
+    assert_eq!(
+        p["type"],
+        format!("https://developer.hostup.se/errors/{code}")
+    );
+    assert_eq!(p["title"], title);
+    assert_eq!(p["status"], status);
+    assert_eq!(p["code"], code);
+    assert_eq!(p["instance"], instance);
+    assert!(p["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    let rid = p["requestId"].as_str().expect("requestId");
+    assert!(is_public_id("req_", rid), "{rid}");
+    assert_eq!(r.header("x-request-id"), Some(rid));
+    assert_iso_ms(p["timestamp"].as_str().expect("timestamp"));
+    p
+}
+
+fn op_of(r: &Resp) -> (String, String) {
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    let body = r.json();
+    assert_eq!(keys_of(&body), sorted(&["operation"]));
+    let op = &body["operation"];
+    assert_eq!(
+        keys_of(op),
+        sorted(&["status", "jobId", "pollUrl", "result"])
+    );
+    assert_eq!(op["status"], "queued");
+    assert_eq!(op["result"], Value::Null);
+    let job = op["jobId"].as_str().expect("jobId").to_string();
+    assert!(is_public_id("job_", &job), "{job}");
+    let poll = op["pollUrl"].as_str().expect("pollUrl").to_string();
+    assert_eq!(poll, format!("/api/jobs/{job}"));
+    (job, poll)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots (reference §4)
+
+#[tokio::test]
+async fn snapshot_list_of_a_plan_without_snapshots_matches_reference() {
+    let t = start(cfg()).await;
+    let r = t
+        .get(&format!("/api/v2/vps/{VPS_NO_SNAPSHOTS}/snapshots"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let closed = json!({"allowed": false, "reason": NO_SNAPSHOTS, "code": "feature_not_in_plan"});
+    assert_eq!(
+        r.json(),
+        json!({
+            "data": [],
+            "available": false,
+            "reason": NO_SNAPSHOTS,
+            "limits": {"totalSnapshots": 0},
+            "actions": {"canCreate": closed, "canRestore": closed},
+        })
+    );
+}
+
+#[tokio::test]
+async fn snapshot_list_items_match_reference() {
+    let t = start(cfg()).await;
+    let body = t
+        .get(&format!("/api/v2/vps/{VPS_APP}/snapshots"))
+        .await
+        .json();
+    assert_eq!(
+        keys_of(&body),
+        sorted(&["data", "available", "reason", "limits", "actions"])
+    );
+    assert_eq!(body["available"], true);
+    assert_eq!(body["reason"], Value::Null);
+    assert_eq!(body["limits"], json!({"totalSnapshots": 3}));
+    let open = json!({"allowed": true, "reason": null, "code": null});
+    assert_eq!(
+        body["actions"],
+        json!({"canCreate": open, "canRestore": open})
+    );
+    let items = body["data"].as_array().expect("data");
+    assert_eq!(items.len(), 1);
+    let s = &items[0];
+    assert_eq!(
+        keys_of(s),
+        sorted(&[
+            "displayId",
+            "name",
+            "description",
+            "createdAt",
+            "expiresAt",
+            "includesMemoryState",
+            "parentName"
+        ])
+    );
+    assert_eq!(s["displayId"], SNAPSHOT_APP);
+    assert_eq!(s["name"], SNAPSHOT_APP);
+    assert_eq!(s["description"], "Before package upgrade");
+    assert_eq!(s["includesMemoryState"], false);
+    assert_eq!(s["parentName"], Value::Null);
+    let created = s["createdAt"].as_str().expect("createdAt");
+    let expires = s["expiresAt"].as_str().expect("expiresAt");
+    assert_iso_ms(created);
+    assert_iso_ms(expires);
+    assert_eq!(
+        parse_iso(expires) - parse_iso(created),
+        time::Duration::hours(24)
+    );
+}
+
+#[tokio::test]
+async fn snapshot_gates_close_for_full_slots_and_pending_orders() {
+    let t = start(cfg()).await;
+    let full = t
+        .get(&format!("/api/v2/vps/{VPS_FULL}/snapshots"))
+        .await
+        .json();
+    assert_eq!(full["available"], true);
+    assert_eq!(full["limits"]["totalSnapshots"], 2);
+    assert_eq!(full["data"].as_array().map(Vec::len), Some(2));
+    assert_eq!(full["actions"]["canCreate"]["allowed"], false);
+    assert_eq!(
+        full["actions"]["canCreate"]["code"],
+        "snapshot_limit_reached"
+    );
+    assert_eq!(full["actions"]["canRestore"]["allowed"], true);
+    assert_eq!(full["data"][1]["parentName"], "pre-migration");
+
+    let pending = t
+        .get(&format!("/api/v2/vps/{VPS_PENDING}/snapshots"))
+        .await
+        .json();
+    for gate in ["canCreate", "canRestore"] {
+        assert_eq!(pending["actions"][gate]["allowed"], false);
+        assert_eq!(pending["actions"][gate]["code"], "pending_order");
+        assert!(pending["actions"][gate]["reason"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn snapshot_create_queues_a_job_and_appears_when_it_completes() {
+    let t = start(cfg().with_job_duration(Duration::from_secs(600))).await;
+    let path = format!("/api/v2/vps/{VPS_APP}/snapshots");
+    let r = t
+        .post(
+            &path,
+            Some(json!({"name": "pre-deploy", "description": "Before deploy"})),
+        )
+        .await;
+    let (job, poll) = op_of(&r);
+
+    // Not listed yet; both gates closed while the job runs.
+    let list = t.get(&path).await.json();
+    assert_eq!(list["data"].as_array().map(Vec::len), Some(1));
+    for gate in ["canCreate", "canRestore"] {
+        assert_eq!(list["actions"][gate]["allowed"], false);
+        assert_eq!(list["actions"][gate]["code"], "job_in_progress");
+    }
+    // A second job on the same VPS is refused with the gate's code.
+    let again = t.post(&path, Some(json!({"name": "other"}))).await;
+    let p = assert_problem(&again, 409, "job_in_progress", "Job in progress", &path);
+    assert_eq!(p["detail"], list["actions"]["canCreate"]["reason"]);
+
+    t.admin(Method::POST, &format!("/_sim/jobs/{job}/complete"), None)
+        .await;
+    let done = t.get(&poll).await.json();
+    assert_eq!(done["data"]["status"], "completed");
+    let snap = &done["data"]["result"]["snapshot"];
+    assert_eq!(snap["name"], "pre-deploy");
+
+    let list = t.get(&path).await.json();
+    let items = list["data"].as_array().expect("data");
+    assert_eq!(items.len(), 2);
+    assert_eq!(&items[1], snap);
+    assert_eq!(items[1]["description"], "Before deploy");
+    assert_eq!(items[1]["parentName"], SNAPSHOT_APP);
+    assert_eq!(list["actions"]["canCreate"]["allowed"], true);
+}
+
+#[tokio::test]
+async fn snapshot_create_validation_and_conflicts() {
+    let t = start(cfg()).await;
+    let path = format!("/api/v2/vps/{VPS_APP}/snapshots");
+    for (body, pointer, code) in [
+        (json!({}), "/name", "missing_required"),
+        (json!({"name": "has space"}), "/name", "invalid_format"),
+        (json!({"name": "a".repeat(41)}), "/name", "invalid_format"),
+        (json!({"name": 5}), "/name", "invalid_type"),
+        (
+            json!({"name": "ok", "description": "d".repeat(256)}),
+            "/description",
+            "too_long",
+        ),
+    ] {
+        let r = t.post(&path, Some(body.clone())).await;
+        let p = assert_problem(&r, 400, "invalid_request", "Validation failed", &path);
+        let errors = p["errors"].as_array().expect("errors");
+        assert_eq!(errors.len(), 1, "{body}: {p}");
+        assert_eq!(keys_of(&errors[0]), sorted(&["pointer", "detail", "code"]));
+        assert_eq!(errors[0]["pointer"], pointer, "{body}");
+        assert_eq!(errors[0]["code"], code, "{body}");
+    }
+    let r = t
+        .send(Method::POST, &path, Some(KEY_TEST), None)
+        .await
+        .expect("post");
+    assert_problem(&r, 400, "invalid_request", "Validation failed", &path);
+
+    let r = t.post(&path, Some(json!({"name": SNAPSHOT_APP}))).await;
+    assert_problem(&r, 409, "snapshot_exists", "Snapshot already exists", &path);
+
+    let full = format!("/api/v2/vps/{VPS_FULL}/snapshots");
+    let r = t.post(&full, Some(json!({"name": "new"}))).await;
+    assert_problem(
+        &r,
+        409,
+        "snapshot_limit_reached",
+        "Snapshot limit reached",
+        &full,
+    );
+
+    let none = format!("/api/v2/vps/{VPS_NO_SNAPSHOTS}/snapshots");
+    let r = t.post(&none, Some(json!({"name": "new"}))).await;
+    let p = assert_problem(&r, 409, "feature_not_in_plan", "Feature not in plan", &none);
+    assert_eq!(p["detail"], NO_SNAPSHOTS);
+
+    let pending = format!("/api/v2/vps/{VPS_PENDING}/snapshots");
+    let r = t.post(&pending, Some(json!({"name": "new"}))).await;
+    assert_problem(&r, 409, "pending_order", "Pending order", &pending);
+}
+
+#[tokio::test]
+async fn snapshot_restore_and_delete() {
+    let t = start(cfg().with_job_duration(Duration::ZERO)).await;
+    let restore = format!("/api/v2/vps/{VPS_APP}/snapshots/{SNAPSHOT_APP}/actions/restore");
+    let r = t.post(&restore, None).await;
+    let (_, poll) = op_of(&r);
+    let done = t.get(&poll).await.json();
+    assert_eq!(done["data"]["status"], "completed");
+    assert_eq!(done["data"]["type"], "snapshot_restore");
+    assert_eq!(done["data"]["result"]["snapshotName"], SNAPSHOT_APP);
+
+    let missing = format!("/api/v2/vps/{VPS_APP}/snapshots/nope/actions/restore");
+    let r = t.post(&missing, None).await;
+    assert_problem(
+        &r,
+        404,
+        "snapshot_not_found",
+        "Snapshot not found",
+        &missing,
+    );
+
+    let del = format!("/api/v2/vps/{VPS_APP}/snapshots/{SNAPSHOT_APP}");
+    let r = t
+        .send(Method::DELETE, &del, Some(KEY_TEST), None)
+        .await
+        .expect("delete");
+    let (_, poll) = op_of(&r);
+    assert_eq!(t.get(&poll).await.json()["data"]["status"], "completed");
+    let list = t
+        .get(&format!("/api/v2/vps/{VPS_APP}/snapshots"))
+        .await
+        .json();
+    assert_eq!(list["data"], json!([]));
+    let r = t
+        .send(Method::DELETE, &del, Some(KEY_TEST), None)
+        .await
+        .expect("delete");
+    assert_problem(&r, 404, "snapshot_not_found", "Snapshot not found", &del);
+}
+
+#[tokio::test]
+async fn snapshot_delete_sync_mode_answers_204() {
+    let t = start(cfg().with_snapshot_delete(SnapshotDeleteMode::Sync)).await;
+    let del = format!("/api/v2/vps/{VPS_FULL}/snapshots/nightly-1");
+    let r = t
+        .send(Method::DELETE, &del, Some(KEY_TEST), None)
+        .await
+        .expect("delete");
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(r.text, "");
+    let list = t
+        .get(&format!("/api/v2/vps/{VPS_FULL}/snapshots"))
+        .await
+        .json();
+    assert_eq!(list["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(list["actions"]["canCreate"]["allowed"], true);
+}
+
+#[tokio::test]
+async fn snapshots_expire_after_their_ttl() {
+    let t = start(cfg().with_snapshot_ttl(Duration::from_millis(300))).await;
+    let path = format!("/api/v2/vps/{VPS_APP}/snapshots");
+    let first = t.get(&path).await.json();
+    let s = &first["data"][0];
+    assert_eq!(
+        parse_iso(s["expiresAt"].as_str().expect("expiresAt"))
+            - parse_iso(s["createdAt"].as_str().expect("createdAt")),
+        time::Duration::milliseconds(300)
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let list = t.get(&path).await.json();
+        if list["data"] == json!([]) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "snapshot never expired: {list}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backups (reference §5)
+
+#[tokio::test]
+async fn backup_list_with_quota_info_matches_reference() {
+    let t = start(cfg()).await;
+    let r = t.get(&format!("/api/v2/vps/{VPS_APP}/backups")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let body = r.json();
+    assert_eq!(keys_of(&body), sorted(&["backups", "quotaInfo", "actions"]));
+    let b = &body["backups"][0];
+    assert_eq!(
+        keys_of(b),
+        sorted(&[
+            "id",
+            "displayId",
+            "storageKey",
+            "createdAt",
+            "sizeGb",
+            "backupType",
+            "note"
+        ])
+    );
+    assert_eq!(b["id"], BACKUP_APP);
+    assert_eq!(b["createdAt"], "2026-11-20T02:00:00.000Z");
+    assert_eq!(b["sizeGb"], 12.4);
+    assert_eq!(b["backupType"], "scheduled");
+    assert_eq!(b["note"], Value::Null);
+    let key = b["storageKey"].as_str().expect("storageKey");
+    let vmid = key
+        .strip_prefix("vzdump-qemu-")
+        .and_then(|k| k.strip_suffix("-2026_11_20-02_00_00.vma.zst"))
+        .expect("vzdump storage key");
+    assert!(vmid.parse::<u32>().is_ok(), "{key}");
+    assert_eq!(b["displayId"], format!("2026-11-20T02:00:00.000Z ({key})"));
+    assert_eq!(
+        body["quotaInfo"],
+        json!({"used": 1, "limit": 3, "remaining": 2})
+    );
+    let open = json!({"allowed": true, "reason": null, "code": null});
+    assert_eq!(
+        body["actions"],
+        json!({"canCreateBackup": open, "canRestore": open})
+    );
+}
+
+#[tokio::test]
+async fn backup_quota_exhausted_unlimited_and_pending() {
+    let t = start(cfg()).await;
+    let full = t
+        .get(&format!("/api/v2/vps/{VPS_FULL}/backups"))
+        .await
+        .json();
+    assert_eq!(
+        full["quotaInfo"],
+        json!({"used": 2, "limit": 2, "remaining": 0})
+    );
+    assert_eq!(full["actions"]["canCreateBackup"]["allowed"], false);
+    assert_eq!(
+        full["actions"]["canCreateBackup"]["code"],
+        "backup_quota_exceeded"
+    );
+    assert_eq!(full["backups"][1]["note"], "Before upgrade");
+    assert_eq!(full["backups"][1]["backupType"], "manual");
+
+    let path = format!("/api/v2/vps/{VPS_FULL}/backups");
+    let r = t.post(&path, None).await;
+    let p = assert_problem(
+        &r,
+        409,
+        "backup_quota_exceeded",
+        "Backup quota exceeded",
+        &path,
+    );
+    assert_eq!(p["detail"], full["actions"]["canCreateBackup"]["reason"]);
+
+    let payg = t
+        .get(&format!("/api/v2/vps/{VPS_PAYG}/backups"))
+        .await
+        .json();
+    assert_eq!(
+        payg["quotaInfo"],
+        json!({"used": 0, "limit": null, "remaining": null})
+    );
+    assert_eq!(payg["backups"], json!([]));
+
+    let pending = format!("/api/v2/vps/{VPS_PENDING}/backups");
+    let r = t.post(&pending, Some(json!({"note": "x"}))).await;
+    assert_problem(&r, 409, "pending_order", "Pending order", &pending);
+}
+
+#[tokio::test]
+async fn backup_create_validation_and_optional_body() {
+    let t = start(cfg().with_job_duration(Duration::ZERO)).await;
+    let path = format!("/api/v2/vps/{VPS_PAYG}/backups");
+    let r = t.post(&path, Some(json!({"note": 5}))).await;
+    let p = assert_problem(&r, 400, "invalid_request", "Validation failed", &path);
+    assert_eq!(p["errors"][0]["pointer"], "/note");
+    let r = t
+        .send(Method::POST, &path, Some(KEY_TEST), None)
+        .await
+        .expect("post");
+    let (_, poll) = op_of(&r);
+    let done = t.get(&poll).await.json();
+    assert_eq!(done["data"]["status"], "completed");
+    let backup = &done["data"]["result"]["backup"];
+    assert!(is_public_id("bkp_", backup["id"].as_str().unwrap_or("")));
+    assert_eq!(backup["backupType"], "manual");
+    assert_eq!(backup["note"], Value::Null);
+    let list = t.get(&path).await.json();
+    assert_eq!(&list["backups"][0], backup);
+    assert_eq!(list["quotaInfo"]["used"], 1);
+}
+
+#[tokio::test]
+async fn backup_delete_is_synchronous() {
+    let t = start(cfg()).await;
+    let path = format!("/api/v2/vps/{VPS_FULL}/backups/bkp_01hxa3b4c5d6e7f8g9h0j1k2n1");
+    let r = t
+        .send(Method::DELETE, &path, Some(KEY_TEST), None)
+        .await
+        .expect("delete");
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(r.text, "");
+    let r = t
+        .send(Method::DELETE, &path, Some(KEY_TEST), None)
+        .await
+        .expect("delete");
+    assert_problem(&r, 404, "backup_not_found", "Backup not found", &path);
+    let list = t
+        .get(&format!("/api/v2/vps/{VPS_FULL}/backups"))
+        .await
+        .json();
+    assert_eq!(list["quotaInfo"]["remaining"], 1);
+    assert_eq!(list["actions"]["canCreateBackup"]["allowed"], true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Jobs (reference §1.9, §2)
+
+#[tokio::test]
+async fn job_moves_queued_in_progress_completed_with_progress() {
+    let t = start(cfg().with_job_duration(Duration::from_secs(3))).await;
+    let backups = format!("/api/v2/vps/{VPS_APP}/backups");
+    let r = t
+        .post(&backups, Some(json!({"note": "Before upgrade"})))
+        .await;
+    let (job, poll) = op_of(&r);
+    let during = t.get(&backups).await.json();
+    assert_eq!(during["backups"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        during["actions"]["canCreateBackup"]["code"],
+        "job_in_progress"
+    );
+
+    let seen = t.poll_until_terminal(&poll, Duration::from_secs(30)).await;
+    let first = &seen[0];
+    assert_eq!(
+        keys_of(first),
+        sorted(&["success", "timestamp", "requestId", "data"])
+    );
+    assert_eq!(first["success"], true);
+    assert!(is_public_id(
+        "req_",
+        first["requestId"].as_str().unwrap_or("")
+    ));
+    assert_eq!(
+        keys_of(&first["data"]),
+        sorted(&[
+            "jobId",
+            "queueType",
+            "type",
+            "jobName",
+            "state",
+            "status",
+            "statusKey",
+            "progress",
+            "progressTextKey",
+            "progressDetails",
+            "progressMessage",
+            "result",
+            "failedReason",
+            "isCompleted",
+            "isFailed",
+            "isRunning",
+            "isWaiting",
+            "isScheduled",
+            "delay",
+            "createdAt",
+            "finishedAt",
+            "vmId",
+            "hostbillAccountId"
+        ])
+    );
+    assert_eq!(first["data"]["jobId"], job.as_str());
+    assert_eq!(first["data"]["vmId"], VPS_APP);
+    assert_eq!(first["data"]["type"], "backup_create");
+    assert_eq!(first["data"]["status"], "queued");
+    assert_eq!(first["data"]["state"], "waiting");
+    assert_eq!(first["data"]["isWaiting"], true);
+
+    let order = ["queued", "in_progress", "completed"];
+    let mut last_rank = 0;
+    let mut last_progress = 0;
+    let mut mid_progress = false;
+    for b in &seen {
+        let d = &b["data"];
+        let status = d["status"].as_str().expect("status");
+        let rank = order
+            .iter()
+            .position(|s| *s == status)
+            .expect("known status");
+        assert!(rank >= last_rank, "status went back: {seen:?}");
+        last_rank = rank;
+        let p = d["progress"].as_u64().expect("progress");
+        assert!(p >= last_progress, "progress went back: {seen:?}");
+        last_progress = p;
+        assert_eq!(d["progressDetails"]["percentage"], p);
+        assert_eq!(d["isRunning"], status == "in_progress");
+        assert_eq!(d["isCompleted"], status == "completed");
+        assert_eq!(d["isFailed"], false);
+        let state = d["state"].as_str().expect("state");
+        let want = match status {
+            "queued" => "waiting",
+            "in_progress" => "active",
+            _ => "completed",
+        };
+        assert_eq!(state, want);
+        if status == "in_progress" && p > 0 && p < 100 {
+            mid_progress = true;
+        }
+    }
+    assert!(mid_progress, "no in_progress poll with progress: {seen:?}");
+    let last = &seen[seen.len() - 1]["data"];
+    assert_eq!(last["status"], "completed");
+    assert_eq!(last["progress"], 100);
+    assert_iso_ms(last["finishedAt"].as_str().expect("finishedAt"));
+    assert_eq!(last["result"]["success"], true);
+    assert_eq!(last["result"]["backup"]["note"], "Before upgrade");
+    let after = t.get(&backups).await.json();
+    assert_eq!(after["backups"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        after["quotaInfo"],
+        json!({"used": 2, "limit": 3, "remaining": 1})
+    );
+}
+
+#[tokio::test]
+async fn failing_job_reports_failure_message() {
+    let mut c = cfg().with_job_duration(Duration::from_millis(200));
+    c.faults.jobs.fail_next = 1;
+    c.faults.jobs.fail_message = Some("Backup storage unavailable".into());
+    let t = start(c).await;
+    let r = t
+        .post(&format!("/api/v2/vps/{VPS_APP}/backups"), None)
+        .await;
+    let (_, poll) = op_of(&r);
+    let seen = t.poll_until_terminal(&poll, Duration::from_secs(30)).await;
+    let d = &seen[seen.len() - 1]["data"];
+    assert_eq!(d["status"], "failed");
+    assert_eq!(d["state"], "failed");
+    assert_eq!(d["isFailed"], true);
+    assert_eq!(d["isCompleted"], false);
+    assert_eq!(d["failedReason"], "Backup storage unavailable");
+    assert_eq!(d["progressMessage"], "Backup storage unavailable");
+    assert_eq!(d["result"]["error"], "Backup storage unavailable");
+    assert!(d["progress"].as_u64().is_some_and(|p| p < 100));
+    // The failed backup is not listed; the next job is normal.
+    let list = t
+        .get(&format!("/api/v2/vps/{VPS_APP}/backups"))
+        .await
+        .json();
+    assert_eq!(list["quotaInfo"]["used"], 1);
+    let r = t
+        .post(&format!("/api/v2/vps/{VPS_APP}/backups"), None)
+        .await;
+    let (_, poll) = op_of(&r);
+    let seen = t.poll_until_terminal(&poll, Duration::from_secs(30)).await;
+    assert_eq!(seen[seen.len() - 1]["data"]["status"], "completed");
+}
+
+#[tokio::test]
+async fn stuck_job_never_finishes_until_forced() {
+    let t = start(cfg().with_job_duration(Duration::from_millis(200))).await;
+    t.admin(
+        Method::POST,
+        "/_sim/faults",
+        Some(json!({"jobs": {"stuckNext": 1}})),
+    )
+    .await;
+    let stuck = op_of(
+        &t.post(&format!("/api/v2/vps/{VPS_APP}/backups"), None)
+            .await,
+    );
+    let normal = op_of(
+        &t.post(&format!("/api/v2/vps/{VPS_PAYG}/backups"), None)
+            .await,
+    );
+    // Once a job created after it with the same duration is done, the stuck one is overdue.
+    let seen = t
+        .poll_until_terminal(&normal.1, Duration::from_secs(30))
+        .await;
+    assert_eq!(seen[seen.len() - 1]["data"]["status"], "completed");
+    let d = t.get(&stuck.1).await.json();
+    assert_eq!(d["data"]["status"], "in_progress");
+    assert!(d["data"]["progress"].as_u64().is_some_and(|p| p <= 50));
+
+    let forced = t
+        .admin(
+            Method::POST,
+            &format!("/_sim/jobs/{}/fail", stuck.0),
+            Some(json!({"message": "Node lost"})),
+        )
+        .await;
+    assert_eq!(forced["status"], "failed");
+    let d = t.get(&stuck.1).await.json();
+    assert_eq!(d["data"]["failedReason"], "Node lost");
+    let r = t
+        .send(
+            Method::POST,
+            &format!("/_sim/jobs/{}/complete", stuck.0),
+            None,
+            None,
+        )
+        .await
+        .expect("admin");
+    assert_eq!(r.status.as_u16(), 409);
+}
+
+#[tokio::test]
+async fn job_shapes_and_unknown_jobs() {
+    let t = start(
+        cfg()
+            .with_job_duration(Duration::ZERO)
+            .with_job_shape(JobShape::Operation),
+    )
+    .await;
+    let (job, poll) = op_of(
+        &t.post(&format!("/api/v2/vps/{VPS_PAYG}/backups"), None)
+            .await,
+    );
+    let body = t.get(&poll).await.json();
+    assert_eq!(keys_of(&body), sorted(&["operation"]));
+    assert_eq!(
+        keys_of(&body["operation"]),
+        sorted(&["status", "jobId", "pollUrl", "result", "progress"])
+    );
+    assert_eq!(body["operation"]["status"], "completed");
+    assert_eq!(body["operation"]["jobId"], job.as_str());
+    assert_eq!(body["operation"]["progress"], 100);
+
+    t.admin(
+        Method::PATCH,
+        "/_sim/config",
+        Some(json!({"jobShape": "bare"})),
+    )
+    .await;
+    let body = t.get(&poll).await.json();
+    assert_eq!(body["jobId"], job.as_str());
+    assert_eq!(body["isCompleted"], true);
+
+    let missing = "/api/jobs/job_01hxa3b4c5d6e7f8g9h0j1k2zz";
+    let r = t.get(missing).await;
+    assert_problem(&r, 404, "job_not_found", "Job not found", missing);
+    // Job polls need a valid key but no scope.
+    let r = t
+        .send(Method::GET, &poll, Some(KEY_BACKUP_ONLY), None)
+        .await
+        .expect("poll");
+    assert_eq!(r.status, StatusCode::OK);
+    let r = t.send(Method::GET, &poll, None, None).await.expect("poll");
+    assert_problem(&r, 401, "unauthorized", "Unauthorized", &poll);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors, auth and scopes (reference §1.2, §1.3, §1.7)
+
+#[tokio::test]
+async fn error_shapes_match_reference() {
+    let t = start(cfg()).await;
+    let list = "/api/v2/vps";
+    let r = t.send(Method::GET, list, None, None).await.expect("get");
+    let p = assert_problem(&r, 401, "unauthorized", "Unauthorized", list);
+    assert_eq!(p["detail"], "Authentication required.");
+
+    let r = t
+        .send(Method::GET, list, Some("wrong-key"), None)
+        .await
+        .expect("get");
+    assert_problem(&r, 401, "unauthorized", "Unauthorized", list);
+
+    let backups = format!("/api/v2/vps/{VPS_APP}/backups");
+    let r = t
+        .send(Method::POST, &backups, Some(KEY_READ_ONLY), None)
+        .await
+        .expect("post");
+    let p = assert_problem(&r, 403, "forbidden", "Forbidden", &backups);
+    assert_eq!(p["detail"], "This API key lacks the scope backup:vm.");
+    let r = t
+        .send(Method::GET, &backups, Some(KEY_BACKUP_ONLY), None)
+        .await
+        .expect("get");
+    let p = assert_problem(&r, 403, "forbidden", "Forbidden", &backups);
+    assert_eq!(p["detail"], "This API key lacks the scope read:vm.");
+
+    // The reference's own 404 example.
+    let r = t.get("/api/v2/vps/vps_abc123").await;
+    let p = assert_problem(
+        &r,
+        404,
+        "vps_not_found",
+        "VPS not found",
+        "/api/v2/vps/vps_abc123",
+    );
+    assert_eq!(p["detail"], "No VPS matching the given ID was found.");
+    for sub in ["snapshots", "backups"] {
+        let path = format!("/api/v2/vps/vps_01hxa3b4c5d6e7f8g9h0j1k2zz/{sub}");
+        let r = t.get(&path).await;
+        assert_problem(&r, 404, "vps_not_found", "VPS not found", &path);
+        // 404 wins over body validation.
+        let r = t.post(&path, Some(json!({"name": "bad name"}))).await;
+        assert_problem(&r, 404, "vps_not_found", "VPS not found", &path);
+    }
+
+    let r = t.get("/api/v2/nothing-here").await;
+    assert_problem(&r, 404, "not_found", "Not found", "/api/v2/nothing-here");
+    let r = t
+        .send(Method::PUT, &backups, Some(KEY_TEST), None)
+        .await
+        .expect("put");
+    assert_problem(
+        &r,
+        405,
+        "method_not_allowed",
+        "Method not allowed",
+        &backups,
+    );
+    assert_eq!(r.header("allow"), Some("GET, POST"));
+
+    // Malformed JSON body.
+    let r = t
+        .http
+        .post(t.url(&format!("/api/v2/vps/{VPS_APP}/snapshots")))
+        .bearer_auth(KEY_TEST)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 400);
+}
+
+#[tokio::test]
+async fn legacy_header_and_scope_hierarchy() {
+    let t = start(cfg().with_key(ApiKey::new("ci-secret-123", &["read:vm"]))).await;
+    let r = t
+        .http
+        .get(t.url("/api/v2/vps"))
+        .header("X-API-Key", KEY_TEST)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::OK);
+    // admin-key has read:all + write:all.
+    let r = t
+        .send(
+            Method::POST,
+            &format!("/api/v2/vps/{VPS_PAYG}/backups"),
+            Some(KEY_ADMIN),
+            None,
+        )
+        .await
+        .expect("post");
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    let r = t
+        .send(Method::GET, "/api/v2/vps", Some("ci-secret-123"), None)
+        .await
+        .expect("get");
+    assert_eq!(r.status, StatusCode::OK);
+    // The request log names keys by label, never the secret.
+    let log = t.admin(Method::GET, "/_sim/requests", None).await;
+    let text = log.to_string();
+    assert!(!text.contains("ci-secret-123"), "{text}");
+    let last = log["requests"].as_array().and_then(|l| l.last()).cloned();
+    let last = last.expect("log entry");
+    assert_eq!(last["route"], "/api/v2/vps");
+    assert_eq!(last["status"], 200);
+    assert!(last["key"].as_str().is_some_and(|k| k.starts_with("key-")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// VPS inventory and pagination (reference §1.5, §3)
+
+#[tokio::test]
+async fn vps_list_paginates_with_cursor() {
+    let t = start(cfg()).await;
+    let mut ids = Vec::new();
+    let mut path = "/api/v2/vps?limit=2".to_string();
+    let mut pages = Vec::new();
+    loop {
+        let body = t.get(&path).await.json();
+        assert_eq!(keys_of(&body), sorted(&["data", "nextCursor"]));
+        let data = body["data"].as_array().expect("data").clone();
+        pages.push(data.len());
+        for v in &data {
+            ids.push(v["id"].as_str().expect("id").to_string());
+        }
+        match body["nextCursor"].as_str() {
+            Some(c) => path = format!("/api/v2/vps?limit=2&cursor={c}"),
+            None => {
+                assert_eq!(body["nextCursor"], Value::Null);
+                break;
+            }
+        }
+    }
+    assert_eq!(pages, vec![2, 2, 1]);
+    assert_eq!(
+        ids,
+        vec![VPS_APP, VPS_NO_SNAPSHOTS, VPS_FULL, VPS_PENDING, VPS_PAYG]
+    );
+
+    let all = t.get("/api/v2/vps").await.json();
+    assert_eq!(all["data"].as_array().map(Vec::len), Some(5));
+    assert_eq!(all["nextCursor"], Value::Null);
+
+    let r = t.get("/api/v2/vps?cursor=not-a-cursor").await;
+    let p = assert_problem(
+        &r,
+        400,
+        "invalid_cursor",
+        "Validation failed",
+        "/api/v2/vps",
+    );
+    assert_eq!(p["detail"], "Cursor is invalid or malformed.");
+    for bad in ["0", "101", "x"] {
+        let r = t.get(&format!("/api/v2/vps?limit={bad}")).await;
+        let p = assert_problem(
+            &r,
+            400,
+            "invalid_request",
+            "Validation failed",
+            "/api/v2/vps",
+        );
+        assert_eq!(p["errors"][0]["pointer"], "/limit");
+    }
+}
+
+#[tokio::test]
+async fn vps_objects_and_filters_match_reference() {
+    let t = start(cfg()).await;
+    let v = t.get(&format!("/api/v2/vps/{VPS_APP}")).await.json();
+    assert_eq!(
+        v,
+        json!({"id": VPS_APP, "name": "app-01", "primaryIp": "192.0.2.10",
+               "serviceStatus": "active", "powerState": "running",
+               "operatingSystem": {"displayName": "Ubuntu 24.04", "family": "ubuntu", "version": "24.04", "variant": null},
+               "billing": {"amount": 199, "currencyCode": "SEK", "billingCycle": "monthly", "isPayg": false, "periodYears": null},
+               "resources": {"cpuCores": 2, "memoryGb": 4, "storageGb": 80}})
+    );
+    let by_name = t.get("/api/v2/vps?name=APP-01").await.json();
+    assert_eq!(by_name["data"], json!([v]));
+    let by_ip = t.get("/api/v2/vps?primaryIp=192.0.2.11").await.json();
+    assert_eq!(by_ip["data"][0]["id"], VPS_NO_SNAPSHOTS);
+    assert_eq!(by_ip["data"].as_array().map(Vec::len), Some(1));
+    let payg = t.get(&format!("/api/v2/vps/{VPS_PAYG}")).await.json();
+    assert_eq!(payg["billing"]["isPayg"], true);
+    let inc = t
+        .get("/api/v2/vps?include=pendingMaintenance&limit=1")
+        .await
+        .json();
+    assert_eq!(inc["data"][0]["pendingMaintenance"], Value::Null);
+    assert_eq!(inc["data"][0]["pendingMaintenanceHasDeadline"], false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rate limiting (reference §1.8)
+
+#[tokio::test]
+async fn rate_limit_headers_and_429() {
+    let mut c = cfg().with_rate_limit(3);
+    c.rate_window = Duration::from_secs(3600);
+    let t = start(c).await;
+    for expected in [2, 1, 0] {
+        let r = t.get("/api/v2/vps").await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.header("x-ratelimit-limit"), Some("3"));
+        assert_eq!(
+            r.header("x-ratelimit-remaining"),
+            Some(expected.to_string().as_str())
+        );
+        assert_iso_ms(r.header("x-ratelimit-reset").expect("reset"));
+    }
+    let r = t.get("/api/v2/vps").await;
+    let p = assert_problem(
+        &r,
+        429,
+        "rate_limit_exceeded",
+        "Too many requests",
+        "/api/v2/vps",
+    );
+    assert!(p["detail"].is_string());
+    let retry: u64 = r
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After seconds");
+    assert!((1..=3600).contains(&retry));
+    assert_eq!(r.header("x-ratelimit-remaining"), Some("0"));
+    assert_eq!(r.header("x-ratelimit-limit"), Some("3"));
+    let reset = parse_iso(r.header("x-ratelimit-reset").expect("reset"));
+    assert!(reset > time::OffsetDateTime::now_utc());
+    // Another key has its own window.
+    let r = t
+        .send(Method::GET, "/api/v2/vps", Some(KEY_READ_ONLY), None)
+        .await
+        .expect("get");
+    assert_eq!(r.status, StatusCode::OK);
+    // Off: no headers.
+    t.admin(Method::PATCH, "/_sim/config", Some(json!({"rateLimit": 0})))
+        .await;
+    let r = t.get("/api/v2/vps").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.header("x-ratelimit-limit"), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults and the admin API (docs/hostup-sim.md §4, §6)
+
+#[tokio::test]
+async fn injected_faults() {
+    let t = start(cfg().with_job_duration(Duration::ZERO)).await;
+    let path = format!("/api/v2/vps/{VPS_APP}/snapshots");
+    let normal = t.get(&path).await;
+
+    t.admin(
+        Method::POST,
+        "/_sim/faults",
+        Some(json!({"rules": [
+            {"kind": "error", "status": 503, "count": 1},
+            {"kind": "html502", "count": 1},
+            {"kind": "rateLimit", "count": 1, "retryAfter": 2},
+            {"kind": "truncate", "count": 1},
+            {"kind": "reset", "count": 1},
+        ]})),
+    )
+    .await;
+    let r = t.get(&path).await;
+    assert_problem(&r, 503, "upstream_failed", "Upstream failure", &path);
+    let r = t.get(&path).await;
+    assert_eq!(r.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(r.header("content-type"), Some("text/html"));
+    assert!(r.text.starts_with("<html>") && r.text.contains("502 Bad Gateway"));
+    let r = t.get(&path).await;
+    assert_problem(&r, 429, "rate_limit_exceeded", "Too many requests", &path);
+    assert_eq!(r.header("retry-after"), Some("2"));
+    let r = t.get(&path).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.text.len(), normal.text.len() / 2);
+    assert!(serde_json::from_str::<Value>(&r.text).is_err());
+    assert_eq!(
+        r.header("content-length"),
+        Some(r.text.len().to_string().as_str())
+    );
+    let e = t.send(Method::GET, &path, Some(KEY_TEST), None).await;
+    assert!(e.is_err(), "reset must not answer");
+    // All rules used up: normal again.
+    let r = t.get(&path).await;
+    assert_eq!(r.text, normal.text);
+
+    let faults = t.admin(Method::GET, "/_sim/faults", None).await;
+    for rule in faults["rules"].as_array().expect("rules") {
+        assert_eq!(rule["count"], 0, "{rule}");
+        assert_eq!(rule["fired"], 1, "{rule}");
+    }
+    let log = t.admin(Method::GET, "/_sim/requests", None).await;
+    let kinds: Vec<Value> = log["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .map(|e| json!([e["fault"], e["status"]]))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            json!([null, 200]),
+            json!(["error", 503]),
+            json!(["html502", 502]),
+            json!(["rateLimit", 429]),
+            json!(["truncate", 200]),
+            json!(["reset", 0]),
+            json!([null, 200]),
+        ]
+    );
+    assert_eq!(
+        t.admin(Method::GET, "/_sim/counters", None).await,
+        json!({"GET /api/v2/vps/{id}/snapshots": 7})
+    );
+}
+
+#[tokio::test]
+async fn reset_after_the_server_acted_still_creates_the_job() {
+    let t = start(cfg().with_job_duration(Duration::from_secs(600))).await;
+    t.admin(
+        Method::POST,
+        "/_sim/faults",
+        Some(json!({"rules": [{"kind": "reset", "count": 1, "method": "POST", "after": true}]})),
+    )
+    .await;
+    let path = format!("/api/v2/vps/{VPS_APP}/backups");
+    let r = t.send(Method::POST, &path, Some(KEY_TEST), None).await;
+    assert!(r.is_err(), "the client must see a reset");
+    let state = t.admin(Method::GET, "/_sim/state", None).await;
+    let jobs = state["jobs"].as_array().expect("jobs");
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0]["type"], "backup_create");
+    let counters = t.admin(Method::GET, "/_sim/counters", None).await;
+    assert_eq!(counters["POST /api/v2/vps/{id}/backups"], 1);
+    // The gate now says a job is running: a retry would be refused.
+    let r = t.post(&path, None).await;
+    assert_problem(&r, 409, "job_in_progress", "Job in progress", &path);
+}
+
+#[tokio::test]
+async fn rate_and_route_patterns_and_latency() {
+    let t = start(cfg()).await;
+    t.admin(
+        Method::POST,
+        "/_sim/faults",
+        Some(json!({"rules": [
+            {"kind": "latency", "ms": 150, "route": "/api/v2/vps/{id}"},
+            {"kind": "error", "status": 500, "rate": 0.5, "route": "/api/v2/vps"},
+        ]})),
+    )
+    .await;
+    let statuses: Vec<u16> = {
+        let mut v = Vec::new();
+        for _ in 0..4 {
+            v.push(t.get("/api/v2/vps").await.status.as_u16());
+        }
+        v
+    };
+    assert_eq!(statuses, vec![200, 500, 200, 500]);
+    let r = t.get(&format!("/api/v2/vps/{VPS_APP}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let log = t.admin(Method::GET, "/_sim/requests?since=4", None).await;
+    let entries = log["requests"].as_array().expect("requests");
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["route"], "/api/v2/vps/{id}");
+    assert!(entries[0]["durationMs"].as_u64().is_some_and(|d| d >= 150));
+
+    t.admin(Method::DELETE, "/_sim/faults", None).await;
+    assert_eq!(
+        t.admin(Method::GET, "/_sim/faults", None).await["rules"],
+        json!([])
+    );
+    // Bad rules are refused.
+    let r = t
+        .send(
+            Method::POST,
+            "/_sim/faults",
+            None,
+            Some(json!({"rules": [{"kind": "error", "rate": 2}]})),
+        )
+        .await
+        .expect("post");
+    assert_eq!(r.status.as_u16(), 400);
+}
+
+#[tokio::test]
+async fn admin_reset_state_and_expire() {
+    let t = start(cfg().with_job_duration(Duration::ZERO)).await;
+    op_of(
+        &t.post(&format!("/api/v2/vps/{VPS_PAYG}/backups"), None)
+            .await,
+    );
+    t.admin(
+        Method::POST,
+        &format!("/_sim/vps/{VPS_APP}/snapshots/{SNAPSHOT_APP}/expire"),
+        None,
+    )
+    .await;
+    let snaps = t
+        .get(&format!("/api/v2/vps/{VPS_APP}/snapshots"))
+        .await
+        .json();
+    assert_eq!(snaps["data"], json!([]));
+    let state = t.admin(Method::GET, "/_sim/state", None).await;
+    assert_eq!(state["vps"].as_array().map(Vec::len), Some(5));
+    assert_eq!(state["jobs"][0]["status"], "completed");
+    let cfg_now = t.admin(Method::GET, "/_sim/config", None).await;
+    assert_eq!(cfg_now["jobDurationMs"], 0);
+    assert_eq!(cfg_now["jobShape"], "legacy");
+    t.admin(
+        Method::PATCH,
+        "/_sim/config",
+        Some(json!({"jobDurationMs": 5000})),
+    )
+    .await;
+
+    t.admin(Method::POST, "/_sim/reset", None).await;
+    let snaps = t
+        .get(&format!("/api/v2/vps/{VPS_APP}/snapshots"))
+        .await
+        .json();
+    assert_eq!(snaps["data"][0]["name"], SNAPSHOT_APP);
+    let payg = t
+        .get(&format!("/api/v2/vps/{VPS_PAYG}/backups"))
+        .await
+        .json();
+    assert_eq!(payg["backups"], json!([]));
+    let state = t.admin(Method::GET, "/_sim/state", None).await;
+    assert_eq!(state["jobs"], json!([]));
+    assert_eq!(
+        t.admin(Method::GET, "/_sim/config", None).await["jobDurationMs"],
+        0
+    );
+    let counters = t.admin(Method::GET, "/_sim/counters", None).await;
+    assert_eq!(
+        counters,
+        json!({"GET /api/v2/vps/{id}/snapshots": 1, "GET /api/v2/vps/{id}/backups": 1})
+    );
+    assert_eq!(
+        t.admin(Method::GET, "/_sim/health", None).await,
+        json!({"ok": true})
+    );
+}
