@@ -371,6 +371,7 @@ mod tests {
     fn wait_errors_name_vps_job_status_and_next_step() {
         let e = WaitError::Deadline {
             job_id: "job_9".into(),
+            vps_id: Some("vps_1".into()),
             last: Some(snap(40.0)),
             waited: Duration::from_secs(3),
         };
@@ -389,6 +390,7 @@ mod tests {
         }
         let e = WaitError::Cancelled {
             job_id: "job_9".into(),
+            vps_id: Some("vps_1".into()),
             last: None,
             waited: Duration::from_secs(1),
         };
