@@ -10,6 +10,8 @@
 //! - [`sim`]: the local HostUp API, written from the API reference; shares no code with
 //!   [`hostup`] so a wrong model cannot hide on both sides of a test.
 
+#![warn(missing_docs)]
+
 pub mod hostup;
 pub mod plugin;
 pub mod provider;

@@ -1,6 +1,8 @@
 //! terraform-provider-hostup: the binary Terraform launches. It only parses the `-debug` flag,
 //! installs logging, and hands the provider to the go-plugin server.
 
+#![warn(missing_docs)]
+
 use std::io::Write as _;
 use std::process::ExitCode;
 

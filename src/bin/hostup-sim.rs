@@ -3,6 +3,8 @@
 //! A process of its own so terraform tests, the demo, benchmarks and users' offline CI can point
 //! the provider at it; the first stdout line carries the bound address for whoever spawned it.
 
+#![warn(missing_docs)]
+
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
