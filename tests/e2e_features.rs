@@ -7,85 +7,14 @@
 
 mod support;
 
-use std::io::Read;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use hostup_provider::sim::fixture::{
     KEY_READ_ONLY, SNAPSHOT_APP, VPS_APP, VPS_FULL, VPS_NO_SNAPSHOTS, VPS_PAYG,
 };
 use serde_json::Value;
-use support::{provider_block, wait_until, Sim, Tf, TfOutput, KEY};
-
-/// A bound for one terraform command (each starts the provider several times).
-const TF_DEADLINE: Duration = Duration::from_secs(180);
-
-/// Runs terraform with `args` (plus -no-color) under [`TF_DEADLINE`].
-fn run(tf: &Tf, args: &[&str]) -> TfOutput {
-    let mut full: Vec<&str> = args.to_vec();
-    full.push("-no-color");
-    let child = tf
-        .command(&full)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn terraform");
-    finish(child, TF_DEADLINE)
-}
-
-/// Waits for `child` (killing it after `limit`) and collects its output.
-fn finish(mut child: Child, limit: Duration) -> TfOutput {
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let mut status = None;
-    let done = wait_until(limit, || {
-        status = child.try_wait().ok().flatten();
-        status.is_some()
-    });
-    if !done {
-        let _ = child.kill();
-        status = child.wait().ok();
-    }
-    let o = TfOutput {
-        code: status.and_then(|s| s.code()),
-        stdout: t_out.join().unwrap_or_default(),
-        stderr: t_err.join().unwrap_or_default(),
-    };
-    assert!(
-        done,
-        "terraform did not finish within {limit:?}:\n{}",
-        o.all()
-    );
-    o
-}
-
-fn ok(tf: &Tf, args: &[&str]) -> TfOutput {
-    let o = run(tf, args);
-    assert_eq!(o.code, Some(0), "terraform {args:?} failed:\n{}", o.all());
-    o
-}
-
-fn fails(tf: &Tf, args: &[&str]) -> TfOutput {
-    let o = run(tf, args);
-    assert_ne!(
-        o.code,
-        Some(0),
-        "terraform {args:?} should fail:\n{}",
-        o.all()
-    );
-    o
-}
+use support::{finish, provider_block, wait_until, Sim, Tf, KEY};
 
 /// The state file as JSON (Null when absent).
 fn state(tf: &Tf) -> Value {
@@ -241,13 +170,13 @@ fn quickstart_with(terraform: Option<&std::path::Path>) {
         std::os::unix::fs::symlink(&abs, dir.join("terraform")).expect("symlink terraform");
         let path = std::env::var("PATH").unwrap_or_default();
         tf.env("PATH", &format!("{}:{path}", dir.display()));
-        let v = ok(&tf, &["version"]);
+        let v = tf.ok(&["version"]);
         eprintln!("quickstart with {}", v.stdout.lines().next().unwrap_or(""));
     }
-    ok(&tf, &["apply", "-auto-approve"]);
+    tf.ok(&["apply", "-auto-approve"]);
 
     let out: Value =
-        serde_json::from_str(&ok(&tf, &["output", "-json"]).stdout).expect("output -json");
+        serde_json::from_str(&tf.ok(&["output", "-json"]).stdout).expect("output -json");
     assert_eq!(out["vps_id"]["value"], VPS_APP);
     assert_eq!(out["snapshots"]["value"], serde_json::json!([SNAPSHOT_APP]));
     assert_eq!(out["total_snapshots"]["value"], 3);
@@ -277,12 +206,12 @@ fn quickstart_with(terraform: Option<&std::path::Path>) {
     assert_eq!(restore_post(&sim), 1);
 
     // Nothing left to do.
-    let plan = run(&tf, &["plan", "-detailed-exitcode"]);
+    let plan = tf.run(&["plan", "-detailed-exitcode"]);
     assert_eq!(plan.code, Some(0), "second plan not empty:\n{}", plan.all());
 
     // Destroy only forgets: no mutating request.
     let before = sim.mutations();
-    ok(&tf, &["destroy", "-auto-approve"]);
+    tf.ok(&["destroy", "-auto-approve"]);
     assert_eq!(sim.mutations(), before, "destroy sent a mutating request");
     assert_eq!(backup_post(&sim), 1);
     assert_eq!(restore_post(&sim), 1);
@@ -325,7 +254,7 @@ fn plan_time_gates_fail_plan_without_any_post() {
     ];
     for (what, config, needles) in cases {
         let tf = Tf::new(&config);
-        let out = fails(&tf, &["plan"]);
+        let out = tf.fails(&["plan"]);
         let text = out.all();
         for n in needles {
             assert!(text.contains(n), "{what}: {n:?} missing in:\n{text}");
@@ -341,7 +270,7 @@ fn restore_plan_warns_that_the_disk_is_replaced() {
         "{}\nresource \"hostup_vps_snapshot_restore\" \"r\" {{\n  vps_id        = \"{VPS_APP}\"\n  snapshot_name = \"{SNAPSHOT_APP}\"\n}}\n",
         provider_block(&sim.url, KEY)
     ));
-    let out = ok(&tf, &["plan"]);
+    let out = tf.ok(&["plan"]);
     let text = out.all();
     assert!(text.contains("Warning"), "{text}");
     assert!(text.contains("replaces the disk"), "{text}");
@@ -359,7 +288,7 @@ fn failed_job_taints_with_job_id_and_next_plan_replaces() {
         "Backup storage unavailable",
     ]);
     let tf = Tf::new(&backup_config(&sim, VPS_APP, ""));
-    let out = fails(&tf, &["apply", "-auto-approve"]);
+    let out = tf.fails(&["apply", "-auto-approve"]);
     let text = out.all();
     let jobs = sim_jobs(&sim, "backup_create");
     assert_eq!(jobs.len(), 1, "{jobs:?}");
@@ -373,7 +302,7 @@ fn failed_job_taints_with_job_id_and_next_plan_replaces() {
     assert_eq!(inst["attributes"]["job_id"], job.as_str());
     assert_eq!(inst["attributes"]["status"], "failed");
 
-    let plan = run(&tf, &["plan", "-detailed-exitcode"]);
+    let plan = tf.run(&["plan", "-detailed-exitcode"]);
     assert_eq!(plan.code, Some(2), "{}", plan.all());
     assert!(plan.all().contains("tainted"), "{}", plan.all());
     assert!(plan.all().contains("must be replaced"), "{}", plan.all());
@@ -388,7 +317,7 @@ fn stuck_job_hits_timeouts_create_naming_the_job() {
         VPS_APP,
         "  timeouts {\n    create = \"3s\"\n  }\n",
     ));
-    let out = fails(&tf, &["apply", "-auto-approve"]);
+    let out = tf.fails(&["apply", "-auto-approve"]);
     let text = out.all();
     let jobs = sim_jobs(&sim, "backup_create");
     assert_eq!(jobs.len(), 1, "{jobs:?}");
@@ -450,7 +379,7 @@ fn key_without_backup_scope_names_the_scope() {
         provider_block(&sim.url, KEY_READ_ONLY)
     );
     let tf = Tf::new(&config);
-    let out = fails(&tf, &["apply", "-auto-approve"]);
+    let out = tf.fails(&["apply", "-auto-approve"]);
     let text = out.all();
     assert!(text.contains("backup:vm"), "{text}");
     assert!(text.contains("lacks the scope"), "{text}");
@@ -477,16 +406,16 @@ fn api_key_appears_nowhere_and_provider_logs_under_its_name() {
         .env("TF_LOG", "trace")
         .env("TF_LOG_PATH", &log.display().to_string());
     let mut texts = Vec::new();
-    let plan = ok(&tf, &["plan", "-out=tfplan"]);
+    let plan = tf.ok(&["plan", "-out=tfplan"]);
     texts.push(("plan output", plan.all()));
-    let shown = ok(&tf, &["show", "-json", "tfplan"]);
+    let shown = tf.ok(&["show", "-json", "tfplan"]);
     texts.push(("plan json", shown.all()));
     let plan_bytes = std::fs::read(tf.work().join("tfplan")).unwrap_or_default();
     texts.push((
         "plan file",
         String::from_utf8_lossy(&plan_bytes).into_owned(),
     ));
-    let apply = ok(&tf, &["apply", "-auto-approve", "tfplan"]);
+    let apply = tf.ok(&["apply", "-auto-approve", "tfplan"]);
     texts.push(("apply output", apply.all()));
     texts.push(("state", tf.state_file()));
     let log_text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -516,7 +445,7 @@ fn backup_import_adopts_the_job() {
     let sim = Sim::start(&["--job-duration", "1s"]);
     // Run a backup in one working directory...
     let first = Tf::new(&backup_config(&sim, VPS_PAYG, ""));
-    ok(&first, &["apply", "-auto-approve"]);
+    first.ok(&["apply", "-auto-approve"]);
     let job = instance(&first, "hostup_vps_backup", "b")["attributes"]["job_id"]
         .as_str()
         .unwrap_or_default()
@@ -526,13 +455,13 @@ fn backup_import_adopts_the_job() {
     // ...and import it into another.
     let second = Tf::new(&backup_config(&sim, VPS_PAYG, ""));
     let id = format!("{VPS_PAYG}/{job}");
-    ok(&second, &["import", "hostup_vps_backup.b", &id]);
+    second.ok(&["import", "hostup_vps_backup.b", &id]);
     let inst = instance(&second, "hostup_vps_backup", "b");
     assert_eq!(inst["attributes"]["job_id"], job.as_str(), "{inst}");
     assert_eq!(inst["attributes"]["vps_id"], VPS_PAYG);
     assert_eq!(inst["attributes"]["status"], "completed");
     assert_eq!(inst["attributes"]["note"], "Before upgrade");
-    let plan = run(&second, &["plan", "-detailed-exitcode"]);
+    let plan = second.run(&["plan", "-detailed-exitcode"]);
     assert_eq!(plan.code, Some(0), "{}", plan.all());
 
     // Triggers the import could not know are adopted in place, not by a new backup.
@@ -541,11 +470,11 @@ fn backup_import_adopts_the_job() {
         VPS_PAYG,
         "  triggers = { release = \"1\" }\n",
     ));
-    let plan = run(&second, &["plan", "-detailed-exitcode"]);
+    let plan = second.run(&["plan", "-detailed-exitcode"]);
     assert_eq!(plan.code, Some(2), "{}", plan.all());
     assert!(plan.all().contains("updated in-place"), "{}", plan.all());
     assert!(!plan.all().contains("must be replaced"), "{}", plan.all());
-    ok(&second, &["apply", "-auto-approve"]);
+    second.ok(&["apply", "-auto-approve"]);
     assert_eq!(backup_post(&sim), 1, "import or adoption queued a backup");
     // From now on a triggers change runs a new backup.
     second.write_config(&backup_config(
@@ -553,11 +482,11 @@ fn backup_import_adopts_the_job() {
         VPS_PAYG,
         "  triggers = { release = \"2\" }\n",
     ));
-    let plan = run(&second, &["plan"]);
+    let plan = second.run(&["plan"]);
     assert!(plan.all().contains("must be replaced"), "{}", plan.all());
 
     let bad = Tf::new(&backup_config(&sim, VPS_PAYG, ""));
-    let out = fails(&bad, &["import", "hostup_vps_backup.b", "not-an-id"]);
+    let out = bad.fails(&["import", "hostup_vps_backup.b", "not-an-id"]);
     assert!(out.all().contains("<vps_id>/<job_id>"), "{}", out.all());
 }
 
@@ -569,28 +498,28 @@ fn snapshot_create_expiry_refresh_and_destroy() {
         provider_block(&sim.url, KEY)
     );
     let tf = Tf::new(&config);
-    ok(&tf, &["apply", "-auto-approve"]);
+    tf.ok(&["apply", "-auto-approve"]);
     let inst = instance(&tf, "hostup_vps_snapshot", "s");
     assert_eq!(inst["attributes"]["id"], format!("{VPS_APP}/pre-deploy"));
     assert!(inst["attributes"]["expires_at"].is_string(), "{inst}");
     let has = |name: &str| sim_snapshots(&sim, VPS_APP).iter().any(|n| n == name);
     assert!(has("pre-deploy"));
-    assert_eq!(run(&tf, &["plan", "-detailed-exitcode"]).code, Some(0));
+    assert_eq!(tf.run(&["plan", "-detailed-exitcode"]).code, Some(0));
 
     // Expired on HostUp: refresh drops it and the plan creates it again.
     sim.admin_post(
         &format!("/_sim/vps/{VPS_APP}/snapshots/pre-deploy/expire"),
         serde_json::json!({}),
     );
-    let plan = run(&tf, &["plan", "-detailed-exitcode"]);
+    let plan = tf.run(&["plan", "-detailed-exitcode"]);
     assert_eq!(plan.code, Some(2), "{}", plan.all());
     assert!(plan.all().contains("will be created"), "{}", plan.all());
-    ok(&tf, &["apply", "-auto-approve"]);
+    tf.ok(&["apply", "-auto-approve"]);
     assert_eq!(sim.count("POST /api/v2/vps/{id}/snapshots"), 2);
     assert!(has("pre-deploy"));
 
     // Destroy deletes it on HostUp.
-    ok(&tf, &["destroy", "-auto-approve"]);
+    tf.ok(&["destroy", "-auto-approve"]);
     assert_eq!(
         sim.count("DELETE /api/v2/vps/{id}/snapshots/{snapshotId}"),
         1

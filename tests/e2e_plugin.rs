@@ -1,131 +1,24 @@
 //! The provider driven by the real `terraform` CLI: validate, plan and schema through
-//! dev_overrides, and through debug mode (`-debug` + TF_REATTACH_PROVIDERS). Also checks that
-//! the API key never shows in Terraform's output or its trace logs.
-//!
-//! While the hostup provider has no resource or data source, Terraform prunes it from the plan
-//! graph (only GetSchema is called), so provider-block errors cannot surface here yet; the
-//! value paths are covered by tests/e2e_codec.rs with a toy provider.
+//! dev_overrides, and through debug mode (`-debug` + TF_REATTACH_PROVIDERS); the provider
+//! block's errors (missing, empty or unauthorised key, insecure or malformed endpoint, from the
+//! block or the environment), each pointing at the attribute. Also checks that the API key never
+//! shows in Terraform's output or its trace logs.
 //!
 //! Every external process runs under a bounded deadline and is killed when it passes it.
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use hostup_provider::sim::fixture::VPS_APP;
+use support::{Sim, Tf, TfOutput};
 
 const BIN: &str = env!("CARGO_BIN_EXE_terraform-provider-hostup");
-/// A bound for one terraform command (each starts the provider 2–3 times); generous for CI.
-const TF_DEADLINE: Duration = Duration::from_secs(180);
 /// A key that must never be printed; unique so a match cannot be a coincidence.
 const SECRET: &str = "hk_test_e2e_5b1f0c9a7d3e4f21";
-
-struct Output {
-    success: bool,
-    stdout: String,
-    stderr: String,
-}
-
-impl Output {
-    fn all(&self) -> String {
-        format!("--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr)
-    }
-}
-
-/// A working directory with a CLI config whose dev_overrides point at the built binary.
-struct Workdir {
-    dir: tempfile::TempDir,
-    cli_config: PathBuf,
-}
-
-impl Workdir {
-    fn new(main_tf: &str) -> Workdir {
-        let dir = tempfile::tempdir().expect("tempdir");
-        // A directory holding only the provider: target/debug also holds
-        // `terraform-provider-hostup.d`, which dev_overrides could pick instead of the binary.
-        let bin_dir = dir.path().join("plugins");
-        std::fs::create_dir_all(&bin_dir).expect("plugin dir");
-        std::os::unix::fs::symlink(Path::new(BIN), bin_dir.join("terraform-provider-hostup"))
-            .expect("symlink the provider");
-        let cli_config = dir.path().join("cli.tfrc");
-        std::fs::write(
-            &cli_config,
-            format!(
-                "provider_installation {{\n  dev_overrides {{\n    \"hostup/hostup\" = {:?}\n  }}\n}}\n",
-                bin_dir.display().to_string()
-            ),
-        )
-        .expect("write cli config");
-        std::fs::write(dir.path().join("main.tf"), main_tf).expect("write main.tf");
-        Workdir { dir, cli_config }
-    }
-
-    fn terraform(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
-        let mut cmd = Command::new("terraform");
-        cmd.args(args)
-            .current_dir(self.dir.path())
-            .env("TF_CLI_CONFIG_FILE", &self.cli_config)
-            .env("CHECKPOINT_DISABLE", "1")
-            .env("TF_IN_AUTOMATION", "1")
-            .env("TF_INPUT", "0")
-            .env_remove("TF_LOG")
-            .env_remove("TF_LOG_PATH")
-            .env_remove("TF_LOG_PROVIDER")
-            .env_remove("TF_LOG_CORE")
-            .env_remove("TF_REATTACH_PROVIDERS")
-            .env_remove("HOSTUP_API_KEY")
-            .env_remove("HOSTUP_ENDPOINT")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in extra_env {
-            cmd.env(k, v);
-        }
-        let child = cmd
-            .spawn()
-            .expect("`terraform` must be on PATH for the end-to-end tests");
-        run_bounded(child, TF_DEADLINE)
-    }
-}
-
-/// Collects a child's output, killing it if it outlives `deadline`.
-fn run_bounded(mut child: Child, deadline: Duration) -> Output {
-    let mut out = child.stdout.take().expect("piped stdout");
-    let mut err = child.stderr.take().expect("piped stderr");
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait().expect("try_wait") {
-            Some(status) => break Some(status),
-            None if start.elapsed() > deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            None => std::thread::sleep(Duration::from_millis(20)),
-        }
-    };
-    let stdout = t_out.join().unwrap_or_default();
-    let stderr = t_err.join().unwrap_or_default();
-    assert!(
-        status.is_some(),
-        "terraform did not finish within {deadline:?}\n{stdout}\n{stderr}"
-    );
-    Output {
-        success: status.is_some_and(|s| s.success()),
-        stdout,
-        stderr,
-    }
-}
 
 fn config(endpoint: &str) -> String {
     format!(
@@ -152,20 +45,16 @@ fn assert_no_secret(what: &str, text: &str) {
 
 #[test]
 fn validate_plan_and_schema_with_dev_overrides() {
-    let wd = Workdir::new(&config("http://127.0.0.1:9"));
+    let mut wd = Tf::new(&config("http://127.0.0.1:9"));
 
-    let v = wd.terraform(&["validate", "-no-color"], &[]);
-    assert!(v.success, "validate failed\n{}", v.all());
+    let v = wd.ok(&["validate"]);
     assert!(v.stdout.contains("configuration is valid"), "{}", v.all());
     assert_no_secret("validate output", &v.all());
 
     let log = wd.dir.path().join("trace.log");
     let log_str = log.to_str().expect("utf-8 temp path");
-    let p = wd.terraform(
-        &["plan", "-no-color", "-input=false"],
-        &[("TF_LOG", "trace"), ("TF_LOG_PATH", log_str)],
-    );
-    assert!(p.success, "plan failed\n{}", p.all());
+    wd.env("TF_LOG", "trace").env("TF_LOG_PATH", log_str);
+    let p = wd.ok(&["plan", "-input=false"]);
     assert!(p.stdout.contains("No changes"), "{}", p.all());
     assert_no_secret("plan output", &p.all());
     let trace = std::fs::read_to_string(&log).expect("TF_LOG_PATH file written");
@@ -175,13 +64,12 @@ fn validate_plan_and_schema_with_dev_overrides() {
     );
     assert_no_secret("TF_LOG=trace logs", &trace);
 
-    let s = wd.terraform(&["providers", "schema", "-json"], &[]);
-    assert!(s.success, "providers schema failed\n{}", s.all());
+    let s = wd.ok(&["providers", "schema", "-json"]);
     assert_api_key_sensitive(&s);
 }
 
 /// `terraform providers schema -json` shows our provider block with `api_key` sensitive.
-fn assert_api_key_sensitive(s: &Output) {
+fn assert_api_key_sensitive(s: &TfOutput) {
     let json: serde_json::Value = serde_json::from_str(s.stdout.trim()).unwrap_or_else(|e| {
         panic!("schema output is not JSON ({e}):\n{}", s.all());
     });
@@ -247,22 +135,132 @@ fn validate_and_plan_through_debug_reattach() {
         "{parsed:#}"
     );
 
-    let wd = Workdir::new(&config("http://127.0.0.1:9"));
-    let env = [("TF_REATTACH_PROVIDERS", reattach.as_str())];
-    let v = wd.terraform(&["validate", "-no-color"], &env);
-    assert!(v.success, "validate failed\n{}", v.all());
-    let p = wd.terraform(&["plan", "-no-color", "-input=false"], &env);
-    assert!(p.success, "plan failed\n{}", p.all());
+    let mut wd = Tf::new(&config("http://127.0.0.1:9"));
+    wd.env("TF_REATTACH_PROVIDERS", &reattach);
+    wd.ok(&["validate"]);
+    let p = wd.ok(&["plan", "-input=false"]);
     assert!(p.stdout.contains("No changes"), "{}", p.all());
     assert_no_secret("plan output", &p.all());
 
-    let sch = wd.terraform(&["providers", "schema", "-json"], &env);
-    assert!(sch.success, "providers schema failed\n{}", sch.all());
+    let sch = wd.ok(&["providers", "schema", "-json"]);
     assert_api_key_sensitive(&sch);
 
     // The same long-lived process serves a second run.
-    let wd = Workdir::new(&config("http://127.0.0.1:10"));
-    let v = wd.terraform(&["validate", "-no-color"], &env);
-    assert!(v.success, "second validate failed\n{}", v.all());
+    let mut wd = Tf::new(&config("http://127.0.0.1:10"));
+    wd.env("TF_REATTACH_PROVIDERS", &reattach);
+    wd.ok(&["validate"]);
     drop(provider);
+}
+
+/// A configuration whose data source makes Terraform configure the provider.
+fn with_lookup(provider: &str) -> String {
+    format!(
+        r#"terraform {{
+  required_providers {{
+    hostup = {{ source = "hostup/hostup" }}
+  }}
+}}
+
+provider "hostup" {{
+{provider}
+}}
+
+data "hostup_vps" "app" {{
+  id = "{VPS_APP}"
+}}
+
+output "name" {{
+  value = data.hostup_vps.app.name
+}}
+"#
+    )
+}
+
+/// Terraform printed an error with `summary`, located at the provider block's `attr` line.
+fn assert_error_at(out: &TfOutput, summary: &str, attr: &str) {
+    let all = out.all();
+    assert!(
+        all.contains(&format!("Error: {summary}")),
+        "expected error {summary:?}:\n{all}"
+    );
+    assert!(
+        all.contains("in provider \"hostup\"") && all.contains(&format!("{attr} ")),
+        "the error should point at `{attr}` in the provider block:\n{all}"
+    );
+    assert!(!all.contains("panic"), "{all}");
+}
+
+#[test]
+fn insecure_or_malformed_endpoint_fails_validate_at_the_attribute() {
+    let wd = Tf::new(&with_lookup(&format!(
+        "  api_key  = \"{SECRET}\"\n  endpoint = \"http://cloud.example.com\""
+    )));
+    let out = wd.fails(&["validate"]);
+    assert_error_at(&out, "Insecure endpoint", "endpoint");
+    assert!(out.all().contains("loopback"), "{}", out.all());
+    assert_no_secret("validate output", &out.all());
+
+    wd.write_config(&with_lookup(
+        "  api_key  = \"k\"\n  endpoint = \"ftp://cloud.example.com\"",
+    ));
+    let out = wd.fails(&["validate"]);
+    assert_error_at(&out, "Invalid endpoint", "endpoint");
+}
+
+#[test]
+fn empty_or_missing_api_key_names_the_attribute_and_the_variable() {
+    let sim = Sim::start(&[]);
+    let wd = Tf::new(&with_lookup(&format!(
+        "  api_key  = \"\"\n  endpoint = \"{}\"",
+        sim.url
+    )));
+    let out = wd.fails(&["validate"]);
+    assert_error_at(&out, "Empty API key", "api_key");
+
+    wd.write_config(&with_lookup(&format!("  endpoint = \"{}\"", sim.url)));
+    let out = wd.fails(&["plan"]);
+    let all = out.all();
+    assert!(all.contains("Error: Missing HostUp API key"), "{all}");
+    assert!(all.contains("HOSTUP_API_KEY"), "{all}");
+    assert_eq!(sim.mutations(), 0);
+}
+
+#[test]
+fn environment_supplies_key_and_endpoint_and_its_errors_name_the_variable() {
+    let sim = Sim::start(&[]);
+    let mut wd = Tf::new(&with_lookup(""));
+    wd.env("HOSTUP_API_KEY", support::KEY)
+        .env("HOSTUP_ENDPOINT", &sim.url);
+    let out = wd.ok(&["plan"]);
+    assert!(out.stdout.contains("app-01"), "{}", out.all());
+
+    let mut wd = Tf::new(&with_lookup(""));
+    wd.env("HOSTUP_API_KEY", support::KEY)
+        .env("HOSTUP_ENDPOINT", "http://cloud.example.com");
+    let out = wd.fails(&["plan"]);
+    let all = out.all();
+    assert!(all.contains("Error: Insecure endpoint"), "{all}");
+    assert!(all.contains("HOSTUP_ENDPOINT"), "{all}");
+}
+
+#[test]
+fn unknown_key_is_refused_with_a_hint_and_never_printed() {
+    let sim = Sim::start(&[]);
+    let mut wd = Tf::new(&with_lookup(&format!(
+        "  api_key  = \"{SECRET}\"\n  endpoint = \"{}\"",
+        sim.url
+    )));
+    let log = wd.dir.path().join("trace.log");
+    let log_str = log.to_str().expect("utf-8 temp path");
+    wd.env("TF_LOG", "trace").env("TF_LOG_PATH", log_str);
+    let out = wd.fails(&["plan"]);
+    let all = out.all();
+    assert!(all.contains("401") || all.contains("nauthori"), "{all}");
+    assert!(
+        all.contains("API key"),
+        "the hint should say what to fix:\n{all}"
+    );
+    assert_no_secret("plan output", &all);
+    let trace = std::fs::read_to_string(&log).expect("TF_LOG_PATH file written");
+    assert_no_secret("TF_LOG=trace logs", &trace);
 }

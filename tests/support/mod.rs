@@ -5,13 +5,16 @@
 //! real CLI on PATH, and the simulator is the real binary speaking HTTP.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The API key the simulator's default fixture accepts with read:vm and backup:vm.
 pub const KEY: &str = "test-key";
+
+/// A bound for one terraform command (each starts the provider several times); generous for CI.
+pub const TF_DEADLINE: Duration = Duration::from_secs(180);
 
 /// A running hostup-sim process, killed when dropped.
 pub struct Sim {
@@ -160,11 +163,15 @@ impl Tf {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new("terraform");
         cmd.args(args).current_dir(self.work());
+        // Nothing from the developer's shell may change what a test sees.
         for k in [
             "TF_LOG",
             "TF_LOG_PATH",
             "TF_LOG_PROVIDER",
+            "TF_LOG_CORE",
             "TF_REATTACH_PROVIDERS",
+            "HOSTUP_API_KEY",
+            "HOSTUP_ENDPOINT",
         ] {
             cmd.env_remove(k);
         }
@@ -174,12 +181,31 @@ impl Tf {
         cmd
     }
 
-    /// Runs terraform with `args` (adding -no-color) and returns its output.
+    /// Runs terraform with `args` (adding -no-color) under [`TF_DEADLINE`] and returns its
+    /// output; a run that outlives the deadline is killed and fails the test.
     pub fn run(&self, args: &[&str]) -> TfOutput {
         let mut full: Vec<&str> = args.to_vec();
         full.push("-no-color");
-        let out = self.command(&full).output().expect("run terraform");
-        TfOutput::from(out)
+        let child = self
+            .command(&full)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("`terraform` must be on PATH for the end-to-end tests");
+        finish(child, TF_DEADLINE)
+    }
+
+    /// Runs terraform and panics with its output if it exits 0.
+    pub fn fails(&self, args: &[&str]) -> TfOutput {
+        let out = self.run(args);
+        assert_ne!(
+            out.code,
+            Some(0),
+            "terraform {args:?} should fail:\n{}",
+            out.all()
+        );
+        out
     }
 
     /// Runs terraform and panics with its output unless it exits 0.
@@ -231,6 +257,43 @@ impl From<Output> for TfOutput {
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         }
     }
+}
+
+/// Waits for `child` (killing it after `limit`) and collects its output; panics, with what it
+/// printed, if it had to be killed, so a hang fails the test instead of blocking the suite.
+pub fn finish(mut child: Child, limit: Duration) -> TfOutput {
+    let mut out = child.stdout.take().expect("piped stdout");
+    let mut err = child.stderr.take().expect("piped stderr");
+    let t_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let mut status = None;
+    let done = wait_until(limit, || {
+        status = child.try_wait().ok().flatten();
+        status.is_some()
+    });
+    if !done {
+        let _ = child.kill();
+        status = child.wait().ok();
+    }
+    let o = TfOutput {
+        code: status.and_then(|s| s.code()),
+        stdout: t_out.join().unwrap_or_default(),
+        stderr: t_err.join().unwrap_or_default(),
+    };
+    assert!(
+        done,
+        "terraform did not finish within {limit:?}:\n{}",
+        o.all()
+    );
+    o
 }
 
 /// Polls `cond` until it holds or `limit` passes; returns whether it held.
