@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::hostup::{
-    Client, Error, Gate, JobOutcome, JobRef, JobSnapshot, TerminalState, VpsLockGuard, WaitOptions,
+    Client, Error, Gate, JobOutcome, JobRef, JobSnapshot, Operation, TerminalState, VpsLockGuard,
+    WaitOptions,
 };
 use crate::plugin::diag::{AttributePath, Diagnostic, Diagnostics};
-use crate::plugin::framework::{timeouts, Ctx, ObjectValue};
+use crate::plugin::framework::{timeouts, CreateResponse, Ctx, ObjectValue};
 use crate::plugin::schema::{object_type, Attribute, NestedBlock};
 use crate::plugin::value::{Number, Type, Value};
 
@@ -311,6 +312,39 @@ pub async fn wait_job(
                 error: Some(errors::wait_error(subject, &e, timeout)),
             }
         }
+    }
+}
+
+/// The second half of an action resource's create (backup, restore), shared so both keep the
+/// same promise: the job id goes into the state *before* the wait, so a failed, timed-out or
+/// interrupted wait leaves a tainted resource that still names its job; then the wait's end
+/// status, finish time and diagnostic are recorded.
+pub async fn record_and_wait(
+    client: &Client,
+    ctx: &Ctx,
+    op: &Operation,
+    subject: &Subject,
+    timeout: Duration,
+    planned: &ObjectValue,
+    resp: &mut CreateResponse,
+) {
+    let mut state = planned.clone();
+    state
+        .set_attr("id", op.job_id.as_str())
+        .set_attr("job_id", op.job_id.as_str())
+        .set_attr(
+            "status",
+            op.status.as_ref().map_or("queued", |s| s.as_str()),
+        );
+    resp.state = state;
+    let end = wait_job(client, ctx, &op.job_ref(), subject, timeout).await;
+    if let Some(s) = &end.status {
+        resp.state.set_attr("status", s.as_str());
+    }
+    resp.state
+        .set_attr("completed_at", opt_str(end.completed_at.as_deref()));
+    if let Some(e) = end.error {
+        resp.diagnostics.push(e);
     }
 }
 

@@ -21,8 +21,8 @@ use crate::plugin::framework::{
 use crate::plugin::schema::{Attribute, Block, Schema};
 
 use super::common::{
-    known_str, lock_vps, opt_str, post_error, split_import_id, timeout_of, timeouts_block,
-    triggers_argument, vps_id_argument, wait_job, HostupData,
+    known_str, lock_vps, opt_str, post_error, record_and_wait, split_import_id, timeout_of,
+    timeouts_block, triggers_argument, vps_id_argument, HostupData,
 };
 use super::errors::{api_error, gate_closed, Paths, Subject};
 use super::resource_vps_backup::{
@@ -284,24 +284,7 @@ impl Resource<HostupData> for VpsSnapshotRestore {
         };
         tracing::info!(job_id = %op.job_id, vps_id = %vps_id, snapshot = %name,
             "HostUp snapshot restore queued");
-        let mut state = planned.clone();
-        state
-            .set_attr("id", op.job_id.as_str())
-            .set_attr("job_id", op.job_id.as_str())
-            .set_attr(
-                "status",
-                op.status.as_ref().map_or("queued", |s| s.as_str()),
-            );
-        resp.state = state;
-        let end = wait_job(&client, ctx, &op.job_ref(), &subject, timeout).await;
-        if let Some(s) = &end.status {
-            resp.state.set_attr("status", s.as_str());
-        }
-        resp.state
-            .set_attr("completed_at", opt_str(end.completed_at.as_deref()));
-        if let Some(e) = end.error {
-            resp.diagnostics.push(e);
-        }
+        record_and_wait(&client, ctx, &op, &subject, timeout, planned, resp).await;
     }
 
     async fn read(&self, _ctx: &Ctx, _req: ReadRequest<HostupData>, _resp: &mut ReadResponse) {
