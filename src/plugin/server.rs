@@ -987,9 +987,35 @@ impl<P: Provider> ProviderService<P> {
         ) else {
             return;
         };
+        let type_name = req.type_name.as_str();
+        if !config.is_wholly_known() {
+            // Terraform evaluates the configuration again at apply and refuses to apply one
+            // with unknowns, so this only comes from a broken client: act on nothing.
+            let mut paths = Vec::new();
+            crate::plugin::framework::unknown_paths(
+                config.value(),
+                &AttributePath::default(),
+                &mut paths,
+            );
+            let shown = paths
+                .first()
+                .map_or_else(|| "the whole object".to_owned(), ToString::to_string);
+            let d = diags.error(
+                "Invalid configuration received from Terraform",
+                format!(
+                    "The configuration of this {type_name} still contains unknown values at \
+                     apply ({shown}); Terraform only applies wholly known configurations. \
+                     Nothing was changed. This is a bug in Terraform or in the tool calling \
+                     the provider."
+                ),
+            );
+            if let Some(p) = paths.into_iter().next().filter(|p| !p.steps.is_empty()) {
+                d.at(p);
+            }
+            return;
+        }
         let ctx = self.ctx();
         let planned_private = private_of(&req.planned_private);
-        let type_name = req.type_name.as_str();
         if planned.is_null() {
             if prior.is_null() {
                 out.new_state = Some(null_dv());
