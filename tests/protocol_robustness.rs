@@ -977,13 +977,8 @@ async fn unknowns_where_none_are_allowed() {
     // the provider is not configured instead of calling it.
     let c = "Configure api_key unknown";
     let d = u.configure(&sim.url, Value::unknown()).await;
-    well_formed(c, &d);
-    record(
-        c,
-        first_error(&d).map_or("no diagnostics; the provider stays unconfigured", |e| {
-            e.summary.as_str()
-        }),
-    );
+    assert!(d.is_empty(), "{c}: {:?}", describe(&d));
+    record(c, "no diagnostics; the provider stays unconfigured");
     u.plugin.assert_healthy(c).await;
     let cfg = object(&bt, &[("vps_id", VPS_APP.into())]);
     let mut planned = cfg.clone();
@@ -1027,13 +1022,8 @@ async fn unknowns_where_none_are_allowed() {
     .expect(c)
     .into_inner()
     .diagnostics;
-    well_formed(c, &d);
-    record(
-        c,
-        first_error(&d).map_or("no diagnostics; the provider stays unconfigured", |e| {
-            e.summary.as_str()
-        }),
-    );
+    assert!(d.is_empty(), "{c}: {:?}", describe(&d));
+    record(c, "no diagnostics; the provider stays unconfigured");
 
     // Now configure for real, then send unknowns into apply.
     let d = u.configure(&sim.url, KEY.into()).await;
@@ -1113,7 +1103,11 @@ async fn unknowns_where_none_are_allowed() {
             .apply(BACKUP, null_dv(), planned_dv, config_dv)
             .await
             .expect(&c);
-        record(&c, &expect_error(&c, &r.diagnostics));
+        let e = expect_error(&c, &r.diagnostics);
+        if what.starts_with("config") {
+            assert_eq!(e, "Invalid configuration received from Terraform", "{c}");
+        }
+        record(&c, &e);
         if let Some(s) = r.new_state.as_ref().filter(|s| !s.msgpack.is_empty()) {
             let v = decode_msgpack(&s.msgpack, &bt)
                 .unwrap_or_else(|e| panic!("{c}: new_state does not fit the schema: {e}"));
@@ -1127,8 +1121,9 @@ async fn unknowns_where_none_are_allowed() {
         "no backup is queued for an unknown VPS"
     );
 
-    // Unknowns in a prior state (states are always known): plan and apply answer.
-    let c = "PlanResourceChange prior_state with unknown job_id";
+    // Unknowns in states (never sent: states are always wholly known) and in a data source
+    // read (Terraform defers such reads to apply): an error naming what was wrong, and the
+    // provider acts on nothing.
     let mut prior = object(
         &bt,
         &[
@@ -1138,31 +1133,36 @@ async fn unknowns_where_none_are_allowed() {
             ("status", "completed".into()),
         ],
     );
+    let c = "PlanResourceChange prior_state with unknown job_id";
     let r = u
         .plan(BACKUP, dv(&prior, &bt), dv(&cfg, &bt), dv(&cfg, &bt))
         .await
         .expect(c);
-    well_formed(c, &r.diagnostics);
-    record(
-        c,
-        first_error(&r.diagnostics).map_or("a plan (no error)", |e| e.summary.as_str()),
-    );
+    let e = expect_error(c, &r.diagnostics);
+    assert_eq!(e, "Invalid prior state received from Terraform");
+    assert!(r.planned_state.is_none(), "{c}: no plan");
+    record(c, &e);
+
     let c = "ReadResource current_state with unknown job_id";
     let r = u.read(BACKUP, dv(&prior, &bt)).await.expect(c);
-    well_formed(c, &r.diagnostics);
+    let e = expect_error(c, &r.diagnostics);
+    assert_eq!(e, "Invalid current state received from Terraform");
     let s = r.new_state.as_ref().expect("new_state");
     let v = decode_msgpack(&s.msgpack, &bt).expect("new_state fits the schema");
     assert!(
         v.is_wholly_known(),
         "{c}: Terraform must get no unknowns back"
     );
+    assert_eq!(
+        v.attr("id").and_then(Value::as_str),
+        Some("job_1"),
+        "{c}: known values kept"
+    );
     record(
         c,
-        &format!(
-            "{}; new_state wholly known",
-            first_error(&r.diagnostics).map_or("no error", |e| e.summary.as_str())
-        ),
+        &format!("{e}; new_state = the state with the unknowns as null"),
     );
+
     let c = "ApplyResourceChange delete with unknowns in prior_state";
     if let Value::Object(m) = &mut prior {
         m.insert("vps_id".into(), Value::unknown());
@@ -1171,13 +1171,10 @@ async fn unknowns_where_none_are_allowed() {
         .apply(BACKUP, dv(&prior, &bt), null_dv(), null_dv())
         .await
         .expect(c);
-    well_formed(c, &r.diagnostics);
-    record(
-        c,
-        first_error(&r.diagnostics).map_or("deleted (null new_state)", |e| e.summary.as_str()),
-    );
+    let e = expect_error(c, &r.diagnostics);
+    assert_eq!(e, "Invalid prior state received from Terraform");
+    record(c, &e);
 
-    // Unknown in a data source read (Terraform defers such reads to apply instead).
     for (what, v) in [
         (
             "vps_id unknown",
@@ -1187,18 +1184,17 @@ async fn unknowns_where_none_are_allowed() {
     ] {
         let c = format!("ReadDataSource {DATA_SNAPSHOTS}, {what}");
         let r = u.read_data(DATA_SNAPSHOTS, v).await.expect(&c);
-        well_formed(&c, &r.diagnostics);
-        match first_error(&r.diagnostics) {
-            Some(e) => record(&c, &e.summary),
-            None => {
-                let s = r.state.as_ref().expect("a state without error");
-                let v = decode_msgpack(&s.msgpack, &st).expect("state fits the schema");
-                assert!(v.is_wholly_known(), "{c}: state has unknowns");
-                record(&c, "a wholly known state");
-            }
-        }
+        let e = expect_error(&c, &r.diagnostics);
+        assert_eq!(e, "Invalid configuration received from Terraform", "{c}");
+        assert!(r.state.is_none(), "{c}: no state");
+        record(&c, &e);
         u.plugin.assert_healthy(&c).await;
     }
+    assert_eq!(
+        sim.count("GET /api/v2/vps/{id}/snapshots").await,
+        0,
+        "no API call for an unknown VPS"
+    );
     u.plugin.shutdown().await;
 }
 
@@ -1440,7 +1436,14 @@ async fn stop_ends_every_long_running_rpc() {
     // --- Apply of each action resource while HostUp's job runs (job wait). One sim each:
     // a job left running by the previous case would close the next one's gate.
     let mut u = Under::launch(&[]).await;
-    let creates: [(&str, &str, Vec<(&str, Value)>, &str); 3] = [
+    // (resource type, VPS, arguments besides vps_id, the sim route that queues the job)
+    type Create = (
+        &'static str,
+        &'static str,
+        Vec<(&'static str, Value)>,
+        &'static str,
+    );
+    let creates: [Create; 3] = [
         (BACKUP, VPS_APP, vec![], "POST /api/v2/vps/{id}/backups"),
         (
             RESTORE,
