@@ -1545,6 +1545,84 @@ async fn stop_ends_every_long_running_rpc() {
         record(&c, &format!("{e} (job id kept in new_state)"));
         u.plugin.assert_healthy(&c).await;
     }
+
+    // --- A second backup of the same VPS waits for the first (per-VPS lock); Stop ends both
+    // the job wait and the lock wait, and the second never queues anything.
+    let sim = Sim::start(&["--job-duration", "1h"]).await;
+    let d = u.configure(&sim.url, KEY.into()).await;
+    assert!(first_error(&d).is_none(), "{:?}", describe(&d));
+    let bt = u.rt(BACKUP);
+    let cfg = object(&bt, &[("vps_id", VPS_APP.into())]);
+    let mut planned = cfg.clone();
+    if let Value::Object(m) = &mut planned {
+        for k in ["id", "job_id", "status", "completed_at"] {
+            m.insert(k.into(), Value::unknown());
+        }
+    }
+    let apply_fut = || {
+        let mut client = u.plugin.client();
+        let (planned_dv, cfg_dv) = (dv(&planned, &bt), dv(&cfg, &bt));
+        async move {
+            client
+                .apply_resource_change(pb::apply_resource_change::Request {
+                    type_name: BACKUP.into(),
+                    prior_state: null_dv(),
+                    planned_state: planned_dv,
+                    config: cfg_dv,
+                    ..Default::default()
+                })
+                .await
+                .map(tonic::Response::into_inner)
+        }
+    };
+    let first: InFlight<pb::apply_resource_change::Response> = tokio::spawn(apply_fut());
+    let route = "POST /api/v2/vps/{id}/backups";
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while sim.count(route).await == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the first backup was never queued"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // An ordering barrier rather than a sleep: poll the second call once, which queues its
+    // request on the connection ahead of anything sent later, then make a GetSchema round
+    // trip. The server takes the streams of one connection in order on its single thread, so
+    // once GetSchema is answered the second apply has started and waits for the VPS lock.
+    let mut second = Box::pin(apply_fut());
+    tokio::select! {
+        biased;
+        r = &mut second => panic!("the second apply answered at once: {r:?}"),
+        () = std::future::ready(()) => {}
+    }
+    let second: InFlight<pb::apply_resource_change::Response> = tokio::spawn(second);
+    u.plugin.assert_healthy("the second apply was sent").await;
+    assert!(
+        !second.is_finished(),
+        "the second apply waits for the first"
+    );
+    assert_eq!(u.stop().await, "");
+    let c = "Stop during two ApplyResourceChange of one VPS (job wait + lock wait)";
+    let r1 = after_stop("the first apply", first).await;
+    let r2 = after_stop("the second apply (waiting for the VPS lock)", second).await;
+    assert!(
+        mentions_stop(&r1.diagnostics),
+        "{:?}",
+        describe(&r1.diagnostics)
+    );
+    let e2 = expect_error(c, &r2.diagnostics);
+    assert!(
+        mentions_stop(&r2.diagnostics),
+        "{:?}",
+        describe(&r2.diagnostics)
+    );
+    assert_eq!(
+        sim.count(route).await,
+        1,
+        "the second backup was never queued"
+    );
+    record(c, &format!("both end; the waiting one with: {e2}"));
+    u.plugin.assert_healthy(c).await;
     u.plugin.shutdown().await;
 
     // --- RPCs blocked on an API that never answers.
