@@ -1817,3 +1817,128 @@ async fn stop_while_idle_answers_and_cancels_nothing_later() {
     u.plugin.assert_healthy("apply after idle Stops").await;
     u.plugin.shutdown().await;
 }
+
+/// Timeouts at the edges of what validation accepts reach the job wait without harm: the
+/// longest accepted (999 999 999 s, about 31 years) and the shortest (1 ns) both end in a
+/// well-formed answer with the job id in state (an instant job is seen complete on the first
+/// poll even with 1 ns), and values past the limits are refused by validation.
+#[tokio::test]
+async fn extreme_timeouts_reach_the_job_wait_safely() {
+    let sim = Sim::start(&["--job-duration", "0s"]).await;
+    let mut u = Under::launch(&[]).await;
+    let d = u.configure(&sim.url, KEY.into()).await;
+    assert!(first_error(&d).is_none(), "{:?}", describe(&d));
+    let bt = u.rt(BACKUP);
+    let Type::Object(attrs) = &bt else {
+        panic!("object")
+    };
+    let timeouts_ty = attrs.get("timeouts").expect("timeouts block").clone();
+    for (create, vps) in [("999999999s", VPS_APP), ("1ns", VPS_PAYG)] {
+        let timeouts = object(&timeouts_ty, &[("create", create.into())]);
+        let cfg = object(&bt, &[("vps_id", vps.into()), ("timeouts", timeouts)]);
+        let c = format!("ValidateResourceTypeConfig timeouts.create = {create:?}");
+        let d = u.validate_resource(BACKUP, dv(&cfg, &bt)).await.expect(&c);
+        assert!(d.is_empty(), "{c}: {:?}", describe(&d));
+        let plan = u
+            .plan(BACKUP, null_dv(), dv(&cfg, &bt), dv(&cfg, &bt))
+            .await
+            .expect("plan");
+        assert!(
+            plan.diagnostics.is_empty(),
+            "{:?}",
+            describe(&plan.diagnostics)
+        );
+        let c = format!("ApplyResourceChange with timeouts.create = {create:?}");
+        let r = u
+            .apply(BACKUP, null_dv(), plan.planned_state, dv(&cfg, &bt))
+            .await
+            .expect(&c);
+        well_formed(&c, &r.diagnostics);
+        let v = decode_msgpack(&r.new_state.expect("state").msgpack, &bt).expect("state");
+        assert!(v.is_wholly_known(), "{c}");
+        assert!(
+            v.attr("job_id").and_then(Value::as_str).is_some(),
+            "{c}: {v:?}"
+        );
+        let answer = match first_error(&r.diagnostics) {
+            None => format!(
+                "created, status {}",
+                v.attr("status").and_then(Value::as_str).unwrap_or("?")
+            ),
+            Some(e) => format!("{} (job id in state)", e.summary),
+        };
+        if create == "999999999s" {
+            assert!(
+                r.diagnostics.is_empty(),
+                "{c}: {:?}",
+                describe(&r.diagnostics)
+            );
+        }
+        record(&c, &answer);
+        u.plugin.assert_healthy(&c).await;
+    }
+    for bad in ["1000000001s", "99999999999999999999h", "1e9s", "-1s", "0s"] {
+        let timeouts = object(&timeouts_ty, &[("create", bad.into())]);
+        let cfg = object(&bt, &[("vps_id", VPS_APP.into()), ("timeouts", timeouts)]);
+        let c = format!("ValidateResourceTypeConfig timeouts.create = {bad:?}");
+        let d = u.validate_resource(BACKUP, dv(&cfg, &bt)).await.expect(&c);
+        record(&c, &expect_error(&c, &d));
+    }
+    u.plugin.assert_healthy("extreme timeouts").await;
+    u.plugin.shutdown().await;
+}
+
+/// GRPCController.Shutdown while an apply is still waiting on HostUp (Terraform normally
+/// sends Stop first): the process still exits cleanly and promptly instead of hanging on the
+/// RPC in flight.
+#[tokio::test]
+async fn shutdown_with_an_rpc_in_flight_still_exits() {
+    let sim = Sim::start(&["--job-duration", "1h"]).await;
+    let u = Under::launch(&[]).await;
+    let d = u.configure(&sim.url, KEY.into()).await;
+    assert!(first_error(&d).is_none(), "{:?}", describe(&d));
+    let bt = u.rt(BACKUP);
+    let cfg = object(&bt, &[("vps_id", VPS_APP.into())]);
+    let plan = u
+        .plan(BACKUP, null_dv(), dv(&cfg, &bt), dv(&cfg, &bt))
+        .await
+        .expect("plan");
+    let mut client = u.plugin.client();
+    let (planned_dv, cfg_dv) = (plan.planned_state, dv(&cfg, &bt));
+    let apply: InFlight<pb::apply_resource_change::Response> = tokio::spawn(async move {
+        client
+            .apply_resource_change(pb::apply_resource_change::Request {
+                type_name: BACKUP.into(),
+                prior_state: null_dv(),
+                planned_state: planned_dv,
+                config: cfg_dv,
+                ..Default::default()
+            })
+            .await
+            .map(tonic::Response::into_inner)
+    });
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while sim.count("POST /api/v2/vps/{id}/backups").await == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the job was never queued"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // `shutdown` asserts a clean exit (status 0, no panic on stderr) within the deadline.
+    u.plugin.shutdown().await;
+    // The client side of the apply ends too (the connection is gone): no hang.
+    let r = bounded("the apply after Shutdown", apply)
+        .await
+        .expect("task");
+    record(
+        "GRPCController.Shutdown with an ApplyResourceChange in flight",
+        &format!(
+            "process exits 0; the in-flight call ends with {}",
+            match &r {
+                Ok(_) => "a response".to_owned(),
+                Err(s) => format!("status {:?}", s.code()),
+            }
+        ),
+    );
+}
