@@ -472,14 +472,18 @@ async fn malformed_dynamic_values_are_error_diagnostics() {
                 .unwrap_or(0);
             args[i] = bad.clone();
             let [a, b, cc] = args;
+            let prior_sent = a.clone();
             let r = u.apply(BACKUP, a, b, cc).await.expect(&c);
             record(&c, &expect_error(&c, &r.diagnostics));
+            // Nothing was applied: the prior state comes back as it was sent.
+            assert_eq!(r.new_state, prior_sent, "{c}: new_state is the prior state");
             u.plugin.assert_healthy(&c).await;
         }
 
         let c = format!("ReadResource current_state = {name}");
         let r = u.read(BACKUP, bad.clone()).await.expect(&c);
         record(&c, &expect_error(&c, &r.diagnostics));
+        assert_eq!(r.new_state, bad, "{c}: new_state is the state as sent");
         u.plugin.assert_healthy(&c).await;
     }
 
