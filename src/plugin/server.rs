@@ -246,6 +246,34 @@ fn decode(
     }
 }
 
+/// True when `obj` holds no unknown value; otherwise adds an error naming the first unknown
+/// path. For values Terraform always sends wholly known (states, apply-time configuration,
+/// data source configuration), so that a broken client gets a diagnostic saying so instead of
+/// the provider acting on, or blaming itself for, values that cannot be there.
+fn wholly_known(obj: &ObjectValue, type_name: &str, what: &str, diags: &mut Diagnostics) -> bool {
+    if obj.is_wholly_known() {
+        return true;
+    }
+    let mut paths = Vec::new();
+    crate::plugin::framework::unknown_paths(obj.value(), &AttributePath::default(), &mut paths);
+    let first = paths.into_iter().next().filter(|p| !p.steps.is_empty());
+    let shown = first
+        .as_ref()
+        .map_or_else(|| "the whole object".to_owned(), ToString::to_string);
+    let d = diags.error(
+        format!("Invalid {what} received from Terraform"),
+        format!(
+            "The {what} of this {type_name} contains unknown values ({shown}), which Terraform \
+             never sends there. Nothing was done. This is a bug in Terraform or in the tool \
+             calling the provider."
+        ),
+    );
+    if let Some(p) = first {
+        d.at(p);
+    }
+    false
+}
+
 /// Encodes a response value (always msgpack). An encoding failure is a provider bug.
 fn encode(v: &Value, ty: &Type, what: &str, diags: &mut Diagnostics) -> Option<pb::DynamicValue> {
     match value::encode_msgpack(v, ty) {
@@ -605,6 +633,11 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
             ) {
                 if current.is_null() {
                     out.new_state = Some(null_dv());
+                } else if !wholly_known(&current, &req.type_name, "current state", &mut diags) {
+                    // Answer with the state as it was, minus the unknowns it cannot hold.
+                    let mut kept = current;
+                    crate::plugin::framework::unknowns_to_null(kept.value_mut());
+                    out.new_state = encode(kept.value(), &e.info.ty, "state", &mut diags);
                 } else {
                     let ctx = self.ctx();
                     let mut resp = ReadResponse {
@@ -735,6 +768,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         let mut state_dv = None;
         if let Some(e) = self.data_source(&req.type_name, &mut diags) {
             if let Some(config) = decode(req.config.as_ref(), &e.info, "configuration", &mut diags)
+                .filter(|c| wholly_known(c, &req.type_name, "configuration", &mut diags))
             {
                 let ctx = self.ctx();
                 let mut resp = ReadDataSourceResponse {
@@ -895,6 +929,9 @@ impl<P: Provider> ProviderService<P> {
         ) else {
             return;
         };
+        if !wholly_known(&prior, &req.type_name, "prior state", diags) {
+            return;
+        }
         if proposed.is_null() {
             // A destroy (only sent with plan_destroy, which we do not declare): nothing to add.
             out.planned_state = Some(null_dv());
@@ -987,9 +1024,16 @@ impl<P: Provider> ProviderService<P> {
         ) else {
             return;
         };
+        let type_name = req.type_name.as_str();
+        // Terraform evaluates the configuration again at apply and refuses to apply one with
+        // unknowns, and states never hold unknowns: these only come from a broken client.
+        if !wholly_known(&prior, type_name, "prior state", diags)
+            || !wholly_known(&config, type_name, "configuration", diags)
+        {
+            return;
+        }
         let ctx = self.ctx();
         let planned_private = private_of(&req.planned_private);
-        let type_name = req.type_name.as_str();
         if planned.is_null() {
             if prior.is_null() {
                 out.new_state = Some(null_dv());
@@ -1382,12 +1426,18 @@ mod tests {
         let cfg = planned("slow");
         let apply = |svc: Arc<ProviderService<Toy>>, cfg: Value| {
             let ty = ty.clone();
+            // The configuration has the computed id null (Terraform never sends unknowns in
+            // an apply-time configuration); the plan has it unknown.
+            let mut config = cfg.clone();
+            if let Value::Object(m) = &mut config {
+                m.insert("id".into(), Value::Null);
+            }
             tokio::spawn(async move {
                 svc.apply_resource_change(Request::new(pb::apply_resource_change::Request {
                     type_name: "toy_thing".into(),
                     prior_state: dv(&Value::Null, &ty),
                     planned_state: dv(&cfg, &ty),
-                    config: dv(&cfg, &ty),
+                    config: dv(&config, &ty),
                     ..Default::default()
                 }))
                 .await

@@ -169,7 +169,8 @@ pub fn configure(
     env: &dyn Fn(&str) -> Option<String>,
     diags: &mut Diagnostics,
 ) -> Option<HostupConfig> {
-    if !config.is_known("api_key") || !config.is_known("endpoint") {
+    // Also covers a wholly unknown block, whose attributes read as null (not unknown).
+    if !config.is_wholly_known() {
         return None;
     }
     let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
