@@ -593,7 +593,7 @@ fn run_cell(fault: Fault, target: Target) -> Row {
 
 /// After SIGINT: terraform exits with an error within [`SIGINT_LIMIT`].
 fn check_interrupted(out: &TfOutput, after_sigint: Option<Duration>, violations: &mut Vec<String>) {
-    if !after_sigint.is_some_and(|t| t <= SIGINT_LIMIT) {
+    if after_sigint.is_none_or(|t| t > SIGINT_LIMIT) {
         violations.push(format!(
             "terraform did not exit within {}s of SIGINT",
             SIGINT_LIMIT.as_secs()
