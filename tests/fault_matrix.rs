@@ -27,6 +27,10 @@ use support::{finish_within, provider_block, wait_until, Sim, Tf, TfOutput, KEY}
 const TF_DEADLINE: Duration = Duration::from_secs(120);
 /// Job duration of every simulator: short, but long enough for a few polls.
 const JOB_DURATION: &str = "300ms";
+/// Job duration of the cells that interrupt or lose a job that never finishes: its `queued`
+/// phase (the first 10 %) then outlasts the cell, so the status in the table does not depend
+/// on timing.
+const STUCK_JOB_DURATION: &str = "60s";
 /// HostUp's failure message in the job-failed cells.
 const FAIL_MESSAGE: &str = "Disk array degraded (fault matrix)";
 /// `timeouts.create` of the stuck-job cells.
@@ -429,7 +433,14 @@ fn run_cell(fault: Fault, target: Target) -> Row {
         Ok(s) => s,
         Err(reason) => return Row::na(fault, target, reason),
     };
-    let mut args: Vec<String> = vec!["--job-duration".into(), JOB_DURATION.into()];
+    // The stuck-job cell keeps the short duration: its last poll, 3 s in, sees `in_progress`.
+    let stuck = fault != Fault::JobStuck && spec.args.iter().any(|a| a == "--stuck-next-jobs");
+    let duration = if stuck {
+        STUCK_JOB_DURATION
+    } else {
+        JOB_DURATION
+    };
+    let mut args: Vec<String> = vec!["--job-duration".into(), duration.into()];
     args.extend(spec.args.iter().cloned());
     let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let sim = Sim::start(&arg_refs);
@@ -607,12 +618,12 @@ fn check_interrupted(out: &TfOutput, after_sigint: Option<Duration>, violations:
 /// Persistent read faults: retries run out, and the error quotes the start of the body HostUp
 /// sent (DESIGN §3: never a panic, never a bare "expected value at line 1").
 fn check_fails_quoting_body(fault: Fault, out: &TfOutput, violations: &mut Vec<String>) {
-    let text = out.all();
+    let text = flat(&out.all());
     if out.code == Some(0) || out.code.is_none() {
         violations.push(format!("apply did not fail cleanly (exit {:?})", out.code));
     }
     let quoted = match fault {
-        Fault::PersistentHtml502 => text.contains("502 Bad Gateway") || text.contains("<html>"),
+        Fault::PersistentHtml502 => text.contains("HTTP 502") && text.contains("\"<html>"),
         // The cut body starts like HostUp's JSON: its first key is quoted back.
         _ => text.contains("{\"") || text.contains("{\\\""),
     };
@@ -708,7 +719,7 @@ fn check_resource(
     post_arrivals: Option<u64>,
     violations: &mut Vec<String>,
 ) -> (String, String) {
-    let text = out.all();
+    let text = flat(&out.all());
     let post_route = target.post_route().unwrap_or_default();
     let job_type = target.job_type().unwrap_or_default();
     let posts: Vec<&Value> = requests
@@ -923,6 +934,12 @@ fn check_resource(
         );
     }
     (state_text, posts_text)
+}
+
+/// Terraform wraps diagnostics at 78 columns wherever a line happens to break: phrases are
+/// matched on the text with every run of whitespace made one space.
+fn flat(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The `Error: …` summaries terraform printed, without the box-drawing prefix, joined: the
