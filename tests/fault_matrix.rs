@@ -13,6 +13,7 @@
 
 mod support;
 
+use std::os::unix::process::CommandExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -451,8 +452,11 @@ fn run_cell(fault: Fault, target: Target) -> Row {
     let mut violations: Vec<String> = Vec::new();
     let mut tf_args: Vec<&str> = spec.command.to_vec();
     tf_args.push("-no-color");
+    // Its own process group, so that a terraform killed at a deadline takes its provider
+    // processes with it instead of leaving them behind.
     let child = tf
         .command(&tf_args)
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -508,6 +512,11 @@ fn run_cell(fault: Fault, target: Target) -> Row {
         }
         _ => finish_within(child, TF_DEADLINE),
     };
+    if !finished {
+        // The group outlives its killed leader while a provider process is left in it.
+        // SAFETY: kill(2) on the process group this cell created for terraform.
+        unsafe { libc::kill(-(pid as libc::pid_t), libc::SIGKILL) };
+    }
     let text = out.all();
     if let Some(dir) = std::env::var_os("FAULT_MATRIX_LOG_DIR") {
         // For a human reading why a cell failed: terraform's full output per cell.
