@@ -1029,7 +1029,7 @@ fn render(rows: &[Row]) -> String {
         s.push('\n');
     }
     s.push_str(
-        "\n### Cells\n\n| Fault | Target | Injected as | Exit | Diagnostic (first error summary) \
+        "\n### Cells\n\n| Fault | Target | Injected as | Exit | Error summaries (in order) \
          | State afterwards | POSTs reaching HostUp → jobs | Contract |\n\
          |---|---|---|---|---|---|---|---|\n",
     );
