@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::time::Duration;
 
 use url::{Host, Url};
 
@@ -20,6 +21,28 @@ pub const DEFAULT_ENDPOINT: &str = "https://cloud.hostup.se";
 pub const ENV_API_KEY: &str = "HOSTUP_API_KEY";
 /// Environment variable read when `endpoint` is not set in the provider block.
 pub const ENV_ENDPOINT: &str = "HOSTUP_ENDPOINT";
+/// Environment variable overriding the per-attempt HTTP request timeout (a Go-style duration,
+/// default 30s). Exists for networks or proxies slower than HostUp itself, and so that the
+/// fault-matrix test (tests/fault_matrix.rs) can exercise "HostUp answers slower than the
+/// request timeout" in seconds instead of minutes. Not a schema attribute: it tunes the
+/// transport, not the infrastructure, so it stays out of plans and state.
+pub const ENV_REQUEST_TIMEOUT: &str = "HOSTUP_REQUEST_TIMEOUT";
+
+/// The request timeout from [`ENV_REQUEST_TIMEOUT`]: `Ok(None)` when unset or blank, an error
+/// message naming the variable when it is not a positive Go-style duration.
+pub fn request_timeout(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<Duration>, String> {
+    match env(ENV_REQUEST_TIMEOUT).filter(|s| !s.trim().is_empty()) {
+        None => Ok(None),
+        Some(s) => crate::plugin::framework::timeouts::parse_duration(&s)
+            .map(Some)
+            .map_err(|e| {
+                format!(
+                    "{ENV_REQUEST_TIMEOUT} must be a positive duration such as \"30s\" or \"2m\": \
+                     {e}. Fix or unset {ENV_REQUEST_TIMEOUT}."
+                )
+            }),
+    }
+}
 
 /// What configure produces and every resource receives. The HostUp HTTP client will be built
 /// from it.
@@ -338,6 +361,23 @@ mod tests {
         .expect("configured");
         assert_eq!(c.api_key, "cfgkey");
         assert_eq!(c.endpoint.as_str(), "http://127.0.0.1:9/");
+    }
+
+    #[test]
+    fn request_timeout_from_env() {
+        assert_eq!(request_timeout(&env(&[])), Ok(None));
+        assert_eq!(
+            request_timeout(&env(&[(ENV_REQUEST_TIMEOUT, " ")])),
+            Ok(None)
+        );
+        assert_eq!(
+            request_timeout(&env(&[(ENV_REQUEST_TIMEOUT, "1500ms")])),
+            Ok(Some(Duration::from_millis(1500)))
+        );
+        for bad in ["soon", "0s", "-1s"] {
+            let e = request_timeout(&env(&[(ENV_REQUEST_TIMEOUT, bad)])).unwrap_err();
+            assert!(e.contains(ENV_REQUEST_TIMEOUT), "{e}");
+        }
     }
 
     #[test]

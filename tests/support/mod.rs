@@ -82,6 +82,23 @@ impl Sim {
             .unwrap_or(0)
     }
 
+    /// The request log (`GET /_sim/requests`): one JSON object per API request, with
+    /// `method`, `route`, `status` and `fault` (null when no fault answered it).
+    pub fn requests(&self) -> Vec<serde_json::Value> {
+        self.admin_get("/_sim/requests")["requests"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The jobs the sim holds (`GET /_sim/state`), each with `jobId`, `type`, `status`.
+    pub fn jobs(&self) -> Vec<serde_json::Value> {
+        self.admin_get("/_sim/state")["jobs"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Requests whose method is not GET (mutations), excluding the admin API.
     pub fn mutations(&self) -> u64 {
         let counters = self.admin_get("/_sim/counters");
@@ -320,4 +337,39 @@ pub fn file_contains(path: &Path, needle: &str) -> bool {
     std::fs::read_to_string(path)
         .map(|s| s.contains(needle))
         .unwrap_or(false)
+}
+
+/// Waits for a spawned `child` whose stdout and stderr are piped, killing it once `limit` has
+/// passed; returns its output and whether it exited by itself. Exists so a hung terraform run
+/// fails a test with its output instead of blocking the suite.
+pub fn finish_within(mut child: Child, limit: Duration) -> (TfOutput, bool) {
+    use std::io::Read;
+    let out = child.stdout.take();
+    let err = child.stderr.take();
+    let read = |r: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_string(&mut s);
+            }
+            s
+        })
+    };
+    let t_out = read(out.map(|o| Box::new(o) as Box<dyn Read + Send>));
+    let t_err = read(err.map(|e| Box::new(e) as Box<dyn Read + Send>));
+    let mut status = None;
+    let done = wait_until(limit, || {
+        status = child.try_wait().ok().flatten();
+        status.is_some()
+    });
+    if !done {
+        let _ = child.kill();
+        status = child.wait().ok();
+    }
+    let o = TfOutput {
+        code: status.and_then(|s| s.code()),
+        stdout: t_out.join().unwrap_or_default(),
+        stderr: t_err.join().unwrap_or_default(),
+    };
+    (o, done)
 }
