@@ -259,7 +259,7 @@ fn spec(fault: Fault, target: Target) -> Result<Spec, &'static str> {
     };
     let mut env = Vec::new();
     let mut create_timeout = None;
-    let mut command: &'static [&'static str] = &["apply", "-auto-approve"];
+    let command: &'static [&'static str] = &["apply", "-auto-approve"];
     let (args, injected) = match fault {
         Fault::Get5xx => rule(format!("error:500,count=2,method=GET,route={route}")),
         Fault::Html502 => rule(format!("html502,count=2,method=GET,route={route}")),
@@ -322,15 +322,13 @@ fn spec(fault: Fault, target: Target) -> Result<Spec, &'static str> {
                 injected.push_str(" `--stuck-next-jobs 1`");
             }
             env.push(("HOSTUP_REQUEST_TIMEOUT".to_string(), "10m".to_string()));
+            // SIGINT to terraform's whole process group, as Ctrl-C in a terminal sends it. For
+            // the data source the GET hangs while `terraform apply` plans, where Terraform sends
+            // no Stop (see docs/RELIABILITY.md): the provider's own SIGINT must end it.
             injected.push_str(
-                " `HOSTUP_REQUEST_TIMEOUT=10m`, SIGINT to terraform once the GET reached the sim",
+                " `HOSTUP_REQUEST_TIMEOUT=10m`, SIGINT to terraform's process group (a terminal's \
+                 Ctrl-C) once the GET reached the sim",
             );
-            if target == Target::Snapshots {
-                // `terraform apply` sends no Stop while it plans (see docs/RELIABILITY.md):
-                // the read is interrupted where Terraform does pass Ctrl-C on, in `plan`.
-                command = &["plan"];
-                injected.push_str("; run with `terraform plan`");
-            }
             (args, injected)
         }
         Fault::PersistentHtml502 => rule("html502,method=GET".to_string()),
@@ -424,9 +422,14 @@ fn cell(fault: Fault, target: Target) -> Row {
     }
 }
 
-fn send_signal(pid: u32, sig: libc::c_int) -> bool {
-    // SAFETY: kill(2) on the pid of a child this cell spawned and has not reaped yet.
-    unsafe { libc::kill(pid as libc::pid_t, sig) == 0 }
+/// Sends `sig` to a pid, or to a process group when `target` is negative.
+fn send_signal(target: i64, sig: libc::c_int) -> bool {
+    let Ok(target) = libc::pid_t::try_from(target) else {
+        return false;
+    };
+    // SAFETY: kill(2) on the pid (or process group) of a child this cell spawned and has not
+    // reaped yet.
+    unsafe { libc::kill(target, sig) == 0 }
 }
 
 fn run_cell(fault: Fault, target: Target) -> Row {
@@ -467,9 +470,15 @@ fn run_cell(fault: Fault, target: Target) -> Row {
     // Requests and jobs from before a sim reset (the 404 cell), so no POST goes uncounted.
     let mut before_reset: (Vec<Value>, Vec<Value>) = (Vec::new(), Vec::new());
     let mut after_sigint: Option<Duration> = None;
+    // A terminal's Ctrl-C reaches the whole process group; a CI runner signals terraform only.
+    let sigint_target = if fault == Fault::SigintInRequest {
+        -(pid as i64)
+    } else {
+        i64::from(pid)
+    };
     let interrupt = |child: std::process::Child, violations: &mut Vec<String>| {
         let t0 = Instant::now();
-        if !send_signal(pid, libc::SIGINT) {
+        if !send_signal(sigint_target, libc::SIGINT) {
             violations.push("kill(SIGINT) failed".into());
         }
         let r = finish_within(child, AFTER_SIGINT_DEADLINE);
@@ -489,7 +498,7 @@ fn run_cell(fault: Fault, target: Target) -> Row {
                 after_sigint = Some(took);
                 r
             } else {
-                send_signal(pid, libc::SIGKILL);
+                send_signal(pid.into(), libc::SIGKILL);
                 violations.push("the hanging GET never reached the sim".into());
                 finish_within(child, Duration::from_secs(30))
             }
@@ -497,7 +506,7 @@ fn run_cell(fault: Fault, target: Target) -> Row {
         Fault::Sigint | Fault::JobUnknown => {
             let polling = wait_until(TF_DEADLINE, || sim.count("GET /api/jobs/{jobId}") >= 1);
             if !polling {
-                send_signal(pid, libc::SIGKILL);
+                send_signal(pid.into(), libc::SIGKILL);
                 violations.push("the provider never polled the job".into());
                 finish_within(child, Duration::from_secs(30))
             } else if fault == Fault::Sigint {

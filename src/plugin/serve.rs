@@ -93,8 +93,9 @@ enum ServeError {
 /// `serve(ServeConfig::new(ADDR), provider)`.
 ///
 /// Terraform-managed mode (the default): checks the magic cookie (else go-plugin's explanation on
-/// stderr, exit 1), negotiates protocol 5, ignores SIGINT (Ctrl-C reaches the provider as the
-/// `Stop` RPC instead), serves TLS with client-certificate pinning when `PLUGIN_CLIENT_CERT` is
+/// stderr, exit 1), negotiates protocol 5, survives SIGINT (Ctrl-C stops the operations in flight,
+/// as the `Stop` RPC does, and the process keeps serving), exits when Terraform is gone without
+/// calling Shutdown, serves TLS with client-certificate pinning when `PLUGIN_CLIENT_CERT` is
 /// set, and prints the handshake line. The provider is served with 256 MiB message limits next
 /// to go-plugin's GRPCController, GRPCStdio and grpc.health.v1 (`"plugin"` = SERVING).
 pub fn serve<S>(config: ServeConfig, provider: S) -> ExitCode
@@ -112,6 +113,9 @@ where
 }
 
 fn run<S: Provider>(config: ServeConfig, provider: S) -> Result<ExitCode, ServeError> {
+    // Before the handshake line: once Terraform has read it, it may already be gone.
+    // SAFETY: getppid has no preconditions and cannot fail.
+    let parent = unsafe { libc::getppid() };
     let tls = if config.debug {
         None
     } else {
@@ -170,8 +174,12 @@ fn run<S: Provider>(config: ServeConfig, provider: S) -> Result<ExitCode, ServeE
         );
 
         let shutdown = CancellationToken::new();
+        let provider = Arc::new(provider);
         if config.debug {
             watch_termination_signals(shutdown.clone())?;
+        } else {
+            stop_on_sigint(Arc::clone(&provider))?;
+            watch_parent(parent, Arc::clone(&provider), shutdown.clone());
         }
         serve_on(listener, tls, provider, shutdown).await
     });
@@ -183,7 +191,7 @@ fn run<S: Provider>(config: ServeConfig, provider: S) -> Result<ExitCode, ServeE
 async fn serve_on<S: Provider>(
     listener: TcpListener,
     tls: Option<tls::ServerTls>,
-    provider: S,
+    provider: Arc<S>,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -196,7 +204,7 @@ async fn serve_on<S: Provider>(
 
     let router = tonic::transport::Server::builder()
         .add_service(
-            ProviderServer::new(provider)
+            ProviderServer::from_arc(provider)
                 .max_decoding_message_size(MAX_MESSAGE_SIZE)
                 .max_encoding_message_size(MAX_MESSAGE_SIZE),
         )
@@ -401,6 +409,54 @@ fn ignore_sigint() {
     unsafe {
         libc::signal(libc::SIGINT, libc::SIG_IGN);
     }
+}
+
+/// How often a Terraform-managed provider checks that Terraform is still its parent.
+const PARENT_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Ctrl-C in a terminal reaches the whole process group, the provider included. Terraform sends
+/// `Stop` for the operations it is applying, but not while `terraform apply` is still planning
+/// (a read hanging on HostUp then lasted until its request timeout). Treating our own SIGINT as
+/// `Stop` ends every wait and request in flight at once, whatever phase Terraform is in; the
+/// process keeps serving, so Terraform can still save state and shut it down as usual.
+fn stop_on_sigint<S: Provider>(provider: Arc<S>) -> Result<(), ServeError> {
+    use crate::plugin::proto::tfplugin5::stop;
+    use tokio::signal::unix::{signal, SignalKind};
+    // Replaces the SIG_IGN installed at start (which covered the window before the runtime).
+    let mut int = signal(SignalKind::interrupt()).map_err(ServeError::Signal)?;
+    tokio::spawn(async move {
+        while int.recv().await.is_some() {
+            tracing::info!("SIGINT received: stopping operations in flight, as Stop does");
+            if let Err(status) = provider.stop(tonic::Request::new(stop::Request {})).await {
+                tracing::warn!(error = %status, "stop after SIGINT failed");
+            }
+        }
+    });
+    Ok(())
+}
+
+/// When Terraform dies without calling `Shutdown` (SIGKILL, a crash, an OOM kill), nothing else
+/// tells the provider: it would live on as an orphan, holding its waits and sockets. Checking
+/// the parent pid once a second notices the re-parenting, stops everything in flight, and exits.
+fn watch_parent<S: Provider>(parent: libc::pid_t, provider: Arc<S>, shutdown: CancellationToken) {
+    use crate::plugin::proto::tfplugin5::stop;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PARENT_CHECK_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = shutdown.cancelled() => return,
+            }
+            // SAFETY: getppid has no preconditions and cannot fail.
+            if unsafe { libc::getppid() } != parent {
+                tracing::warn!(parent, "Terraform (the parent process) is gone: exiting");
+                let _ = provider.stop(tonic::Request::new(stop::Request {})).await;
+                shutdown.cancel();
+                return;
+            }
+        }
+    });
 }
 
 /// Debug mode runs until the developer stops it: SIGINT or SIGTERM end the server gracefully.

@@ -313,9 +313,10 @@ pub fn maybe_queued(subject: &Subject, err: &Error) -> Diagnostic {
             subject.action, subject.vps_id
         ),
         format!(
-            "{err}.\n\nThe request reached HostUp, so a job may be running on the VPS now; \
-             it was not sent again. Check the VPS in HostUp before running again (import the \
-             job with `terraform import ADDRESS {}/<job_id>` to adopt it).",
+            "The request reached HostUp, but no usable answer came back, so a job may be \
+             running on the VPS now; the request was not sent again. Check the VPS in HostUp \
+             before running again (import the job with `terraform import ADDRESS \
+             {}/<job_id>` to adopt it).\n\nWhat came back instead of the job: {err}.",
             subject.vps_id
         ),
     )

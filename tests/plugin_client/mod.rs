@@ -312,6 +312,11 @@ impl Plugin {
             .max_encoding_message_size(CLIENT_MAX_MESSAGE)
     }
 
+    /// The provider's process id, to signal it as a terminal's Ctrl-C would.
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
+    }
+
     /// What the provider wrote to stderr so far.
     pub fn stderr(&self) -> String {
         let bytes = self.stderr.lock().map(|s| s.clone()).unwrap_or_default();
