@@ -4,70 +4,21 @@
 //! a correctness bound (Terraform kills a plugin that is still alive 2 s after Shutdown).
 
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hostup_provider::plugin::proto::plugin::grpc_controller_client::GrpcControllerClient;
 use hostup_provider::plugin::proto::plugin::Empty;
 use hostup_provider::plugin::proto::tfplugin5::get_provider_schema;
 use hostup_provider::plugin::proto::tfplugin5::provider_client::ProviderClient;
-use hyper_util::rt::TokioIo;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::WebPkiSupportedAlgorithms;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-use tokio::net::TcpStream;
 use tokio::process::{Child, ChildStderr, ChildStdout, Command};
-use tokio_rustls::client::TlsStream;
 use tonic::transport::{Channel, Endpoint};
 
-const BIN: &str = env!("CARGO_BIN_EXE_terraform-provider-hostup");
-const COOKIE: &str = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
-/// Generous bound for anything that should take milliseconds (CI machines can be slow).
-const DEADLINE: Duration = Duration::from_secs(10);
+mod plugin_client;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// A certificate + key of the shape Terraform generates for AutoMTLS (go-plugin mtls.go).
-struct ClientCert {
-    pem: String,
-    der: Vec<u8>,
-    key_der: Vec<u8>,
-}
-
-fn terraform_client_cert() -> ClientCert {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-        KeyUsagePurpose,
-    };
-    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512).expect("P-521 key");
-    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "localhost");
-    params
-        .distinguished_name
-        .push(DnType::OrganizationName, "HashiCorp");
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-        KeyUsagePurpose::KeyAgreement,
-        KeyUsagePurpose::KeyCertSign,
-    ];
-    params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ClientAuth,
-        ExtendedKeyUsagePurpose::ServerAuth,
-    ];
-    let cert = params.self_signed(&key).expect("self-signed");
-    ClientCert {
-        pem: cert.pem(),
-        der: cert.der().to_vec(),
-        key_der: key.serialize_der(),
-    }
-}
+use plugin_client::{
+    parse_handshake, terraform_client_cert, tls_channel, ClientCert, BIN, COOKIE, DEADLINE,
+};
 
 /// A running provider process and its pipes.
 struct Plugin {
@@ -145,140 +96,6 @@ impl Plugin {
             .unwrap_or_else(|_| panic!("provider did not exit within {bound:?}"))
             .expect("wait for provider")
     }
-}
-
-/// The parsed handshake line.
-struct Handshake {
-    addr: String,
-    server_cert_der: Vec<u8>,
-}
-
-fn parse_handshake(line: &str) -> Handshake {
-    let parts: Vec<&str> = line.split('|').collect();
-    assert_eq!(parts.len(), 6, "handshake line has 6 fields: {line:?}");
-    assert_eq!(parts[0], "1", "core protocol");
-    assert_eq!(parts[1], "5", "app protocol");
-    assert_eq!(parts[2], "tcp", "network");
-    assert!(parts[3].starts_with("127.0.0.1:"), "address {:?}", parts[3]);
-    assert_eq!(parts[4], "grpc");
-    assert!(!parts[5].contains('='), "field 6 must not be padded");
-    use base64::Engine as _;
-    let server_cert_der = base64::engine::general_purpose::STANDARD_NO_PAD
-        .decode(parts[5])
-        .expect("field 6 is standard base64 without padding");
-    Handshake {
-        addr: parts[3].to_owned(),
-        server_cert_der,
-    }
-}
-
-/// Trusts exactly the server certificate announced in the handshake line, as go-plugin's
-/// client does (its RootCAs pool holds only that certificate).
-#[derive(Debug)]
-struct PinnedServer {
-    der: Vec<u8>,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for PinnedServer {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if end_entity.as_ref() == self.der.as_slice() {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::UnknownIssuer,
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
-/// Hands tonic one already-established connection.
-#[derive(Clone)]
-struct OneShot(Arc<Mutex<Option<TlsStream<TcpStream>>>>);
-
-impl tonic::codegen::Service<http::Uri> for OneShot {
-    type Response = TokioIo<TlsStream<TcpStream>>;
-    type Error = std::io::Error;
-    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(
-        &mut self,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _uri: http::Uri) -> Self::Future {
-        let conn = self.0.lock().ok().and_then(|mut c| c.take());
-        std::future::ready(conn.map(TokioIo::new).ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::NotConnected, "connection already used")
-        }))
-    }
-}
-
-/// Connects over TLS the way Terraform does (ALPN h2, SNI localhost, optional client cert) and
-/// returns a gRPC channel plus the negotiated ALPN protocol.
-async fn tls_channel(
-    hs: &Handshake,
-    client: Option<&ClientCert>,
-) -> Result<(Channel, Option<Vec<u8>>), BoxError> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = Arc::new(PinnedServer {
-        der: hs.server_cert_der.clone(),
-        algorithms: provider.signature_verification_algorithms,
-    });
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier);
-    let mut config = match client {
-        Some(c) => builder.with_client_auth_cert(
-            vec![CertificateDer::from(c.der.clone())],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(c.key_der.clone())),
-        )?,
-        None => builder.with_no_client_auth(),
-    };
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tcp = TcpStream::connect(&hs.addr).await?;
-    tcp.set_nodelay(true)?;
-    let tls = connector
-        .connect(ServerName::try_from("localhost")?, tcp)
-        .await?;
-    let alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
-    let channel = Endpoint::from_static("http://localhost")
-        .connect_with_connector(OneShot(Arc::new(Mutex::new(Some(tls)))))
-        .await?;
-    Ok((channel, alpn))
 }
 
 async fn plain_channel(addr: &str) -> Channel {

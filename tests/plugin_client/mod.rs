@@ -5,8 +5,9 @@
 //! the generated tfplugin5 client. Also: a raw-bytes gRPC codec (to send what prost would never
 //! encode), a `hostup-sim` process, and schema types read back from GetSchema.
 //!
-//! The approach is the one of tests/plugin_transport.rs, gathered here so that robustness
-//! tests can reuse it. Every wait is bounded: a call that does not answer fails the test.
+//! Shared by tests/plugin_transport.rs (handshake, mTLS, Shutdown) and
+//! tests/protocol_robustness.rs. Every wait is bounded: a call that does not answer fails the
+//! test.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -41,7 +42,8 @@ pub const DEADLINE: Duration = Duration::from_secs(10);
 /// room, so that the server's limit, not the client's, is what a test meets.
 pub const CLIENT_MAX_MESSAGE: usize = 512 << 20;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// Any error of the connection set-up, for tests to `expect` on.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Awaits `fut` for at most `limit`; on expiry the test fails naming `what` (a hang is a bug).
 pub async fn within<T>(limit: Duration, what: &str, fut: impl Future<Output = T>) -> T {
@@ -188,7 +190,9 @@ pub fn parse_handshake(line: &str) -> Handshake {
     assert_eq!(parts[0], "1", "core protocol");
     assert_eq!(parts[1], "5", "app protocol");
     assert_eq!(parts[2], "tcp", "network");
+    assert!(parts[3].starts_with("127.0.0.1:"), "address {:?}", parts[3]);
     assert_eq!(parts[4], "grpc");
+    assert!(!parts[5].contains('='), "field 6 must not be padded");
     use base64::Engine as _;
     let server_cert_der = base64::engine::general_purpose::STANDARD_NO_PAD
         .decode(parts[5])
@@ -199,20 +203,28 @@ pub fn parse_handshake(line: &str) -> Handshake {
     }
 }
 
-async fn tls_channel(hs: &Handshake, client: &ClientCert) -> Result<Channel, BoxError> {
+/// Connects over TLS the way Terraform does (ALPN h2, SNI localhost, optional client cert) and
+/// returns a gRPC channel plus the negotiated ALPN protocol.
+pub async fn tls_channel(
+    hs: &Handshake,
+    client: Option<&ClientCert>,
+) -> Result<(Channel, Option<Vec<u8>>), BoxError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let verifier = Arc::new(PinnedServer {
         der: hs.server_cert_der.clone(),
         algorithms: provider.signature_verification_algorithms,
     });
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_client_auth_cert(
-            vec![CertificateDer::from(client.der.clone())],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(client.key_der.clone())),
-        )?;
+        .with_custom_certificate_verifier(verifier);
+    let mut config = match client {
+        Some(c) => builder.with_client_auth_cert(
+            vec![CertificateDer::from(c.der.clone())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(c.key_der.clone())),
+        )?,
+        None => builder.with_no_client_auth(),
+    };
     config.alpn_protocols = vec![b"h2".to_vec()];
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = TcpStream::connect(&hs.addr).await?;
@@ -220,10 +232,11 @@ async fn tls_channel(hs: &Handshake, client: &ClientCert) -> Result<Channel, Box
     let tls = connector
         .connect(ServerName::try_from("localhost")?, tcp)
         .await?;
+    let alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
     let channel = Endpoint::from_static("http://localhost")
         .connect_with_connector(OneShot(Arc::new(Mutex::new(Some(tls)))))
         .await?;
-    Ok(channel)
+    Ok((channel, alpn))
 }
 
 // ------------------------------------------------------------------ the provider process
@@ -294,7 +307,7 @@ impl Plugin {
             !hs.server_cert_der.is_empty(),
             "AutoMTLS: field 6 carries the server certificate"
         );
-        let channel = bounded("the mTLS connection", tls_channel(&hs, &cert))
+        let (channel, _alpn) = bounded("the mTLS connection", tls_channel(&hs, Some(&cert)))
             .await
             .expect("mTLS connect");
         Plugin {
