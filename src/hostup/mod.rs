@@ -25,6 +25,7 @@ mod models;
 mod ratelimit;
 mod retry;
 mod secret;
+pub mod wire;
 
 pub use client::{Client, VpsListQuery};
 pub use config::{

@@ -80,21 +80,37 @@ pub(crate) fn parse_http_date(v: &str) -> Option<SystemTime> {
 }
 
 /// Parses `X-RateLimit-Reset`: an ISO-8601 time per HostUp's docs; epoch seconds and
-/// delta seconds are accepted too since other APIs use them.
+/// delta seconds are accepted too since other APIs use them. The result is never more than
+/// [`MAX_RESET_AHEAD`] after `now`: the value comes from the network, and a reset in the year
+/// 9999 (or 1e300 seconds) must neither overflow time arithmetic nor park every request.
 pub(crate) fn parse_reset(value: &str, now: SystemTime) -> Option<SystemTime> {
     let v = value.trim();
-    if let Ok(dt) = OffsetDateTime::parse(v, &Rfc3339) {
-        return Some(dt.into());
-    }
-    let n = v
-        .parse::<f64>()
-        .ok()
-        .filter(|n| n.is_finite() && *n >= 0.0)?;
-    if n > 1_000_000_000.0 {
-        Some(SystemTime::UNIX_EPOCH + Duration::from_secs_f64(n))
+    let at = if let Ok(dt) = OffsetDateTime::parse(v, &Rfc3339) {
+        SystemTime::from(dt)
     } else {
-        Some(now + Duration::from_secs_f64(n.min(86_400.0)))
-    }
+        let n = v
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite() && *n >= 0.0)?;
+        if n > 1_000_000_000.0 {
+            // Epoch seconds; anything past the cap is clamped below anyway.
+            let secs = n.min(now_epoch_secs(now) + MAX_RESET_AHEAD.as_secs_f64());
+            SystemTime::UNIX_EPOCH.checked_add(Duration::try_from_secs_f64(secs).ok()?)?
+        } else {
+            now.checked_add(Duration::from_secs_f64(n.min(MAX_RESET_AHEAD.as_secs_f64())))?
+        }
+    };
+    let latest = now.checked_add(MAX_RESET_AHEAD)?;
+    Some(at.min(latest))
+}
+
+/// The furthest ahead a rate-limit reset is believed (HostUp's windows are a minute long).
+pub(crate) const MAX_RESET_AHEAD: Duration = Duration::from_secs(86_400);
+
+fn now_epoch_secs(now: SystemTime) -> f64 {
+    now.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// The rate-limit facts one response carried.

@@ -31,7 +31,8 @@ use crate::plugin::proto::plugin::grpc_stdio_server::{GrpcStdio, GrpcStdioServer
 use crate::plugin::proto::plugin::{Empty, StdioData};
 use crate::plugin::proto::tfplugin5::provider_server::{Provider, ProviderServer};
 
-pub use handshake::{MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE};
+pub use handshake::{negotiate, NegotiationError, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE};
+pub use tls::{parse_client_cert, TlsSetupError};
 
 /// Largest gRPC message accepted or sent, as terraform-plugin-go does: big configurations and
 /// states exceed tonic's 4 MiB default and would fail with RESOURCE_EXHAUSTED.

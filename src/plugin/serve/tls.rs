@@ -39,10 +39,17 @@ pub struct ServerTls {
     pub cert_der: Vec<u8>,
 }
 
+/// Reads the certificate Terraform put in `PLUGIN_CLIENT_CERT` (PEM). A pure function of the
+/// variable, so the fuzz targets exercise exactly what the server parses at start.
+pub fn parse_client_cert(pem: &str) -> Result<CertificateDer<'static>, TlsSetupError> {
+    CertificateDer::from_pem_slice(pem.as_bytes())
+        .map(CertificateDer::into_owned)
+        .map_err(|e| TlsSetupError::ClientCert(e.to_string()))
+}
+
 /// Builds the server side of AutoMTLS from the PEM Terraform put in `PLUGIN_CLIENT_CERT`.
 pub fn server_tls(client_cert_pem: &str) -> Result<ServerTls, TlsSetupError> {
-    let client_der = CertificateDer::from_pem_slice(client_cert_pem.as_bytes())
-        .map_err(|e| TlsSetupError::ClientCert(e.to_string()))?;
+    let client_der = parse_client_cert(client_cert_pem)?;
 
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let (cert_der, key_der) = server_certificate()?;
