@@ -97,7 +97,9 @@ pub(crate) fn parse_reset(value: &str, now: SystemTime) -> Option<SystemTime> {
             let secs = n.min(now_epoch_secs(now) + MAX_RESET_AHEAD.as_secs_f64());
             SystemTime::UNIX_EPOCH.checked_add(Duration::try_from_secs_f64(secs).ok()?)?
         } else {
-            now.checked_add(Duration::from_secs_f64(n.min(MAX_RESET_AHEAD.as_secs_f64())))?
+            now.checked_add(Duration::from_secs_f64(
+                n.min(MAX_RESET_AHEAD.as_secs_f64()),
+            ))?
         }
     };
     let latest = now.checked_add(MAX_RESET_AHEAD)?;
