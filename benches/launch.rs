@@ -71,7 +71,8 @@ enum Cmd {
     Session(SessionArgs),
     /// Markdown table (median, min–max, CPU) from hyperfine `--export-json` files.
     Hyperfine(HyperfineArgs),
-    /// hcloud's job poll schedule (0.5 s doubling to 60 s) for jobs of the given lengths.
+    /// hcloud's job poll schedule (0.5 s doubling to 60 s) and ours replayed against the sim's
+    /// job model, for jobs of the given lengths.
     JobSchedule(JobScheduleArgs),
 }
 
@@ -140,6 +141,9 @@ struct JobScheduleArgs {
     /// Job lengths in seconds; repeatable.
     #[arg(long = "job-secs")]
     job_secs: Vec<f64>,
+    /// Replays of our own schedule per length (each with fresh jitter draws).
+    #[arg(long, default_value_t = 201)]
+    replays: usize,
 }
 
 /// A binary to launch, with the name used in tables.
@@ -991,13 +995,63 @@ fn hyperfine_table(args: &HyperfineArgs) -> Result<(), BoxError> {
 
 fn job_schedule(args: &JobScheduleArgs) {
     println!(
-        "| job length | hcloud polls (0.5 s doubling to 60 s) | detected at | detection latency |"
+        "| job length | hcloud polls (0.5 s doubling to 60 s) | detected at | detection latency \
+         | ours: polls median (min–max) | ours: detection latency median (min–max) |"
     );
-    println!("|---|---|---|---|");
+    println!("|---|---|---|---|---|---|");
     for &len in &args.job_secs {
         let (polls, at) = hcloud_schedule(len);
-        println!("| {} s | {polls} | {at:.1} s | {:.1} s |", len, at - len);
+        let (our_polls, our_latency) = our_schedule(len, args.replays);
+        println!(
+            "| {} s | {polls} | {at:.1} s | {:.1} s | {} | {} s |",
+            len,
+            at - len,
+            fmt_f64_stats(&our_polls, 0),
+            fmt_f64_stats(&our_latency, 2)
+        );
     }
+}
+
+/// Our client's poll planner (`PollSchedule::default()`, the one the provider uses) replayed by
+/// `hostup::simulate_wait` against hostup-sim's job model (docs/hostup-sim.md; src/sim/state.rs):
+/// `queued` with progress 0 for the first tenth of the job, then `in_progress` with progress
+/// `floor(100·elapsed/len)` capped at 99, `completed` at `len`. Whole-percent progress, as the
+/// sim reports it. Polls are instantaneous here; `replays` runs with different jitter draws.
+/// Returns (polls, detection latency in s) per replay.
+fn our_schedule(job_secs: f64, replays: usize) -> (Vec<f64>, Vec<f64>) {
+    use hostup_provider::hostup::{simulate_wait, PollSchedule};
+    let schedule = PollSchedule::default();
+    let len = Duration::from_secs_f64(job_secs);
+    let job = |t: Duration| -> (bool, Option<f64>) {
+        if t >= len {
+            return (true, Some(100.0));
+        }
+        let frac = t.as_secs_f64() / job_secs;
+        if frac < 0.1 {
+            (false, Some(0.0))
+        } else {
+            (false, Some((frac * 100.0).floor().min(99.0)))
+        }
+    };
+    // A fixed xorshift stream: the same draws every run, spread over [0, 1).
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut jitter = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut polls = Vec::with_capacity(replays);
+    let mut latency = Vec::with_capacity(replays);
+    for _ in 0..replays.max(1) {
+        let w = simulate_wait(&schedule, job, Some(len * 10), &mut jitter);
+        polls.push(w.poll_times.len() as f64);
+        latency.push(
+            w.detected_at
+                .map_or(f64::INFINITY, |d| d.as_secs_f64() - job_secs),
+        );
+    }
+    (polls, latency)
 }
 
 /// Polls made (and the time of the first poll that sees completion) by a waiter that sleeps
