@@ -147,6 +147,9 @@ struct JobScheduleArgs {
     /// Also a table over the 61 lengths len − 30 s … len + 30 s.
     #[arg(long)]
     spread: bool,
+    /// Replay our planner with this `eta_target_percent` instead of the default (what-if).
+    #[arg(long)]
+    eta_target: Option<f64>,
 }
 
 /// A binary to launch, with the name used in tables.
@@ -1008,7 +1011,7 @@ fn job_schedule(args: &JobScheduleArgs) {
     println!("|---|---|---|---|---|---|");
     for &len in &args.job_secs {
         let (polls, at) = hcloud_schedule(len);
-        let (our_polls, our_latency) = our_schedule(len, args.replays);
+        let (our_polls, our_latency) = our_schedule(len, args.replays, args.eta_target);
         println!(
             "| {} s | {polls} | {at:.1} s | {:.1} s | {} | {} s |",
             len,
@@ -1038,7 +1041,7 @@ fn job_schedule_spread(args: &JobScheduleArgs) {
             let (p, at) = hcloud_schedule(l);
             hp.push(f64::from(p));
             hl.push(at - l);
-            let (mut p, mut lat) = our_schedule(l, 5);
+            let (mut p, mut lat) = our_schedule(l, 5, args.eta_target);
             op.append(&mut p);
             ol.append(&mut lat);
         }
@@ -1059,9 +1062,12 @@ fn job_schedule_spread(args: &JobScheduleArgs) {
 /// `floor(100·elapsed/len)` capped at 99, `completed` at `len`. Whole-percent progress, as the
 /// sim reports it. Polls are instantaneous here; `replays` runs with different jitter draws.
 /// Returns (polls, detection latency in s) per replay.
-fn our_schedule(job_secs: f64, replays: usize) -> (Vec<f64>, Vec<f64>) {
+fn our_schedule(job_secs: f64, replays: usize, eta_target: Option<f64>) -> (Vec<f64>, Vec<f64>) {
     use hostup_provider::hostup::{simulate_wait, PollSchedule};
-    let schedule = PollSchedule::default();
+    let mut schedule = PollSchedule::default();
+    if let Some(p) = eta_target {
+        schedule.eta_target_percent = p;
+    }
     let len = Duration::from_secs_f64(job_secs);
     let job = |t: Duration| -> (bool, Option<f64>) {
         if t >= len {
