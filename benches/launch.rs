@@ -71,7 +71,8 @@ enum Cmd {
     Session(SessionArgs),
     /// Markdown table (median, min–max, CPU) from hyperfine `--export-json` files.
     Hyperfine(HyperfineArgs),
-    /// hcloud's job poll schedule (0.5 s doubling to 60 s) for jobs of the given lengths.
+    /// hcloud's job poll schedule (0.5 s doubling to 60 s) and ours replayed against the sim's
+    /// job model, for jobs of the given lengths.
     JobSchedule(JobScheduleArgs),
 }
 
@@ -140,6 +141,15 @@ struct JobScheduleArgs {
     /// Job lengths in seconds; repeatable.
     #[arg(long = "job-secs")]
     job_secs: Vec<f64>,
+    /// Replays of our own schedule per length (each with fresh jitter draws).
+    #[arg(long, default_value_t = 201)]
+    replays: usize,
+    /// Also a table over the 61 lengths len − 30 s … len + 30 s.
+    #[arg(long)]
+    spread: bool,
+    /// Replay our planner with this `eta_target_percent` instead of the default (what-if).
+    #[arg(long)]
+    eta_target: Option<f64>,
 }
 
 /// A binary to launch, with the name used in tables.
@@ -176,6 +186,10 @@ fn main() -> std::process::ExitCode {
         Some(Cmd::Hyperfine(a)) => hyperfine_table(&a),
         Some(Cmd::JobSchedule(a)) => {
             job_schedule(&a);
+            if a.spread {
+                println!();
+                job_schedule_spread(&a);
+            }
             Ok(())
         }
         None => own_binary_only(),
@@ -991,13 +1005,100 @@ fn hyperfine_table(args: &HyperfineArgs) -> Result<(), BoxError> {
 
 fn job_schedule(args: &JobScheduleArgs) {
     println!(
-        "| job length | hcloud polls (0.5 s doubling to 60 s) | detected at | detection latency |"
+        "| job length | hcloud polls (0.5 s doubling to 60 s) | detected at | detection latency \
+         | ours: polls median (min–max) | ours: detection latency median (min–max) |"
     );
-    println!("|---|---|---|---|");
+    println!("|---|---|---|---|---|---|");
     for &len in &args.job_secs {
         let (polls, at) = hcloud_schedule(len);
-        println!("| {} s | {polls} | {at:.1} s | {:.1} s |", len, at - len);
+        let (our_polls, our_latency) = our_schedule(len, args.replays, args.eta_target);
+        println!(
+            "| {} s | {polls} | {at:.1} s | {:.1} s | {} | {} s |",
+            len,
+            at - len,
+            fmt_f64_stats(&our_polls, 0),
+            fmt_f64_stats(&our_latency, 2)
+        );
     }
+}
+
+/// The same comparison over 61 job lengths around each length (len − 30 s … len + 30 s, 1 s
+/// apart): where a 60 s poll lands relative to the job's end is luck of alignment, so one length
+/// alone can flatter either schedule.
+fn job_schedule_spread(args: &JobScheduleArgs) {
+    println!(
+        "| job lengths | hcloud polls median (min–max) | hcloud detection latency median (min–max) \
+         | ours: polls median (min–max) | ours: detection latency median (min–max) |"
+    );
+    println!("|---|---|---|---|---|");
+    for &len in &args.job_secs {
+        let (mut hp, mut hl, mut op, mut ol) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for k in -30..=30 {
+            let l = len + f64::from(k);
+            if l <= 0.0 {
+                continue;
+            }
+            let (p, at) = hcloud_schedule(l);
+            hp.push(f64::from(p));
+            hl.push(at - l);
+            let (mut p, mut lat) = our_schedule(l, 5, args.eta_target);
+            op.append(&mut p);
+            ol.append(&mut lat);
+        }
+        println!(
+            "| {} s ± 30 s | {} | {} s | {} | {} s |",
+            len,
+            fmt_f64_stats(&hp, 0),
+            fmt_f64_stats(&hl, 1),
+            fmt_f64_stats(&op, 0),
+            fmt_f64_stats(&ol, 2)
+        );
+    }
+}
+
+/// Our client's poll planner (`PollSchedule::default()`, the one the provider uses) replayed by
+/// `hostup::simulate_wait` against hostup-sim's job model (docs/hostup-sim.md; src/sim/state.rs):
+/// `queued` with progress 0 for the first tenth of the job, then `in_progress` with progress
+/// `floor(100·elapsed/len)` capped at 99, `completed` at `len`. Whole-percent progress, as the
+/// sim reports it. Polls are instantaneous here; `replays` runs with different jitter draws.
+/// Returns (polls, detection latency in s) per replay.
+fn our_schedule(job_secs: f64, replays: usize, eta_target: Option<f64>) -> (Vec<f64>, Vec<f64>) {
+    use hostup_provider::hostup::{simulate_wait, PollSchedule};
+    let mut schedule = PollSchedule::default();
+    if let Some(p) = eta_target {
+        schedule.eta_target_percent = p;
+    }
+    let len = Duration::from_secs_f64(job_secs);
+    let job = |t: Duration| -> (bool, Option<f64>) {
+        if t >= len {
+            return (true, Some(100.0));
+        }
+        let frac = t.as_secs_f64() / job_secs;
+        if frac < 0.1 {
+            (false, Some(0.0))
+        } else {
+            (false, Some((frac * 100.0).floor().min(99.0)))
+        }
+    };
+    // A fixed xorshift stream: the same draws every run, spread over [0, 1).
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut jitter = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut polls = Vec::with_capacity(replays);
+    let mut latency = Vec::with_capacity(replays);
+    for _ in 0..replays.max(1) {
+        let w = simulate_wait(&schedule, job, Some(len * 10), &mut jitter);
+        polls.push(w.poll_times.len() as f64);
+        latency.push(
+            w.detected_at
+                .map_or(f64::INFINITY, |d| d.as_secs_f64() - job_secs),
+        );
+    }
+    (polls, latency)
 }
 
 /// Polls made (and the time of the first poll that sees completion) by a waiter that sleeps
