@@ -8,7 +8,8 @@
 //! JSON state Terraform itself wrote, then ReadResource. Values cover big and fractional
 //! numbers, maps, sets, a LIST block, a `dynamic` attribute and unknowns at plan time.
 
-use std::io::Read;
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,7 +28,7 @@ use hostup_provider::plugin::schema::{Attribute, Block, NestedBlock, Schema};
 use hostup_provider::plugin::server::ProviderService;
 use hostup_provider::plugin::value::{from_value, to_value, Type};
 
-const TF_DEADLINE: Duration = Duration::from_secs(180);
+use support::TF_DEADLINE;
 
 /// Creates of `name = "slow"` that have started waiting (they end only when cancelled).
 static SLOW_STARTED: AtomicUsize = AtomicUsize::new(0);
@@ -244,20 +245,8 @@ fn serve_toy(rt: &tokio::runtime::Runtime) -> String {
     .to_string()
 }
 
-struct Out {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn all(&self) -> String {
-        format!(
-            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
+/// What a terraform run printed (the shared harness's type).
+type Out = support::TfOutput;
 
 fn terraform(dir: &Path, reattach: &str, args: &[&str]) -> Out {
     let child = spawn_terraform(dir, reattach, args);
@@ -286,42 +275,8 @@ fn spawn_terraform(dir: &Path, reattach: &str, args: &[&str]) -> std::process::C
         .expect("`terraform` must be on PATH for the end-to-end tests")
 }
 
-fn wait_terraform(mut child: std::process::Child, args: &[&str]) -> Out {
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait().expect("try_wait") {
-            Some(s) => break Some(s),
-            None if start.elapsed() > TF_DEADLINE => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            None => std::thread::sleep(Duration::from_millis(20)),
-        }
-    };
-    let out = Out {
-        code: status.and_then(|s| s.code()),
-        stdout: t_out.join().unwrap_or_default(),
-        stderr: t_err.join().unwrap_or_default(),
-    };
-    assert!(
-        status.is_some(),
-        "terraform {args:?} did not finish in time\n{}",
-        out.all()
-    );
-    out
+fn wait_terraform(child: std::process::Child, _args: &[&str]) -> Out {
+    support::finish(child, TF_DEADLINE)
 }
 
 const CONFIG: &str = r#"

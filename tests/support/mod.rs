@@ -5,7 +5,7 @@
 //! real CLI on PATH, and the simulator is the real binary speaking HTTP.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -278,33 +278,8 @@ impl From<Output> for TfOutput {
 
 /// Waits for `child` (killing it after `limit`) and collects its output; panics, with what it
 /// printed, if it had to be killed, so a hang fails the test instead of blocking the suite.
-pub fn finish(mut child: Child, limit: Duration) -> TfOutput {
-    let mut out = child.stdout.take().expect("piped stdout");
-    let mut err = child.stderr.take().expect("piped stderr");
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let mut status = None;
-    let done = wait_until(limit, || {
-        status = child.try_wait().ok().flatten();
-        status.is_some()
-    });
-    if !done {
-        let _ = child.kill();
-        status = child.wait().ok();
-    }
-    let o = TfOutput {
-        code: status.and_then(|s| s.code()),
-        stdout: t_out.join().unwrap_or_default(),
-        stderr: t_err.join().unwrap_or_default(),
-    };
+pub fn finish(child: Child, limit: Duration) -> TfOutput {
+    let (o, done) = finish_within(child, limit);
     assert!(
         done,
         "terraform did not finish within {limit:?}:\n{}",
