@@ -4,6 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use hostup_provider::hostup::wire;
+use hostup_provider::plugin::serve::parse_client_cert;
 
 /// hostup_bodies, crash-b5b9acfa: an `X-RateLimit-Reset` of 76 digits read as epoch seconds
 /// overflowed `Duration::from_secs_f64` (a panic in the client on a header from the network).
@@ -34,4 +35,14 @@ fn huge_rate_limit_reset_is_clamped_not_a_panic() {
         wire::rate_limit_reset("1790000060", now),
         Some(now + Duration::from_secs(60))
     );
+}
+
+/// handshake_env (found by a parallel fuzzing run): a `PLUGIN_CLIENT_CERT` whose CERTIFICATE
+/// block is empty was accepted and zero bytes pinned, so every TLS connection from Terraform
+/// failed later with an obscure handshake error. It is now refused at start-up.
+#[test]
+fn empty_pem_certificate_block_is_refused_not_pinned() {
+    let err = parse_client_cert("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")
+        .expect_err("an empty certificate must be refused");
+    assert!(err.to_string().contains("empty"), "{err}");
 }

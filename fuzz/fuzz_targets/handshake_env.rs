@@ -1,6 +1,7 @@
 //! The go-plugin environment the provider parses before its handshake line:
 //! `PLUGIN_PROTOCOL_VERSIONS` and the PEM in `PLUGIN_CLIENT_CERT`. Input: `VERSIONS \0 PEM`.
-//! Neither may panic; protocol 5 is chosen exactly when it is offered (or nothing is).
+//! Neither may panic; protocol 5 is chosen exactly when it is offered (or nothing is); a
+//! certificate that is accepted is never empty (it is what every connection is pinned to).
 #![no_main]
 
 use hostup_provider::plugin::serve::{negotiate, parse_client_cert};
@@ -16,5 +17,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(v) => assert!(v == 5 && (offered_5 || versions.trim().is_empty())),
         Err(_) => assert!(!offered_5 && !versions.trim().is_empty()),
     }
-    let _ = parse_client_cert(pem);
+    if let Ok(der) = parse_client_cert(pem) {
+        assert!(!der.is_empty(), "an empty certificate would be pinned");
+    }
 });

@@ -42,9 +42,17 @@ pub struct ServerTls {
 /// Reads the certificate Terraform put in `PLUGIN_CLIENT_CERT` (PEM). A pure function of the
 /// variable, so the fuzz targets exercise exactly what the server parses at start.
 pub fn parse_client_cert(pem: &str) -> Result<CertificateDer<'static>, TlsSetupError> {
-    CertificateDer::from_pem_slice(pem.as_bytes())
+    let der = CertificateDer::from_pem_slice(pem.as_bytes())
         .map(CertificateDer::into_owned)
-        .map_err(|e| TlsSetupError::ClientCert(e.to_string()))
+        .map_err(|e| TlsSetupError::ClientCert(e.to_string()))?;
+    // An empty block would pin zero bytes: every connection from Terraform would then fail
+    // later with an obscure handshake error instead of this clear one at start-up.
+    if der.is_empty() {
+        return Err(TlsSetupError::ClientCert(
+            "the CERTIFICATE block is empty".into(),
+        ));
+    }
+    Ok(der)
 }
 
 /// Builds the server side of AutoMTLS from the PEM Terraform put in `PLUGIN_CLIENT_CERT`.
