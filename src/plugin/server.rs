@@ -166,6 +166,29 @@ impl<P: Provider> ProviderService<P> {
         e
     }
 
+    /// The body both validation RPCs share: decode the configuration against the type's
+    /// schema, then run the type's own `validate` under the panic guard.
+    async fn validate_with(
+        &self,
+        config: Option<&pb::DynamicValue>,
+        info: &Arc<SchemaInfo>,
+        diags: &mut Diagnostics,
+        validate: impl AsyncFnOnce(&Ctx, ValidateRequest, &mut ValidateResponse),
+    ) {
+        let Some(config) = decode(config, info, "configuration", diags) else {
+            return;
+        };
+        let ctx = self.ctx();
+        let mut resp = ValidateResponse::default();
+        guarded(
+            "validation",
+            diags,
+            validate(&ctx, ValidateRequest { config }, &mut resp),
+        )
+        .await;
+        diags.extend(resp.diagnostics);
+    }
+
     fn data_source(
         &self,
         type_name: &str,
@@ -517,18 +540,14 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         let req = request.into_inner();
         let mut diags = Diagnostics::new();
         if let Some(e) = self.resource(&req.type_name, &mut diags) {
-            if let Some(config) = decode(req.config.as_ref(), &e.info, "configuration", &mut diags)
-            {
-                let ctx = self.ctx();
-                let mut resp = ValidateResponse::default();
-                guarded(
-                    "validation",
-                    &mut diags,
-                    e.imp.validate(&ctx, ValidateRequest { config }, &mut resp),
-                )
-                .await;
-                diags.extend(resp.diagnostics);
-            }
+            let imp = Arc::clone(&e.imp);
+            self.validate_with(
+                req.config.as_ref(),
+                &e.info,
+                &mut diags,
+                async |ctx, req, resp| imp.validate(ctx, req, resp).await,
+            )
+            .await;
         }
         Ok(Response::new(pb::validate_resource_type_config::Response {
             diagnostics: diags.to_proto(),
@@ -542,18 +561,14 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         let req = request.into_inner();
         let mut diags = Diagnostics::new();
         if let Some(e) = self.data_source(&req.type_name, &mut diags) {
-            if let Some(config) = decode(req.config.as_ref(), &e.info, "configuration", &mut diags)
-            {
-                let ctx = self.ctx();
-                let mut resp = ValidateResponse::default();
-                guarded(
-                    "validation",
-                    &mut diags,
-                    e.imp.validate(&ctx, ValidateRequest { config }, &mut resp),
-                )
-                .await;
-                diags.extend(resp.diagnostics);
-            }
+            let imp = Arc::clone(&e.imp);
+            self.validate_with(
+                req.config.as_ref(),
+                &e.info,
+                &mut diags,
+                async |ctx, req, resp| imp.validate(ctx, req, resp).await,
+            )
+            .await;
         }
         Ok(Response::new(pb::validate_data_source_config::Response {
             diagnostics: diags.to_proto(),
