@@ -14,7 +14,9 @@ use crate::hostup::{
     WaitOptions,
 };
 use crate::plugin::diag::{AttributePath, Diagnostic, Diagnostics};
-use crate::plugin::framework::{timeouts, CreateResponse, Ctx, ObjectValue};
+use crate::plugin::framework::{
+    timeouts, CreateResponse, Ctx, ImportResponse, ObjectValue, PlanResponse, Private,
+};
 use crate::plugin::schema::{object_type, Attribute, NestedBlock};
 use crate::plugin::value::{Number, Type, Value};
 
@@ -202,16 +204,36 @@ pub fn timeout_of(
 
 // ------------------------------------------------------------------ jobs
 
-/// Holds the per-VPS lock for the duration of an operation (gate check, POST, wait), so two
-/// operations on one VPS from one run queue instead of being refused by HostUp.
-pub async fn lock_vps(
-    client: &Client,
-    vps_id: &str,
+/// What a job-creating operation holds between its preamble and the end of its wait: the
+/// client (cancelled by Stop), the `timeouts.<op>` in force, and the VPS lock.
+pub struct Prepared {
+    /// The client for the POST and the wait.
+    pub client: Client,
+    /// How long the wait may take.
+    pub timeout: Duration,
+    /// Held until this value drops, i.e. until the operation's wait is over.
+    _lock: VpsLockGuard,
+}
+
+/// The preamble of every operation that queues a HostUp job, in one place so that none of them
+/// can skip a step: read the timeout (a bad one fails before anything else), take the per-VPS
+/// lock (two operations on one VPS from one run queue instead of being refused by HostUp's
+/// "another job is running" gate), and only then check the gate again: `gate` gets the client
+/// and returns the problems it finds, which end the operation before the POST (the plan may be
+/// old). `None` means the diagnostics already say why.
+pub async fn prepare(
+    data: &HostupData,
+    ctx: &Ctx,
     subject: &Subject,
+    obj: &ObjectValue,
+    op: (&str, Duration),
     diags: &mut Diagnostics,
-) -> Option<VpsLockGuard> {
-    match client.vps_lock(vps_id).await {
-        Ok(g) => Some(g),
+    gate: impl AsyncFnOnce(&Client) -> Vec<Diagnostic>,
+) -> Option<Prepared> {
+    let timeout = timeout_of(obj, op.0, op.1, diags)?;
+    let client = data.client(ctx);
+    let lock = match client.vps_lock(&subject.vps_id).await {
+        Ok(g) => g,
         Err(e) => {
             diags.push(errors::api_error(
                 format!(
@@ -221,9 +243,64 @@ pub async fn lock_vps(
                 &e,
                 &Paths::vps(),
             ));
-            None
+            return None;
+        }
+    };
+    let problems = gate(&client).await;
+    if !problems.is_empty() {
+        diags.extend(problems);
+        return None;
+    }
+    Some(Prepared {
+        client,
+        timeout,
+        _lock: lock,
+    })
+}
+
+/// No gate to re-check (deletes): for [`prepare`].
+pub async fn no_gate(_: &Client) -> Vec<Diagnostic> {
+    Vec::new()
+}
+
+/// The outcome of a gate check that first had to read something from HostUp: the check's own
+/// problems, or the failed read as the one problem (`what` names what was being checked).
+pub fn gate_problems<T>(
+    read: Result<T, Error>,
+    check: impl FnOnce(&T) -> Vec<Diagnostic>,
+    what: impl FnOnce() -> String,
+    paths: &Paths,
+) -> Vec<Diagnostic> {
+    match read {
+        Ok(v) => check(&v),
+        Err(e) => vec![errors::api_error(what(), &e, paths)],
+    }
+}
+
+/// The known strings `names` of a planned or prior state, or an error naming them: resources
+/// need their identifying arguments at apply, and the plan guarantees them.
+pub fn required_strs<const N: usize>(
+    obj: &ObjectValue,
+    names: [&str; N],
+    diags: &mut Diagnostics,
+) -> Option<[String; N]> {
+    let mut out: [String; N] = std::array::from_fn(|_| String::new());
+    for (slot, name) in out.iter_mut().zip(names) {
+        match obj.string(name) {
+            Some(v) => *slot = v.to_owned(),
+            None => {
+                let list: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+                diags
+                    .error(
+                        format!("Missing {name}"),
+                        format!("{} must be known at apply.", list.join(" and ")),
+                    )
+                    .at(AttributePath::root(name));
+                return None;
+            }
         }
     }
+    Some(out)
 }
 
 /// How a job ended, for the state: status, progress, finish time, and the diagnostic when it
@@ -320,11 +397,10 @@ pub async fn wait_job(
 /// interrupted wait leaves a tainted resource that still names its job; then the wait's end
 /// status, finish time and diagnostic are recorded.
 pub async fn record_and_wait(
-    client: &Client,
+    job: &Prepared,
     ctx: &Ctx,
     op: &Operation,
     subject: &Subject,
-    timeout: Duration,
     planned: &ObjectValue,
     resp: &mut CreateResponse,
 ) {
@@ -337,7 +413,7 @@ pub async fn record_and_wait(
             op.status.as_ref().map_or("queued", |s| s.as_str()),
         );
     resp.state = state;
-    let end = wait_job(client, ctx, &op.job_ref(), subject, timeout).await;
+    let end = wait_job(&job.client, ctx, &op.job_ref(), subject, job.timeout).await;
     if let Some(s) = &end.status {
         resp.state.set_attr("status", s.as_str());
     }
@@ -355,6 +431,128 @@ pub fn post_error(subject: &Subject, summary: String, err: &Error, paths: &Paths
         errors::maybe_queued(subject, err)
     } else {
         errors::api_error(summary, err, paths)
+    }
+}
+
+// ------------------------------------------------------------------ action resources
+
+/// Private-state key marking a freshly imported action resource (backup, restore), whose null
+/// arguments adopt the configuration's values without running the action again.
+pub const IMPORTED_KEY: &str = "imported";
+
+/// Drops `attrs` from the replacement paths when the prior state is a fresh import whose
+/// value is null there (import cannot recover them, the config supplies them).
+pub fn adopt_after_import(
+    prior: &ObjectValue,
+    prior_private: &Private,
+    attrs: &[&str],
+    resp: &mut PlanResponse,
+) {
+    if prior_private.get::<bool>(IMPORTED_KEY) != Some(true) {
+        return;
+    }
+    for a in attrs {
+        if prior.attr(a).is_null() {
+            let p = AttributePath::root(*a);
+            resp.requires_replace.retain(|x| x != &p);
+        }
+    }
+}
+
+/// The import of an action resource by `<vps_id>/<job_id>`: reads the job, refuses a job of
+/// another kind (`is_kind` tests HostUp's job type; `kind` names it for the error), and fills
+/// the attributes every action resource has (`vps_id`, `id`, `job_id`, `status`,
+/// `completed_at`) and the import marker. Returns the job for the resource's own attributes.
+pub async fn import_job(
+    data: &HostupData,
+    ctx: &Ctx,
+    id: &str,
+    kind: &str,
+    is_kind: fn(&str) -> bool,
+    resp: &mut ImportResponse,
+) -> Option<JobSnapshot> {
+    let (vps_id, job_id) = match split_import_id(id, "job_id") {
+        Ok(p) => p,
+        Err(d) => {
+            resp.diagnostics.push(d);
+            return None;
+        }
+    };
+    let snap = match data.client(ctx).get_job(&JobRef::new(job_id)).await {
+        Ok(s) => s,
+        Err(e) => {
+            resp.diagnostics.push(errors::api_error(
+                format!("Could not import {kind} job {job_id} of VPS {vps_id}"),
+                &e,
+                &Paths::default(),
+            ));
+            return None;
+        }
+    };
+    if let Some(t) = snap.job_type.as_deref().filter(|t| !is_kind(t)) {
+        resp.diagnostics.error(
+            format!("Not a {kind} job"),
+            format!(
+                "HostUp job {job_id} is a {t:?} job, not a {kind}; import it into the \
+                 matching resource type."
+            ),
+        );
+        return None;
+    }
+    let status = snap
+        .status
+        .clone()
+        .or_else(|| snap.raw_state.clone())
+        .unwrap_or_else(|| format!("{:?}", snap.job_state()).to_ascii_lowercase());
+    resp.state
+        .set_attr("vps_id", vps_id)
+        .set_attr("id", job_id)
+        .set_attr("job_id", job_id)
+        .set_attr("status", status)
+        .set_attr("completed_at", opt_str(snap.finished_at.as_deref()));
+    resp.private.set(IMPORTED_KEY, &true);
+    Some(snap)
+}
+
+/// A string from a job's `result` object (e.g. `backup.note`), when HostUp reported one.
+pub fn job_result_str<'a>(snap: &'a JobSnapshot, path: &[&str]) -> Option<&'a str> {
+    let mut v = snap.result.as_ref()?;
+    for key in path {
+        v = v.get(*key)?;
+    }
+    v.as_str()
+}
+
+/// Checks every resource shares: a known `vps_id` must not be blank.
+pub fn validate_vps_id(config: &ObjectValue, diags: &mut Diagnostics) {
+    if config.string("vps_id").is_some_and(|s| s.trim().is_empty()) {
+        diags
+            .error(
+                "Empty vps_id",
+                "`vps_id` must be a HostUp VPS id such as `vps_01hxa3b4c5d6e7f8g9h0j1k2m3`.",
+            )
+            .at(AttributePath::root("vps_id"));
+    }
+}
+
+/// A known snapshot name at `attr` must match HostUp's rule `^[A-Za-z0-9_-]{1,40}$`.
+pub fn validate_snapshot_name(config: &ObjectValue, attr: &str, diags: &mut Diagnostics) {
+    if let Some(n) = config.string(attr) {
+        let ok = !n.is_empty()
+            && n.len() <= 40
+            && n.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
+        if !ok {
+            diags
+                .error(
+                    "Invalid snapshot name",
+                    format!(
+                        "{n:?} is not a valid HostUp snapshot name: use 1 to 40 letters, \
+                         digits, `_` or `-` (e.g. `before-upgrade`)."
+                    ),
+                )
+                .at(AttributePath::root(attr));
+        }
     }
 }
 

@@ -11,29 +11,26 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::hostup::{BackupList, CreateBackup, Gate, JobRef, JobSnapshot};
-use crate::plugin::diag::{AttributePath, Diagnostics};
+use crate::hostup::{BackupList, Client, CreateBackup};
+use crate::plugin::diag::{AttributePath, Diagnostic};
 use crate::plugin::framework::{
     timeouts, CreateRequest, CreateResponse, Ctx, DeleteRequest, DeleteResponse, ImportRequest,
     ImportResponse, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, UpdateRequest,
     UpdateResponse, ValidateRequest, ValidateResponse,
 };
 use crate::plugin::schema::{Attribute, Block, Schema};
-use crate::plugin::value::Value;
 
 use super::common::{
-    known_str, lock_vps, opt_str, post_error, record_and_wait, split_import_id, timeout_of,
-    timeouts_block, triggers_argument, vps_id_argument, HostupData,
+    adopt_after_import, gate_problems, import_job, job_result_str, known_str, opt_str, post_error,
+    prepare, record_and_wait, required_strs, timeouts_block, triggers_argument, validate_vps_id,
+    vps_id_argument, HostupData, IMPORTED_KEY,
 };
-use super::errors::{api_error, gate_closed, Paths, Subject};
+use super::errors::{gate_closed, Paths, Subject};
 
 /// Type name.
 pub const TYPE_NAME: &str = "hostup_vps_backup";
 /// Default `timeouts.create`: backups of large disks take long (Vultr's 20 min proved short).
 pub const DEFAULT_CREATE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
-/// Private-state key marking a freshly imported instance, whose null `note`/`triggers` adopt
-/// the configuration's values without running a new backup.
-pub(crate) const IMPORTED_KEY: &str = "imported";
 const MAX_NOTE: usize = 255;
 
 /// The `hostup_vps_backup` resource.
@@ -44,40 +41,32 @@ fn subject(vps_id: &str) -> Subject {
     Subject::new(TYPE_NAME, vps_id, "backup")
 }
 
-/// The backup gate from a backup list (None = HostUp did not report it: not blocking).
-fn backup_gate(list: &BackupList) -> Option<&Gate> {
-    list.actions
-        .as_ref()
-        .and_then(|a| a.can_create_backup.as_ref())
-}
-
-/// Drops `attrs` from the replacement paths when the prior state is a fresh import whose
-/// value is null there (import cannot recover them, the config supplies them).
-pub(crate) fn adopt_after_import(
-    req_prior: &crate::plugin::framework::ObjectValue,
-    prior_private: &crate::plugin::framework::Private,
-    attrs: &[&str],
-    resp: &mut PlanResponse,
-) {
-    if prior_private.get::<bool>(IMPORTED_KEY) != Some(true) {
-        return;
-    }
-    for a in attrs {
-        if req_prior.attr(a).is_null() {
-            let p = AttributePath::root(*a);
-            resp.requires_replace.retain(|x| x != &p);
-        }
-    }
-}
-
-/// Reads the status and finish time of a job for import.
-pub(crate) fn job_state_values(snap: &JobSnapshot) -> (Value, Value) {
-    let status = snap
-        .status
-        .clone()
-        .or_else(|| snap.raw_state.clone())
-        .unwrap_or_else(|| format!("{:?}", snap.job_state()).to_ascii_lowercase());
-    (Value::from(status), opt_str(snap.finished_at.as_deref()))
+/// Plan's and apply's check of HostUp's backup gate (`canCreateBackup`: quota, plan, service
+/// status, another job running); `at_apply` words the error for an apply that sent nothing.
+async fn check_gate(client: &Client, vps_id: &str, at_apply: bool) -> Vec<Diagnostic> {
+    gate_problems(
+        client.list_backups(vps_id).await,
+        |list: &BackupList| {
+            let gate = list
+                .actions
+                .as_ref()
+                .and_then(|a| a.can_create_backup.as_ref());
+            gate.filter(|g| !g.allowed)
+                .map(|g| {
+                    gate_closed(
+                        &subject(vps_id),
+                        "canCreateBackup",
+                        g,
+                        AttributePath::root("vps_id"),
+                        at_apply,
+                    )
+                })
+                .into_iter()
+                .collect()
+        },
+        || format!("Could not check whether VPS {vps_id} can be backed up"),
+        &Paths::vps(),
+    )
 }
 
 #[async_trait]
@@ -162,7 +151,7 @@ impl Resource<HostupData> for VpsBackup {
 
     async fn validate(&self, _ctx: &Ctx, req: ValidateRequest, resp: &mut ValidateResponse) {
         timeouts::validate(&req.config, &mut resp.diagnostics);
-        validate_common(&req.config, &mut resp.diagnostics);
+        validate_vps_id(&req.config, &mut resp.diagnostics);
         if let Some(note) = req.config.string("note") {
             if note.chars().count() > MAX_NOTE {
                 resp.diagnostics
@@ -188,27 +177,8 @@ impl Resource<HostupData> for VpsBackup {
         else {
             return;
         };
-        let client = data.client(ctx);
-        match client.list_backups(vps_id).await {
-            Ok(list) => {
-                if let Some(g) = backup_gate(&list).filter(|g| !g.allowed) {
-                    resp.diagnostics.push(gate_closed(
-                        &subject(vps_id),
-                        "canCreateBackup",
-                        g,
-                        AttributePath::root("vps_id"),
-                        false,
-                    ));
-                }
-            }
-            Err(e) => {
-                resp.diagnostics.push(api_error(
-                    format!("Could not check whether VPS {vps_id} can be backed up"),
-                    &e,
-                    &Paths::vps(),
-                ));
-            }
-        }
+        let problems = check_gate(&data.client(ctx), vps_id, false).await;
+        resp.diagnostics.extend(problems);
     }
 
     async fn create(&self, ctx: &Ctx, req: CreateRequest<HostupData>, resp: &mut CreateResponse) {
@@ -217,47 +187,19 @@ impl Resource<HostupData> for VpsBackup {
             return;
         };
         let planned = &req.planned_state;
-        let Some(vps_id) = planned.string("vps_id").map(str::to_owned) else {
-            diags
-                .error("Missing vps_id", "`vps_id` must be known at apply.")
-                .at(AttributePath::root("vps_id"));
-            return;
-        };
-        let Some(timeout) = timeout_of(planned, "create", DEFAULT_CREATE_TIMEOUT, diags) else {
+        let Some([vps_id]) = required_strs(planned, ["vps_id"], diags) else {
             return;
         };
         let subject = subject(&vps_id);
-        let client = data.client(ctx);
-        let Some(_guard) = lock_vps(&client, &vps_id, &subject, diags).await else {
+        let timeout = ("create", DEFAULT_CREATE_TIMEOUT);
+        let gate = async |c: &Client| check_gate(c, &vps_id, true).await;
+        let Some(job) = prepare(data, ctx, &subject, planned, timeout, diags, gate).await else {
             return;
         };
-        // The gate again, just before the POST: the plan may be old.
-        match client.list_backups(&vps_id).await {
-            Ok(list) => {
-                if let Some(g) = backup_gate(&list).filter(|g| !g.allowed) {
-                    diags.push(gate_closed(
-                        &subject,
-                        "canCreateBackup",
-                        g,
-                        AttributePath::root("vps_id"),
-                        true,
-                    ));
-                    return;
-                }
-            }
-            Err(e) => {
-                diags.push(api_error(
-                    format!("Could not check whether VPS {vps_id} can be backed up"),
-                    &e,
-                    &Paths::vps(),
-                ));
-                return;
-            }
-        }
         let body = CreateBackup {
             note: planned.string("note").map(str::to_owned),
         };
-        let op = match client.create_backup(&vps_id, &body).await {
+        let op = match job.client.create_backup(&vps_id, &body).await {
             Ok(op) => op,
             Err(e) => {
                 diags.push(post_error(
@@ -270,7 +212,7 @@ impl Resource<HostupData> for VpsBackup {
             }
         };
         tracing::info!(job_id = %op.job_id, vps_id = %vps_id, "HostUp backup queued");
-        record_and_wait(&client, ctx, &op, &subject, timeout, planned, resp).await;
+        record_and_wait(&job, ctx, &op, &subject, planned, resp).await;
     }
 
     async fn read(&self, _ctx: &Ctx, _req: ReadRequest<HostupData>, _resp: &mut ReadResponse) {
@@ -290,69 +232,13 @@ impl Resource<HostupData> for VpsBackup {
     }
 
     async fn import(&self, ctx: &Ctx, req: ImportRequest<HostupData>, resp: &mut ImportResponse) {
-        let (vps_id, job_id) = match split_import_id(&req.id, "job_id") {
-            Ok(p) => p,
-            Err(d) => {
-                resp.diagnostics.push(d);
-                return;
-            }
-        };
         let Some(data) = req.provider.require(&mut resp.diagnostics) else {
             return;
         };
-        let client = data.client(ctx);
-        let snap = match client.get_job(&JobRef::new(job_id)).await {
-            Ok(s) => s,
-            Err(e) => {
-                resp.diagnostics.push(api_error(
-                    format!("Could not import backup job {job_id} of VPS {vps_id}"),
-                    &e,
-                    &Paths::default(),
-                ));
-                return;
-            }
-        };
-        if let Some(t) = snap.job_type.as_deref() {
-            if !t.contains("backup") || t.contains("restore") {
-                resp.diagnostics.error(
-                    "Not a backup job",
-                    format!(
-                        "HostUp job {job_id} is a {t:?} job, not a backup; import it into the \
-                         matching resource type."
-                    ),
-                );
-                return;
-            }
+        let is_backup = |t: &str| t.contains("backup") && !t.contains("restore");
+        if let Some(job) = import_job(data, ctx, &req.id, "backup", is_backup, resp).await {
+            let note = job_result_str(&job, &["backup", "note"]);
+            resp.state.set_attr("note", opt_str(note));
         }
-        let note = snap
-            .result
-            .as_ref()
-            .and_then(|r| r.get("backup"))
-            .and_then(|b| b.get("note"))
-            .and_then(|n| n.as_str());
-        let (status, completed_at) = job_state_values(&snap);
-        resp.state
-            .set_attr("vps_id", vps_id)
-            .set_attr("id", job_id)
-            .set_attr("job_id", job_id)
-            .set_attr("status", status)
-            .set_attr("completed_at", completed_at)
-            .set_attr("note", opt_str(note));
-        resp.private.set(IMPORTED_KEY, &true);
-    }
-}
-
-/// Checks shared by the action resources: a known `vps_id` must not be blank.
-pub(crate) fn validate_common(
-    config: &crate::plugin::framework::ObjectValue,
-    diags: &mut Diagnostics,
-) {
-    if config.string("vps_id").is_some_and(|s| s.trim().is_empty()) {
-        diags
-            .error(
-                "Empty vps_id",
-                "`vps_id` must be a HostUp VPS id such as `vps_01hxa3b4c5d6e7f8g9h0j1k2m3`.",
-            )
-            .at(AttributePath::root("vps_id"));
     }
 }

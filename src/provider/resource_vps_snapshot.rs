@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::hostup::{CreateSnapshot, Snapshot, SnapshotList};
-use crate::plugin::diag::AttributePath;
+use crate::hostup::{Client, CreateSnapshot, Snapshot, SnapshotList};
+use crate::plugin::diag::{AttributePath, Diagnostic};
 use crate::plugin::framework::{
     timeouts, CreateRequest, CreateResponse, Ctx, DeleteRequest, DeleteResponse, ImportRequest,
     ImportResponse, ObjectValue, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource,
@@ -21,12 +21,11 @@ use crate::plugin::schema::{Attribute, Block, Schema};
 use crate::plugin::value::Value;
 
 use super::common::{
-    known_str, lock_vps, opt_str, parse_time, post_error, split_import_id, timeout_of,
-    timeouts_block, vps_id_argument, wait_job, HostupData,
+    gate_problems, known_str, no_gate, opt_str, parse_time, post_error, prepare, required_strs,
+    split_import_id, timeouts_block, validate_snapshot_name, validate_vps_id, vps_id_argument,
+    wait_job, HostupData,
 };
 use super::errors::{api_error, gate_closed, Paths, Subject};
-use super::resource_vps_backup::validate_common;
-use super::resource_vps_snapshot_restore::validate_snapshot_name;
 
 /// Type name.
 pub const TYPE_NAME: &str = "hostup_vps_snapshot";
@@ -66,12 +65,7 @@ fn fill(state: &mut ObjectValue, vps_id: &str, s: &Snapshot) {
 }
 
 /// Plan/apply checks of a snapshot create: the name is free and the create gate open.
-fn check_create(
-    list: &SnapshotList,
-    vps_id: &str,
-    name: &str,
-    at_apply: bool,
-) -> Vec<crate::plugin::diag::Diagnostic> {
+fn check_create(list: &SnapshotList, vps_id: &str, name: &str, at_apply: bool) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let subj = subject(vps_id, name, "creation");
     if let Some(g) = list
@@ -90,7 +84,7 @@ fn check_create(
     }
     if list.find(name).is_some() {
         out.push(
-            crate::plugin::diag::Diagnostic::error(
+            Diagnostic::error(
                 format!("VPS {vps_id} already has a snapshot named {name:?}"),
                 format!(
                     "Choose another name, or adopt the existing snapshot with `terraform \
@@ -101,6 +95,16 @@ fn check_create(
         );
     }
     out
+}
+
+/// Plan's and apply's create check: reads the snapshot list, then [`check_create`].
+async fn check_gate(client: &Client, vps_id: &str, name: &str, at_apply: bool) -> Vec<Diagnostic> {
+    gate_problems(
+        client.list_snapshots(vps_id).await,
+        |list| check_create(list, vps_id, name, at_apply),
+        || format!("Could not check the snapshots of VPS {vps_id}"),
+        &Paths::vps(),
+    )
 }
 
 #[async_trait]
@@ -207,7 +211,7 @@ impl Resource<HostupData> for VpsSnapshot {
 
     async fn validate(&self, _ctx: &Ctx, req: ValidateRequest, resp: &mut ValidateResponse) {
         timeouts::validate(&req.config, &mut resp.diagnostics);
-        validate_common(&req.config, &mut resp.diagnostics);
+        validate_vps_id(&req.config, &mut resp.diagnostics);
         validate_snapshot_name(&req.config, "name", &mut resp.diagnostics);
         if let Some(d) = req.config.string("description") {
             if d.chars().count() > MAX_DESCRIPTION {
@@ -232,19 +236,8 @@ impl Resource<HostupData> for VpsSnapshot {
         ) else {
             return;
         };
-        match data.client(ctx).list_snapshots(vps_id).await {
-            Ok(list) => {
-                resp.diagnostics
-                    .extend(check_create(&list, vps_id, name, false));
-            }
-            Err(e) => {
-                resp.diagnostics.push(api_error(
-                    format!("Could not check the snapshots of VPS {vps_id}"),
-                    &e,
-                    &Paths::vps(),
-                ));
-            }
-        }
+        let problems = check_gate(&data.client(ctx), vps_id, name, false).await;
+        resp.diagnostics.extend(problems);
     }
 
     async fn create(&self, ctx: &Ctx, req: CreateRequest<HostupData>, resp: &mut CreateResponse) {
@@ -253,41 +246,16 @@ impl Resource<HostupData> for VpsSnapshot {
             return;
         };
         let planned = &req.planned_state;
-        let (Some(vps_id), Some(name)) = (
-            planned.string("vps_id").map(str::to_owned),
-            planned.string("name").map(str::to_owned),
-        ) else {
-            diags.error(
-                "Missing arguments",
-                "`vps_id` and `name` must be known at apply.",
-            );
-            return;
-        };
-        let Some(timeout) = timeout_of(planned, "create", DEFAULT_CREATE_TIMEOUT, diags) else {
+        let Some([vps_id, name]) = required_strs(planned, ["vps_id", "name"], diags) else {
             return;
         };
         let subject = subject(&vps_id, &name, "creation");
-        let client = data.client(ctx);
-        let Some(_guard) = lock_vps(&client, &vps_id, &subject, diags).await else {
+        let timeout = ("create", DEFAULT_CREATE_TIMEOUT);
+        let gate = async |c: &Client| check_gate(c, &vps_id, &name, true).await;
+        let Some(job) = prepare(data, ctx, &subject, planned, timeout, diags, gate).await else {
             return;
         };
-        match client.list_snapshots(&vps_id).await {
-            Ok(list) => {
-                let problems = check_create(&list, &vps_id, &name, true);
-                if !problems.is_empty() {
-                    diags.extend(problems);
-                    return;
-                }
-            }
-            Err(e) => {
-                diags.push(api_error(
-                    format!("Could not check the snapshots of VPS {vps_id}"),
-                    &e,
-                    &Paths::vps(),
-                ));
-                return;
-            }
-        }
+        let client = &job.client;
         let body = CreateSnapshot {
             name: name.clone(),
             description: planned.string("description").map(str::to_owned),
@@ -312,7 +280,7 @@ impl Resource<HostupData> for VpsSnapshot {
             .set_attr("id", format!("{vps_id}/{name}"))
             .set_attr("job_id", op.job_id.as_str());
         resp.state = state;
-        let end = wait_job(&client, ctx, &op.job_ref(), &subject, timeout).await;
+        let end = wait_job(client, ctx, &op.job_ref(), &subject, job.timeout).await;
         if let Some(e) = end.error {
             resp.diagnostics.push(e);
             return;
@@ -395,26 +363,21 @@ impl Resource<HostupData> for VpsSnapshot {
             return;
         };
         let prior = &req.prior_state;
-        let (Some(vps_id), Some(name)) = (
-            prior.string("vps_id").map(str::to_owned),
-            prior.string("name").map(str::to_owned),
-        ) else {
-            return;
-        };
-        let Some(timeout) = timeout_of(prior, "delete", DEFAULT_DELETE_TIMEOUT, diags) else {
+        let Some([vps_id, name]) = required_strs(prior, ["vps_id", "name"], diags) else {
             return;
         };
         let subject = subject(&vps_id, &name, "deletion").bounded_by("delete");
-        let client = data.client(ctx);
-        let Some(_guard) = lock_vps(&client, &vps_id, &subject, diags).await else {
+        let timeout = ("delete", DEFAULT_DELETE_TIMEOUT);
+        let Some(job) = prepare(data, ctx, &subject, prior, timeout, diags, no_gate).await else {
             return;
         };
+        let client = &job.client;
         match client.delete_snapshot(&vps_id, &name).await {
             Ok(None) => {}
             Ok(Some(op)) => {
                 tracing::info!(job_id = %op.job_id, vps_id = %vps_id, snapshot = %name,
                     "HostUp snapshot deletion queued");
-                let end = wait_job(&client, ctx, &op.job_ref(), &subject, timeout).await;
+                let end = wait_job(client, ctx, &op.job_ref(), &subject, job.timeout).await;
                 if let Some(e) = end.error {
                     diags.push(e);
                 }

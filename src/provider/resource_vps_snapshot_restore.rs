@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::hostup::{JobRef, SnapshotList};
-use crate::plugin::diag::{AttributePath, Diagnostic, Diagnostics};
+use crate::hostup::{Client, SnapshotList};
+use crate::plugin::diag::{AttributePath, Diagnostic};
 use crate::plugin::framework::{
     timeouts, CreateRequest, CreateResponse, Ctx, DeleteRequest, DeleteResponse, ImportRequest,
     ImportResponse, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, UpdateRequest,
@@ -21,13 +21,11 @@ use crate::plugin::framework::{
 use crate::plugin::schema::{Attribute, Block, Schema};
 
 use super::common::{
-    known_str, lock_vps, opt_str, post_error, record_and_wait, split_import_id, timeout_of,
-    timeouts_block, triggers_argument, vps_id_argument, HostupData,
+    adopt_after_import, gate_problems, import_job, job_result_str, known_str, opt_str, post_error,
+    prepare, record_and_wait, required_strs, timeouts_block, triggers_argument,
+    validate_snapshot_name, validate_vps_id, vps_id_argument, HostupData, IMPORTED_KEY,
 };
-use super::errors::{api_error, gate_closed, Paths, Subject};
-use super::resource_vps_backup::{
-    adopt_after_import, job_state_values, validate_common, IMPORTED_KEY,
-};
+use super::errors::{gate_closed, Paths, Subject};
 
 /// Type name.
 pub const TYPE_NAME: &str = "hostup_vps_snapshot_restore";
@@ -104,6 +102,16 @@ pub fn check_restore(
         );
     }
     out
+}
+
+/// Plan's and apply's restore check: reads the snapshot list, then [`check_restore`].
+async fn check_gate(client: &Client, vps_id: &str, name: &str, at_apply: bool) -> Vec<Diagnostic> {
+    gate_problems(
+        client.list_snapshots(vps_id).await,
+        |list| check_restore(list, vps_id, name, at_apply),
+        || format!("Could not check the snapshots of VPS {vps_id} for the restore"),
+        &Paths::vps_and_target("snapshot_name"),
+    )
 }
 
 #[async_trait]
@@ -191,7 +199,7 @@ impl Resource<HostupData> for VpsSnapshotRestore {
 
     async fn validate(&self, _ctx: &Ctx, req: ValidateRequest, resp: &mut ValidateResponse) {
         timeouts::validate(&req.config, &mut resp.diagnostics);
-        validate_common(&req.config, &mut resp.diagnostics);
+        validate_vps_id(&req.config, &mut resp.diagnostics);
         validate_snapshot_name(&req.config, "snapshot_name", &mut resp.diagnostics);
     }
 
@@ -214,19 +222,8 @@ impl Resource<HostupData> for VpsSnapshotRestore {
         let (Some(data), Some(vps_id), Some(name)) = (req.provider.get(), vps_id, name) else {
             return;
         };
-        match data.client(ctx).list_snapshots(vps_id).await {
-            Ok(list) => {
-                resp.diagnostics
-                    .extend(check_restore(&list, vps_id, name, false));
-            }
-            Err(e) => {
-                resp.diagnostics.push(api_error(
-                    format!("Could not check the snapshots of VPS {vps_id} for the restore"),
-                    &e,
-                    &Paths::vps_and_target("snapshot_name"),
-                ));
-            }
-        }
+        let problems = check_gate(&data.client(ctx), vps_id, name, false).await;
+        resp.diagnostics.extend(problems);
     }
 
     async fn create(&self, ctx: &Ctx, req: CreateRequest<HostupData>, resp: &mut CreateResponse) {
@@ -235,42 +232,17 @@ impl Resource<HostupData> for VpsSnapshotRestore {
             return;
         };
         let planned = &req.planned_state;
-        let (Some(vps_id), Some(name)) = (
-            planned.string("vps_id").map(str::to_owned),
-            planned.string("snapshot_name").map(str::to_owned),
-        ) else {
-            diags.error(
-                "Missing arguments",
-                "`vps_id` and `snapshot_name` must be known at apply.",
-            );
-            return;
-        };
-        let Some(timeout) = timeout_of(planned, "create", DEFAULT_CREATE_TIMEOUT, diags) else {
+        let Some([vps_id, name]) = required_strs(planned, ["vps_id", "snapshot_name"], diags)
+        else {
             return;
         };
         let subject = subject(&vps_id, &name);
-        let client = data.client(ctx);
-        let Some(_guard) = lock_vps(&client, &vps_id, &subject, diags).await else {
+        let timeout = ("create", DEFAULT_CREATE_TIMEOUT);
+        let gate = async |c: &Client| check_gate(c, &vps_id, &name, true).await;
+        let Some(job) = prepare(data, ctx, &subject, planned, timeout, diags, gate).await else {
             return;
         };
-        match client.list_snapshots(&vps_id).await {
-            Ok(list) => {
-                let problems = check_restore(&list, &vps_id, &name, true);
-                if !problems.is_empty() {
-                    diags.extend(problems);
-                    return;
-                }
-            }
-            Err(e) => {
-                diags.push(api_error(
-                    format!("Could not check the snapshots of VPS {vps_id} for the restore"),
-                    &e,
-                    &Paths::vps_and_target("snapshot_name"),
-                ));
-                return;
-            }
-        }
-        let op = match client.restore_snapshot(&vps_id, &name).await {
+        let op = match job.client.restore_snapshot(&vps_id, &name).await {
             Ok(op) => op,
             Err(e) => {
                 diags.push(post_error(
@@ -284,7 +256,7 @@ impl Resource<HostupData> for VpsSnapshotRestore {
         };
         tracing::info!(job_id = %op.job_id, vps_id = %vps_id, snapshot = %name,
             "HostUp snapshot restore queued");
-        record_and_wait(&client, ctx, &op, &subject, timeout, planned, resp).await;
+        record_and_wait(&job, ctx, &op, &subject, planned, resp).await;
     }
 
     async fn read(&self, _ctx: &Ctx, _req: ReadRequest<HostupData>, _resp: &mut ReadResponse) {
@@ -303,77 +275,14 @@ impl Resource<HostupData> for VpsSnapshotRestore {
     }
 
     async fn import(&self, ctx: &Ctx, req: ImportRequest<HostupData>, resp: &mut ImportResponse) {
-        let (vps_id, job_id) = match split_import_id(&req.id, "job_id") {
-            Ok(p) => p,
-            Err(d) => {
-                resp.diagnostics.push(d);
-                return;
-            }
-        };
         let Some(data) = req.provider.require(&mut resp.diagnostics) else {
             return;
         };
-        let snap = match data.client(ctx).get_job(&JobRef::new(job_id)).await {
-            Ok(s) => s,
-            Err(e) => {
-                resp.diagnostics.push(api_error(
-                    format!("Could not import restore job {job_id} of VPS {vps_id}"),
-                    &e,
-                    &Paths::default(),
-                ));
-                return;
-            }
-        };
-        if let Some(t) = snap.job_type.as_deref() {
-            if !(t.contains("snapshot") && t.contains("restore")) {
-                resp.diagnostics.error(
-                    "Not a snapshot restore job",
-                    format!(
-                        "HostUp job {job_id} is a {t:?} job, not a snapshot restore; import it \
-                         into the matching resource type."
-                    ),
-                );
-                return;
-            }
-        }
-        let name = snap
-            .result
-            .as_ref()
-            .and_then(|r| r.get("snapshotName"))
-            .and_then(|n| n.as_str());
-        let (status, completed_at) = job_state_values(&snap);
-        resp.state
-            .set_attr("vps_id", vps_id)
-            .set_attr("id", job_id)
-            .set_attr("job_id", job_id)
-            .set_attr("status", status)
-            .set_attr("completed_at", completed_at)
-            .set_attr("snapshot_name", opt_str(name));
-        resp.private.set(IMPORTED_KEY, &true);
-    }
-}
-
-/// A known snapshot name must match HostUp's rule `^[A-Za-z0-9_-]{1,40}$`.
-pub fn validate_snapshot_name(
-    config: &crate::plugin::framework::ObjectValue,
-    attr: &str,
-    diags: &mut Diagnostics,
-) {
-    if let Some(n) = config.string(attr) {
-        let ok = !n.is_empty()
-            && n.len() <= 40
-            && n.bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
-        if !ok {
-            diags
-                .error(
-                    "Invalid snapshot name",
-                    format!(
-                        "{n:?} is not a valid HostUp snapshot name: use 1 to 40 letters, \
-                         digits, `_` or `-` (e.g. `before-upgrade`)."
-                    ),
-                )
-                .at(AttributePath::root(attr));
+        let is_restore = |t: &str| t.contains("snapshot") && t.contains("restore");
+        let kind = "snapshot restore";
+        if let Some(job) = import_job(data, ctx, &req.id, kind, is_restore, resp).await {
+            let name = job_result_str(&job, &["snapshotName"]);
+            resp.state.set_attr("snapshot_name", opt_str(name));
         }
     }
 }
@@ -414,6 +323,8 @@ mod tests {
 
     #[test]
     fn names_follow_hostup_rule() {
+        use super::super::common::validate_snapshot_name;
+        use crate::plugin::diag::Diagnostics;
         use crate::plugin::framework::{ObjectValue, SchemaInfo};
         let mut o = ObjectValue::empty(SchemaInfo::new(VpsSnapshotRestore.schema()));
         for (name, ok) in [("before-upgrade", true), ("a b", false), ("", false)] {
