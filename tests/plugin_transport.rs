@@ -231,7 +231,7 @@ async fn protocol_6_only_is_refused_before_any_stdout() {
 }
 
 #[tokio::test]
-async fn shutdown_exits_within_100ms() {
+async fn shutdown_ends_the_process_with_a_stdio_stream_open() {
     let cert = terraform_client_cert();
     let mut plugin = launch_managed(&cert, &[]);
     let hs = parse_handshake(&plugin.line().await);
@@ -245,9 +245,78 @@ async fn shutdown_exits_within_100ms() {
     .await
     .expect("StreamStdio opens");
     shutdown(channel).await;
-    let status = plugin.wait(Duration::from_millis(100)).await;
+    // How fast is a benchmark's question (docs/PERFORMANCE.md: ~1 ms); here: it exits, cleanly.
+    let status = plugin.wait(DEADLINE).await;
     assert!(status.success(), "clean exit after Shutdown: {status:?}");
     drop(stdio);
+}
+
+/// A port held by the test, and the next one, free when this returns (some other process could
+/// take it before the provider does; the OS hands out ephemeral ports at random, so unlikely).
+fn busy_port_then_free_one() -> (std::net::TcpListener, u16) {
+    for _ in 0..100 {
+        let held = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a test port");
+        let port = held.local_addr().expect("local addr").port();
+        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return (held, port + 1);
+        }
+    }
+    panic!("no two neighbouring free ports on 127.0.0.1 in 100 tries");
+}
+
+#[tokio::test]
+async fn plugin_port_range_is_honoured_and_busy_ports_skipped() {
+    let (held, free) = busy_port_then_free_one();
+    let busy = held.local_addr().expect("local addr").port();
+    let (min, max) = (busy.to_string(), free.to_string());
+    let cert = terraform_client_cert();
+    let mut plugin = launch_managed(
+        &cert,
+        &[("PLUGIN_MIN_PORT", &min), ("PLUGIN_MAX_PORT", &max)],
+    );
+    let hs = parse_handshake(&plugin.line().await);
+    assert_eq!(
+        hs.addr,
+        format!("127.0.0.1:{free}"),
+        "the first free port of the range"
+    );
+    let (channel, _) = tls_channel(&hs, Some(&cert)).await.expect("mTLS connect");
+    get_schema(channel.clone()).await.expect("GetSchema");
+    shutdown(channel).await;
+    assert!(plugin.wait(DEADLINE).await.success());
+}
+
+#[tokio::test]
+async fn plugin_port_range_without_a_free_port_fails_clearly_before_stdout() {
+    let held = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a test port");
+    let busy = held.local_addr().expect("local addr").port().to_string();
+    let cert = terraform_client_cert();
+    for (min, max, expect) in [
+        (
+            busy.as_str(),
+            busy.as_str(),
+            format!("({busy}-{busy}) is free"),
+        ),
+        (
+            "10",
+            "nine",
+            "PLUGIN_MAX_PORT=\"nine\" is not a TCP port".to_owned(),
+        ),
+        (
+            "20",
+            "10",
+            "PLUGIN_MIN_PORT=20 is above PLUGIN_MAX_PORT=10".to_owned(),
+        ),
+    ] {
+        let mut plugin =
+            launch_managed(&cert, &[("PLUGIN_MIN_PORT", min), ("PLUGIN_MAX_PORT", max)]);
+        let status = plugin.wait(DEADLINE).await;
+        assert_eq!(status.code(), Some(1), "{min}-{max}");
+        assert_eq!(plugin.rest_of_stdout().await, "", "no handshake line");
+        let err = plugin.all_stderr().await;
+        assert!(err.contains(&expect), "{min}-{max}: stderr {err:?}");
+    }
+    drop(held);
 }
 
 #[tokio::test]

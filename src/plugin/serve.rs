@@ -7,7 +7,8 @@
 //! Nagle), and exits as soon as `GRPCController.Shutdown` has been answered.
 //!
 //! Transport: TCP on `127.0.0.1:0` (accepted by every go-plugin client on every OS, no socket
-//! file to clean up, no path length limit). With `PLUGIN_CLIENT_CERT` set: TLS with mutual
+//! file to clean up, no path length limit), or on the first free port from `PLUGIN_MIN_PORT` to
+//! `PLUGIN_MAX_PORT` when both are set, as go-plugin does. With `PLUGIN_CLIENT_CERT` set: TLS with mutual
 //! authentication (see [`tls`]); without it (`TF_DISABLE_PLUGIN_TLS`, debug mode): plaintext h2c.
 
 mod handshake;
@@ -79,6 +80,8 @@ enum ServeError {
     Tls(#[from] tls::TlsSetupError),
     #[error("could not start the async runtime: {0}")]
     Runtime(std::io::Error),
+    #[error(transparent)]
+    Ports(#[from] handshake::PortRangeError),
     #[error("could not listen on 127.0.0.1: {0}")]
     Listen(std::io::Error),
     #[error("could not write the plugin handshake to stdout: {0}")]
@@ -137,8 +140,11 @@ fn run<S: Provider>(config: ServeConfig, provider: S) -> Result<ExitCode, ServeE
     };
 
     // Bind before the runtime exists: nothing here needs it, and it keeps the handshake early.
-    let std_listener = std::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-        .map_err(ServeError::Listen)?;
+    let ports = handshake::port_range(
+        std::env::var("PLUGIN_MIN_PORT").ok().as_deref(),
+        std::env::var("PLUGIN_MAX_PORT").ok().as_deref(),
+    )?;
+    let std_listener = bind_loopback(ports).map_err(ServeError::Listen)?;
     std_listener
         .set_nonblocking(true)
         .map_err(ServeError::Listen)?;
@@ -187,6 +193,33 @@ fn run<S: Provider>(config: ServeConfig, provider: S) -> Result<ExitCode, ServeE
     // Do not wait for stray tasks (a connection still draining after the cap): exit now.
     runtime.shutdown_background();
     result.map(|()| ExitCode::SUCCESS)
+}
+
+/// Listens on loopback: on the first free port of `ports` (go-plugin's `PLUGIN_MIN_PORT` to
+/// `PLUGIN_MAX_PORT`, tried in order as go-plugin does), or on any port when there is no range.
+fn bind_loopback(
+    ports: Option<std::ops::RangeInclusive<u16>>,
+) -> std::io::Result<std::net::TcpListener> {
+    let bind = |port| std::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+    let Some(ports) = ports else {
+        return bind(0);
+    };
+    let (first, last) = (*ports.start(), *ports.end());
+    let mut error = None;
+    for port in ports {
+        match bind(port) {
+            Ok(l) => return Ok(l),
+            Err(e) => error = Some(e),
+        }
+    }
+    let why = error.map_or_else(|| "empty range".to_owned(), |e| e.to_string());
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AddrInUse,
+        format!(
+            "no port in PLUGIN_MIN_PORT..PLUGIN_MAX_PORT ({first}-{last}) is free (last error: \
+             {why})"
+        ),
+    ))
 }
 
 async fn serve_on<S: Provider>(

@@ -55,6 +55,58 @@ pub fn negotiate(offered: Option<&str>) -> Result<u32, NegotiationError> {
     }
 }
 
+/// Why `PLUGIN_MIN_PORT`/`PLUGIN_MAX_PORT` cannot be honoured; shown on stderr before exiting.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PortRangeError {
+    /// A bound is not a port number.
+    #[error("{var}={value:?} is not a TCP port number (1 to 65535)")]
+    NotAPort {
+        /// The variable's name.
+        var: &'static str,
+        /// Its raw value.
+        value: String,
+    },
+    /// The range is empty.
+    #[error("PLUGIN_MIN_PORT={min} is above PLUGIN_MAX_PORT={max}: no port to listen on")]
+    Inverted {
+        /// The lower bound.
+        min: u16,
+        /// The upper bound.
+        max: u16,
+    },
+}
+
+/// The ports the provider may listen on, from go-plugin's `PLUGIN_MIN_PORT` and
+/// `PLUGIN_MAX_PORT` (for hosts whose firewall allows only a range on loopback). As in
+/// go-plugin, the range applies only when both are set and non-empty; `None` means any port the
+/// OS picks. Unlike go-plugin, which fails later with "Couldn't bind plugin TCP listener", a
+/// malformed or inverted range is refused here with the variable named.
+pub fn port_range(
+    min: Option<&str>,
+    max: Option<&str>,
+) -> Result<Option<std::ops::RangeInclusive<u16>>, PortRangeError> {
+    let (Some(min), Some(max)) = (min.filter(|s| !s.is_empty()), max.filter(|s| !s.is_empty()))
+    else {
+        return Ok(None);
+    };
+    let port = |var: &'static str, value: &str| {
+        value
+            .trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| PortRangeError::NotAPort {
+                var,
+                value: value.to_owned(),
+            })
+    };
+    let (lo, hi) = (port("PLUGIN_MIN_PORT", min)?, port("PLUGIN_MAX_PORT", max)?);
+    if lo > hi {
+        return Err(PortRangeError::Inverted { min: lo, max: hi });
+    }
+    Ok(Some(lo..=hi))
+}
+
 /// The handshake line go-plugin's client parses (without the trailing newline):
 /// `1|5|tcp|127.0.0.1:PORT|grpc|<server cert>`, the cert as standard base64 of its DER without
 /// padding (go-plugin uses `RawStdEncoding`), or empty for plaintext.
@@ -92,6 +144,31 @@ pub fn reattach_instructions(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn port_range_follows_go_plugin() {
+        assert_eq!(port_range(None, None), Ok(None));
+        assert_eq!(port_range(Some("10000"), None), Ok(None), "both or nothing");
+        assert_eq!(port_range(Some(""), Some("10010")), Ok(None));
+        assert_eq!(
+            port_range(Some("10000"), Some(" 10010 ")),
+            Ok(Some(10000..=10010))
+        );
+        assert_eq!(port_range(Some("7"), Some("7")), Ok(Some(7..=7)));
+        for (min, max, var) in [
+            ("x", "10", "PLUGIN_MIN_PORT"),
+            ("0", "10", "PLUGIN_MIN_PORT"),
+            ("1", "65536", "PLUGIN_MAX_PORT"),
+            ("1", "-2", "PLUGIN_MAX_PORT"),
+        ] {
+            let e = port_range(Some(min), Some(max)).unwrap_err();
+            assert!(e.to_string().starts_with(var), "{e}");
+        }
+        assert_eq!(
+            port_range(Some("20"), Some("10")),
+            Err(PortRangeError::Inverted { min: 20, max: 10 })
+        );
+    }
+
     use super::*;
 
     #[test]
