@@ -879,6 +879,21 @@ impl<P: Provider> ProviderService<P> {
                 return None;
             }
         };
+        if !raw_json.is_object() {
+            // Terraform stores every instance as a JSON object; `null` or a scalar here is a
+            // hand-edited or corrupted state, and passing it on would quietly lose the instance.
+            diags.error(
+                "Invalid stored state",
+                format!(
+                    "The stored state of this {} is JSON {}, not an object. Restore the state \
+                     from a backup, or remove the instance (`terraform state rm`) and import it \
+                     again.",
+                    req.type_name,
+                    json_kind(&raw_json)
+                ),
+            );
+            return None;
+        }
         let lenient = value::decode_json_lenient(&raw.json, &e.info.ty).map(|mut v| {
             // Blocks added since the state was written are absent: Terraform wants empty
             // collections (not null) for LIST/SET/MAP blocks and an object for GROUP ones.
@@ -1144,6 +1159,18 @@ impl<P: Provider> ProviderService<P> {
 }
 
 /// Makes a protocol diagnostic list readable in test failures.
+/// A JSON value's kind, for messages about state that is not an object.
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
 #[cfg(test)]
 fn summaries(d: &[pb::Diagnostic]) -> Vec<String> {
     d.iter()
@@ -1337,6 +1364,35 @@ mod tests {
         let state = decode_msgpack(&apply.new_state.expect("state").msgpack, &ty).expect("decode");
         assert_eq!(state.attr("id").and_then(Value::as_str), Some("thing-1"));
         assert_eq!(state.attr("name").and_then(Value::as_str), Some("fast"));
+    }
+
+    #[tokio::test]
+    async fn upgrade_resource_state_refuses_json_that_is_not_an_object() {
+        let (svc, _) = service();
+        for (raw, kind) in [("null", "null"), ("[1]", "an array"), ("\"x\"", "a string")] {
+            let resp = svc
+                .upgrade_resource_state(Request::new(pb::upgrade_resource_state::Request {
+                    type_name: "toy_thing".into(),
+                    version: 0,
+                    raw_state: Some(pb::RawState {
+                        json: raw.as_bytes().to_vec(),
+                        flatmap: Default::default(),
+                    }),
+                }))
+                .await
+                .expect("upgrade answers")
+                .into_inner();
+            assert!(resp.upgraded_state.is_none(), "{raw}");
+            assert_eq!(resp.diagnostics.len(), 1, "{raw}");
+            assert_eq!(resp.diagnostics[0].summary, "Invalid stored state", "{raw}");
+            assert!(
+                resp.diagnostics[0]
+                    .detail
+                    .contains(&format!("is JSON {kind}, not")),
+                "{raw}: {}",
+                resp.diagnostics[0].detail
+            );
+        }
     }
 
     #[tokio::test]
