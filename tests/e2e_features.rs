@@ -544,3 +544,145 @@ fn snapshot_create_expiry_refresh_and_destroy() {
         "snapshot still on the sim after destroy"
     );
 }
+
+/// Two backups and a snapshot of one VPS with no dependency between them: Terraform applies
+/// them in parallel, HostUp refuses a job while another runs, so the provider must queue them
+/// (and its plan during apply must not fail or warn about its own jobs).
+#[test]
+fn operations_on_one_vps_in_one_apply_queue_behind_each_other() {
+    let sim = Sim::start(&["--job-duration", "1s"]);
+    let config = format!(
+        r#"{}
+resource "hostup_vps_backup" "first" {{
+  vps_id = "{VPS_APP}"
+  note   = "first"
+}}
+resource "hostup_vps_backup" "second" {{
+  vps_id = "{VPS_APP}"
+  note   = "second"
+}}
+resource "hostup_vps_snapshot" "pre" {{
+  vps_id = "{VPS_APP}"
+  name   = "pre-upgrade"
+}}
+"#,
+        provider_block(&sim.url, KEY)
+    );
+    let tf = Tf::new(&config);
+    let out = tf.ok(&["apply", "-auto-approve", "-no-color"]);
+    let text = out.all();
+    assert!(text.contains("Resources: 3 added"), "{text}");
+    assert!(!text.contains("Another job is running"), "{text}");
+    assert!(!text.contains("HostUp does not allow"), "{text}");
+    let posts: Vec<u64> = sim
+        .requests()
+        .iter()
+        .filter(|r| r["method"] == "POST")
+        .filter_map(|r| r["status"].as_u64())
+        .collect();
+    assert_eq!(posts, vec![202, 202, 202], "every POST accepted at once");
+    assert_eq!(backup_post(&sim), 2);
+    assert_eq!(sim.count("POST /api/v2/vps/{id}/snapshots"), 1);
+    let done = sim
+        .jobs()
+        .iter()
+        .filter(|j| j["status"] == "completed")
+        .count();
+    assert_eq!(done, 3);
+}
+
+/// A job started outside Terraform (the dashboard) keeps the VPS busy: plan warns, and apply
+/// waits for it instead of failing or sending a POST that HostUp would refuse.
+#[test]
+fn a_foreign_job_on_the_vps_makes_plan_warn_and_apply_wait() {
+    let sim = Sim::start(&["--job-duration", "1s", "--stuck-next-jobs", "1"]);
+    let foreign = sim.api_post(
+        &format!("/api/v2/vps/{VPS_APP}/backups"),
+        KEY,
+        serde_json::json!({"note": "from the dashboard"}),
+    );
+    let foreign_id = foreign["operation"]["jobId"]
+        .as_str()
+        .expect("jobId")
+        .to_owned();
+    let tf = Tf::new(&backup_config(&sim, VPS_APP, ""));
+
+    let plan = tf.ok(&["plan", "-no-color"]);
+    let text = plan.all();
+    assert!(
+        text.contains(&format!("Another job is running on VPS {VPS_APP}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&foreign_id),
+        "HostUp's reason names the job: {text}"
+    );
+    assert!(
+        text.contains("Apply will wait for that job to finish"),
+        "{text}"
+    );
+
+    let reads = || sim.count("GET /api/v2/vps/{id}/backups");
+    let before = reads();
+    let child = tf
+        .command(&["apply", "-auto-approve", "-no-color"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn terraform");
+    // Plan walk, apply's re-plan, the check before the POST, and one more check after a
+    // pause: the provider is waiting for the foreign job.
+    let waiting = wait_until(Duration::from_secs(120), || reads() >= before + 4);
+    let posts_while_busy = backup_post(&sim);
+    sim.admin_post(
+        &format!("/_sim/jobs/{foreign_id}/complete"),
+        serde_json::json!({}),
+    );
+    let out = finish(child, support::TF_DEADLINE);
+    let text = out.all();
+    assert!(waiting, "the provider never re-checked the gate:\n{text}");
+    assert_eq!(
+        posts_while_busy, 1,
+        "no POST of ours while the VPS was busy"
+    );
+    assert_eq!(out.code, Some(0), "{text}");
+    assert_eq!(backup_post(&sim), 2);
+    let ours = instance(&tf, "hostup_vps_backup", "b");
+    assert_ne!(ours["attributes"]["job_id"], foreign_id.as_str());
+    assert_eq!(ours["attributes"]["status"], "completed", "{ours}");
+}
+
+/// A foreign job that outlasts `timeouts.create`: nothing is queued and the error says why.
+#[test]
+fn a_foreign_job_outlasting_the_timeout_fails_apply_without_a_post() {
+    let sim = Sim::start(&["--job-duration", "1s", "--stuck-next-jobs", "1"]);
+    let foreign = sim.api_post(
+        &format!("/api/v2/vps/{VPS_APP}/backups"),
+        KEY,
+        serde_json::json!({"note": "from the dashboard"}),
+    );
+    let foreign_id = foreign["operation"]["jobId"]
+        .as_str()
+        .expect("jobId")
+        .to_owned();
+    let tf = Tf::new(&backup_config(
+        &sim,
+        VPS_APP,
+        "  timeouts {\n    create = \"2s\"\n  }\n",
+    ));
+    let out = tf.fails(&["apply", "-auto-approve", "-no-color"]);
+    let text = out.all();
+    assert!(
+        text.contains("was not queued: another job kept the VPS busy"),
+        "{text}"
+    );
+    assert!(text.contains(&foreign_id), "{text}");
+    assert!(text.contains("timeouts.create"), "{text}");
+    assert_eq!(backup_post(&sim), 1, "only the foreign POST");
+    assert_eq!(
+        instance(&tf, "hostup_vps_backup", "b"),
+        Value::Null,
+        "nothing in state"
+    );
+}

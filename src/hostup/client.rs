@@ -1005,6 +1005,13 @@ impl Client {
         }
     }
 
+    /// Whether an operation of this process holds or waits for [`Client::vps_lock`] of
+    /// `vps_id`. A job HostUp reports on that VPS may then be this process's own, which is
+    /// not worth a warning: the operations queue behind it anyway.
+    pub fn vps_lock_in_use(&self, vps_id: &str) -> bool {
+        self.inner.locks.in_use(vps_id)
+    }
+
     /// Serialises operations on one VPS within this process (across every client of this
     /// origin): hold the guard across gate check, POST and wait. Cancellable by the
     /// client's/handle's tokens.

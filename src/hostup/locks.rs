@@ -39,6 +39,13 @@ impl VpsLocks {
         map.entry(vps_id.to_string()).or_default().clone()
     }
 
+    /// Whether an operation holds or waits for the lock of `vps_id` (the map keeps one
+    /// reference; every holder and waiter another).
+    pub(crate) fn in_use(&self, vps_id: &str) -> bool {
+        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(vps_id).is_some_and(|m| Arc::strong_count(m) > 1)
+    }
+
     /// Waits (FIFO, tokio's mutex is fair) for the lock of `vps_id`.
     pub(crate) async fn lock(&self, vps_id: &str) -> VpsLockGuard {
         let m = self.entry(vps_id);
@@ -71,8 +78,10 @@ mod tests {
         let a = shared("https://a.example/");
         let b = shared("https://a.example/");
         let other = shared("https://b.example/");
+        assert!(!a.in_use("vps_1"));
         let held = a.lock("vps_1").await;
         assert_eq!(held.vps_id(), "vps_1");
+        assert!(b.in_use("vps_1") && !b.in_use("vps_2") && !other.in_use("vps_1"));
         // Same VPS through another client of the origin: waits.
         let waiting = tokio::time::timeout(Duration::from_millis(50), b.lock("vps_1")).await;
         assert!(waiting.is_err());
@@ -80,6 +89,8 @@ mod tests {
         let _v2 = b.lock("vps_2").await;
         let _o = other.lock("vps_1").await;
         drop(held);
-        let _again = b.lock("vps_1").await;
+        let again = b.lock("vps_1").await;
+        drop(again);
+        assert!(!a.in_use("vps_1"), "free once every guard is gone");
     }
 }

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::hostup::{
     Client, Error, Gate, JobOutcome, JobRef, JobSnapshot, Operation, TerminalState, VpsLockGuard,
@@ -205,30 +205,107 @@ pub fn timeout_of(
 // ------------------------------------------------------------------ jobs
 
 /// What a job-creating operation holds between its preamble and the end of its wait: the
-/// client (cancelled by Stop), the `timeouts.<op>` in force, and the VPS lock.
+/// client (cancelled by Stop), what is left of `timeouts.<op>`, and the VPS lock.
 pub struct Prepared {
     /// The client for the POST and the wait.
     pub client: Client,
-    /// How long the wait may take.
+    /// The operation's `timeouts.<op>`, as configured (for messages).
     pub timeout: Duration,
+    /// When that timeout runs out: counted from when the VPS lock was taken, so a wait for
+    /// another job on the VPS uses it up too (`None`: too far away to represent).
+    pub deadline: Option<Instant>,
     /// Held until this value drops, i.e. until the operation's wait is over.
     _lock: VpsLockGuard,
 }
 
+/// What a gate check found.
+#[derive(Debug, Default)]
+pub struct GateCheck {
+    /// What ends the operation: a gate closed for a lasting reason (quota, plan, service), a
+    /// missing or clashing snapshot, or a failed read.
+    pub problems: Vec<Diagnostic>,
+    /// Set when a gate is closed only because another job is running on the VPS (HostUp's
+    /// `job_in_progress`). That passes by itself: plan warns about it (unless the job may be
+    /// this run's own), apply waits for it within the operation's timeout.
+    pub busy: Option<Busy>,
+}
+
+/// A gate closed because another job is running on the VPS.
+#[derive(Debug)]
+pub struct Busy {
+    /// HostUp's name for the gate, e.g. `canCreateBackup`.
+    pub gate_name: &'static str,
+    /// The gate as HostUp reported it.
+    pub gate: Gate,
+    /// The attribute diagnostics about it point at.
+    pub path: AttributePath,
+}
+
+impl GateCheck {
+    /// Takes in one of HostUp's gates: nothing when it is open or not reported, [`Busy`] when
+    /// only another job keeps it closed, otherwise the closed-gate error.
+    pub fn gate(
+        &mut self,
+        subject: &Subject,
+        gate_name: &'static str,
+        gate: Option<&Gate>,
+        path: AttributePath,
+        at_apply: bool,
+    ) {
+        match gate {
+            Some(g) if errors::gate_is_busy(g) => {
+                self.busy = Some(Busy {
+                    gate_name,
+                    gate: g.clone(),
+                    path,
+                });
+            }
+            Some(g) if !g.allowed => {
+                let d = errors::gate_closed(subject, gate_name, g, path, at_apply);
+                self.problems.push(d);
+            }
+            _ => {}
+        }
+    }
+
+    /// Plan's use of the check: the problems as they are, and a warning when another job is
+    /// running on the VPS, unless an operation of this process holds the VPS (during apply,
+    /// Terraform plans each instance again right before applying it, while a sibling's job on
+    /// the same VPS may be running: the operations queue behind each other, nothing to warn).
+    pub fn into_plan_diagnostics(self, client: &Client, subject: &Subject) -> Vec<Diagnostic> {
+        let mut out = self.problems;
+        if let Some(b) = self.busy {
+            if !client.vps_lock_in_use(&subject.vps_id) {
+                out.push(errors::busy_warning(subject, b.gate_name, &b.gate, b.path));
+            }
+        }
+        out
+    }
+}
+
+/// The first pause while another job keeps the VPS busy before the POST; it doubles up to
+/// [`BUSY_MAX_DELAY`]. HostUp's jobs take seconds to an hour, so this stays close to the job
+/// waiter's own schedule.
+const BUSY_FIRST_DELAY: Duration = Duration::from_secs(1);
+/// The longest pause between two gate reads while the VPS is busy.
+const BUSY_MAX_DELAY: Duration = Duration::from_secs(30);
+
 /// The preamble of every operation that queues a HostUp job, in one place so that none of them
 /// can skip a step: read the timeout (a bad one fails before anything else), take the per-VPS
 /// lock (two operations on one VPS from one run queue instead of being refused by HostUp's
-/// "another job is running" gate), and only then check the gate again: `gate` gets the client
-/// and returns the problems it finds, which end the operation before the POST (the plan may be
-/// old). `None` means the diagnostics already say why.
-pub async fn prepare(
+/// "another job is running" gate), and only then check the gate again (the plan may be old).
+/// `gate` gets the client and says what it finds: problems end the operation before the POST;
+/// a gate closed only by another job on the VPS (one from outside this run) is read again with
+/// a doubling pause until it opens, the timeout passes, or Terraform sends Stop. `None` means
+/// the diagnostics already say why.
+pub async fn prepare<'g>(
     data: &HostupData,
     ctx: &Ctx,
     subject: &Subject,
     obj: &ObjectValue,
     op: (&str, Duration),
     diags: &mut Diagnostics,
-    gate: impl AsyncFnOnce(&Client) -> Vec<Diagnostic>,
+    gate: impl Fn(Client) -> GateFuture<'g>,
 ) -> Option<Prepared> {
     let timeout = timeout_of(obj, op.0, op.1, diags)?;
     let client = data.client(ctx);
@@ -246,34 +323,91 @@ pub async fn prepare(
             return None;
         }
     };
-    let problems = gate(&client).await;
-    if !problems.is_empty() {
-        diags.extend(problems);
-        return None;
+    // The timeout bounds this operation's own time: not the queue behind the lock (ten backups
+    // of one VPS in one run each get their full timeout), but the wait for a foreign job does.
+    let started = Instant::now();
+    let mut pause = BUSY_FIRST_DELAY;
+    loop {
+        let check = gate(client.clone()).await;
+        if !check.problems.is_empty() {
+            diags.extend(check.problems);
+            return None;
+        }
+        let Some(busy) = check.busy else { break };
+        let left = timeout.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            diags.push(errors::busy_gave_up(
+                subject,
+                busy.gate_name,
+                &busy.gate,
+                busy.path,
+                started.elapsed(),
+                false,
+            ));
+            return None;
+        }
+        let pause_now = pause.min(left);
+        tracing::info!(vps_id = %subject.vps_id, gate = busy.gate_name,
+            reason = busy.gate.reason.as_deref().unwrap_or(""), next_check_in = ?pause_now,
+            "another job is running on the VPS; waiting for it before queuing");
+        tokio::select! {
+            biased;
+            () = ctx.token().cancelled() => {
+                diags.push(errors::busy_gave_up(
+                    subject,
+                    busy.gate_name,
+                    &busy.gate,
+                    busy.path,
+                    started.elapsed(),
+                    true,
+                ));
+                return None;
+            }
+            () = tokio::time::sleep(pause_now) => {}
+        }
+        pause = (pause * 2).min(BUSY_MAX_DELAY);
     }
     Some(Prepared {
         client,
         timeout,
+        deadline: started.checked_add(timeout),
         _lock: lock,
     })
 }
 
-/// No gate to re-check (deletes): for [`prepare`].
-pub async fn no_gate(_: &Client) -> Vec<Diagnostic> {
-    Vec::new()
+impl Prepared {
+    /// Waits for the operation's job until it is terminal, the operation's deadline passes or
+    /// Terraform sends Stop (see [`wait_job`]).
+    pub async fn wait(&self, ctx: &Ctx, job: &JobRef, subject: &Subject) -> JobEnd {
+        wait_job(&self.client, ctx, job, subject, self.timeout, self.deadline).await
+    }
 }
 
-/// The outcome of a gate check that first had to read something from HostUp: the check's own
-/// problems, or the failed read as the one problem (`what` names what was being checked).
-pub fn gate_problems<T>(
+/// A gate check in flight, as [`prepare`] takes it: boxed, because a generic async closure that
+/// borrows the resource's arguments is not provably `Send` across [`prepare`]'s retries (a
+/// known limit of higher-ranked async closures), and `Resource` futures must be `Send`.
+pub type GateFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = GateCheck> + Send + 'a>>;
+
+/// No gate to re-check (deletes): for [`prepare`].
+pub fn no_gate(_: Client) -> GateFuture<'static> {
+    Box::pin(async { GateCheck::default() })
+}
+
+/// A gate check that first had to read something from HostUp: the check's own findings, or
+/// the failed read as the one problem (`what` names what was being checked).
+pub fn read_then_check<T>(
     read: Result<T, Error>,
-    check: impl FnOnce(&T) -> Vec<Diagnostic>,
+    check: impl FnOnce(&T) -> GateCheck,
     what: impl FnOnce() -> String,
     paths: &Paths,
-) -> Vec<Diagnostic> {
+) -> GateCheck {
     match read {
         Ok(v) => check(&v),
-        Err(e) => vec![errors::api_error(what(), &e, paths)],
+        Err(e) => GateCheck {
+            problems: vec![errors::api_error(what(), &e, paths)],
+            busy: None,
+        },
     }
 }
 
@@ -324,16 +458,17 @@ impl JobEnd {
     }
 }
 
-/// Waits for `job` until it is terminal, `timeout` passes or Terraform sends Stop, and turns
-/// the result into a [`JobEnd`]. Progress is logged under the provider's name.
+/// Waits for `job` until it is terminal, `deadline` passes or Terraform sends Stop, and turns
+/// the result into a [`JobEnd`] (`timeout` is the configured limit the messages name).
+/// Progress is logged under the provider's name.
 pub async fn wait_job(
     client: &Client,
     ctx: &Ctx,
     job: &JobRef,
     subject: &Subject,
     timeout: Duration,
+    deadline: Option<Instant>,
 ) -> JobEnd {
-    let deadline = std::time::Instant::now().checked_add(timeout);
     let job_id = job.job_id.clone();
     let vps = subject.vps_id.clone();
     let on_progress: Arc<dyn Fn(&JobSnapshot) + Send + Sync> = Arc::new(move |s| {
@@ -413,7 +548,7 @@ pub async fn record_and_wait(
             op.status.as_ref().map_or("queued", |s| s.as_str()),
         );
     resp.state = state;
-    let end = wait_job(&job.client, ctx, &op.job_ref(), subject, job.timeout).await;
+    let end = job.wait(ctx, &op.job_ref(), subject).await;
     if let Some(s) = &end.status {
         resp.state.set_attr("status", s.as_str());
     }

@@ -205,6 +205,75 @@ pub fn gate_closed(
     .with_path(path)
 }
 
+/// HostUp's code for a gate that is closed only because another job is running on the VPS.
+pub const JOB_IN_PROGRESS: &str = "job_in_progress";
+
+/// True when `gate` is closed only while another job runs on the VPS: it reopens by itself, so
+/// plan warns instead of failing and apply waits instead of giving up.
+pub fn gate_is_busy(gate: &Gate) -> bool {
+    !gate.allowed && gate.code.as_deref() == Some(JOB_IN_PROGRESS)
+}
+
+/// Plan's warning when another job (not one of this run) is running on the VPS.
+pub fn busy_warning(
+    subject: &Subject,
+    gate_name: &str,
+    gate: &Gate,
+    path: AttributePath,
+) -> Diagnostic {
+    let reason = gate.reason.as_deref().unwrap_or("HostUp gave no reason");
+    Diagnostic::warning(
+        format!("Another job is running on VPS {}", subject.vps_id),
+        format!(
+            "HostUp's gate {gate_name} is closed for now: {reason} (code {JOB_IN_PROGRESS}). \
+             Apply will wait for that job to finish, within `timeouts.{}`, before it queues \
+             the {}.",
+            subject.timeout_attr, subject.action
+        ),
+    )
+    .with_path(path)
+}
+
+/// Apply's error when the VPS stayed busy with another job until the operation's deadline, or
+/// Terraform stopped the wait.
+pub fn busy_gave_up(
+    subject: &Subject,
+    gate_name: &str,
+    gate: &Gate,
+    path: AttributePath,
+    waited: Duration,
+    stopped: bool,
+) -> Diagnostic {
+    let reason = gate.reason.as_deref().unwrap_or("HostUp gave no reason");
+    let waited = format_duration(waited);
+    let (why, next) = if stopped {
+        (
+            "Terraform was interrupted",
+            "Run apply again once that job has finished.".to_owned(),
+        )
+    } else {
+        (
+            "the wait reached its limit",
+            format!(
+                "Wait for that job to finish (see the VPS in HostUp) and apply again, or raise \
+                 `timeouts.{}`.",
+                subject.timeout_attr
+            ),
+        )
+    };
+    Diagnostic::error(
+        format!(
+            "The {} on VPS {} was not queued: another job kept the VPS busy",
+            subject.action, subject.vps_id
+        ),
+        format!(
+            "HostUp's gate {gate_name} stayed closed for {waited}: {reason} (code \
+             {JOB_IN_PROGRESS}); then {why}. Nothing was queued.\n\n{next}"
+        ),
+    )
+    .with_path(path)
+}
+
 fn describe_last(last: Option<&JobSnapshot>) -> String {
     match last {
         Some(s) => {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::hostup::{BackupList, Client, CreateBackup};
-use crate::plugin::diag::{AttributePath, Diagnostic};
+use crate::plugin::diag::AttributePath;
 use crate::plugin::framework::{
     timeouts, CreateRequest, CreateResponse, Ctx, DeleteRequest, DeleteResponse, ImportRequest,
     ImportResponse, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, UpdateRequest,
@@ -21,11 +21,11 @@ use crate::plugin::framework::{
 use crate::plugin::schema::{Attribute, Block, Schema};
 
 use super::common::{
-    adopt_after_import, gate_problems, import_job, job_result_str, known_str, opt_str, post_error,
-    prepare, record_and_wait, required_strs, timeouts_block, triggers_argument, validate_vps_id,
-    vps_id_argument, HostupData, IMPORTED_KEY,
+    adopt_after_import, import_job, job_result_str, known_str, opt_str, post_error, prepare,
+    read_then_check, record_and_wait, required_strs, timeouts_block, triggers_argument,
+    validate_vps_id, vps_id_argument, GateCheck, GateFuture, HostupData, IMPORTED_KEY,
 };
-use super::errors::{gate_closed, Paths, Subject};
+use super::errors::{Paths, Subject};
 
 /// Type name.
 pub const TYPE_NAME: &str = "hostup_vps_backup";
@@ -43,26 +43,18 @@ fn subject(vps_id: &str) -> Subject {
 
 /// Plan's and apply's check of HostUp's backup gate (`canCreateBackup`: quota, plan, service
 /// status, another job running); `at_apply` words the error for an apply that sent nothing.
-async fn check_gate(client: &Client, vps_id: &str, at_apply: bool) -> Vec<Diagnostic> {
-    gate_problems(
+async fn check_gate(client: &Client, vps_id: &str, at_apply: bool) -> GateCheck {
+    read_then_check(
         client.list_backups(vps_id).await,
         |list: &BackupList| {
+            let mut check = GateCheck::default();
             let gate = list
                 .actions
                 .as_ref()
                 .and_then(|a| a.can_create_backup.as_ref());
-            gate.filter(|g| !g.allowed)
-                .map(|g| {
-                    gate_closed(
-                        &subject(vps_id),
-                        "canCreateBackup",
-                        g,
-                        AttributePath::root("vps_id"),
-                        at_apply,
-                    )
-                })
-                .into_iter()
-                .collect()
+            let path = AttributePath::root("vps_id");
+            check.gate(&subject(vps_id), "canCreateBackup", gate, path, at_apply);
+            check
         },
         || format!("Could not check whether VPS {vps_id} can be backed up"),
         &Paths::vps(),
@@ -89,9 +81,11 @@ impl Resource<HostupData> for VpsBackup {
                      Terraform state: the backup is kept on HostUp.** Delete backups in the \
                      HostUp dashboard when you no longer need them.\n\n\
                      `terraform plan` checks HostUp's backup gate (`canCreateBackup`: quota, \
-                     plan, service status, another job running) and fails with HostUp's reason \
-                     and code when a backup would be refused; apply checks it again just \
-                     before queuing. The job id is saved in state as soon as HostUp accepts \
+                     plan, service status) and fails with HostUp's reason and code when a \
+                     backup would be refused; apply checks it again just before queuing. When \
+                     the gate is closed only because another job is running on the VPS (code \
+                     `job_in_progress`, e.g. one started from the dashboard), plan warns and \
+                     apply waits for that job to finish, within `timeouts.create`. The job id is saved in state as soon as HostUp accepts \
                      the backup: if the wait then fails (the job fails, `timeouts.create` \
                      passes, or you press Ctrl-C) the resource is kept with its job id and \
                      marked tainted, and the next apply runs the backup again. Backups of one \
@@ -177,8 +171,10 @@ impl Resource<HostupData> for VpsBackup {
         else {
             return;
         };
-        let problems = check_gate(&data.client(ctx), vps_id, false).await;
-        resp.diagnostics.extend(problems);
+        let client = data.client(ctx);
+        let check = check_gate(&client, vps_id, false).await;
+        let diags = check.into_plan_diagnostics(&client, &subject(vps_id));
+        resp.diagnostics.extend(diags);
     }
 
     async fn create(&self, ctx: &Ctx, req: CreateRequest<HostupData>, resp: &mut CreateResponse) {
@@ -192,7 +188,10 @@ impl Resource<HostupData> for VpsBackup {
         };
         let subject = subject(&vps_id);
         let timeout = ("create", DEFAULT_CREATE_TIMEOUT);
-        let gate = async |c: &Client| check_gate(c, &vps_id, true).await;
+        let id = &vps_id;
+        let gate = move |c: Client| -> GateFuture<'_> {
+            Box::pin(async move { check_gate(&c, id, true).await })
+        };
         let Some(job) = prepare(data, ctx, &subject, planned, timeout, diags, gate).await else {
             return;
         };

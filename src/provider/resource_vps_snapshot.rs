@@ -21,11 +21,11 @@ use crate::plugin::schema::{Attribute, Block, Schema};
 use crate::plugin::value::Value;
 
 use super::common::{
-    gate_problems, known_str, no_gate, opt_str, parse_time, post_error, prepare, required_strs,
+    known_str, no_gate, opt_str, parse_time, post_error, prepare, read_then_check, required_strs,
     split_import_id, timeouts_block, validate_snapshot_name, validate_vps_id, vps_id_argument,
-    wait_job, HostupData,
+    GateCheck, GateFuture, HostupData,
 };
-use super::errors::{api_error, gate_closed, Paths, Subject};
+use super::errors::{api_error, Paths, Subject};
 
 /// Type name.
 pub const TYPE_NAME: &str = "hostup_vps_snapshot";
@@ -65,25 +65,19 @@ fn fill(state: &mut ObjectValue, vps_id: &str, s: &Snapshot) {
 }
 
 /// Plan/apply checks of a snapshot create: the name is free and the create gate open.
-fn check_create(list: &SnapshotList, vps_id: &str, name: &str, at_apply: bool) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
+fn check_create(list: &SnapshotList, vps_id: &str, name: &str, at_apply: bool) -> GateCheck {
+    let mut check = GateCheck::default();
+    let gate = list.actions.as_ref().and_then(|a| a.can_create.as_ref());
     let subj = subject(vps_id, name, "creation");
-    if let Some(g) = list
-        .actions
-        .as_ref()
-        .and_then(|a| a.can_create.as_ref())
-        .filter(|g| !g.allowed)
-    {
-        out.push(gate_closed(
-            &subj,
-            "canCreate",
-            g,
-            AttributePath::root("vps_id"),
-            at_apply,
-        ));
-    }
+    check.gate(
+        &subj,
+        "canCreate",
+        gate,
+        AttributePath::root("vps_id"),
+        at_apply,
+    );
     if list.find(name).is_some() {
-        out.push(
+        check.problems.push(
             Diagnostic::error(
                 format!("VPS {vps_id} already has a snapshot named {name:?}"),
                 format!(
@@ -94,12 +88,12 @@ fn check_create(list: &SnapshotList, vps_id: &str, name: &str, at_apply: bool) -
             .with_path(AttributePath::root("name")),
         );
     }
-    out
+    check
 }
 
 /// Plan's and apply's create check: reads the snapshot list, then [`check_create`].
-async fn check_gate(client: &Client, vps_id: &str, name: &str, at_apply: bool) -> Vec<Diagnostic> {
-    gate_problems(
+async fn check_gate(client: &Client, vps_id: &str, name: &str, at_apply: bool) -> GateCheck {
+    read_then_check(
         client.list_snapshots(vps_id).await,
         |list| check_create(list, vps_id, name, at_apply),
         || format!("Could not check the snapshots of VPS {vps_id}"),
@@ -124,8 +118,10 @@ impl Resource<HostupData> for VpsSnapshot {
                      are taken. When a refresh finds that the snapshot expired (or was \
                      deleted outside Terraform), it is dropped from state and the next plan \
                      creates it again. Changing any argument replaces the snapshot.\n\n\
-                     Plan checks HostUp's create gate (`canCreate`: snapshot slots, plan, \
-                     another job running) and that the name is free. Operations on one VPS in \
+                     Plan checks HostUp's create gate (`canCreate`: snapshot slots, plan) and \
+                     that the name is free; apply checks again just before queuing. Another \
+                     job running on the VPS (code `job_in_progress`) is not an error: plan \
+                     warns and apply waits for it, within `timeouts.create`. Operations on one VPS in \
                      one run are queued one after another, so a `hostup_vps_snapshot_restore` \
                      or `hostup_vps_backup` of the same VPS waits its turn.\n\n\
                      Needs an API key with scopes `read:vm` and `backup:vm`.\n\n\
@@ -236,8 +232,10 @@ impl Resource<HostupData> for VpsSnapshot {
         ) else {
             return;
         };
-        let problems = check_gate(&data.client(ctx), vps_id, name, false).await;
-        resp.diagnostics.extend(problems);
+        let client = data.client(ctx);
+        let check = check_gate(&client, vps_id, name, false).await;
+        let diags = check.into_plan_diagnostics(&client, &subject(vps_id, name, "creation"));
+        resp.diagnostics.extend(diags);
     }
 
     async fn create(&self, ctx: &Ctx, req: CreateRequest<HostupData>, resp: &mut CreateResponse) {
@@ -251,7 +249,10 @@ impl Resource<HostupData> for VpsSnapshot {
         };
         let subject = subject(&vps_id, &name, "creation");
         let timeout = ("create", DEFAULT_CREATE_TIMEOUT);
-        let gate = async |c: &Client| check_gate(c, &vps_id, &name, true).await;
+        let (id, n) = (&vps_id, &name);
+        let gate = move |c: Client| -> GateFuture<'_> {
+            Box::pin(async move { check_gate(&c, id, n, true).await })
+        };
         let Some(job) = prepare(data, ctx, &subject, planned, timeout, diags, gate).await else {
             return;
         };
@@ -280,7 +281,7 @@ impl Resource<HostupData> for VpsSnapshot {
             .set_attr("id", format!("{vps_id}/{name}"))
             .set_attr("job_id", op.job_id.as_str());
         resp.state = state;
-        let end = wait_job(client, ctx, &op.job_ref(), &subject, job.timeout).await;
+        let end = job.wait(ctx, &op.job_ref(), &subject).await;
         if let Some(e) = end.error {
             resp.diagnostics.push(e);
             return;
@@ -377,7 +378,7 @@ impl Resource<HostupData> for VpsSnapshot {
             Ok(Some(op)) => {
                 tracing::info!(job_id = %op.job_id, vps_id = %vps_id, snapshot = %name,
                     "HostUp snapshot deletion queued");
-                let end = wait_job(client, ctx, &op.job_ref(), &subject, job.timeout).await;
+                let end = job.wait(ctx, &op.job_ref(), &subject).await;
                 if let Some(e) = end.error {
                     diags.push(e);
                 }

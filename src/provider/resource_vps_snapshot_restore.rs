@@ -21,11 +21,12 @@ use crate::plugin::framework::{
 use crate::plugin::schema::{Attribute, Block, Schema};
 
 use super::common::{
-    adopt_after_import, gate_problems, import_job, job_result_str, known_str, opt_str, post_error,
-    prepare, record_and_wait, required_strs, timeouts_block, triggers_argument,
-    validate_snapshot_name, validate_vps_id, vps_id_argument, HostupData, IMPORTED_KEY,
+    adopt_after_import, import_job, job_result_str, known_str, opt_str, post_error, prepare,
+    read_then_check, record_and_wait, required_strs, timeouts_block, triggers_argument,
+    validate_snapshot_name, validate_vps_id, vps_id_argument, GateCheck, GateFuture, HostupData,
+    IMPORTED_KEY,
 };
-use super::errors::{gate_closed, Paths, Subject};
+use super::errors::{gate_is_busy, Paths, Subject};
 
 /// Type name.
 pub const TYPE_NAME: &str = "hostup_vps_snapshot_restore";
@@ -54,22 +55,16 @@ pub fn destructive_warning(vps_id: &str, name: &str) -> Diagnostic {
 
 /// Checks a snapshot list for a restore of `name`: the snapshot must exist and the restore
 /// gate be open. Returns the problems as diagnostics at `snapshot_name`.
-pub fn check_restore(
-    list: &SnapshotList,
-    vps_id: &str,
-    name: &str,
-    at_apply: bool,
-) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
+pub fn check_restore(list: &SnapshotList, vps_id: &str, name: &str, at_apply: bool) -> GateCheck {
+    let mut check = GateCheck::default();
     let subj = subject(vps_id, name);
     let path = AttributePath::root("snapshot_name");
     let gate = list.actions.as_ref().and_then(|a| a.can_restore.as_ref());
-    if let Some(g) = gate.filter(|g| !g.allowed) {
-        out.push(gate_closed(&subj, "canRestore", g, path.clone(), at_apply));
-    }
+    check.gate(&subj, "canRestore", gate, path.clone(), at_apply);
     let unavailable = list.available == Some(false) || list.total_snapshots() == Some(0);
-    if unavailable && gate.is_none_or(|g| g.allowed) {
-        out.push(
+    // A gate closed for a lasting reason already says why; one that is merely busy does not.
+    if unavailable && gate.is_none_or(|g| g.allowed || gate_is_busy(g)) {
+        check.problems.push(
             Diagnostic::error(
                 format!("VPS {vps_id} has no snapshots in its plan"),
                 format!(
@@ -89,7 +84,7 @@ pub fn check_restore(
         } else {
             format!("Existing snapshots: {}.", names.join(", "))
         };
-        out.push(
+        check.problems.push(
             Diagnostic::error(
                 format!("VPS {vps_id} has no snapshot named {name:?}"),
                 format!(
@@ -101,12 +96,12 @@ pub fn check_restore(
             .with_path(path),
         );
     }
-    out
+    check
 }
 
 /// Plan's and apply's restore check: reads the snapshot list, then [`check_restore`].
-async fn check_gate(client: &Client, vps_id: &str, name: &str, at_apply: bool) -> Vec<Diagnostic> {
-    gate_problems(
+async fn check_gate(client: &Client, vps_id: &str, name: &str, at_apply: bool) -> GateCheck {
+    read_then_check(
         client.list_snapshots(vps_id).await,
         |list| check_restore(list, vps_id, name, at_apply),
         || format!("Could not check the snapshots of VPS {vps_id} for the restore"),
@@ -138,7 +133,9 @@ impl Resource<HostupData> for VpsSnapshotRestore {
                      `terraform plan` reads the VPS's snapshots and fails at `snapshot_name` \
                      when the snapshot does not exist (listing the ones that do) or when \
                      HostUp's restore gate (`canRestore`) is closed, with its reason and \
-                     code; apply checks again just before queuing. The job id is saved in \
+                     code; apply checks again just before queuing. Another job running on the \
+                     VPS (code `job_in_progress`) is not an error: plan warns and apply waits \
+                     for it, within `timeouts.create`. The job id is saved in \
                      state as soon as HostUp accepts the restore: if the wait then fails (the \
                      job fails, `timeouts.create` passes, or you press Ctrl-C) the resource \
                      is kept with its job id and marked tainted. Operations on one VPS in one \
@@ -222,8 +219,10 @@ impl Resource<HostupData> for VpsSnapshotRestore {
         let (Some(data), Some(vps_id), Some(name)) = (req.provider.get(), vps_id, name) else {
             return;
         };
-        let problems = check_gate(&data.client(ctx), vps_id, name, false).await;
-        resp.diagnostics.extend(problems);
+        let client = data.client(ctx);
+        let check = check_gate(&client, vps_id, name, false).await;
+        let diags = check.into_plan_diagnostics(&client, &subject(vps_id, name));
+        resp.diagnostics.extend(diags);
     }
 
     async fn create(&self, ctx: &Ctx, req: CreateRequest<HostupData>, resp: &mut CreateResponse) {
@@ -238,7 +237,10 @@ impl Resource<HostupData> for VpsSnapshotRestore {
         };
         let subject = subject(&vps_id, &name);
         let timeout = ("create", DEFAULT_CREATE_TIMEOUT);
-        let gate = async |c: &Client| check_gate(c, &vps_id, &name, true).await;
+        let (id, n) = (&vps_id, &name);
+        let gate = move |c: Client| -> GateFuture<'_> {
+            Box::pin(async move { check_gate(&c, id, n, true).await })
+        };
         let Some(job) = prepare(data, ctx, &subject, planned, timeout, diags, gate).await else {
             return;
         };
@@ -302,11 +304,11 @@ mod tests {
             "limits":{"totalSnapshots":3},
             "actions":{"canRestore":{"allowed":true,"reason":null,"code":null}}}),
         );
-        let d = check_restore(&l, "vps_1", "zzz", false);
+        let d = check_restore(&l, "vps_1", "zzz", false).problems;
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].attribute, Some(AttributePath::root("snapshot_name")));
         assert!(d[0].detail.contains("\"a\", \"b\""), "{}", d[0].detail);
-        assert!(check_restore(&l, "vps_1", "a", false).is_empty());
+        assert!(check_restore(&l, "vps_1", "a", false).problems.is_empty());
     }
 
     #[test]
@@ -315,10 +317,27 @@ mod tests {
             "reason":"Snapshots are not included in this VPS plan.",
             "limits":{"totalSnapshots":0},
             "actions":{"canRestore":{"allowed":false,"reason":"Snapshots are not included in this VPS plan.","code":"feature_not_in_plan"}}}));
-        let d = check_restore(&l, "vps_1", "x", false);
+        let d = check_restore(&l, "vps_1", "x", false).problems;
         assert_eq!(d.len(), 1, "{d:?}");
         assert!(d[0].detail.contains("feature_not_in_plan"));
         assert!(d[0].detail.contains("not included"));
+    }
+
+    #[test]
+    fn a_gate_closed_by_another_job_is_busy_not_a_problem() {
+        let l = list(serde_json::json!({"data":[{"name":"a"}],"available":true,
+            "limits":{"totalSnapshots":3},
+            "actions":{"canRestore":{"allowed":false,"reason":"Another operation is in progress",
+                "code":"job_in_progress"}}}));
+        let c = check_restore(&l, "vps_1", "a", true);
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+        let busy = c.busy.expect("busy");
+        assert_eq!(busy.gate_name, "canRestore");
+        assert_eq!(busy.path, AttributePath::root("snapshot_name"));
+        // A missing snapshot is still a problem while the VPS is busy.
+        let c = check_restore(&l, "vps_1", "zzz", false);
+        assert_eq!(c.problems.len(), 1);
+        assert!(c.busy.is_some());
     }
 
     #[test]

@@ -74,6 +74,19 @@ impl Sim {
         resp.json().unwrap_or(serde_json::Value::Null)
     }
 
+    /// POST JSON to the HostUp API with `key`, as a client outside Terraform would (the
+    /// dashboard, a script); returns the body.
+    pub fn api_post(&self, path: &str, key: &str, body: serde_json::Value) -> serde_json::Value {
+        self.http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .and_then(|r| r.error_for_status())
+            .and_then(|r| r.json())
+            .unwrap_or_else(|e| panic!("API POST {path}: {e}"))
+    }
+
     /// Number of requests the sim counted for `"METHOD /route/{template}"`.
     pub fn count(&self, route: &str) -> u64 {
         self.admin_get("/_sim/counters")
