@@ -7,7 +7,6 @@
 
 mod support;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use hostup_provider::sim::fixture::{
@@ -348,13 +347,7 @@ fn stuck_job_hits_timeouts_create_naming_the_job() {
 fn sigint_during_wait_exits_fast_tainted_with_job_id() {
     let sim = Sim::start(&["--job-duration", "1s", "--stuck-next-jobs", "1"]);
     let tf = Tf::new(&backup_config(&sim, VPS_APP, ""));
-    let child = tf
-        .command(&["apply", "-auto-approve", "-no-color"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn terraform");
+    let child = tf.spawn(&["apply", "-auto-approve"]);
     // Wait until the provider is polling the job.
     let polling = wait_until(Duration::from_secs(120), || {
         sim.count("GET /api/jobs/{jobId}") >= 1
@@ -591,20 +584,22 @@ resource "hostup_vps_snapshot" "pre" {{
     assert_eq!(done, 3);
 }
 
+/// Queues a backup of VPS_APP as a client outside Terraform would (the dashboard); its job id.
+fn foreign_backup(sim: &Sim) -> String {
+    let body = serde_json::json!({"note": "from the dashboard"});
+    let op = sim.api_post(&format!("/api/v2/vps/{VPS_APP}/backups"), KEY, body);
+    op["operation"]["jobId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no jobId in {op}"))
+        .to_owned()
+}
+
 /// A job started outside Terraform (the dashboard) keeps the VPS busy: plan warns, and apply
 /// waits for it instead of failing or sending a POST that HostUp would refuse.
 #[test]
 fn a_foreign_job_on_the_vps_makes_plan_warn_and_apply_wait() {
     let sim = Sim::start(&["--job-duration", "1s", "--stuck-next-jobs", "1"]);
-    let foreign = sim.api_post(
-        &format!("/api/v2/vps/{VPS_APP}/backups"),
-        KEY,
-        serde_json::json!({"note": "from the dashboard"}),
-    );
-    let foreign_id = foreign["operation"]["jobId"]
-        .as_str()
-        .expect("jobId")
-        .to_owned();
+    let foreign_id = foreign_backup(&sim);
     let tf = Tf::new(&backup_config(&sim, VPS_APP, ""));
 
     let plan = tf.ok(&["plan", "-no-color"]);
@@ -624,13 +619,7 @@ fn a_foreign_job_on_the_vps_makes_plan_warn_and_apply_wait() {
 
     let reads = || sim.count("GET /api/v2/vps/{id}/backups");
     let before = reads();
-    let child = tf
-        .command(&["apply", "-auto-approve", "-no-color"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn terraform");
+    let child = tf.spawn(&["apply", "-auto-approve"]);
     // Plan walk, apply's re-plan, the check before the POST, and one more check after a
     // pause: the provider is waiting for the foreign job.
     let waiting = wait_until(Duration::from_secs(120), || reads() >= before + 4);
@@ -657,15 +646,7 @@ fn a_foreign_job_on_the_vps_makes_plan_warn_and_apply_wait() {
 #[test]
 fn a_foreign_job_outlasting_the_timeout_fails_apply_without_a_post() {
     let sim = Sim::start(&["--job-duration", "1s", "--stuck-next-jobs", "1"]);
-    let foreign = sim.api_post(
-        &format!("/api/v2/vps/{VPS_APP}/backups"),
-        KEY,
-        serde_json::json!({"note": "from the dashboard"}),
-    );
-    let foreign_id = foreign["operation"]["jobId"]
-        .as_str()
-        .expect("jobId")
-        .to_owned();
+    let foreign_id = foreign_backup(&sim);
     let tf = Tf::new(&backup_config(
         &sim,
         VPS_APP,

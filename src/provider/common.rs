@@ -335,35 +335,29 @@ pub async fn prepare<'g>(
         }
         let Some(busy) = check.busy else { break };
         let left = timeout.saturating_sub(started.elapsed());
-        if left.is_zero() {
-            diags.push(errors::busy_gave_up(
-                subject,
-                busy.gate_name,
-                &busy.gate,
-                busy.path,
-                started.elapsed(),
-                false,
-            ));
-            return None;
-        }
-        let pause_now = pause.min(left);
-        tracing::info!(vps_id = %subject.vps_id, gate = busy.gate_name,
-            reason = busy.gate.reason.as_deref().unwrap_or(""), next_check_in = ?pause_now,
-            "another job is running on the VPS; waiting for it before queuing");
-        tokio::select! {
-            biased;
-            () = ctx.token().cancelled() => {
-                diags.push(errors::busy_gave_up(
-                    subject,
-                    busy.gate_name,
-                    &busy.gate,
-                    busy.path,
-                    started.elapsed(),
-                    true,
-                ));
-                return None;
+        let stopped = if left.is_zero() {
+            Some(false)
+        } else {
+            let pause_now = pause.min(left);
+            tracing::info!(vps_id = %subject.vps_id, gate = busy.gate_name,
+                reason = busy.gate.reason.as_deref().unwrap_or(""), next_check_in = ?pause_now,
+                "another job is running on the VPS; waiting for it before queuing");
+            tokio::select! {
+                biased;
+                () = ctx.token().cancelled() => Some(true),
+                () = tokio::time::sleep(pause_now) => None,
             }
-            () = tokio::time::sleep(pause_now) => {}
+        };
+        if let Some(stopped) = stopped {
+            let waited = started.elapsed();
+            let Busy {
+                gate_name,
+                gate,
+                path,
+            } = busy;
+            let d = errors::busy_gave_up(subject, gate_name, &gate, path, waited, stopped);
+            diags.push(d);
+            return None;
         }
         pause = (pause * 2).min(BUSY_MAX_DELAY);
     }

@@ -211,19 +211,23 @@ impl Tf {
         cmd
     }
 
-    /// Runs terraform with `args` (adding -no-color) under [`TF_DEADLINE`] and returns its
-    /// output; a run that outlives the deadline is killed and fails the test.
-    pub fn run(&self, args: &[&str]) -> TfOutput {
+    /// Starts terraform with `args` (adding -no-color), its output piped, for a test that
+    /// acts while it runs; collect it with [`finish`].
+    pub fn spawn(&self, args: &[&str]) -> Child {
         let mut full: Vec<&str> = args.to_vec();
         full.push("-no-color");
-        let child = self
-            .command(&full)
+        self.command(&full)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("`terraform` must be on PATH for the end-to-end tests");
-        finish(child, TF_DEADLINE)
+            .expect("`terraform` must be on PATH for the end-to-end tests")
+    }
+
+    /// Runs terraform with `args` (adding -no-color) under [`TF_DEADLINE`] and returns its
+    /// output; a run that outlives the deadline is killed and fails the test.
+    pub fn run(&self, args: &[&str]) -> TfOutput {
+        finish(self.spawn(args), TF_DEADLINE)
     }
 
     /// Runs terraform and panics with its output if it exits 0.
