@@ -30,18 +30,16 @@ use std::io::Read as _;
 use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf as _, BufMut as _, Bytes};
+use bytes::Bytes;
 use clap::{Parser, Subcommand};
-use hyper_util::rt::TokioIo;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::WebPkiSupportedAlgorithms;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 use serde_json::{json, Value};
-use tokio::io::{AsyncRead, AsyncWrite};
+
+// Terraform's side of AutoMTLS, shared with the tests (it uses nothing of the provider crate).
+#[path = "../tests/plugin_client/mtls.rs"]
+mod mtls;
+use mtls::{terraform_client_cert, tls_channel_over, BoxError, ClientCert, Io, RawCodec};
 
 /// go-plugin's magic cookie for Terraform providers.
 const COOKIE: &str = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
@@ -49,8 +47,6 @@ const COOKIE: &str = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca
 const DEADLINE: Duration = Duration::from_secs(10);
 /// What the floor target prints: a well-formed handshake line and nothing else.
 const FLOOR_LINE: &str = "1|5|unix|/floor|grpc|";
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Command line of the benchmark binary.
 #[derive(Parser)]
@@ -232,47 +228,6 @@ fn own_binary_only() -> Result<(), BoxError> {
 // ---------------------------------------------------------------------------------------------
 // Spawning like go-plugin
 
-/// A client certificate of the shape Terraform generates for AutoMTLS (go-plugin mtls.go):
-/// ECDSA P-521, self-signed, CA:true, SAN localhost.
-struct ClientCert {
-    pem: String,
-    der: Vec<u8>,
-    key_der: Vec<u8>,
-}
-
-fn terraform_client_cert() -> Result<ClientCert, BoxError> {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-        KeyUsagePurpose,
-    };
-    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512)?;
-    let mut params = CertificateParams::new(vec!["localhost".to_owned()])?;
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "localhost");
-    params
-        .distinguished_name
-        .push(DnType::OrganizationName, "HashiCorp");
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-        KeyUsagePurpose::KeyAgreement,
-        KeyUsagePurpose::KeyCertSign,
-    ];
-    params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ClientAuth,
-        ExtendedKeyUsagePurpose::ServerAuth,
-    ];
-    let cert = params.self_signed(&key)?;
-    Ok(ClientCert {
-        pem: cert.pem(),
-        der: cert.der().to_vec(),
-        key_der: key.serialize_der(),
-    })
-}
-
 /// The environment go-plugin gives a plugin (on top of Terraform's own environment, minus
 /// variables of the bench's caller that would change the plugin's behaviour).
 fn plugin_command(target: &Target, client_cert_pem: Option<&str>) -> Command {
@@ -453,7 +408,7 @@ fn rss_kib(pid: u32, field: &str) -> Option<u64> {
 // handshake
 
 fn handshake_bench(args: &HandshakeArgs) -> Result<(), BoxError> {
-    let cert = terraform_client_cert()?;
+    let cert = terraform_client_cert();
     let mut targets = Vec::new();
     if args.floor {
         targets.push(Target {
@@ -554,7 +509,7 @@ fn session_bench(args: &SessionArgs) -> Result<(), BoxError> {
     if args.targets.is_empty() {
         return Err("no targets".into());
     }
-    let cert = terraform_client_cert()?;
+    let cert = terraform_client_cert();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -743,84 +698,6 @@ impl ExitWatch {
 // ---------------------------------------------------------------------------------------------
 // gRPC client over mTLS with a raw-bytes codec
 
-/// Any stream a plugin can be reached over (TCP or unix socket), boxed so one TLS type fits.
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-
-type TlsIo = tokio_rustls::client::TlsStream<Box<dyn Io>>;
-
-/// Hands tonic one already-established connection.
-#[derive(Clone)]
-struct OneShot(Arc<Mutex<Option<TlsIo>>>);
-
-impl tonic::codegen::Service<http::Uri> for OneShot {
-    type Response = TokioIo<TlsIo>;
-    type Error = std::io::Error;
-    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(
-        &mut self,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _uri: http::Uri) -> Self::Future {
-        let conn = self.0.lock().ok().and_then(|mut c| c.take());
-        std::future::ready(conn.map(TokioIo::new).ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::NotConnected, "connection already used")
-        }))
-    }
-}
-
-/// Trusts exactly the certificate announced in the handshake line, as go-plugin's client does.
-#[derive(Debug)]
-struct PinnedServer {
-    der: Vec<u8>,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for PinnedServer {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if end_entity.as_ref() == self.der.as_slice() {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::UnknownIssuer,
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
 /// Connects the way Terraform does: the announced network and address, TLS with the announced
 /// server certificate pinned, SNI localhost, ALPN h2, Terraform's client certificate; then
 /// HTTP/2.
@@ -838,26 +715,7 @@ async fn connect(hs: &Handshake, cert: &ClientCert) -> Result<tonic::transport::
         .server_cert_der
         .clone()
         .ok_or("no server certificate in the handshake line although PLUGIN_CLIENT_CERT was set")?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = Arc::new(PinnedServer {
-        der: server_der,
-        algorithms: provider.signature_verification_algorithms,
-    });
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_client_auth_cert(
-            vec![CertificateDer::from(cert.der.clone())],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.key_der.clone())),
-        )?;
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(ServerName::try_from("localhost")?, stream)
-        .await?;
-    let channel = tonic::transport::Endpoint::from_static("http://localhost")
-        .connect_with_connector(OneShot(Arc::new(Mutex::new(Some(tls)))))
-        .await?;
+    let (channel, _alpn) = tls_channel_over(stream, &server_der, Some(cert)).await?;
     Ok(channel)
 }
 
@@ -881,52 +739,6 @@ async fn unary(
         Err(_) => Err(tonic::Status::deadline_exceeded(format!(
             "{path} took too long"
         ))),
-    }
-}
-
-/// A gRPC codec that passes message bytes through unchanged.
-#[derive(Clone, Copy, Default)]
-struct RawCodec;
-
-impl tonic::codec::Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
-    }
-}
-
-impl tonic::codec::Encoder for RawCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
-
-    fn encode(
-        &mut self,
-        item: Bytes,
-        dst: &mut tonic::codec::EncodeBuf<'_>,
-    ) -> Result<(), Self::Error> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl tonic::codec::Decoder for RawCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
-
-    fn decode(
-        &mut self,
-        src: &mut tonic::codec::DecodeBuf<'_>,
-    ) -> Result<Option<Bytes>, Self::Error> {
-        let n = src.remaining();
-        Ok(Some(src.copy_to_bytes(n)))
     }
 }
 

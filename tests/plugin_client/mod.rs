@@ -10,6 +10,10 @@
 //! test.
 #![allow(dead_code)]
 
+pub mod mtls;
+
+pub use mtls::{terraform_client_cert, BoxError, ClientCert, RawCodec};
+
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::process::Stdio;
@@ -21,16 +25,10 @@ use hostup_provider::plugin::proto::plugin::Empty;
 use hostup_provider::plugin::proto::tfplugin5 as pb;
 use hostup_provider::plugin::proto::tfplugin5::provider_client::ProviderClient;
 use hostup_provider::plugin::value::Type;
-use hyper_util::rt::TokioIo;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::WebPkiSupportedAlgorithms;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
-use tokio_rustls::client::TlsStream;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 /// The provider binary cargo built for this test run.
 pub const BIN: &str = env!("CARGO_BIN_EXE_terraform-provider-hostup");
@@ -41,9 +39,6 @@ pub const DEADLINE: Duration = Duration::from_secs(10);
 /// Largest message the test client sends or accepts: the server's own limit (256 MiB) plus
 /// room, so that the server's limit, not the client's, is what a test meets.
 pub const CLIENT_MAX_MESSAGE: usize = 512 << 20;
-
-/// Any error of the connection set-up, for tests to `expect` on.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Awaits `fut` for at most `limit`; on expiry the test fails naming `what` (a hang is a bug).
 pub async fn within<T>(limit: Duration, what: &str, fut: impl Future<Output = T>) -> T {
@@ -59,121 +54,6 @@ pub async fn bounded<T>(what: &str, fut: impl Future<Output = T>) -> T {
 }
 
 // ------------------------------------------------------------------ AutoMTLS client side
-
-/// A certificate + key of the shape Terraform generates for AutoMTLS (go-plugin mtls.go).
-pub struct ClientCert {
-    /// PEM, as passed in PLUGIN_CLIENT_CERT.
-    pub pem: String,
-    der: Vec<u8>,
-    key_der: Vec<u8>,
-}
-
-/// Generates Terraform's client certificate: P-521, CA:true, CN/SAN localhost.
-pub fn terraform_client_cert() -> ClientCert {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-        KeyUsagePurpose,
-    };
-    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512).expect("P-521 key");
-    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "localhost");
-    params
-        .distinguished_name
-        .push(DnType::OrganizationName, "HashiCorp");
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-        KeyUsagePurpose::KeyAgreement,
-        KeyUsagePurpose::KeyCertSign,
-    ];
-    params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ClientAuth,
-        ExtendedKeyUsagePurpose::ServerAuth,
-    ];
-    let cert = params.self_signed(&key).expect("self-signed");
-    ClientCert {
-        pem: cert.pem(),
-        der: cert.der().to_vec(),
-        key_der: key.serialize_der(),
-    }
-}
-
-/// Trusts exactly the server certificate announced in the handshake line, as go-plugin's
-/// client does (its RootCAs pool holds only that certificate).
-#[derive(Debug)]
-struct PinnedServer {
-    der: Vec<u8>,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for PinnedServer {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if end_entity.as_ref() == self.der.as_slice() {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::UnknownIssuer,
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
-/// Hands tonic one already-established connection (Terraform, too, uses one connection).
-#[derive(Clone)]
-struct OneShot(Arc<Mutex<Option<TlsStream<TcpStream>>>>);
-
-impl tonic::codegen::Service<http::Uri> for OneShot {
-    type Response = TokioIo<TlsStream<TcpStream>>;
-    type Error = std::io::Error;
-    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(
-        &mut self,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _uri: http::Uri) -> Self::Future {
-        let conn = self.0.lock().ok().and_then(|mut c| c.take());
-        std::future::ready(conn.map(TokioIo::new).ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::NotConnected, "connection already used")
-        }))
-    }
-}
 
 /// The parsed handshake line `1|5|tcp|ADDR|grpc|CERT`.
 pub struct Handshake {
@@ -209,34 +89,9 @@ pub async fn tls_channel(
     hs: &Handshake,
     client: Option<&ClientCert>,
 ) -> Result<(Channel, Option<Vec<u8>>), BoxError> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = Arc::new(PinnedServer {
-        der: hs.server_cert_der.clone(),
-        algorithms: provider.signature_verification_algorithms,
-    });
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier);
-    let mut config = match client {
-        Some(c) => builder.with_client_auth_cert(
-            vec![CertificateDer::from(c.der.clone())],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(c.key_der.clone())),
-        )?,
-        None => builder.with_no_client_auth(),
-    };
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = TcpStream::connect(&hs.addr).await?;
     tcp.set_nodelay(true)?;
-    let tls = connector
-        .connect(ServerName::try_from("localhost")?, tcp)
-        .await?;
-    let alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
-    let channel = Endpoint::from_static("http://localhost")
-        .connect_with_connector(OneShot(Arc::new(Mutex::new(Some(tls)))))
-        .await?;
-    Ok((channel, alpn))
+    mtls::tls_channel_over(Box::new(tcp), &hs.server_cert_der, client).await
 }
 
 // ------------------------------------------------------------------ the provider process
@@ -476,63 +331,6 @@ impl Types {
 
 // ------------------------------------------------------------------ raw gRPC
 
-/// A gRPC codec that sends and receives message bodies as raw bytes: lets a test send what
-/// prost never would (invalid protobuf, a string field holding invalid UTF-8).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RawCodec;
-
-/// Encoder half of [`RawCodec`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RawEncoder;
-
-/// Decoder half of [`RawCodec`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RawDecoder;
-
-impl tonic::codec::Encoder for RawEncoder {
-    type Item = Vec<u8>;
-    type Error = tonic::Status;
-
-    fn encode(
-        &mut self,
-        item: Self::Item,
-        dst: &mut tonic::codec::EncodeBuf<'_>,
-    ) -> Result<(), Self::Error> {
-        use bytes::BufMut as _;
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl tonic::codec::Decoder for RawDecoder {
-    type Item = Vec<u8>;
-    type Error = tonic::Status;
-
-    fn decode(
-        &mut self,
-        src: &mut tonic::codec::DecodeBuf<'_>,
-    ) -> Result<Option<Self::Item>, Self::Error> {
-        use bytes::Buf as _;
-        let n = src.remaining();
-        Ok(Some(src.copy_to_bytes(n).to_vec()))
-    }
-}
-
-impl tonic::codec::Codec for RawCodec {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = RawEncoder;
-    type Decoder = RawDecoder;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        RawEncoder
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        RawDecoder
-    }
-}
-
 /// Sends `body` as the request message of `/tfplugin5.Provider/<method>` and returns the raw
 /// response message (or the gRPC status).
 pub async fn raw_call(
@@ -549,9 +347,13 @@ pub async fn raw_call(
     let path: http::uri::PathAndQuery = format!("/tfplugin5.Provider/{method}")
         .parse()
         .map_err(|_| tonic::Status::internal("bad method path"))?;
-    grpc.unary(tonic::Request::new(body), path, RawCodec)
-        .await
-        .map(tonic::Response::into_inner)
+    grpc.unary(
+        tonic::Request::new(bytes::Bytes::from(body)),
+        path,
+        RawCodec,
+    )
+    .await
+    .map(|r| r.into_inner().to_vec())
 }
 
 // ------------------------------------------------------------------ hostup-sim
