@@ -667,3 +667,44 @@ fn a_foreign_job_outlasting_the_timeout_fails_apply_without_a_post() {
         "nothing in state"
     );
 }
+
+/// The statuses the sim answered to requests of `method`, in order.
+fn statuses(sim: &Sim, method: &str) -> Vec<u64> {
+    sim.requests()
+        .iter()
+        .filter(|r| r["method"] == method)
+        .filter_map(|r| r["status"].as_u64())
+        .collect()
+}
+
+/// A job from elsewhere that starts between the gate check and the request: HostUp answers
+/// 409 `job_in_progress` without acting, so the request is sent again once the VPS is free,
+/// for a backup's POST and a snapshot's DELETE alike; the jobs are not duplicated.
+#[test]
+fn a_request_refused_as_busy_is_sent_again_once_the_vps_is_free() {
+    let sim = Sim::start(&[
+        "--job-duration",
+        "1s",
+        "--fault",
+        "busy,count=2,method=POST",
+        "--fault",
+        "busy,count=1,method=DELETE",
+    ]);
+    let config = format!(
+        "{}\nresource \"hostup_vps_snapshot\" \"s\" {{\n  vps_id = \"{VPS_APP}\"\n  name   = \"pre-deploy\"\n}}\n",
+        provider_block(&sim.url, KEY)
+    );
+    let tf = Tf::new(&config);
+    tf.ok(&["apply", "-auto-approve"]);
+    assert_eq!(statuses(&sim, "POST"), vec![409, 409, 202]);
+    let jobs = sim.jobs();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0]["status"], "completed");
+    tf.ok(&["destroy", "-auto-approve"]);
+    let deletes = statuses(&sim, "DELETE");
+    assert_eq!(deletes.len(), 2, "{deletes:?}");
+    assert_eq!(deletes[0], 409);
+    assert!(sim_snapshots(&sim, VPS_APP)
+        .iter()
+        .all(|n| n != "pre-deploy"));
+}

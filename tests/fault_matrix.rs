@@ -960,13 +960,15 @@ fn flat(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The `Error: …` summaries terraform printed, without the box-drawing prefix, joined: the
-/// first is terraform's own after an interrupt ("execution halted"), the provider's follows.
+/// The `Error: …` summaries terraform printed, without the box-drawing prefix, joined.
+/// Terraform's own "execution halted" after an interrupt is left out: whether it prints it
+/// depends on timing, and the table should change only when the provider's behaviour does.
 fn first_error(out: &TfOutput) -> Option<String> {
     let mut all: Vec<String> = format!("{}\n{}", out.stderr, out.stdout)
         .lines()
         .map(|l| l.trim_start_matches(['│', '╷', ' ']).trim())
         .filter_map(|l| l.strip_prefix("Error: ").map(str::to_owned))
+        .filter(|e| e != "execution halted")
         .collect();
     all.dedup();
     (!all.is_empty()).then(|| all.join("; then: "))

@@ -63,7 +63,7 @@ struct Cli {
     rate_window: Duration,
     /// Add a fault rule: KIND[:ARG][,count=N][,rate=P][,route=PATTERN][,method=M][,after]
     /// with KIND one of latency:MS, error:STATUS, html502, rate-limit:RETRY_AFTER, truncate,
-    /// reset (repeatable).
+    /// reset, busy (409 job_in_progress) (repeatable).
     #[arg(long = "fault", value_name = "SPEC")]
     fault: Vec<FaultRule>,
     /// Load faults from a JSON file (same body as POST /_sim/faults).

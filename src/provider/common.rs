@@ -326,7 +326,8 @@ pub async fn prepare<'g>(
     // The timeout bounds this operation's own time: not the queue behind the lock (ten backups
     // of one VPS in one run each get their full timeout), but the wait for a foreign job does.
     let started = Instant::now();
-    let mut pause = BUSY_FIRST_DELAY;
+    let deadline = started.checked_add(timeout);
+    let mut pauses = BusyPauses::new(deadline);
     loop {
         let check = gate(client.clone()).await;
         if !check.problems.is_empty() {
@@ -334,42 +335,96 @@ pub async fn prepare<'g>(
             return None;
         }
         let Some(busy) = check.busy else { break };
-        let left = timeout.saturating_sub(started.elapsed());
-        let stopped = if left.is_zero() {
-            Some(false)
-        } else {
-            let pause_now = pause.min(left);
-            tracing::info!(vps_id = %subject.vps_id, gate = busy.gate_name,
-                reason = busy.gate.reason.as_deref().unwrap_or(""), next_check_in = ?pause_now,
-                "another job is running on the VPS; waiting for it before queuing");
-            tokio::select! {
-                biased;
-                () = ctx.token().cancelled() => Some(true),
-                () = tokio::time::sleep(pause_now) => None,
-            }
-        };
-        if let Some(stopped) = stopped {
-            let waited = started.elapsed();
+        tracing::info!(vps_id = %subject.vps_id, gate = busy.gate_name,
+            reason = busy.gate.reason.as_deref().unwrap_or(""),
+            "another job is running on the VPS; waiting for it before queuing");
+        if let Err(stopped) = pauses.pause(ctx).await {
             let Busy {
                 gate_name,
                 gate,
                 path,
             } = busy;
+            let waited = started.elapsed();
             let d = errors::busy_gave_up(subject, gate_name, &gate, path, waited, stopped);
             diags.push(d);
             return None;
         }
-        pause = (pause * 2).min(BUSY_MAX_DELAY);
     }
     Some(Prepared {
         client,
         timeout,
-        deadline: started.checked_add(timeout),
+        deadline,
         _lock: lock,
     })
 }
 
+/// The pauses between two tries while another job keeps the VPS busy: doubling from
+/// [`BUSY_FIRST_DELAY`] to [`BUSY_MAX_DELAY`], never past the operation's deadline.
+struct BusyPauses {
+    deadline: Option<Instant>,
+    next: Duration,
+}
+
+impl BusyPauses {
+    fn new(deadline: Option<Instant>) -> Self {
+        Self {
+            deadline,
+            next: BUSY_FIRST_DELAY,
+        }
+    }
+
+    /// Sleeps before the next try. `Err(true)`: Terraform sent Stop; `Err(false)`: the deadline
+    /// has passed (the last try was at the deadline).
+    async fn pause(&mut self, ctx: &Ctx) -> Result<(), bool> {
+        let left = self
+            .deadline
+            .map_or(self.next, |d| d.saturating_duration_since(Instant::now()));
+        if left.is_zero() {
+            return Err(false);
+        }
+        let pause = self.next.min(left);
+        self.next = (self.next * 2).min(BUSY_MAX_DELAY);
+        tokio::select! {
+            biased;
+            () = ctx.token().cancelled() => Err(true),
+            () = tokio::time::sleep(pause) => Ok(()),
+        }
+    }
+}
+
+/// A job-creating request in flight, as [`Prepared::send`] takes it (boxed for the same reason
+/// as [`GateFuture`]).
+pub type SendFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, Error>> + Send + 'a>>;
+
 impl Prepared {
+    /// Sends the operation's job-creating request (POST, or a snapshot's DELETE). When HostUp
+    /// refuses it with `job_in_progress` (a job from outside this run started on the VPS after
+    /// the gate check; HostUp did not act on the request), it is sent again after the same
+    /// doubling pauses as the gate wait, within the deadline and until Stop. Any other answer,
+    /// or the last refusal, is returned as it is.
+    pub async fn send<'a, T>(
+        &self,
+        ctx: &Ctx,
+        subject: &Subject,
+        request: impl Fn(Client) -> SendFuture<'a, T>,
+    ) -> Result<T, Error> {
+        let mut pauses = BusyPauses::new(self.deadline);
+        loop {
+            match request(self.client.clone()).await {
+                Err(e) if e.code() == Some(errors::JOB_IN_PROGRESS) => {
+                    tracing::info!(vps_id = %subject.vps_id, error = %e,
+                        "HostUp refused the request while another job runs on the VPS; \
+                         sending it again once that job is done");
+                    if pauses.pause(ctx).await.is_err() {
+                        return Err(e);
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Waits for the operation's job until it is terminal, the operation's deadline passes or
     /// Terraform sends Stop (see [`wait_job`]).
     pub async fn wait(&self, ctx: &Ctx, job: &JobRef, subject: &Subject) -> JobEnd {

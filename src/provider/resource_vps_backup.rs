@@ -23,7 +23,7 @@ use crate::plugin::schema::{Attribute, Block, Schema};
 use super::common::{
     adopt_after_import, import_job, job_result_str, known_str, opt_str, post_error, prepare,
     read_then_check, record_and_wait, required_strs, timeouts_block, triggers_argument,
-    validate_vps_id, vps_id_argument, GateCheck, GateFuture, HostupData, IMPORTED_KEY,
+    validate_vps_id, vps_id_argument, GateCheck, GateFuture, HostupData, SendFuture, IMPORTED_KEY,
 };
 use super::errors::{Paths, Subject};
 
@@ -198,7 +198,11 @@ impl Resource<HostupData> for VpsBackup {
         let body = CreateBackup {
             note: planned.string("note").map(str::to_owned),
         };
-        let op = match job.client.create_backup(&vps_id, &body).await {
+        let send = |c: Client| -> SendFuture<'_, _> {
+            let body = &body;
+            Box::pin(async move { c.create_backup(id, body).await })
+        };
+        let op = match job.send(ctx, &subject, send).await {
             Ok(op) => op,
             Err(e) => {
                 diags.push(post_error(

@@ -23,7 +23,7 @@ use crate::plugin::value::Value;
 use super::common::{
     known_str, no_gate, opt_str, parse_time, post_error, prepare, read_then_check, required_strs,
     split_import_id, timeouts_block, validate_snapshot_name, validate_vps_id, vps_id_argument,
-    GateCheck, GateFuture, HostupData,
+    GateCheck, GateFuture, HostupData, SendFuture,
 };
 use super::errors::{api_error, Paths, Subject};
 
@@ -261,7 +261,11 @@ impl Resource<HostupData> for VpsSnapshot {
             name: name.clone(),
             description: planned.string("description").map(str::to_owned),
         };
-        let op = match client.create_snapshot(&vps_id, &body).await {
+        let send = |c: Client| -> SendFuture<'_, _> {
+            let body = &body;
+            Box::pin(async move { c.create_snapshot(id, body).await })
+        };
+        let op = match job.send(ctx, &subject, send).await {
             Ok(op) => op,
             Err(e) => {
                 diags.push(post_error(
@@ -372,8 +376,11 @@ impl Resource<HostupData> for VpsSnapshot {
         let Some(job) = prepare(data, ctx, &subject, prior, timeout, diags, no_gate).await else {
             return;
         };
-        let client = &job.client;
-        match client.delete_snapshot(&vps_id, &name).await {
+        let (id, n) = (&vps_id, &name);
+        let send = |c: Client| -> SendFuture<'_, _> {
+            Box::pin(async move { c.delete_snapshot(id, n).await })
+        };
+        match job.send(ctx, &subject, send).await {
             Ok(None) => {}
             Ok(Some(op)) => {
                 tracing::info!(job_id = %op.job_id, vps_id = %vps_id, snapshot = %name,

@@ -24,7 +24,7 @@ use super::common::{
     adopt_after_import, import_job, job_result_str, known_str, opt_str, post_error, prepare,
     read_then_check, record_and_wait, required_strs, timeouts_block, triggers_argument,
     validate_snapshot_name, validate_vps_id, vps_id_argument, GateCheck, GateFuture, HostupData,
-    IMPORTED_KEY,
+    SendFuture, IMPORTED_KEY,
 };
 use super::errors::{gate_is_busy, Paths, Subject};
 
@@ -244,7 +244,10 @@ impl Resource<HostupData> for VpsSnapshotRestore {
         let Some(job) = prepare(data, ctx, &subject, planned, timeout, diags, gate).await else {
             return;
         };
-        let op = match job.client.restore_snapshot(&vps_id, &name).await {
+        let send = |c: Client| -> SendFuture<'_, _> {
+            Box::pin(async move { c.restore_snapshot(id, n).await })
+        };
+        let op = match job.send(ctx, &subject, send).await {
             Ok(op) => op,
             Err(e) => {
                 diags.push(post_error(

@@ -28,6 +28,10 @@ pub enum FaultKind {
     Truncate,
     /// Closes the connection with a TCP reset and no answer.
     Reset,
+    /// Answers 409 `job_in_progress`, as HostUp does when another job runs on the VPS: the
+    /// answer a client gets when a job from elsewhere started between its gate check and its
+    /// request. The request never reaches the API.
+    Busy,
 }
 
 impl FaultKind {
@@ -40,6 +44,7 @@ impl FaultKind {
                 "ratelimit" | "429" => Self::RateLimit,
                 "truncate" => Self::Truncate,
                 "reset" => Self::Reset,
+                "busy" | "409" => Self::Busy,
                 _ => return None,
             },
         )
@@ -163,7 +168,7 @@ impl FromStr for FaultRule {
             None => (head, None),
         };
         let kind = FaultKind::parse(kind).ok_or_else(|| {
-            format!("unknown fault kind {kind:?} (latency, error, html502, rate-limit, truncate, reset)")
+            format!("unknown fault kind {kind:?} (latency, error, html502, rate-limit, truncate, reset, busy)")
         })?;
         let mut rule = FaultRule::new(kind);
         let num = |v: &str, what: &str| -> Result<u64, String> {
@@ -256,6 +261,7 @@ pub(crate) enum Answer {
     RateLimit { retry_after: u64 },
     Truncate,
     Reset { after: bool },
+    Busy,
 }
 
 impl Answer {
@@ -266,6 +272,7 @@ impl Answer {
             Answer::RateLimit { .. } => "rateLimit",
             Answer::Truncate => "truncate",
             Answer::Reset { .. } => "reset",
+            Answer::Busy => "busy",
         }
     }
 }
@@ -344,6 +351,7 @@ impl FaultEngine {
                 }
                 FaultKind::Truncate => d.answer = Some(Answer::Truncate),
                 FaultKind::Reset => d.answer = Some(Answer::Reset { after: rule.after }),
+                FaultKind::Busy => d.answer = Some(Answer::Busy),
             }
         }
         d
@@ -432,6 +440,9 @@ mod tests {
         assert!("bogus".parse::<FaultRule>().is_err());
         assert!("error,rate=2".parse::<FaultRule>().is_err());
         assert!("truncate,after".parse::<FaultRule>().is_err());
+        let r: FaultRule = "busy,count=2,method=POST".parse().unwrap();
+        assert_eq!((r.kind, r.count), (FaultKind::Busy, Some(2)));
+        assert!("busy,after".parse::<FaultRule>().is_err());
     }
 
     #[test]

@@ -453,6 +453,14 @@ async fn api(shared: &Shared, conn: &Conn, req: Req, started: Instant) -> Respon
             after: false,
         }) => Reply::problem(&ApiError::injected(*status), &req.path, &req.request_id),
         Some(Answer::Html502 { after: false }) => Reply::html502(),
+        Some(Answer::Busy) => Reply::problem(
+            &ApiError::conflict(
+                "job_in_progress",
+                "Another operation is in progress on this VPS (started elsewhere).",
+            ),
+            &req.path,
+            &req.request_id,
+        ),
         Some(Answer::Reset { after: false }) => {
             reset = true;
             Reply::empty(500)
