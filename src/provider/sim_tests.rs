@@ -354,6 +354,56 @@ async fn stop_ends_the_wait_within_a_second() {
 }
 
 #[tokio::test]
+async fn stop_ends_the_wait_for_a_busy_vps_and_nothing_is_queued() {
+    let env = Env::start(fast()).await;
+    env.faults(json!({"jobs":{"stuckNext":1}})).await;
+    // A job from elsewhere that never ends keeps the VPS busy.
+    let foreign = env
+        .http
+        .post(format!(
+            "{}/api/v2/vps/{}/backups",
+            env.sim.base_url(),
+            fixture::VPS_APP
+        ))
+        .bearer_auth(fixture::KEY_TEST)
+        .json(&json!({"note": "from the dashboard"}))
+        .send()
+        .await
+        .expect("foreign backup");
+    assert_eq!(foreign.status(), 202);
+    let data = env.data(fixture::KEY_TEST);
+    let token = CancellationToken::new();
+    let ctx = Ctx::new(token.clone(), None);
+    let cfg = backup_config(fixture::VPS_APP);
+    let task = tokio::spawn(async move { create(&VpsBackup, &ctx, &data, &cfg).await });
+    // Two gate reads: the provider found the VPS busy and is in its (1 s) pause.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while env.count("GET /api/v2/vps/{id}/backups").await < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let t0 = Instant::now();
+    token.cancel();
+    let r = tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("create ended after Stop")
+        .expect("create task");
+    // The pause in progress is 2 s long: ending sooner can only come from the cancellation.
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    let e = errors(&r.diagnostics);
+    assert!(
+        e.contains("was not queued: another job kept the VPS busy"),
+        "{e}"
+    );
+    assert!(e.contains("Terraform was interrupted"), "{e}");
+    assert_eq!(
+        env.count("POST /api/v2/vps/{id}/backups").await,
+        1,
+        "only the foreign one"
+    );
+    assert!(r.state.string("job_id").is_none(), "no job of ours");
+}
+
+#[tokio::test]
 async fn stuck_job_hits_timeouts_create() {
     let env = Env::start(fast()).await;
     env.faults(json!({"jobs":{"stuckNext":1}})).await;
