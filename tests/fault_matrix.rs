@@ -304,8 +304,8 @@ fn spec(fault: Fault, target: Target) -> Result<Spec, &'static str> {
         }
         Fault::JobUnknown => (
             vec!["--stuck-next-jobs".into(), "1".into()],
-            "`--stuck-next-jobs 1`, then `POST /_sim/reset` once the job is polled (the sim \
-             forgets the job)"
+            "`--stuck-next-jobs 1`, then `DELETE /_sim/jobs/{id}` once the job is polled (the \
+             sim forgets the job, as HostUp does once a job has expired)"
                 .to_string(),
         ),
         Fault::Sigint => (
@@ -467,8 +467,8 @@ fn run_cell(fault: Fault, target: Target) -> Row {
         .expect("spawn terraform");
     let pid = child.id();
 
-    // Requests and jobs from before a sim reset (the 404 cell), so no POST goes uncounted.
-    let mut before_reset: (Vec<Value>, Vec<Value>) = (Vec::new(), Vec::new());
+    // The jobs the sim forgot (the 404 cell), so no job goes uncounted.
+    let mut forgotten: Vec<Value> = Vec::new();
     let mut after_sigint: Option<Duration> = None;
     // A terminal's Ctrl-C reaches the whole process group; a CI runner signals terraform only.
     let sigint_target = if fault == Fault::SigintInRequest {
@@ -514,8 +514,11 @@ fn run_cell(fault: Fault, target: Target) -> Row {
                 after_sigint = Some(took);
                 r
             } else {
-                before_reset = (sim.requests(), sim.jobs());
-                sim.admin_post("/_sim/reset", serde_json::json!({}));
+                forgotten = sim.jobs();
+                for job in &forgotten {
+                    let id = job["jobId"].as_str().unwrap_or_default();
+                    sim.admin_delete(&format!("/_sim/jobs/{id}"));
+                }
                 finish_within(child, TF_DEADLINE)
             }
         }
@@ -549,21 +552,13 @@ fn run_cell(fault: Fault, target: Target) -> Row {
     }
 
     // What the sim saw.
-    let mut requests = before_reset.0;
-    requests.extend(sim.requests());
-    let jobs: Vec<Value> = if before_reset.1.is_empty() {
-        sim.jobs()
-    } else {
-        before_reset.1
-    };
-    let rules: Vec<Value> = if fault == Fault::JobUnknown {
-        Vec::new()
-    } else {
-        sim.admin_get("/_sim/faults")["rules"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-    };
+    let requests = sim.requests();
+    let mut jobs = forgotten;
+    jobs.extend(sim.jobs());
+    let rules: Vec<Value> = sim.admin_get("/_sim/faults")["rules"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let fired: Vec<u64> = rules
         .iter()
         .map(|r| r["fired"].as_u64().unwrap_or(0))

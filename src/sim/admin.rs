@@ -148,6 +148,11 @@ fn route(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
                 &super::api::job_body(job, now_ms(), JobShape::Bare, &req.request_id),
             )
         }
+        (&Method::DELETE, ["jobs", id]) => {
+            inner.state.forget_job(id)?;
+            shared.save(&inner);
+            ok()
+        }
         (&Method::POST, ["vps", id, "snapshots", name, "expire"]) => {
             inner.state.expire_snapshot(id, name)?;
             shared.save(&inner);

@@ -553,6 +553,14 @@ impl State {
         Ok(())
     }
 
+    /// Forgets a job (admin API), as HostUp does once a job has expired: polls answer 404 from
+    /// now on, an unfinished job's effect never applies, and its VPS is free again.
+    pub fn forget_job(&mut self, id: &str) -> Result<(), ApiError> {
+        self.jobs.remove(id).ok_or_else(ApiError::job_not_found)?;
+        self.active.remove(id);
+        Ok(())
+    }
+
     /// Expires a snapshot now (admin API).
     pub fn expire_snapshot(&mut self, vps_id: &str, name: &str) -> Result<(), ApiError> {
         let v = self
@@ -1081,6 +1089,24 @@ mod tests {
             (Status::Completed, 100)
         );
         assert_eq!(s.vps[VPS_APP].backups.len(), 2);
+    }
+
+    #[test]
+    fn a_forgotten_job_is_unknown_frees_its_vps_and_has_no_effect() {
+        let t0 = 1_000_000;
+        let mut s = state(t0);
+        let c = s
+            .create_backup(VPS_APP, Some("n".into()), t0, 1000, |_| JobFate::Normal)
+            .unwrap();
+        s.forget_job(&c.job_id).unwrap();
+        assert!(!s.jobs.contains_key(&c.job_id));
+        assert_eq!(s.forget_job(&c.job_id).unwrap_err().code, "job_not_found");
+        // The VPS takes a new job at once, and the forgotten one never adds its backup.
+        let before = s.vps[VPS_APP].backups.len();
+        let again = s.create_backup(VPS_APP, None, t0 + 1, 1000, |_| JobFate::Normal);
+        assert!(again.is_ok(), "{:?}", again.err().map(|e| e.code));
+        s.advance(t0 + 5000, 1000);
+        assert_eq!(s.vps[VPS_APP].backups.len(), before + 1);
     }
 
     #[test]

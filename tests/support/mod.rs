@@ -62,6 +62,15 @@ impl Sim {
             .unwrap_or_else(|e| panic!("admin GET {path}: {e}"))
     }
 
+    /// DELETE an admin resource (e.g. `/_sim/jobs/{id}`: forget a job).
+    pub fn admin_delete(&self, path: &str) {
+        self.http
+            .delete(format!("{}{path}", self.url))
+            .send()
+            .and_then(|r| r.error_for_status())
+            .unwrap_or_else(|e| panic!("admin DELETE {path}: {e}"));
+    }
+
     /// POST JSON to an admin endpoint.
     pub fn admin_post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
         let resp = self
