@@ -325,19 +325,16 @@ async fn failed_job_keeps_job_id_and_quotes_hostup() {
     assert_eq!(r.state.string("status"), Some("failed"));
 }
 
-#[tokio::test]
-async fn stop_ends_the_wait_within_a_second() {
-    let env = Env::start(fast()).await;
-    env.faults(json!({"jobs":{"stuckNext":1}})).await;
+/// Runs a backup create of VPS_APP and sends Stop once the sim has counted `n` requests of
+/// `route`; returns the response and how long create took to end after Stop.
+async fn backup_stopped_after(env: &Env, route: &str, n: u64) -> (CreateResponse, Duration) {
     let data = env.data(fixture::KEY_TEST);
     let token = CancellationToken::new();
     let ctx = Ctx::new(token.clone(), None);
     let cfg = backup_config(fixture::VPS_APP);
     let task = tokio::spawn(async move { create(&VpsBackup, &ctx, &data, &cfg).await });
-    // Cancel once the job has been polled three times: the next poll is seconds away, so
-    // ending promptly can only come from the cancellation itself.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while env.count("GET /api/jobs/{jobId}").await < 3 && Instant::now() < deadline {
+    while env.count(route).await < n && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let t0 = Instant::now();
@@ -346,7 +343,17 @@ async fn stop_ends_the_wait_within_a_second() {
         .await
         .expect("create ended after Stop")
         .expect("create task");
-    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    (r, t0.elapsed())
+}
+
+#[tokio::test]
+async fn stop_ends_the_wait_within_a_second() {
+    let env = Env::start(fast()).await;
+    env.faults(json!({"jobs":{"stuckNext":1}})).await;
+    // Cancel once the job has been polled three times: the next poll is seconds away, so
+    // ending promptly can only come from the cancellation itself.
+    let (r, took) = backup_stopped_after(&env, "GET /api/jobs/{jobId}", 3).await;
+    assert!(took < Duration::from_secs(2), "{took:?}");
     let e = errors(&r.diagnostics);
     assert!(e.contains("may still be running on HostUp"), "{e}");
     let job = r.state.string("job_id").unwrap_or_default();
@@ -371,24 +378,10 @@ async fn stop_ends_the_wait_for_a_busy_vps_and_nothing_is_queued() {
         .await
         .expect("foreign backup");
     assert_eq!(foreign.status(), 202);
-    let data = env.data(fixture::KEY_TEST);
-    let token = CancellationToken::new();
-    let ctx = Ctx::new(token.clone(), None);
-    let cfg = backup_config(fixture::VPS_APP);
-    let task = tokio::spawn(async move { create(&VpsBackup, &ctx, &data, &cfg).await });
-    // Two gate reads: the provider found the VPS busy and is in its (1 s) pause.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while env.count("GET /api/v2/vps/{id}/backups").await < 2 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let t0 = Instant::now();
-    token.cancel();
-    let r = tokio::time::timeout(Duration::from_secs(5), task)
-        .await
-        .expect("create ended after Stop")
-        .expect("create task");
-    // The pause in progress is 2 s long: ending sooner can only come from the cancellation.
-    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    // Two gate reads: the VPS was found busy twice, and the pause now in progress is 2 s long,
+    // so ending sooner can only come from the cancellation.
+    let (r, took) = backup_stopped_after(&env, "GET /api/v2/vps/{id}/backups", 2).await;
+    assert!(took < Duration::from_secs(2), "{took:?}");
     let e = errors(&r.diagnostics);
     assert!(
         e.contains("was not queued: another job kept the VPS busy"),
