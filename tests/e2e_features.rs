@@ -708,3 +708,54 @@ fn a_request_refused_as_busy_is_sent_again_once_the_vps_is_free() {
         .iter()
         .all(|n| n != "pre-deploy"));
 }
+
+/// A snapshot replacement destroys the old snapshot before creating the new one, so plan must
+/// not call the old one a name clash (a description change keeps the name), nor count its slot
+/// as taken (a rename on a VPS whose slots are all used).
+#[test]
+fn snapshot_replacements_plan_and_apply_with_the_name_or_slot_they_free() {
+    let sim = Sim::start(&["--job-duration", "1s"]);
+    let snapshot = |vps: &str, name: &str, description: &str| {
+        format!(
+            "{}\nresource \"hostup_vps_snapshot\" \"s\" {{\n  vps_id      = \"{vps}\"\n  name        = \"{name}\"\n  description = \"{description}\"\n}}\n",
+            provider_block(&sim.url, KEY)
+        )
+    };
+
+    // Same name, new description.
+    let tf = Tf::new(&snapshot(VPS_APP, "pre-deploy", "one"));
+    tf.ok(&["apply", "-auto-approve"]);
+    tf.write_config(&snapshot(VPS_APP, "pre-deploy", "two"));
+    let out = tf.ok(&["apply", "-auto-approve"]);
+    assert!(
+        out.all().contains("1 added, 0 changed, 1 destroyed"),
+        "{}",
+        out.all()
+    );
+    let inst = instance(&tf, "hostup_vps_snapshot", "s");
+    assert_eq!(inst["attributes"]["description"], "two", "{inst}");
+    assert!(sim_snapshots(&sim, VPS_APP).contains(&"pre-deploy".to_owned()));
+
+    // Every slot of VPS_FULL is used: renaming one of its snapshots frees the slot it needs.
+    let existing = sim_snapshots(&sim, VPS_FULL);
+    let old = existing.last().expect("VPS_FULL has snapshots").clone();
+    let tf = Tf::new(&snapshot(VPS_FULL, &old, "Nightly"));
+    tf.ok(&[
+        "import",
+        "hostup_vps_snapshot.s",
+        &format!("{VPS_FULL}/{old}"),
+    ]);
+    tf.write_config(&snapshot(VPS_FULL, "renamed", "Nightly"));
+    let out = tf.ok(&["apply", "-auto-approve"]);
+    assert!(
+        out.all().contains("1 added, 0 changed, 1 destroyed"),
+        "{}",
+        out.all()
+    );
+    let now = sim_snapshots(&sim, VPS_FULL);
+    assert!(
+        now.contains(&"renamed".to_owned()) && !now.contains(&old),
+        "{now:?}"
+    );
+    assert_eq!(now.len(), existing.len());
+}

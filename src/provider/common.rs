@@ -30,6 +30,36 @@ pub struct HostupData {
     pub config: HostupConfig,
     /// The shared client.
     pub client: Client,
+    /// Snapshots this process has planned to replace (see [`Replacing`]).
+    pub replacing: Replacing,
+}
+
+/// Snapshots this process has planned to replace, as `(vps_id, name)`.
+///
+/// Terraform plans a replacement in two calls: the first, with the prior state, learns which
+/// attributes force it; the second plans the new object with a null prior state, and on its
+/// own cannot tell the snapshot that the replacement destroys first from an unrelated one of
+/// the same name, nor see that the destroy frees a slot. The first call records the old
+/// snapshot here so the second treats it as gone. Lives as long as the process: Terraform
+/// starts a new one per command.
+#[derive(Debug, Default)]
+pub struct Replacing(std::sync::Mutex<std::collections::BTreeSet<(String, String)>>);
+
+impl Replacing {
+    /// Records that snapshot `name` of `vps_id` is planned for replacement.
+    pub fn mark(&self, vps_id: &str, name: &str) {
+        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        set.insert((vps_id.to_owned(), name.to_owned()));
+    }
+
+    /// The names of `vps_id`'s snapshots planned for replacement.
+    pub fn on(&self, vps_id: &str) -> Vec<String> {
+        let set = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        set.iter()
+            .filter(|(v, _)| v == vps_id)
+            .map(|(_, n)| n.clone())
+            .collect()
+    }
 }
 
 impl std::fmt::Debug for HostupData {

@@ -77,7 +77,13 @@ impl Provider for HostupProvider {
             }
         };
         match build_client_with(&config, request_timeout) {
-            Ok(client) => resp.data = Some(HostupData { config, client }),
+            Ok(client) => {
+                resp.data = Some(HostupData {
+                    config,
+                    client,
+                    replacing: Default::default(),
+                })
+            }
             Err(e) => {
                 resp.diagnostics.error(
                     "Could not set up the HostUp client",

@@ -65,9 +65,23 @@ fn fill(state: &mut ObjectValue, vps_id: &str, s: &Snapshot) {
 }
 
 /// Plan/apply checks of a snapshot create: the name is free and the create gate open.
-fn check_create(list: &SnapshotList, vps_id: &str, name: &str, at_apply: bool) -> GateCheck {
+/// `replaced` names this VPS's snapshots that a planned replacement destroys first (see
+/// [`super::common::Replacing`]; empty at apply, where the destroy has already happened): their
+/// names are free, and a full set of slots is not a problem, since the destroy frees one.
+fn check_create(
+    list: &SnapshotList,
+    vps_id: &str,
+    name: &str,
+    replaced: &[String],
+    at_apply: bool,
+) -> GateCheck {
     let mut check = GateCheck::default();
-    let gate = list.actions.as_ref().and_then(|a| a.can_create.as_ref());
+    let frees_a_slot = !replaced.is_empty();
+    let gate = list
+        .actions
+        .as_ref()
+        .and_then(|a| a.can_create.as_ref())
+        .filter(|g| !(frees_a_slot && g.code.as_deref() == Some("snapshot_limit_reached")));
     let subj = subject(vps_id, name, "creation");
     check.gate(
         &subj,
@@ -76,7 +90,8 @@ fn check_create(list: &SnapshotList, vps_id: &str, name: &str, at_apply: bool) -
         AttributePath::root("vps_id"),
         at_apply,
     );
-    if list.find(name).is_some() {
+    let replaced_here = replaced.iter().any(|r| r == name);
+    if list.find(name).is_some() && !replaced_here {
         check.problems.push(
             Diagnostic::error(
                 format!("VPS {vps_id} already has a snapshot named {name:?}"),
@@ -92,10 +107,16 @@ fn check_create(list: &SnapshotList, vps_id: &str, name: &str, at_apply: bool) -
 }
 
 /// Plan's and apply's create check: reads the snapshot list, then [`check_create`].
-async fn check_gate(client: &Client, vps_id: &str, name: &str, at_apply: bool) -> GateCheck {
+async fn check_gate(
+    client: &Client,
+    vps_id: &str,
+    name: &str,
+    replaced: &[String],
+    at_apply: bool,
+) -> GateCheck {
     read_then_check(
         client.list_snapshots(vps_id).await,
-        |list| check_create(list, vps_id, name, at_apply),
+        |list| check_create(list, vps_id, name, replaced, at_apply),
         || format!("Could not check the snapshots of VPS {vps_id}"),
         &Paths::vps(),
     )
@@ -117,7 +138,8 @@ impl Resource<HostupData> for VpsSnapshot {
                      HostUp snapshots are short-lived: they expire about 24 hours after they \
                      are taken. When a refresh finds that the snapshot expired (or was \
                      deleted outside Terraform), it is dropped from state and the next plan \
-                     creates it again. Changing any argument replaces the snapshot.\n\n\
+                     creates it again. Changing any argument replaces the snapshot: the old one is \
+                     deleted first, so the new one may keep its name and reuse its slot.\n\n\
                      Plan checks HostUp's create gate (`canCreate`: snapshot slots, plan) and \
                      that the name is free; apply checks again just before queuing. Another \
                      job running on the VPS (code `job_in_progress`) is not an error: plan \
@@ -222,7 +244,16 @@ impl Resource<HostupData> for VpsSnapshot {
     }
 
     async fn plan(&self, ctx: &Ctx, req: PlanRequest<HostupData>, resp: &mut PlanResponse) {
-        if req.prior_state.is_some() {
+        if let Some(prior) = &req.prior_state {
+            // The first of a replacement's two plan calls: remember what it destroys first.
+            if let (false, Some(data), Some(vps_id), Some(name)) = (
+                resp.requires_replace.is_empty(),
+                req.provider.get(),
+                prior.string("vps_id"),
+                prior.string("name"),
+            ) {
+                data.replacing.mark(vps_id, name);
+            }
             return;
         }
         let (Some(data), Some(vps_id), Some(name)) = (
@@ -233,7 +264,8 @@ impl Resource<HostupData> for VpsSnapshot {
             return;
         };
         let client = data.client(ctx);
-        let check = check_gate(&client, vps_id, name, false).await;
+        let replaced = data.replacing.on(vps_id);
+        let check = check_gate(&client, vps_id, name, &replaced, false).await;
         let diags = check.into_plan_diagnostics(&client, &subject(vps_id, name, "creation"));
         resp.diagnostics.extend(diags);
     }
@@ -251,7 +283,7 @@ impl Resource<HostupData> for VpsSnapshot {
         let timeout = ("create", DEFAULT_CREATE_TIMEOUT);
         let (id, n) = (&vps_id, &name);
         let gate = move |c: Client| -> GateFuture<'_> {
-            Box::pin(async move { check_gate(&c, id, n, true).await })
+            Box::pin(async move { check_gate(&c, id, n, &[], true).await })
         };
         let Some(job) = prepare(data, ctx, &subject, planned, timeout, diags, gate).await else {
             return;

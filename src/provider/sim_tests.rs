@@ -49,7 +49,11 @@ impl Env {
             terraform_version: "test".into(),
         };
         let client = super::build_client(&config).expect("client");
-        ProviderData::new(Some(Arc::new(HostupData { config, client })))
+        ProviderData::new(Some(Arc::new(HostupData {
+            config,
+            client,
+            replacing: Default::default(),
+        })))
     }
 
     async fn admin(
