@@ -709,6 +709,14 @@ fn a_request_refused_as_busy_is_sent_again_once_the_vps_is_free() {
         .all(|n| n != "pre-deploy"));
 }
 
+/// Writes `config` and applies it, which must replace the one resource.
+fn replaced_by(tf: &Tf, config: &str) {
+    tf.write_config(config);
+    let out = tf.ok(&["apply", "-auto-approve"]);
+    let text = out.all();
+    assert!(text.contains("1 added, 0 changed, 1 destroyed"), "{text}");
+}
+
 /// A snapshot replacement destroys the old snapshot before creating the new one, so plan must
 /// not call the old one a name clash (a description change keeps the name), nor count its slot
 /// as taken (a rename on a VPS whose slots are all used).
@@ -725,13 +733,7 @@ fn snapshot_replacements_plan_and_apply_with_the_name_or_slot_they_free() {
     // Same name, new description.
     let tf = Tf::new(&snapshot(VPS_APP, "pre-deploy", "one"));
     tf.ok(&["apply", "-auto-approve"]);
-    tf.write_config(&snapshot(VPS_APP, "pre-deploy", "two"));
-    let out = tf.ok(&["apply", "-auto-approve"]);
-    assert!(
-        out.all().contains("1 added, 0 changed, 1 destroyed"),
-        "{}",
-        out.all()
-    );
+    replaced_by(&tf, &snapshot(VPS_APP, "pre-deploy", "two"));
     let inst = instance(&tf, "hostup_vps_snapshot", "s");
     assert_eq!(inst["attributes"]["description"], "two", "{inst}");
     assert!(sim_snapshots(&sim, VPS_APP).contains(&"pre-deploy".to_owned()));
@@ -745,13 +747,7 @@ fn snapshot_replacements_plan_and_apply_with_the_name_or_slot_they_free() {
         "hostup_vps_snapshot.s",
         &format!("{VPS_FULL}/{old}"),
     ]);
-    tf.write_config(&snapshot(VPS_FULL, "renamed", "Nightly"));
-    let out = tf.ok(&["apply", "-auto-approve"]);
-    assert!(
-        out.all().contains("1 added, 0 changed, 1 destroyed"),
-        "{}",
-        out.all()
-    );
+    replaced_by(&tf, &snapshot(VPS_FULL, "renamed", "Nightly"));
     let now = sim_snapshots(&sim, VPS_FULL);
     assert!(
         now.contains(&"renamed".to_owned()) && !now.contains(&old),
