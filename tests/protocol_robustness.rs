@@ -1039,8 +1039,8 @@ async fn unknowns_where_none_are_allowed() {
             m.insert(k.into(), Value::unknown());
         }
     }
-    let refined = msgpack({
-        // Refined unknown (ext 12, "not null") in vps_id; the rest null.
+    // The object with these raw msgpack bytes where vps_id's value goes; the rest null.
+    let with_vps_id = |raw: &[u8]| {
         let mut b =
             encode_msgpack(&object(&bt, &[("vps_id", "PLACEHOLDER".into())]), &bt).expect("encode");
         let needle = [&[0xabu8][..], b"PLACEHOLDER"].concat();
@@ -1048,35 +1048,17 @@ async fn unknowns_where_none_are_allowed() {
             .windows(needle.len())
             .position(|w| w == needle.as_slice())
             .expect("placeholder");
-        b.splice(at..at + needle.len(), [0xc7, 0x03, 0x0c, 0x81, 0x01, 0xc2]);
-        b
-    });
-    let odd_ext = msgpack({
-        // An extension of code 99 and 4 bytes where vps_id goes.
-        let mut b =
-            encode_msgpack(&object(&bt, &[("vps_id", "PLACEHOLDER".into())]), &bt).expect("encode");
-        let needle = [&[0xabu8][..], b"PLACEHOLDER"].concat();
-        let at = b
-            .windows(needle.len())
-            .position(|w| w == needle.as_slice())
-            .expect("placeholder");
-        b.splice(at..at + needle.len(), [0xd6, 0x63, 1, 2, 3, 4]);
-        b
-    });
-    let huge_refinement = msgpack({
-        let mut b =
-            encode_msgpack(&object(&bt, &[("vps_id", "PLACEHOLDER".into())]), &bt).expect("encode");
-        let needle = [&[0xabu8][..], b"PLACEHOLDER"].concat();
-        let at = b
-            .windows(needle.len())
-            .position(|w| w == needle.as_slice())
-            .expect("placeholder");
-        // ext32, code 12, a 4000-byte payload (go-cty refuses more than 1024).
-        let mut ext = vec![0xc9, 0x00, 0x00, 0x0f, 0xa0, 0x0c];
-        ext.extend(vec![0xc0; 4000]);
-        b.splice(at..at + needle.len(), ext);
-        b
-    });
+        b.splice(at..at + needle.len(), raw.iter().copied());
+        msgpack(b)
+    };
+    // Refined unknown (ext 12, "not null").
+    let refined = with_vps_id(&[0xc7, 0x03, 0x0c, 0x81, 0x01, 0xc2]);
+    // An extension of code 99 and 4 bytes.
+    let odd_ext = with_vps_id(&[0xd6, 0x63, 1, 2, 3, 4]);
+    // ext32, code 12, a 4000-byte payload (go-cty refuses more than 1024).
+    let mut ext = vec![0xc9, 0x00, 0x00, 0x0f, 0xa0, 0x0c];
+    ext.extend(vec![0xc0; 4000]);
+    let huge_refinement = with_vps_id(&ext);
     let cases: Vec<(&str, Option<pb::DynamicValue>, Option<pb::DynamicValue>)> = vec![
         (
             "config and planned vps_id unknown",

@@ -862,8 +862,11 @@ mod tests {
         assert!(JobSnapshot::from_value(&json!([1])).is_err());
     }
 
-    /// The sim's job model: queued for 10 %, then progress linear to 99, done at `d`.
-    fn sim_job(d: f64) -> impl FnMut(Duration) -> (bool, Option<f64>) {
+    /// A job of `d` seconds: queued (0 %) for a tenth, then `progress(t, d)`, done at `d`.
+    fn job_model(
+        d: f64,
+        progress: fn(f64, f64) -> f64,
+    ) -> impl FnMut(Duration) -> (bool, Option<f64>) {
         move |t: Duration| {
             let t = t.as_secs_f64();
             if t >= d {
@@ -871,24 +874,20 @@ mod tests {
             } else if t < 0.1 * d {
                 (false, Some(0.0))
             } else {
-                (false, Some((99.0 * (t - 0.1 * d) / (0.9 * d)).floor()))
+                (false, Some(progress(t, d)))
             }
         }
+    }
+
+    /// The sim's job model: queued for 10 %, then progress linear to 99, done at `d`.
+    fn sim_job(d: f64) -> impl FnMut(Duration) -> (bool, Option<f64>) {
+        job_model(d, |t, d| (99.0 * (t - 0.1 * d) / (0.9 * d)).floor())
     }
 
     /// hostup-sim's job: queued (0 %) for a tenth, then `floor(100 t / d)` held at 99 until
     /// the job ends at `d`.
     fn plateau_job(d: f64) -> impl FnMut(Duration) -> (bool, Option<f64>) {
-        move |t: Duration| {
-            let t = t.as_secs_f64();
-            if t >= d {
-                (true, Some(100.0))
-            } else if t < 0.1 * d {
-                (false, Some(0.0))
-            } else {
-                (false, Some((100.0 * t / d).floor().min(99.0)))
-            }
-        }
+        job_model(d, |t, d| (100.0 * t / d).floor().min(99.0))
     }
 
     #[test]
