@@ -786,6 +786,27 @@ impl Client {
             .ok_or_else(|| no_operation(id))
     }
 
+    /// `DELETE /api/v2/vps/{id}/backups/{backupId}`: deletes a backup; documented as 204 (done,
+    /// `None`), a 202 job is accepted too.
+    pub async fn delete_backup(
+        &self,
+        vps_id: &str,
+        backup_id: &str,
+    ) -> Result<Option<Operation>, Error> {
+        let id = check_id("VPS id", vps_id)?;
+        let bid = check_id("backup id", backup_id)?;
+        let url = self.v2(&["vps", id, "backups", bid])?;
+        let info = self.info(
+            Method::DELETE,
+            &url,
+            "delete the backup",
+            Some(SCOPE_BACKUP),
+            Some(id),
+            Some(bid),
+        );
+        self.send_job(Method::DELETE, url, None, info).await
+    }
+
     /// Resolves a job's poll URL: `pollUrl` against the origin (it is host-rooted), falling
     /// back to `/api/jobs/{id}` when it is absent or points at another origin (the API key
     /// must never be sent elsewhere).

@@ -395,6 +395,22 @@ impl Error {
         self.status() == Some(404) || self.code().is_some_and(|c| c.ends_with("not_found"))
     }
 
+    /// Whether HostUp refused because the VPS is busy (another job runs, or it is not ready):
+    /// a 409 (or any answer) whose code is one of the busy codes of [`super::is_busy_code`].
+    /// HostUp did not act on such a request, so it may be sent again once the VPS is free.
+    pub fn is_busy(&self) -> bool {
+        self.code().is_some_and(super::is_busy_code)
+    }
+
+    /// Whether HostUp says the VPS does not exist (any more): 404 `vps_not_found`, or a 404
+    /// without a code on a VPS's own path.
+    pub fn is_vps_gone(&self) -> bool {
+        match self.code() {
+            Some(c) => c == "vps_not_found",
+            None => self.status() == Some(404),
+        }
+    }
+
     /// Whether HostUp refused because of rate limiting (after our retries).
     pub fn is_rate_limited(&self) -> bool {
         self.status() == Some(429)

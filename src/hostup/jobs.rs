@@ -70,6 +70,12 @@ pub enum JobState {
 }
 
 impl JobState {
+    /// The state a `status` or `state` word names, in any of HostUp's vocabularies
+    /// (`in_progress`, `active`, `completed`, …); [`JobState::Unknown`] for others.
+    pub fn of_word(word: &str) -> JobState {
+        vocab(word)
+    }
+
     /// Whether the job will not change any more.
     pub fn is_terminal(self) -> bool {
         matches!(self, JobState::Completed | JobState::Failed)
@@ -110,6 +116,76 @@ pub struct JobSnapshot {
     pub created_at: Option<String>,
     /// `finishedAt` (or `completedAt`).
     pub finished_at: Option<String>,
+    /// `vmId`: the VPS the job works on, in whatever form HostUp sent it (a `vps_…` id, or a
+    /// legacy numeric id; the reference leaves the form open), as a string.
+    pub vm_id: Option<String>,
+}
+
+/// What a job does, as far as its `type` (or `jobName`) tells.
+///
+/// HostUp does not document its job type names: the legacy API's job ids show
+/// `snapshot_rollback` (`snapshot_rollback-18484-1769377616097`), and v2 names may read
+/// `snapshot_restore`, `backup_create`, `createBackup`, `vps.backup.create`, …. Anything that
+/// names neither a known operation nor an object is [`JobKind::Unknown`], so a caller can
+/// refuse a job only when its type clearly says it is something else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    /// A backup being taken.
+    BackupCreate,
+    /// A backup being restored (in place or from another VPS).
+    BackupRestore,
+    /// A backup being deleted.
+    BackupDelete,
+    /// A snapshot being taken.
+    SnapshotCreate,
+    /// A VPS rolled back to a snapshot.
+    SnapshotRestore,
+    /// A snapshot being deleted.
+    SnapshotDelete,
+    /// Another kind of job (power, domains, …), or a type with no recognisable words.
+    Unknown,
+}
+
+impl JobKind {
+    /// Classifies a job type name by its words, whatever their case and separators
+    /// (`snapshot_rollback`, `SnapshotRestore`, `vps.backup.create`, `backup-restore`).
+    pub fn of_type(type_name: &str) -> JobKind {
+        // Split camelCase as well as `_ - . :` and spaces into lowercase words.
+        let mut words: Vec<String> = Vec::new();
+        let mut cur = String::new();
+        let mut prev_lower = false;
+        for c in type_name.chars() {
+            if c.is_ascii_alphanumeric() {
+                if c.is_ascii_uppercase() && prev_lower && !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                }
+                prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+                cur.push(c.to_ascii_lowercase());
+            } else {
+                if !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                }
+                prev_lower = false;
+            }
+        }
+        if !cur.is_empty() {
+            words.push(cur);
+        }
+        let has = |set: &[&str]| words.iter().any(|w| set.contains(&w.as_str()));
+        let object_backup = has(&["backup", "backups", "vzdump"]);
+        let object_snapshot = has(&["snapshot", "snapshots", "snap"]);
+        let restore = has(&["restore", "rollback", "revert", "restores"]);
+        let delete = has(&["delete", "remove", "destroy", "deletion", "removal"]);
+        match (object_backup, object_snapshot) {
+            (true, false) if restore => JobKind::BackupRestore,
+            (true, false) if delete => JobKind::BackupDelete,
+            (true, false) => JobKind::BackupCreate,
+            (false, true) if restore => JobKind::SnapshotRestore,
+            (false, true) if delete => JobKind::SnapshotDelete,
+            (false, true) => JobKind::SnapshotCreate,
+            _ => JobKind::Unknown,
+        }
+    }
 }
 
 fn norm(s: &str) -> String {
@@ -248,7 +324,27 @@ impl JobSnapshot {
             result,
             created_at: text(obj.get("createdAt")),
             finished_at: text(obj.get("finishedAt")).or_else(|| text(obj.get("completedAt"))),
+            vm_id: match obj.get("vmId").or_else(|| obj.get("vpsId")) {
+                Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            },
         })
+    }
+
+    /// What the job does, from its type; `None` when HostUp sent no type.
+    pub fn kind(&self) -> Option<JobKind> {
+        self.job_type.as_deref().map(JobKind::of_type)
+    }
+
+    /// Whether the job certainly works on another VPS than `vps_id`: only when HostUp gave
+    /// `vmId` in the public `vps_…` form and it differs. A legacy numeric id cannot be
+    /// compared with a `vps_…` id, so it never counts as "another VPS".
+    pub fn is_on_other_vps(&self, vps_id: &str) -> bool {
+        match self.vm_id.as_deref() {
+            Some(v) if v.starts_with("vps_") => !v.eq_ignore_ascii_case(vps_id.trim()),
+            _ => false,
+        }
     }
 
     /// The normalised state (Unknown when absent).

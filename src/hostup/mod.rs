@@ -34,12 +34,12 @@ pub use config::{
 };
 pub use error::{Error, ErrorKind, FieldError, Problem, RequestInfo};
 pub use jobs::{
-    simulate_wait, JobOutcome, JobRef, JobSnapshot, JobState, PollPlanner, PollSchedule,
+    simulate_wait, JobKind, JobOutcome, JobRef, JobSnapshot, JobState, PollPlanner, PollSchedule,
     ProgressCallback, ProgressTracker, SimulatedWait, TerminalState, WaitError, WaitOptions,
 };
 pub use locks::VpsLockGuard;
 pub use models::{
-    Backup, BackupActions, BackupList, Billing, CreateBackup, CreateSnapshot, Gate,
+    is_busy_code, Backup, BackupActions, BackupList, Billing, CreateBackup, CreateSnapshot, Gate,
     OperatingSystem, Operation, OperationStatus, PowerState, QuotaInfo, Resources, ServiceStatus,
     Snapshot, SnapshotActions, SnapshotLimits, SnapshotList, Vps, VpsPage,
 };

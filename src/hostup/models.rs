@@ -249,6 +249,35 @@ pub struct Gate {
     pub code: Option<String>,
 }
 
+impl Gate {
+    /// Whether the gate is closed only because the VPS is busy (another job runs, or the VPS
+    /// is not ready yet): it reopens by itself. See [`is_busy_code`].
+    pub fn is_busy(&self) -> bool {
+        !self.allowed && self.code.as_deref().is_some_and(is_busy_code)
+    }
+}
+
+/// Whether HostUp's `code` says the VPS is busy for now rather than refused for good:
+/// `job_in_progress` (documented on the backup gate), `vps_not_ready`, and the other
+/// "in progress / not ready / busy / locked" codes HostUp may use for the same condition (its
+/// catalogue of 409 codes is not public, so the words decide, not a fixed list).
+pub fn is_busy_code(code: &str) -> bool {
+    let c = code
+        .trim()
+        .to_ascii_lowercase()
+        .replace(['-', ' ', '.'], "_");
+    [
+        "in_progress",
+        "not_ready",
+        "busy",
+        "locked",
+        "already_running",
+        "job_running",
+    ]
+    .iter()
+    .any(|w| c.contains(w))
+}
+
 /// A snapshot (its `name` is its id in paths).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]
