@@ -15,6 +15,8 @@ use crate::plugin::framework::ObjectValue;
 use crate::plugin::schema::{Attribute, Block, Schema};
 use crate::plugin::value::Value;
 
+use super::plan_checks::{self, PlanChecks};
+
 /// The HostUp API used when neither `endpoint` nor `HOSTUP_ENDPOINT` is set.
 pub const DEFAULT_ENDPOINT: &str = "https://cloud.hostup.se";
 /// Environment variable read when `api_key` is not set in the provider block.
@@ -54,6 +56,8 @@ pub struct HostupConfig {
     pub endpoint: Url,
     /// The Terraform CLI version, for the User-Agent.
     pub terraform_version: String,
+    /// How plan-time checks report what they find (`plan_checks`, `HOSTUP_PLAN_CHECKS`).
+    pub plan_checks: PlanChecks,
 }
 
 impl fmt::Debug for HostupConfig {
@@ -62,6 +66,7 @@ impl fmt::Debug for HostupConfig {
             .field("api_key", &"<redacted>")
             .field("endpoint", &self.endpoint.as_str())
             .field("terraform_version", &self.terraform_version)
+            .field("plan_checks", &self.plan_checks)
             .finish()
     }
 }
@@ -91,7 +96,14 @@ pub fn schema() -> Schema {
                      environment variable, then to `https://cloud.hostup.se`. Must be an \
                      absolute `https://` URL; `http://` is accepted only for loopback hosts \
                      (`127.0.0.1`, `::1`, `localhost`), e.g. a local `hostup-sim`.",
-            )),
+            ))
+            .attribute(
+                Attribute::string(plan_checks::ATTRIBUTE)
+                    .optional()
+                    .description(
+                        "How `terraform plan` reports a check that fails for a resource it                          would create (a closed HostUp gate, a snapshot that does not exist,                          more new snapshots than free slots): `\"error\"` (default) fails the                          plan, `\"warn\"` shows a warning and leaves it to apply, which checks                          again before queuing anything. Falls back to the                          `HOSTUP_PLAN_CHECKS` environment variable. Terraform runs such a plan                          before every `terraform destroy` too, so with `\"error\"` a config                          holding such a resource is destroyed with `terraform destroy                          -refresh=false` (safe with this provider).",
+                    ),
+            ),
     )
 }
 
@@ -168,6 +180,11 @@ pub fn validate(config: &ObjectValue, diags: &mut Diagnostics) {
                 .error(endpoint_summary(&e), format!("The endpoint {e}."))
                 .at(AttributePath::root("endpoint"));
         }
+    }
+    if let Err(e) = PlanChecks::from_config(config.attr(plan_checks::ATTRIBUTE), &|_| None) {
+        diags
+            .error("Invalid plan_checks", e)
+            .at(AttributePath::root(plan_checks::ATTRIBUTE));
     }
     if let Value::String(s) = config.attr("api_key") {
         if s.trim().is_empty() {
@@ -252,10 +269,20 @@ pub fn configure(
             }
         },
     };
+    let plan_checks = match PlanChecks::from_config(config.attr(plan_checks::ATTRIBUTE), env) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            diags
+                .error("Invalid plan_checks", e)
+                .at(AttributePath::root(plan_checks::ATTRIBUTE));
+            None
+        }
+    };
     Some(HostupConfig {
         api_key: api_key?,
         endpoint: endpoint?,
         terraform_version: terraform_version.to_owned(),
+        plan_checks: plan_checks?,
     })
 }
 
