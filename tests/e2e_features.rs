@@ -605,7 +605,7 @@ fn a_foreign_job_on_the_vps_makes_plan_warn_and_apply_wait() {
     let plan = tf.ok(&["plan", "-no-color"]);
     let text = plan.all();
     assert!(
-        text.contains(&format!("Another job is running on VPS {VPS_APP}")),
+        text.contains(&format!("VPS {VPS_APP} is busy with another job")),
         "{text}"
     );
     assert!(

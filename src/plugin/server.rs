@@ -21,10 +21,11 @@ use crate::plugin::diag::{AttributePath, Diagnostics};
 use crate::plugin::framework::plan::{default_plan, inconsistent_with_plan, non_computed_changes};
 use crate::plugin::framework::{
     ConfigureRequest, ConfigureResponse, CreateRequest, CreateResponse, Ctx, DataSource,
-    DeleteRequest, DeleteResponse, ImportRequest, ImportResponse, ObjectValue, PlanRequest,
-    PlanResponse, Private, Provider, ProviderData, ReadDataSourceRequest, ReadDataSourceResponse,
-    ReadRequest, ReadResponse, Resource, SchemaInfo, UpdateRequest, UpdateResponse,
-    UpgradeStateRequest, UpgradeStateResponse, ValidateRequest, ValidateResponse,
+    DeleteRequest, DeleteResponse, ImportRequest, ImportResponse, ObjectValue, PlanDestroyRequest,
+    PlanDestroyResponse, PlanRequest, PlanResponse, Private, Provider, ProviderData,
+    ReadDataSourceRequest, ReadDataSourceResponse, ReadRequest, ReadResponse, Resource, SchemaInfo,
+    UpdateRequest, UpdateResponse, UpgradeStateRequest, UpgradeStateResponse, ValidateRequest,
+    ValidateResponse,
 };
 use crate::plugin::proto::tfplugin5 as pb;
 use crate::plugin::proto::tfplugin5::provider_server::Provider as ProviderRpc;
@@ -84,7 +85,8 @@ impl<P: Provider> ProviderService<P> {
             );
         }
         let caps = pb::ServerCapabilities {
-            plan_destroy: false,
+            // Destroy plans reach the resource's `plan_destroy` (Terraform >= 1.3).
+            plan_destroy: true,
             get_provider_schema_optional: false,
             move_resource_state: false,
             generate_resource_config: false,
@@ -963,9 +965,31 @@ impl<P: Provider> ProviderService<P> {
             return;
         }
         if proposed.is_null() {
-            // A destroy (only sent with plan_destroy, which we do not declare): nothing to add.
+            // A destroy: Terraform >= 1.3 asks because we declare plan_destroy. The planned
+            // state must be null; the resource may warn about what destroying does.
             out.planned_state = Some(null_dv());
             out.planned_private = req.prior_private.clone();
+            if prior.is_null() {
+                return;
+            }
+            let mut resp = PlanDestroyResponse {
+                planned_private: private_of(&req.prior_private),
+                diagnostics: Diagnostics::new(),
+            };
+            let dreq = PlanDestroyRequest {
+                prior_state: prior,
+                prior_private: private_of(&req.prior_private),
+                provider: self.provider_data(),
+            };
+            let ctx = self.ctx();
+            guarded(
+                "destroy plan",
+                diags,
+                e.imp.plan_destroy(&ctx, dreq, &mut resp),
+            )
+            .await;
+            diags.extend(resp.diagnostics);
+            out.planned_private = resp.planned_private.to_bytes();
             return;
         }
         let block = &info.schema.block;

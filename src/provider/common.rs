@@ -10,56 +10,27 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::hostup::{
-    Client, Error, Gate, JobOutcome, JobRef, JobSnapshot, Operation, TerminalState, VpsLockGuard,
-    WaitOptions,
+    Client, Error, Gate, JobOutcome, JobRef, JobSnapshot, TerminalState, VpsLockGuard, WaitOptions,
 };
 use crate::plugin::diag::{AttributePath, Diagnostic, Diagnostics};
-use crate::plugin::framework::{
-    timeouts, CreateResponse, Ctx, ImportResponse, ObjectValue, PlanResponse, Private,
-};
+use crate::plugin::framework::{timeouts, Ctx, ObjectValue};
 use crate::plugin::schema::{object_type, Attribute, NestedBlock};
 use crate::plugin::value::{Number, Type, Value};
 
 use super::config::HostupConfig;
 use super::errors::{self, Paths, Subject};
+use super::this_run::ThisRun;
 
 /// What configure produces: the provider block's settings and the one HostUp client every
 /// operation of this provider process shares (connection pool, rate limiter, per-VPS locks).
 pub struct HostupData {
-    /// The settings (endpoint, Terraform version); the key inside is never printed.
+    /// The settings (endpoint, Terraform version, plan-check mode); the key inside is never
+    /// printed.
     pub config: HostupConfig,
     /// The shared client.
     pub client: Client,
-    /// Snapshots this process has planned to replace (see [`Replacing`]).
-    pub replacing: Replacing,
-}
-
-/// Snapshots this process has planned to replace, as `(vps_id, name)`.
-///
-/// Terraform plans a replacement in two calls: the first, with the prior state, learns which
-/// attributes force it; the second plans the new object with a null prior state, and on its
-/// own cannot tell the snapshot that the replacement destroys first from an unrelated one of
-/// the same name, nor see that the destroy frees a slot. The first call records the old
-/// snapshot here so the second treats it as gone. Lives as long as the process: Terraform
-/// starts a new one per command.
-#[derive(Debug, Default)]
-pub struct Replacing(std::sync::Mutex<std::collections::BTreeSet<(String, String)>>);
-
-impl Replacing {
-    /// Records that snapshot `name` of `vps_id` is planned for replacement.
-    pub fn mark(&self, vps_id: &str, name: &str) {
-        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        set.insert((vps_id.to_owned(), name.to_owned()));
-    }
-
-    /// The names of `vps_id`'s snapshots planned for replacement.
-    pub fn on(&self, vps_id: &str) -> Vec<String> {
-        let set = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        set.iter()
-            .filter(|(v, _)| v == vps_id)
-            .map(|(_, n)| n.clone())
-            .collect()
-    }
+    /// What this process has seen planned for the run's other resources.
+    pub run: ThisRun,
 }
 
 impl std::fmt::Debug for HostupData {
@@ -185,10 +156,14 @@ pub fn gate_value(gate: Option<&Gate>) -> Value {
     }
 }
 
-/// The current time in RFC 3339 (UTC), for `completed_at` when HostUp gave no finish time.
+/// The current time in RFC 3339 (UTC, milliseconds, as HostUp writes its times), for
+/// `completed_at` when HostUp gave no finish time.
 pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
+    let now = time::OffsetDateTime::now_utc();
+    let ms = now
+        .replace_nanosecond(now.millisecond() as u32 * 1_000_000)
+        .unwrap_or(now);
+    ms.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
 
@@ -302,10 +277,13 @@ impl GateCheck {
     /// running on the VPS, unless an operation of this process holds the VPS (during apply,
     /// Terraform plans each instance again right before applying it, while a sibling's job on
     /// the same VPS may be running: the operations queue behind each other, nothing to warn).
-    pub fn into_plan_diagnostics(self, client: &Client, subject: &Subject) -> Vec<Diagnostic> {
-        let mut out = self.problems;
+    /// Problems are shown as the provider's `plan_checks` mode says (see
+    /// [`super::plan_checks`]).
+    pub fn into_plan_diagnostics(self, data: &HostupData, subject: &Subject) -> Vec<Diagnostic> {
+        let mode = data.config.plan_checks;
+        let mut out: Vec<Diagnostic> = self.problems.into_iter().map(|d| mode.show(d)).collect();
         if let Some(b) = self.busy {
-            if !client.vps_lock_in_use(&subject.vps_id) {
+            if !data.client.vps_lock_in_use(&subject.vps_id) {
                 out.push(errors::busy_warning(subject, b.gate_name, &b.gate, b.path));
             }
         }
@@ -442,7 +420,7 @@ impl Prepared {
         let mut pauses = BusyPauses::new(self.deadline);
         loop {
             match request(self.client.clone()).await {
-                Err(e) if e.code() == Some(errors::JOB_IN_PROGRESS) => {
+                Err(e) if e.is_busy() => {
                     tracing::info!(vps_id = %subject.vps_id, error = %e,
                         "HostUp refused the request while another job runs on the VPS; \
                          sending it again once that job is done");
@@ -530,13 +508,6 @@ pub struct JobEnd {
     pub error: Option<Diagnostic>,
 }
 
-impl JobEnd {
-    /// True when the job completed successfully.
-    pub fn ok(&self) -> bool {
-        self.error.is_none()
-    }
-}
-
 /// Waits for `job` until it is terminal, `deadline` passes or Terraform sends Stop, and turns
 /// the result into a [`JobEnd`] (`timeout` is the configured limit the messages name).
 /// Progress is logged under the provider's name.
@@ -606,38 +577,6 @@ pub async fn wait_job(
     }
 }
 
-/// The second half of an action resource's create (backup, restore), shared so both keep the
-/// same promise: the job id goes into the state *before* the wait, so a failed, timed-out or
-/// interrupted wait leaves a tainted resource that still names its job; then the wait's end
-/// status, finish time and diagnostic are recorded.
-pub async fn record_and_wait(
-    job: &Prepared,
-    ctx: &Ctx,
-    op: &Operation,
-    subject: &Subject,
-    planned: &ObjectValue,
-    resp: &mut CreateResponse,
-) {
-    let mut state = planned.clone();
-    state
-        .set_attr("id", op.job_id.as_str())
-        .set_attr("job_id", op.job_id.as_str())
-        .set_attr(
-            "status",
-            op.status.as_ref().map_or("queued", |s| s.as_str()),
-        );
-    resp.state = state;
-    let end = job.wait(ctx, &op.job_ref(), subject).await;
-    if let Some(s) = &end.status {
-        resp.state.set_attr("status", s.as_str());
-    }
-    resp.state
-        .set_attr("completed_at", opt_str(end.completed_at.as_deref()));
-    if let Some(e) = end.error {
-        resp.diagnostics.push(e);
-    }
-}
-
 /// Maps a failed job-creating request to a diagnostic: a lost answer says the job may be
 /// queued; anything else is the ordinary API error.
 pub fn post_error(subject: &Subject, summary: String, err: &Error, paths: &Paths) -> Diagnostic {
@@ -646,95 +585,6 @@ pub fn post_error(subject: &Subject, summary: String, err: &Error, paths: &Paths
     } else {
         errors::api_error(summary, err, paths)
     }
-}
-
-// ------------------------------------------------------------------ action resources
-
-/// Private-state key marking a freshly imported action resource (backup, restore), whose null
-/// arguments adopt the configuration's values without running the action again.
-pub const IMPORTED_KEY: &str = "imported";
-
-/// Drops `attrs` from the replacement paths when the prior state is a fresh import whose
-/// value is null there (import cannot recover them, the config supplies them).
-pub fn adopt_after_import(
-    prior: &ObjectValue,
-    prior_private: &Private,
-    attrs: &[&str],
-    resp: &mut PlanResponse,
-) {
-    if prior_private.get::<bool>(IMPORTED_KEY) != Some(true) {
-        return;
-    }
-    for a in attrs {
-        if prior.attr(a).is_null() {
-            let p = AttributePath::root(*a);
-            resp.requires_replace.retain(|x| x != &p);
-        }
-    }
-}
-
-/// The import of an action resource by `<vps_id>/<job_id>`: reads the job, refuses a job of
-/// another kind (`is_kind` tests HostUp's job type; `kind` names it for the error), and fills
-/// the attributes every action resource has (`vps_id`, `id`, `job_id`, `status`,
-/// `completed_at`) and the import marker. Returns the job for the resource's own attributes.
-pub async fn import_job(
-    data: &HostupData,
-    ctx: &Ctx,
-    id: &str,
-    kind: &str,
-    is_kind: fn(&str) -> bool,
-    resp: &mut ImportResponse,
-) -> Option<JobSnapshot> {
-    let (vps_id, job_id) = match split_import_id(id, "job_id") {
-        Ok(p) => p,
-        Err(d) => {
-            resp.diagnostics.push(d);
-            return None;
-        }
-    };
-    let snap = match data.client(ctx).get_job(&JobRef::new(job_id)).await {
-        Ok(s) => s,
-        Err(e) => {
-            resp.diagnostics.push(errors::api_error(
-                format!("Could not import {kind} job {job_id} of VPS {vps_id}"),
-                &e,
-                &Paths::default(),
-            ));
-            return None;
-        }
-    };
-    if let Some(t) = snap.job_type.as_deref().filter(|t| !is_kind(t)) {
-        resp.diagnostics.error(
-            format!("Not a {kind} job"),
-            format!(
-                "HostUp job {job_id} is a {t:?} job, not a {kind}; import it into the \
-                 matching resource type."
-            ),
-        );
-        return None;
-    }
-    let status = snap
-        .status
-        .clone()
-        .or_else(|| snap.raw_state.clone())
-        .unwrap_or_else(|| format!("{:?}", snap.job_state()).to_ascii_lowercase());
-    resp.state
-        .set_attr("vps_id", vps_id)
-        .set_attr("id", job_id)
-        .set_attr("job_id", job_id)
-        .set_attr("status", status)
-        .set_attr("completed_at", opt_str(snap.finished_at.as_deref()));
-    resp.private.set(IMPORTED_KEY, &true);
-    Some(snap)
-}
-
-/// A string from a job's `result` object (e.g. `backup.note`), when HostUp reported one.
-pub fn job_result_str<'a>(snap: &'a JobSnapshot, path: &[&str]) -> Option<&'a str> {
-    let mut v = snap.result.as_ref()?;
-    for key in path {
-        v = v.get(*key)?;
-    }
-    v.as_str()
 }
 
 /// Checks every resource shares: a known `vps_id` must not be blank.
@@ -768,11 +618,6 @@ pub fn validate_snapshot_name(config: &ObjectValue, attr: &str, diags: &mut Diag
                 .at(AttributePath::root(attr));
         }
     }
-}
-
-/// A value at `path` for a diagnostic on a nested attribute.
-pub fn path(name: &str) -> AttributePath {
-    AttributePath::root(name)
 }
 
 #[cfg(test)]

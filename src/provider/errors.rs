@@ -27,6 +27,20 @@ pub struct Subject {
     pub type_name: &'static str,
     /// The `timeouts` attribute that bounds the wait (`create`, or `delete`).
     pub timeout_attr: &'static str,
+    /// What the next apply does with a resource whose wait failed.
+    pub after_failure: AfterFailure,
+}
+
+/// What the next apply does with a resource whose job wait ended in failure, for the next
+/// step that wait errors name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterFailure {
+    /// An action resource: tainted; the replacement adopts the job unless it failed.
+    Adopts,
+    /// A snapshot: tainted; the replacement deletes it (once its job ended) and takes it again.
+    Retakes,
+    /// A delete: the resource stays in state, and the next destroy or apply deletes again.
+    Stays,
 }
 
 impl Subject {
@@ -37,12 +51,23 @@ impl Subject {
             action: action.into(),
             type_name,
             timeout_attr: "create",
+            after_failure: AfterFailure::Adopts,
         }
     }
 
-    /// The same subject, its waits bounded by `timeouts.<attr>` (builder).
+    /// The same subject, its waits bounded by `timeouts.<attr>` (builder); a delete leaves the
+    /// resource in state when it fails.
     pub fn bounded_by(mut self, attr: &'static str) -> Self {
         self.timeout_attr = attr;
+        if attr == "delete" {
+            self.after_failure = AfterFailure::Stays;
+        }
+        self
+    }
+
+    /// The same subject, for a create whose failure the next apply retakes (builder).
+    pub fn retaken(mut self) -> Self {
+        self.after_failure = AfterFailure::Retakes;
         self
     }
 }
@@ -205,13 +230,11 @@ pub fn gate_closed(
     .with_path(path)
 }
 
-/// HostUp's code for a gate that is closed only because another job is running on the VPS.
-pub const JOB_IN_PROGRESS: &str = "job_in_progress";
-
-/// True when `gate` is closed only while another job runs on the VPS: it reopens by itself, so
-/// plan warns instead of failing and apply waits instead of giving up.
+/// True when `gate` is closed only while the VPS is busy (another job runs on it, or it is not
+/// ready): it reopens by itself, so plan warns instead of failing and apply waits instead of
+/// giving up.
 pub fn gate_is_busy(gate: &Gate) -> bool {
-    !gate.allowed && gate.code.as_deref() == Some(JOB_IN_PROGRESS)
+    gate.is_busy()
 }
 
 /// Plan's warning when another job (not one of this run) is running on the VPS.
@@ -222,10 +245,11 @@ pub fn busy_warning(
     path: AttributePath,
 ) -> Diagnostic {
     let reason = gate.reason.as_deref().unwrap_or("HostUp gave no reason");
+    let code = gate.code.as_deref().unwrap_or_default();
     Diagnostic::warning(
-        format!("Another job is running on VPS {}", subject.vps_id),
+        format!("VPS {} is busy with another job", subject.vps_id),
         format!(
-            "HostUp's gate {gate_name} is closed for now: {reason} (code {JOB_IN_PROGRESS}). \
+            "HostUp's gate {gate_name} is closed for now: {reason} (code {code}). \
              Apply will wait for that job to finish, within `timeouts.{}`, before it queues \
              the {}.",
             subject.timeout_attr, subject.action
@@ -245,6 +269,7 @@ pub fn busy_gave_up(
     stopped: bool,
 ) -> Diagnostic {
     let reason = gate.reason.as_deref().unwrap_or("HostUp gave no reason");
+    let code = gate.code.as_deref().unwrap_or_default();
     let waited = format_duration(waited);
     let (why, next) = if stopped {
         (
@@ -268,7 +293,7 @@ pub fn busy_gave_up(
         ),
         format!(
             "HostUp's gate {gate_name} stayed closed for {waited}: {reason} (code \
-             {JOB_IN_PROGRESS}); then {why}. Nothing was queued.\n\n{next}"
+             {code}); then {why}. Nothing was queued.\n\n{next}"
         ),
     )
     .with_path(path)
@@ -287,13 +312,32 @@ fn describe_last(last: Option<&JobSnapshot>) -> String {
     }
 }
 
-fn tainted_next_step(subject: &Subject) -> String {
-    format!(
-        "The resource is saved in state with this job id and marked tainted, so the next \
-         apply runs the {} again as a new job. If this job later completes on HostUp and you \
-         want to keep it, run `terraform untaint` on the {} resource instead.",
-        subject.action, subject.type_name
-    )
+/// The next step after a wait that ended without the job completing. `failed`: HostUp reports
+/// the job failed (so nothing will complete later).
+fn next_step(subject: &Subject, failed: bool) -> String {
+    let t = subject.type_name;
+    match (subject.after_failure, failed) {
+        (AfterFailure::Adopts, true) => format!(
+            "The resource is saved in state with this job id and marked tainted: the next \
+             apply runs the {} again as a new job.",
+            subject.action
+        ),
+        (AfterFailure::Adopts, false) => format!(
+            "The resource is saved in state with this job id and marked tainted. The next \
+             apply waits for this job (or takes its result if it completed) instead of \
+             starting another {}; it runs a new one only if this job failed.",
+            subject.action
+        ),
+        (AfterFailure::Retakes, _) => format!(
+            "The resource is saved in state and marked tainted: the next apply waits for \
+             this job to end, deletes what it made and takes the snapshot again. To keep it \
+             instead, run `terraform untaint` on the {t} resource once the job has completed."
+        ),
+        (AfterFailure::Stays, _) => format!(
+            "The {t} resource stays in state; run the destroy (or apply) again once the job \
+             has ended."
+        ),
+    }
 }
 
 /// A wait that ended without a terminal status (deadline, Ctrl-C, job unknown, polling
@@ -301,7 +345,7 @@ fn tainted_next_step(subject: &Subject) -> String {
 pub fn wait_error(subject: &Subject, err: &WaitError, timeout: Duration) -> Diagnostic {
     let job = err.job_id();
     let last = describe_last(err.last_observed());
-    let next = tainted_next_step(subject);
+    let next = next_step(subject, false);
     match err {
         WaitError::Deadline { .. } => Diagnostic::error(
             format!(
@@ -369,7 +413,7 @@ pub fn job_failed(subject: &Subject, outcome: &JobOutcome) -> Diagnostic {
         format!(
             "HostUp reports the job as {}{progress}: {message}.\n\n{}",
             outcome.status(),
-            tainted_next_step(subject)
+            next_step(subject, true)
         ),
     )
 }

@@ -14,17 +14,21 @@ use crate::plugin::framework::{
 };
 use crate::plugin::schema::Schema;
 
+pub mod action;
 pub mod common;
 pub mod config;
 pub mod data_vps;
 pub mod data_vps_backups;
 pub mod data_vps_snapshots;
 pub mod errors;
+pub mod plan_checks;
+pub mod replacement;
 pub mod resource_vps_backup;
 pub mod resource_vps_snapshot;
 pub mod resource_vps_snapshot_restore;
 #[cfg(test)]
 mod sim_tests;
+pub mod this_run;
 
 pub use common::HostupData;
 pub use config::HostupConfig;
@@ -81,7 +85,7 @@ impl Provider for HostupProvider {
                 resp.data = Some(HostupData {
                     config,
                     client,
-                    replacing: Default::default(),
+                    run: Default::default(),
                 })
             }
             Err(e) => {

@@ -7,30 +7,43 @@
 //! again before the POST, and the job id is saved before waiting so a failed or interrupted
 //! wait leaves a tainted resource instead of an orphaned job.
 
+use std::collections::BTreeSet;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use serde_json::Value as Json;
 
-use crate::hostup::{BackupList, Client, CreateBackup};
-use crate::plugin::diag::AttributePath;
+use crate::hostup::{BackupList, Client, CreateBackup, JobKind, JobOutcome, JobRef};
+use crate::plugin::diag::{AttributePath, Diagnostic};
 use crate::plugin::framework::{
     timeouts, CreateRequest, CreateResponse, Ctx, DeleteRequest, DeleteResponse, ImportRequest,
-    ImportResponse, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, UpdateRequest,
-    UpdateResponse, ValidateRequest, ValidateResponse,
+    ImportResponse, ObjectValue, PlanDestroyRequest, PlanDestroyResponse, PlanRequest,
+    PlanResponse, ReadRequest, ReadResponse, Resource, UpdateRequest, UpdateResponse,
+    ValidateRequest, ValidateResponse,
 };
 use crate::plugin::schema::{Attribute, Block, Schema};
 
-use super::common::{
-    adopt_after_import, import_job, job_result_str, known_str, opt_str, post_error, prepare,
-    read_then_check, record_and_wait, required_strs, timeouts_block, triggers_argument,
-    validate_vps_id, vps_id_argument, GateCheck, GateFuture, HostupData, SendFuture, IMPORTED_KEY,
+use super::action::{
+    adopt_unfinished, adoption_notice, forget, import_job, job_key, job_result_str, plan_prior,
+    record_and_wait, refresh_job, settle_private, Adoption,
 };
-use super::errors::{Paths, Subject};
+use super::common::{
+    known_str, no_gate, opt_str, post_error, prepare, read_then_check, required_strs,
+    timeouts_block, triggers_argument, validate_vps_id, vps_id_argument, GateCheck, GateFuture,
+    HostupData, SendFuture,
+};
+use super::errors::{api_error, Paths, Subject};
+use super::this_run::JobKey;
 
 /// Type name.
 pub const TYPE_NAME: &str = "hostup_vps_backup";
 /// Default `timeouts.create`: backups of large disks take long (Vultr's 20 min proved short).
 pub const DEFAULT_CREATE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+/// Default `timeouts.delete` (only used with `delete_on_destroy`).
+pub const DEFAULT_DELETE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// The arguments besides `vps_id` that make one backup run.
+const RUN_ARGS: &[&str] = &["note", "triggers"];
 const MAX_NOTE: usize = 255;
 
 /// The `hostup_vps_backup` resource.
@@ -41,12 +54,68 @@ fn subject(vps_id: &str) -> Subject {
     Subject::new(TYPE_NAME, vps_id, "backup")
 }
 
+fn key(obj: &ObjectValue) -> Option<JobKey> {
+    job_key(TYPE_NAME, obj, RUN_ARGS)
+}
+
+/// The id of the backup a completed job made: from the job's result when HostUp gives it (the
+/// reference leaves its shape open: `backupId`, `backup.id`, or any `bkp_…` value near the top),
+/// else the one backup that appeared in `after` since `before` (preferring the one with our
+/// note).
+fn backup_id_of(
+    result: Option<&Json>,
+    before: Option<&BTreeSet<String>>,
+    after: Option<&BackupList>,
+    note: Option<&str>,
+) -> Option<String> {
+    fn find(v: &Json, depth: u8) -> Option<String> {
+        match v {
+            Json::String(s) if s.starts_with("bkp_") => Some(s.clone()),
+            Json::Object(m) if depth > 0 => ["backupId", "backup_id", "backup", "id"]
+                .iter()
+                .filter_map(|k| m.get(*k))
+                .chain(m.values())
+                .find_map(|x| find(x, depth - 1)),
+            _ => None,
+        }
+    }
+    if let Some(id) = result.and_then(|r| find(r, 3)) {
+        return Some(id);
+    }
+    let (before, after) = (before?, after?);
+    let new: Vec<_> = after
+        .backups
+        .iter()
+        .filter(|b| !before.contains(&b.id))
+        .collect();
+    match new.as_slice() {
+        [one] => Some(one.id.clone()),
+        many => {
+            let noted: Vec<_> = many
+                .iter()
+                .filter(|b| note.is_some() && b.note.as_deref() == note)
+                .collect();
+            (noted.len() == 1).then(|| noted[0].id.clone())
+        }
+    }
+}
+
 /// Plan's and apply's check of HostUp's backup gate (`canCreateBackup`: quota, plan, service
 /// status, another job running); `at_apply` words the error for an apply that sent nothing.
-async fn check_gate(client: &Client, vps_id: &str, at_apply: bool) -> GateCheck {
+/// The ids listed go into `seen` when given (apply: to find the new backup afterwards).
+async fn check_gate(
+    client: &Client,
+    vps_id: &str,
+    at_apply: bool,
+    seen: Option<&Mutex<Option<BTreeSet<String>>>>,
+) -> GateCheck {
     read_then_check(
         client.list_backups(vps_id).await,
         |list: &BackupList| {
+            if let Some(seen) = seen {
+                let ids = list.backups.iter().map(|b| b.id.clone()).collect();
+                *seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(ids);
+            }
             let mut check = GateCheck::default();
             let gate = list
                 .actions
@@ -59,6 +128,52 @@ async fn check_gate(client: &Client, vps_id: &str, at_apply: bool) -> GateCheck 
         || format!("Could not check whether VPS {vps_id} can be backed up"),
         &Paths::vps(),
     )
+}
+
+/// Checks the gate, queues a backup and waits for it. Returns the job's end when it completed,
+/// and the ids the backup list held just before the POST.
+async fn run_backup(
+    data: &HostupData,
+    ctx: &Ctx,
+    subject: &Subject,
+    planned: &ObjectValue,
+    resp: &mut CreateResponse,
+) -> (Option<JobOutcome>, Option<BTreeSet<String>>) {
+    let diags = &mut resp.diagnostics;
+    let timeout = ("create", DEFAULT_CREATE_TIMEOUT);
+    let id = subject.vps_id.as_str();
+    let seen = Mutex::new(None);
+    let gate = |c: Client| -> GateFuture<'_> {
+        let seen = &seen;
+        Box::pin(async move { check_gate(&c, id, true, Some(seen)).await })
+    };
+    let Some(job) = prepare(data, ctx, subject, planned, timeout, diags, gate).await else {
+        return (None, None);
+    };
+    let body = CreateBackup {
+        note: planned.string("note").map(str::to_owned),
+    };
+    let send = |c: Client| -> SendFuture<'_, _> {
+        let body = &body;
+        Box::pin(async move { c.create_backup(id, body).await })
+    };
+    let op = match job.send(ctx, subject, send).await {
+        Ok(op) => op,
+        Err(e) => {
+            diags.push(post_error(
+                subject,
+                format!("Could not queue the backup of VPS {id}"),
+                &e,
+                &Paths::vps().with_pointers(&[("/note", "note")]),
+            ));
+            return (None, None);
+        }
+    };
+    tracing::info!(job_id = %op.job_id, vps_id = %id, "HostUp backup queued");
+    let status = op.status.as_ref().map_or("queued", |s| s.as_str());
+    let job_ref: JobRef = op.job_ref();
+    let end = record_and_wait(&job, ctx, &job_ref, status, subject, planned, resp).await;
+    (end, seen.into_inner().unwrap_or_else(|p| p.into_inner()))
 }
 
 #[async_trait]
@@ -75,11 +190,11 @@ impl Resource<HostupData> for VpsBackup {
                      the backup job completed, so later steps (an upgrade, a restore) run only \
                      once the backup exists.\n\n\
                      This is an action-style resource: creating it runs the backup once. \
-                     Changing any argument (`vps_id`, `note`, `triggers`) plans a replacement, \
-                     which runs a new backup; nothing else ever runs it again (refresh and \
-                     provider upgrades never do). **Destroying it only removes it from the \
-                     Terraform state: the backup is kept on HostUp.** Delete backups in the \
-                     HostUp dashboard when you no longer need them.\n\n\
+                     Changing `vps_id`, `note` or `triggers` plans a replacement, which runs a \
+                     new backup; nothing else ever runs it again (refresh and provider \
+                     upgrades never do). **Destroying it only removes it from the Terraform \
+                     state: the backup is kept on HostUp**, unless `delete_on_destroy` is \
+                     true; the destroy plan says which (Terraform 1.3 and later).\n\n\
                      `terraform plan` checks HostUp's backup gate (`canCreateBackup`: quota, \
                      plan, service status) and fails with HostUp's reason and code when a \
                      backup would be refused; apply checks it again just before queuing. When \
@@ -88,7 +203,9 @@ impl Resource<HostupData> for VpsBackup {
                      apply waits for that job to finish, within `timeouts.create`. The job id is saved in state as soon as HostUp accepts \
                      the backup: if the wait then fails (the job fails, `timeouts.create` \
                      passes, or you press Ctrl-C) the resource is kept with its job id and \
-                     marked tainted, and the next apply runs the backup again. Backups of one \
+                     marked tainted. The next apply replaces it: if that job is still queued \
+                     or running, or has completed, apply adopts it instead of queuing \
+                     another backup; if it failed, it runs a new one. Backups of one \
                      VPS (and restores, snapshots) in one run are queued one after another.\n\n\
                      Needs an API key with scopes `read:vm` and `backup:vm`.\n\n\
                      Import an existing backup job with `terraform import \
@@ -106,6 +223,27 @@ impl Resource<HostupData> for VpsBackup {
                         ),
                 )
                 .attribute(triggers_argument("backup"))
+                .attribute(
+                    Attribute::bool("delete_on_destroy")
+                        .optional()
+                        .description(
+                            "Whether destroying this resource deletes the backup on HostUp \
+                             (default false: the backup is kept, and only the Terraform state \
+                             forgets it). Changing it updates in place; it never runs a \
+                             backup.",
+                        ),
+                )
+                .attribute(
+                    Attribute::string("backup_id")
+                        .computed()
+                        .use_state_for_unknown()
+                        .description(
+                            "Id of the backup the job made (`bkp_…`), as HostUp's job result \
+                             gives it, or else the one new backup in the VPS's backup list \
+                             once the job completed. Null when neither tells (e.g. an \
+                             imported job whose result does not name it).",
+                        ),
+                )
                 .attribute(
                     Attribute::string("id")
                         .computed()
@@ -139,7 +277,10 @@ impl Resource<HostupData> for VpsBackup {
                             "When HostUp finished the job (RFC 3339), or null when it has not.",
                         ),
                 )
-                .block(timeouts_block("the backup job", &[("create", "60m")])),
+                .block(timeouts_block(
+                    "the backup job",
+                    &[("create", "60m"), ("delete", "10m")],
+                )),
         )
     }
 
@@ -163,85 +304,190 @@ impl Resource<HostupData> for VpsBackup {
     }
 
     async fn plan(&self, ctx: &Ctx, req: PlanRequest<HostupData>, resp: &mut PlanResponse) {
-        if let Some(prior) = &req.prior_state {
-            adopt_after_import(prior, &req.prior_private, &["note", "triggers"], resp);
+        if req.prior_state.is_some() {
+            plan_prior(&req, RUN_ARGS, resp);
             return;
         }
         let (Some(data), Some(vps_id)) = (req.provider.get(), known_str(&req.config, "vps_id"))
         else {
             return;
         };
+        if let Some(notice) = adoption_notice(data, key(&req.config).as_ref(), "backup") {
+            resp.diagnostics.push(notice);
+            return;
+        }
         let client = data.client(ctx);
-        let check = check_gate(&client, vps_id, false).await;
-        let diags = check.into_plan_diagnostics(&client, &subject(vps_id));
+        let check = check_gate(&client, vps_id, false, None).await;
+        let diags = check.into_plan_diagnostics(data, &subject(vps_id));
         resp.diagnostics.extend(diags);
     }
 
+    async fn plan_destroy(
+        &self,
+        _ctx: &Ctx,
+        req: PlanDestroyRequest<HostupData>,
+        resp: &mut PlanDestroyResponse,
+    ) {
+        let prior = &req.prior_state;
+        let vps = prior.string("vps_id").unwrap_or("?");
+        let what = prior.string("backup_id").map_or_else(
+            || {
+                format!(
+                    "the backup of job {}",
+                    prior.string("job_id").unwrap_or("?")
+                )
+            },
+            |b| format!("backup {b}"),
+        );
+        let d = if prior.bool("delete_on_destroy") == Some(true) {
+            Diagnostic::warning(
+                format!("Destroying deletes {what} of VPS {vps} on HostUp"),
+                "delete_on_destroy is true: the backup is deleted on HostUp and cannot be \
+                 restored afterwards.",
+            )
+        } else {
+            Diagnostic::warning(
+                format!("Destroying keeps {what} of VPS {vps} on HostUp"),
+                "Only the Terraform state forgets it; set `delete_on_destroy = true` to delete \
+                 backups on destroy.",
+            )
+        };
+        resp.diagnostics.push(d);
+    }
+
     async fn create(&self, ctx: &Ctx, req: CreateRequest<HostupData>, resp: &mut CreateResponse) {
-        let diags = &mut resp.diagnostics;
-        let Some(data) = req.provider.require(diags) else {
+        let Some(data) = req.provider.require(&mut resp.diagnostics) else {
             return;
         };
         let planned = &req.planned_state;
-        let Some([vps_id]) = required_strs(planned, ["vps_id"], diags) else {
+        let Some([vps_id]) = required_strs(planned, ["vps_id"], &mut resp.diagnostics) else {
             return;
         };
         let subject = subject(&vps_id);
         let timeout = ("create", DEFAULT_CREATE_TIMEOUT);
-        let id = &vps_id;
-        let gate = move |c: Client| -> GateFuture<'_> {
-            Box::pin(async move { check_gate(&c, id, true).await })
-        };
-        let Some(job) = prepare(data, ctx, &subject, planned, timeout, diags, gate).await else {
+        let k = key(planned);
+        let (end, before) =
+            match adopt_unfinished(data, ctx, &subject, planned, k.as_ref(), timeout, resp).await {
+                Adoption::Adopted(end) => (end, None),
+                Adoption::None => run_backup(data, ctx, &subject, planned, resp).await,
+            };
+        let Some(end) = end else {
+            // Not completed: a job in state (tainted) has made no backup yet.
+            if !resp.state.is_null() {
+                resp.state.set_attr("backup_id", opt_str(None));
+            }
             return;
         };
-        let body = CreateBackup {
-            note: planned.string("note").map(str::to_owned),
-        };
-        let send = |c: Client| -> SendFuture<'_, _> {
-            let body = &body;
-            Box::pin(async move { c.create_backup(id, body).await })
-        };
-        let op = match job.send(ctx, &subject, send).await {
-            Ok(op) => op,
-            Err(e) => {
-                diags.push(post_error(
-                    &subject,
-                    format!("Could not queue the backup of VPS {vps_id}"),
-                    &e,
-                    &Paths::vps().with_pointers(&[("/note", "note")]),
-                ));
-                return;
+        let note = planned.string("note");
+        let mut id = backup_id_of(end.last.result.as_ref(), None, None, note);
+        if let (None, Some(before)) = (&id, &before) {
+            // The result does not name the backup: the list does, as its one new entry.
+            if let Ok(list) = data.client(ctx).list_backups(&vps_id).await {
+                id = backup_id_of(None, Some(before), Some(&list), note);
             }
-        };
-        tracing::info!(job_id = %op.job_id, vps_id = %vps_id, "HostUp backup queued");
-        record_and_wait(&job, ctx, &op, &subject, planned, resp).await;
+        }
+        resp.state.set_attr("backup_id", opt_str(id.as_deref()));
     }
 
-    async fn read(&self, _ctx: &Ctx, _req: ReadRequest<HostupData>, _resp: &mut ReadResponse) {
+    async fn read(&self, ctx: &Ctx, req: ReadRequest<HostupData>, resp: &mut ReadResponse) {
         // Never re-queues work and never drifts: the backup job happened (or is tainted).
+        let Some(data) = req.provider.get() else {
+            return;
+        };
+        let k = key(&req.current_state);
+        let Some(job) = refresh_job(data, ctx, &req, k, resp).await else {
+            return;
+        };
+        if req.current_state.string("backup_id").is_none() {
+            let note = req.current_state.string("note");
+            if let Some(id) = backup_id_of(job.result.as_ref(), None, None, note) {
+                if let Some(st) = resp.state.as_mut() {
+                    st.set_attr("backup_id", id);
+                }
+            }
+        }
     }
 
     async fn update(&self, _ctx: &Ctx, _req: UpdateRequest<HostupData>, resp: &mut UpdateResponse) {
-        // Only `timeouts` (or values adopted after import) change in place: nothing to send.
-        resp.private.remove(IMPORTED_KEY);
+        // Only `timeouts`, `delete_on_destroy` (or values adopted after import) change in
+        // place: nothing to send.
+        settle_private(&mut resp.private);
     }
 
-    async fn delete(&self, _ctx: &Ctx, req: DeleteRequest<HostupData>, _resp: &mut DeleteResponse) {
-        tracing::info!(
-            job_id = req.prior_state.string("job_id").unwrap_or(""),
-            "forgetting hostup_vps_backup; the backup stays on HostUp"
-        );
+    async fn delete(&self, ctx: &Ctx, req: DeleteRequest<HostupData>, resp: &mut DeleteResponse) {
+        let prior = &req.prior_state;
+        forget(req.provider.get(), key(prior), prior);
+        if prior.bool("delete_on_destroy") != Some(true) {
+            tracing::info!(
+                job_id = prior.string("job_id").unwrap_or(""),
+                "forgetting hostup_vps_backup; the backup stays on HostUp"
+            );
+            return;
+        }
+        let diags = &mut resp.diagnostics;
+        let Some(data) = req.provider.require(diags) else {
+            return;
+        };
+        let Some([vps_id]) = required_strs(prior, ["vps_id"], diags) else {
+            return;
+        };
+        let Some(backup_id) = prior.string("backup_id") else {
+            diags.push(Diagnostic::warning(
+                format!(
+                    "The backup of job {} was not deleted",
+                    prior.string("job_id").unwrap_or("?")
+                ),
+                "delete_on_destroy is true, but the id of the backup this job made is not \
+                 known, so nothing was deleted on HostUp. Delete it in the HostUp dashboard.",
+            ));
+            return;
+        };
+        let subject = Subject::new(
+            TYPE_NAME,
+            &vps_id,
+            format!("deletion of backup {backup_id}"),
+        )
+        .bounded_by("delete");
+        let timeout = ("delete", DEFAULT_DELETE_TIMEOUT);
+        let Some(job) = prepare(data, ctx, &subject, prior, timeout, diags, no_gate).await else {
+            return;
+        };
+        let id = vps_id.as_str();
+        let send = |c: Client| -> SendFuture<'_, _> {
+            Box::pin(async move { c.delete_backup(id, backup_id).await })
+        };
+        match job.send(ctx, &subject, send).await {
+            Ok(None) => {}
+            Ok(Some(op)) => {
+                if let Some(e) = job.wait(ctx, &op.job_ref(), &subject).await.error {
+                    diags.push(e);
+                }
+            }
+            Err(e) if e.is_not_found() => {
+                tracing::info!(vps_id = %vps_id, backup_id, "backup already gone");
+            }
+            Err(e) => {
+                diags.push(api_error(
+                    format!("Could not delete backup {backup_id} of VPS {vps_id}"),
+                    &e,
+                    &Paths::vps(),
+                ));
+            }
+        }
     }
 
     async fn import(&self, ctx: &Ctx, req: ImportRequest<HostupData>, resp: &mut ImportResponse) {
         let Some(data) = req.provider.require(&mut resp.diagnostics) else {
             return;
         };
-        let is_backup = |t: &str| t.contains("backup") && !t.contains("restore");
-        if let Some(job) = import_job(data, ctx, &req.id, "backup", is_backup, resp).await {
+        let kinds = [JobKind::BackupCreate];
+        if let Some(job) = import_job(data, ctx, &req.id, "backup", &kinds, resp).await {
             let note = job_result_str(&job, &["backup", "note"]);
-            resp.state.set_attr("note", opt_str(note));
+            let id = backup_id_of(job.result.as_ref(), None, None, note);
+            resp.state
+                .set_attr("note", opt_str(note))
+                .set_attr("backup_id", opt_str(id.as_deref()))
+                .set_attr("delete_on_destroy", opt_str(None));
         }
     }
 }

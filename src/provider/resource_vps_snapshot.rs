@@ -10,12 +10,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::hostup::{Client, CreateSnapshot, Snapshot, SnapshotList};
+use crate::hostup::{Client, CreateSnapshot, JobRef, Snapshot, SnapshotList};
 use crate::plugin::diag::{AttributePath, Diagnostic};
 use crate::plugin::framework::{
     timeouts, CreateRequest, CreateResponse, Ctx, DeleteRequest, DeleteResponse, ImportRequest,
-    ImportResponse, ObjectValue, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource,
-    UpdateRequest, UpdateResponse, ValidateRequest, ValidateResponse,
+    ImportResponse, ObjectValue, PlanDestroyRequest, PlanDestroyResponse, PlanRequest,
+    PlanResponse, ReadRequest, ReadResponse, Resource, UpdateRequest, UpdateResponse,
+    ValidateRequest, ValidateResponse,
 };
 use crate::plugin::schema::{Attribute, Block, Schema};
 use crate::plugin::value::Value;
@@ -26,6 +27,7 @@ use super::common::{
     GateCheck, GateFuture, HostupData, SendFuture,
 };
 use super::errors::{api_error, Paths, Subject};
+use super::replacement;
 
 /// Type name.
 pub const TYPE_NAME: &str = "hostup_vps_snapshot";
@@ -64,24 +66,45 @@ fn fill(state: &mut ObjectValue, vps_id: &str, s: &Snapshot) {
         .set_attr("parent_name", opt_str(s.parent_name.as_deref()));
 }
 
-/// Plan/apply checks of a snapshot create: the name is free and the create gate open.
-/// `replaced` names this VPS's snapshots that a planned replacement destroys first (see
-/// [`super::common::Replacing`]; empty at apply, where the destroy has already happened): their
-/// names are free, and a full set of slots is not a problem, since the destroy frees one.
+/// What the plan knows of the run's other snapshots on the VPS (see [`super::this_run`]).
+struct RunView {
+    /// Names planned for creation on the VPS in this run (this one included).
+    creating: Vec<String>,
+    /// Snapshots that planned replacements delete first.
+    replaced: Vec<String>,
+}
+
+/// Plan/apply checks of a snapshot create: the name is free and there is a slot for it.
+///
+/// At plan (`run` given), a name that a planned replacement deletes first is free, and the
+/// slots are counted for all the snapshots the run creates on the VPS (freed ones returned);
+/// HostUp's create gate closed for `snapshot_limit_reached` is then judged by that count. At
+/// apply (`run` is `None`) HostUp's list and gate are the truth: the deletes have happened.
 fn check_create(
     list: &SnapshotList,
     vps_id: &str,
     name: &str,
-    replaced: &[String],
+    run: Option<&RunView>,
     at_apply: bool,
 ) -> GateCheck {
     let mut check = GateCheck::default();
-    let frees_a_slot = !replaced.is_empty();
-    let gate = list
-        .actions
-        .as_ref()
-        .and_then(|a| a.can_create.as_ref())
-        .filter(|g| !(frees_a_slot && g.code.as_deref() == Some("snapshot_limit_reached")));
+    let empty = Vec::new();
+    let replaced = run.map_or(&empty, |r| &r.replaced);
+    let in_list = |n: &String| list.find(n).is_some();
+    let freed = replaced.iter().filter(|n| in_list(n)).count() as i64;
+    let new = run.map_or(1, |r| {
+        r.creating
+            .iter()
+            .filter(|n| !in_list(n) || replaced.contains(n))
+            .count() as i64
+    });
+    let total = list.total_snapshots();
+    let used = list.used_snapshots();
+    let over = total.is_some_and(|t| used - freed + new > t);
+    let gate = list.actions.as_ref().and_then(|a| a.can_create.as_ref());
+    let limit_gate = gate.is_some_and(|g| g.code.as_deref() == Some("snapshot_limit_reached"));
+    // At plan, the run's own count judges a closed "limit" gate: replacements free slots.
+    let gate = gate.filter(|_| !(limit_gate && run.is_some() && !over));
     let subj = subject(vps_id, name, "creation");
     check.gate(
         &subj,
@@ -90,15 +113,39 @@ fn check_create(
         AttributePath::root("vps_id"),
         at_apply,
     );
-    let replaced_here = replaced.iter().any(|r| r == name);
-    if list.find(name).is_some() && !replaced_here {
+    if let (Some(t), true, true) = (total, over, run.is_some() && check.problems.is_empty()) {
+        let free = (t - used + freed).max(0);
+        check.problems.push(
+            Diagnostic::error(
+                format!("Not enough snapshot slots on VPS {vps_id}"),
+                format!(
+                    "This configuration creates {new} new snapshots on the VPS, and it has \
+                     {free} free of {t} slots. Remove snapshots from the configuration, delete \
+                     some on HostUp (or let them expire), or add slots to the VPS plan. \
+                     Nothing was sent to HostUp."
+                ),
+            )
+            .with_path(AttributePath::root("name")),
+        );
+    }
+    if list.find(name).is_some() && !replaced.iter().any(|r| r == name) {
+        let detail = if at_apply {
+            format!(
+                "Nothing was sent to HostUp. If this resource replaces a snapshot of the same \
+                 name with `create_before_destroy`, the new one needs another name: HostUp \
+                 names are unique per VPS. Otherwise choose another name, or adopt the \
+                 existing snapshot with `terraform import {TYPE_NAME}.NAME {vps_id}/{name}`."
+            )
+        } else {
+            format!(
+                "Choose another name, or adopt the existing snapshot with `terraform import \
+                 {TYPE_NAME}.NAME {vps_id}/{name}`. Nothing was sent to HostUp."
+            )
+        };
         check.problems.push(
             Diagnostic::error(
                 format!("VPS {vps_id} already has a snapshot named {name:?}"),
-                format!(
-                    "Choose another name, or adopt the existing snapshot with `terraform \
-                     import {TYPE_NAME}.NAME {vps_id}/{name}`. Nothing was sent to HostUp."
-                ),
+                detail,
             )
             .with_path(AttributePath::root("name")),
         );
@@ -111,15 +158,45 @@ async fn check_gate(
     client: &Client,
     vps_id: &str,
     name: &str,
-    replaced: &[String],
+    run: Option<&RunView>,
     at_apply: bool,
 ) -> GateCheck {
     read_then_check(
         client.list_snapshots(vps_id).await,
-        |list| check_create(list, vps_id, name, replaced, at_apply),
+        |list| check_create(list, vps_id, name, run, at_apply),
         || format!("Could not check the snapshots of VPS {vps_id}"),
         &Paths::vps(),
     )
+}
+
+/// The error for a second resource of the run that wants a snapshot name already taken.
+fn duplicate(vps_id: &str, name: &str) -> Diagnostic {
+    Diagnostic::error(
+        format!("Two resources want snapshot {name:?} of VPS {vps_id}"),
+        "Another hostup_vps_snapshot in this configuration has the same name on the same VPS; \
+         HostUp names are unique per VPS. Give each snapshot its own name. Nothing was sent \
+         to HostUp.",
+    )
+    .with_path(AttributePath::root("name"))
+}
+
+/// The create job of a snapshot whose create never saw the snapshot listed (`created_at` is
+/// still null in state: the wait ended before the job did).
+fn unconfirmed_create_job(state: &ObjectValue) -> Option<&str> {
+    state
+        .string("job_id")
+        .filter(|_| state.attr("created_at").is_null())
+}
+
+/// Whether the snapshot's create job is still queued or running on HostUp.
+async fn being_taken(client: &Client, state: &ObjectValue) -> bool {
+    let Some(job_id) = unconfirmed_create_job(state) else {
+        return false;
+    };
+    match client.get_job(&JobRef::new(job_id)).await {
+        Ok(s) => !s.job_state().is_terminal(),
+        Err(_) => false,
+    }
 }
 
 #[async_trait]
@@ -165,10 +242,13 @@ impl Resource<HostupData> for VpsSnapshot {
                 .attribute(
                     Attribute::string("description")
                         .optional()
+                        .computed()
+                        .use_state_for_unknown()
                         .requires_replace()
                         .description(
                             "Free-text description stored with the snapshot (at most 255 \
-                             characters). Changing it forces replacement.",
+                             characters). Changing it forces replacement; leaving it unset \
+                             keeps what HostUp has (e.g. after an import).",
                         ),
                 )
                 .attribute(
@@ -244,30 +324,72 @@ impl Resource<HostupData> for VpsSnapshot {
     }
 
     async fn plan(&self, ctx: &Ctx, req: PlanRequest<HostupData>, resp: &mut PlanResponse) {
+        let Some(data) = req.provider.get() else {
+            return;
+        };
         if let Some(prior) = &req.prior_state {
-            // The first of a replacement's two plan calls: remember what it destroys first.
-            if let (false, Some(data), Some(vps_id), Some(name)) = (
+            // Whether a replacement follows is not known here (`-replace` looks like any
+            // plan): note the prior snapshot for the second call, and claim its name unless an
+            // argument change already says it is replaced.
+            replacement::note_prior(&req, "name", resp);
+            if let (true, Some(vps_id), Some(name)) = (
                 resp.requires_replace.is_empty(),
-                req.provider.get(),
                 prior.string("vps_id"),
                 prior.string("name"),
             ) {
-                data.replacing.mark(vps_id, name);
+                if data.run.keep_snapshot(vps_id, name).is_err() {
+                    resp.diagnostics.push(duplicate(vps_id, name));
+                }
             }
             return;
         }
-        let (Some(data), Some(vps_id), Some(name)) = (
-            req.provider.get(),
+        let (Some(vps_id), Some(name)) = (
             known_str(&req.config, "vps_id"),
             known_str(&req.config, "name"),
         ) else {
             return;
         };
+        // The snapshot this create replaces: the one the first call noted (an argument change
+        // or `-replace`), or a tainted one of this name refreshed in this run (Terraform plans
+        // a tainted object's replacement as a plain create).
+        let replaces = match replacement::replaced(&req.prior_private, &req.config) {
+            Some(r) => r.name,
+            None => data
+                .run
+                .in_state_unclaimed(vps_id, name)
+                .then(|| name.to_owned()),
+        };
+        if data
+            .run
+            .create_snapshot(vps_id, name, replaces.as_deref())
+            .is_err()
+        {
+            resp.diagnostics.push(duplicate(vps_id, name));
+            return;
+        }
+        let (creating, replaced) = data.run.snapshots_on(vps_id);
+        let view = RunView { creating, replaced };
         let client = data.client(ctx);
-        let replaced = data.replacing.on(vps_id);
-        let check = check_gate(&client, vps_id, name, &replaced, false).await;
-        let diags = check.into_plan_diagnostics(&client, &subject(vps_id, name, "creation"));
+        let check = check_gate(&client, vps_id, name, Some(&view), false).await;
+        let diags = check.into_plan_diagnostics(data, &subject(vps_id, name, "creation"));
         resp.diagnostics.extend(diags);
+    }
+
+    async fn plan_destroy(
+        &self,
+        _ctx: &Ctx,
+        req: PlanDestroyRequest<HostupData>,
+        resp: &mut PlanDestroyResponse,
+    ) {
+        let prior = &req.prior_state;
+        resp.diagnostics.push(Diagnostic::warning(
+            format!(
+                "Destroying deletes snapshot {:?} of VPS {} on HostUp",
+                prior.string("name").unwrap_or("?"),
+                prior.string("vps_id").unwrap_or("?")
+            ),
+            "The VPS can no longer be rolled back to it.",
+        ));
     }
 
     async fn create(&self, ctx: &Ctx, req: CreateRequest<HostupData>, resp: &mut CreateResponse) {
@@ -279,11 +401,11 @@ impl Resource<HostupData> for VpsSnapshot {
         let Some([vps_id, name]) = required_strs(planned, ["vps_id", "name"], diags) else {
             return;
         };
-        let subject = subject(&vps_id, &name, "creation");
+        let subject = subject(&vps_id, &name, "creation").retaken();
         let timeout = ("create", DEFAULT_CREATE_TIMEOUT);
         let (id, n) = (&vps_id, &name);
         let gate = move |c: Client| -> GateFuture<'_> {
-            Box::pin(async move { check_gate(&c, id, n, &[], true).await })
+            Box::pin(async move { check_gate(&c, id, n, None, true).await })
         };
         let Some(job) = prepare(data, ctx, &subject, planned, timeout, diags, gate).await else {
             return;
@@ -316,6 +438,10 @@ impl Resource<HostupData> for VpsSnapshot {
         state
             .set_attr("id", format!("{vps_id}/{name}"))
             .set_attr("job_id", op.job_id.as_str());
+        if !state.is_known("description") {
+            state.set_attr("description", opt_str(body.description.as_deref()));
+        }
+        replacement::forget(&mut resp.private);
         resp.state = state;
         let end = job.wait(ctx, &op.job_ref(), &subject).await;
         if let Some(e) = end.error {
@@ -323,12 +449,14 @@ impl Resource<HostupData> for VpsSnapshot {
             return;
         }
         match client.list_snapshots(&vps_id).await {
-            Ok(list) => {
-                match list.find(&name) {
-                    Some(s) => fill(&mut resp.state, &vps_id, s),
-                    None => {
-                        resp.diagnostics.error(
-                        format!("Snapshot {name:?} of VPS {vps_id} is missing after its job completed"),
+            Ok(list) => match list.find(&name) {
+                Some(s) => fill(&mut resp.state, &vps_id, s),
+                None => {
+                    resp.diagnostics.error(
+                        format!(
+                            "Snapshot {name:?} of VPS {vps_id} is missing after its job \
+                             completed"
+                        ),
                         format!(
                             "HostUp reported job {} completed, but the snapshot list does not \
                              contain it. The resource is marked tainted; check the VPS in \
@@ -336,9 +464,8 @@ impl Resource<HostupData> for VpsSnapshot {
                             op.job_id
                         ),
                     );
-                    }
                 }
-            }
+            },
             Err(e) => {
                 resp.diagnostics.push(api_error(
                     format!("Could not read snapshot {name:?} of VPS {vps_id} after creating it"),
@@ -357,13 +484,20 @@ impl Resource<HostupData> for VpsSnapshot {
         let (Some(vps_id), Some(name)) = (cur.string("vps_id"), cur.string("name")) else {
             return;
         };
-        match data.client(ctx).list_snapshots(vps_id).await {
+        let client = data.client(ctx);
+        match client.list_snapshots(vps_id).await {
             Ok(list) => match list.find(name).filter(|s| !expired(s)) {
                 Some(s) => {
+                    data.run.saw_snapshot(vps_id, name);
                     if let Some(st) = resp.state.as_mut() {
                         fill(st, vps_id, s);
                         st.set_attr("description", opt_str(s.description.as_deref()));
                     }
+                }
+                None if being_taken(&client, cur).await => {
+                    // Its create job (of an apply that stopped waiting) is still running:
+                    // the snapshot is not listed yet, but it is this resource's.
+                    data.run.saw_snapshot(vps_id, name);
                 }
                 None => {
                     tracing::info!(vps_id = %vps_id, snapshot = %name,
@@ -371,7 +505,7 @@ impl Resource<HostupData> for VpsSnapshot {
                     resp.remove();
                 }
             },
-            Err(e) if e.code() == Some("vps_not_found") => {
+            Err(e) if e.is_vps_gone() => {
                 tracing::info!(vps_id = %vps_id, "VPS is gone; dropping its snapshot from state");
                 resp.remove();
             }
@@ -385,13 +519,9 @@ impl Resource<HostupData> for VpsSnapshot {
         }
     }
 
-    async fn update(
-        &self,
-        _ctx: &Ctx,
-        _req: UpdateRequest<HostupData>,
-        _resp: &mut UpdateResponse,
-    ) {
+    async fn update(&self, _ctx: &Ctx, _req: UpdateRequest<HostupData>, resp: &mut UpdateResponse) {
         // Only `timeouts` change in place.
+        replacement::forget(&mut resp.private);
     }
 
     async fn delete(&self, ctx: &Ctx, req: DeleteRequest<HostupData>, resp: &mut DeleteResponse) {
@@ -408,6 +538,19 @@ impl Resource<HostupData> for VpsSnapshot {
         let Some(job) = prepare(data, ctx, &subject, prior, timeout, diags, no_gate).await else {
             return;
         };
+        if let Some(create_job) = unconfirmed_create_job(prior) {
+            // A create whose wait ended early (a tainted snapshot being replaced): its job may
+            // still be taking the snapshot, which could not be deleted before it exists.
+            let end = job
+                .wait(ctx, &JobRef::new(create_job).on_vps(&vps_id), &subject)
+                .await;
+            if end.outcome.is_none() {
+                if let Some(e) = end.error {
+                    diags.push(e);
+                    return;
+                }
+            }
+        }
         let (id, n) = (&vps_id, &name);
         let send = |c: Client| -> SendFuture<'_, _> {
             Box::pin(async move { c.delete_snapshot(id, n).await })

@@ -11,27 +11,39 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::hostup::{Client, SnapshotList};
+use crate::hostup::{Client, JobKind, JobRef, SnapshotList};
 use crate::plugin::diag::{AttributePath, Diagnostic};
 use crate::plugin::framework::{
     timeouts, CreateRequest, CreateResponse, Ctx, DeleteRequest, DeleteResponse, ImportRequest,
-    ImportResponse, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, UpdateRequest,
-    UpdateResponse, ValidateRequest, ValidateResponse,
+    ImportResponse, ObjectValue, PlanDestroyRequest, PlanDestroyResponse, PlanRequest,
+    PlanResponse, ReadRequest, ReadResponse, Resource, UpdateRequest, UpdateResponse,
+    ValidateRequest, ValidateResponse,
 };
 use crate::plugin::schema::{Attribute, Block, Schema};
 
+use super::action::{
+    adopt_unfinished, adoption_notice, forget, import_job, job_key, job_result_str, plan_prior,
+    record_and_wait, refresh_job, settle_private, Adoption,
+};
 use super::common::{
-    adopt_after_import, import_job, job_result_str, known_str, opt_str, post_error, prepare,
-    read_then_check, record_and_wait, required_strs, timeouts_block, triggers_argument,
-    validate_snapshot_name, validate_vps_id, vps_id_argument, GateCheck, GateFuture, HostupData,
-    SendFuture, IMPORTED_KEY,
+    known_str, opt_str, post_error, prepare, read_then_check, required_strs, timeouts_block,
+    triggers_argument, validate_snapshot_name, validate_vps_id, vps_id_argument, GateCheck,
+    GateFuture, HostupData, SendFuture,
 };
 use super::errors::{gate_is_busy, Paths, Subject};
+use super::this_run::JobKey;
 
 /// Type name.
 pub const TYPE_NAME: &str = "hostup_vps_snapshot_restore";
 /// Default `timeouts.create`.
 pub const DEFAULT_CREATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// The arguments besides `vps_id` that make one restore run.
+const RUN_ARGS: &[&str] = &["snapshot_name", "triggers"];
+
+fn key(obj: &ObjectValue) -> Option<JobKey> {
+    job_key(TYPE_NAME, obj, RUN_ARGS)
+}
 
 /// The `hostup_vps_snapshot_restore` resource.
 #[derive(Debug, Default)]
@@ -53,9 +65,16 @@ pub fn destructive_warning(vps_id: &str, name: &str) -> Diagnostic {
     .with_path(AttributePath::root("snapshot_name"))
 }
 
-/// Checks a snapshot list for a restore of `name`: the snapshot must exist and the restore
-/// gate be open. Returns the problems as diagnostics at `snapshot_name`.
-pub fn check_restore(list: &SnapshotList, vps_id: &str, name: &str, at_apply: bool) -> GateCheck {
+/// Checks a snapshot list for a restore of `name`: the snapshot must exist (or, at plan, be
+/// created earlier in this run: `created_here`) and the restore gate be open. Returns the
+/// problems as diagnostics at `snapshot_name`.
+pub fn check_restore(
+    list: &SnapshotList,
+    vps_id: &str,
+    name: &str,
+    created_here: bool,
+    at_apply: bool,
+) -> GateCheck {
     let mut check = GateCheck::default();
     let subj = subject(vps_id, name);
     let path = AttributePath::root("snapshot_name");
@@ -77,7 +96,7 @@ pub fn check_restore(list: &SnapshotList, vps_id: &str, name: &str, at_apply: bo
             .with_path(path.clone()),
         );
     }
-    if !unavailable && list.find(name).is_none() {
+    if !unavailable && list.find(name).is_none() && !created_here {
         let names: Vec<String> = list.data.iter().map(|s| format!("{:?}", s.name)).collect();
         let existing = if names.is_empty() {
             "The VPS has no snapshots at all.".to_owned()
@@ -88,9 +107,10 @@ pub fn check_restore(list: &SnapshotList, vps_id: &str, name: &str, at_apply: bo
             Diagnostic::error(
                 format!("VPS {vps_id} has no snapshot named {name:?}"),
                 format!(
-                    "{existing} Snapshots expire about 24 hours after they are taken; use \
-                     one of the names above (the `hostup_vps_snapshots` data source lists \
-                     them). Nothing was sent to HostUp."
+                    "{existing} Snapshots expire about 24 hours after they are taken (the \
+                     `hostup_vps_snapshots` data source lists those that exist). To restore a \
+                     snapshot this configuration takes, refer to it: `snapshot_name = \
+                     hostup_vps_snapshot.NAME.name`. Nothing was sent to HostUp."
                 ),
             )
             .with_path(path),
@@ -100,10 +120,16 @@ pub fn check_restore(list: &SnapshotList, vps_id: &str, name: &str, at_apply: bo
 }
 
 /// Plan's and apply's restore check: reads the snapshot list, then [`check_restore`].
-async fn check_gate(client: &Client, vps_id: &str, name: &str, at_apply: bool) -> GateCheck {
+async fn check_gate(
+    client: &Client,
+    vps_id: &str,
+    name: &str,
+    created_here: bool,
+    at_apply: bool,
+) -> GateCheck {
     read_then_check(
         client.list_snapshots(vps_id).await,
-        |list| check_restore(list, vps_id, name, at_apply),
+        |list| check_restore(list, vps_id, name, created_here, at_apply),
         || format!("Could not check the snapshots of VPS {vps_id} for the restore"),
         &Paths::vps_and_target("snapshot_name"),
     )
@@ -123,8 +149,11 @@ impl Resource<HostupData> for VpsSnapshotRestore {
                      reports the rollback job completed.\n\n\
                      **Warning: this is destructive. Applying it replaces the VPS disk with \
                      the snapshot: everything written since the snapshot was taken is lost. \
-                     It cannot be undone.** Every plan that would run it carries a warning \
-                     saying so.\n\n\
+                     It cannot be undone.** The plan warns about it when the resource is \
+                     created, when an argument change replaces it, and when a tainted one is \
+                     replaced. `terraform apply -replace=ADDRESS` also runs it again, but its \
+                     plan shows no such warning: Terraform does not tell the provider about \
+                     `-replace`.\n\n\
                      This is an action-style resource: creating it runs the restore once. \
                      Changing any argument (`vps_id`, `snapshot_name`, `triggers`) plans a \
                      replacement, which runs the restore again; nothing else ever does. \
@@ -138,8 +167,15 @@ impl Resource<HostupData> for VpsSnapshotRestore {
                      for it, within `timeouts.create`. The job id is saved in \
                      state as soon as HostUp accepts the restore: if the wait then fails (the \
                      job fails, `timeouts.create` passes, or you press Ctrl-C) the resource \
-                     is kept with its job id and marked tainted. Operations on one VPS in one \
-                     run are queued one after another.\n\n\
+                     is kept with its job id and marked tainted. The next apply replaces it: \
+                     if that job is still queued or running, or has completed, apply adopts \
+                     it instead of restoring again; only a failed job is run anew. Operations \
+                     on one VPS in one run are queued one after another.\n\n\
+                     To roll back to a snapshot the same configuration takes, refer to it \
+                     (`snapshot_name = hostup_vps_snapshot.NAME.name`): plan then accepts the \
+                     snapshot it has not created yet, and Terraform restores only after it \
+                     exists. Usually the restore is added later (e.g. with `count = \
+                     var.rollback ? 1 : 0`), once the change it undoes went wrong.\n\n\
                      Needs an API key with scopes `read:vm` and `backup:vm`.\n\n\
                      Import an existing restore job with `terraform import \
                      hostup_vps_snapshot_restore.NAME <vps_id>/<job_id>`.",
@@ -202,12 +238,18 @@ impl Resource<HostupData> for VpsSnapshotRestore {
 
     async fn plan(&self, ctx: &Ctx, req: PlanRequest<HostupData>, resp: &mut PlanResponse) {
         if let Some(prior) = &req.prior_state {
-            adopt_after_import(
-                prior,
-                &req.prior_private,
-                &["snapshot_name", "triggers"],
-                resp,
-            );
+            plan_prior(&req, RUN_ARGS, resp);
+            // The first of a replacement's two calls: Terraform drops the warnings of the
+            // second (node_resource_abstract_instance.go, `plan`: "only append these new
+            // diagnostics if there's at least one error"), so the warning is given here.
+            if !resp.requires_replace.is_empty() {
+                let vps_id = known_str(&req.config, "vps_id").or(prior.string("vps_id"));
+                let name = known_str(&req.config, "snapshot_name");
+                resp.diagnostics.push(destructive_warning(
+                    vps_id.unwrap_or("(known after apply)"),
+                    name.unwrap_or("(known after apply)"),
+                ));
+            }
             return;
         }
         let vps_id = known_str(&req.config, "vps_id");
@@ -219,27 +261,54 @@ impl Resource<HostupData> for VpsSnapshotRestore {
         let (Some(data), Some(vps_id), Some(name)) = (req.provider.get(), vps_id, name) else {
             return;
         };
+        if let Some(notice) = adoption_notice(data, key(&req.config).as_ref(), "restore") {
+            resp.diagnostics.push(notice);
+            return;
+        }
         let client = data.client(ctx);
-        let check = check_gate(&client, vps_id, name, false).await;
-        let diags = check.into_plan_diagnostics(&client, &subject(vps_id, name));
+        let created_here = data.run.creates_snapshot(vps_id, name);
+        let check = check_gate(&client, vps_id, name, created_here, false).await;
+        let diags = check.into_plan_diagnostics(data, &subject(vps_id, name));
         resp.diagnostics.extend(diags);
     }
 
+    async fn plan_destroy(
+        &self,
+        _ctx: &Ctx,
+        req: PlanDestroyRequest<HostupData>,
+        resp: &mut PlanDestroyResponse,
+    ) {
+        let prior = &req.prior_state;
+        resp.diagnostics.push(Diagnostic::warning(
+            format!(
+                "Destroying does not undo the restore of VPS {}",
+                prior.string("vps_id").unwrap_or("?")
+            ),
+            "Only the Terraform state forgets it; nothing is sent to HostUp.",
+        ));
+    }
+
     async fn create(&self, ctx: &Ctx, req: CreateRequest<HostupData>, resp: &mut CreateResponse) {
-        let diags = &mut resp.diagnostics;
-        let Some(data) = req.provider.require(diags) else {
+        let Some(data) = req.provider.require(&mut resp.diagnostics) else {
             return;
         };
         let planned = &req.planned_state;
-        let Some([vps_id, name]) = required_strs(planned, ["vps_id", "snapshot_name"], diags)
-        else {
+        let names = ["vps_id", "snapshot_name"];
+        let Some([vps_id, name]) = required_strs(planned, names, &mut resp.diagnostics) else {
             return;
         };
         let subject = subject(&vps_id, &name);
         let timeout = ("create", DEFAULT_CREATE_TIMEOUT);
+        let k = key(planned);
+        if let Adoption::Adopted(_) =
+            adopt_unfinished(data, ctx, &subject, planned, k.as_ref(), timeout, resp).await
+        {
+            return;
+        }
+        let diags = &mut resp.diagnostics;
         let (id, n) = (&vps_id, &name);
         let gate = move |c: Client| -> GateFuture<'_> {
-            Box::pin(async move { check_gate(&c, id, n, true).await })
+            Box::pin(async move { check_gate(&c, id, n, false, true).await })
         };
         let Some(job) = prepare(data, ctx, &subject, planned, timeout, diags, gate).await else {
             return;
@@ -261,20 +330,28 @@ impl Resource<HostupData> for VpsSnapshotRestore {
         };
         tracing::info!(job_id = %op.job_id, vps_id = %vps_id, snapshot = %name,
             "HostUp snapshot restore queued");
-        record_and_wait(&job, ctx, &op, &subject, planned, resp).await;
+        let status = op.status.as_ref().map_or("queued", |s| s.as_str());
+        let job_ref: JobRef = op.job_ref();
+        record_and_wait(&job, ctx, &job_ref, status, &subject, planned, resp).await;
     }
 
-    async fn read(&self, _ctx: &Ctx, _req: ReadRequest<HostupData>, _resp: &mut ReadResponse) {
-        // Never re-runs the restore and never drifts.
+    async fn read(&self, ctx: &Ctx, req: ReadRequest<HostupData>, resp: &mut ReadResponse) {
+        // Never re-runs the restore and never drifts; a job unfinished in state is read.
+        if let Some(data) = req.provider.get() {
+            let k = key(&req.current_state);
+            refresh_job(data, ctx, &req, k, resp).await;
+        }
     }
 
     async fn update(&self, _ctx: &Ctx, _req: UpdateRequest<HostupData>, resp: &mut UpdateResponse) {
-        resp.private.remove(IMPORTED_KEY);
+        settle_private(&mut resp.private);
     }
 
     async fn delete(&self, _ctx: &Ctx, req: DeleteRequest<HostupData>, _resp: &mut DeleteResponse) {
+        let prior = &req.prior_state;
+        forget(req.provider.get(), key(prior), prior);
         tracing::info!(
-            job_id = req.prior_state.string("job_id").unwrap_or(""),
+            job_id = prior.string("job_id").unwrap_or(""),
             "forgetting hostup_vps_snapshot_restore; a restore cannot be undone"
         );
     }
@@ -283,9 +360,9 @@ impl Resource<HostupData> for VpsSnapshotRestore {
         let Some(data) = req.provider.require(&mut resp.diagnostics) else {
             return;
         };
-        let is_restore = |t: &str| t.contains("snapshot") && t.contains("restore");
+        let kinds = [JobKind::SnapshotRestore];
         let kind = "snapshot restore";
-        if let Some(job) = import_job(data, ctx, &req.id, kind, is_restore, resp).await {
+        if let Some(job) = import_job(data, ctx, &req.id, kind, &kinds, resp).await {
             let name = job_result_str(&job, &["snapshotName"]);
             resp.state.set_attr("snapshot_name", opt_str(name));
         }
@@ -307,11 +384,13 @@ mod tests {
             "limits":{"totalSnapshots":3},
             "actions":{"canRestore":{"allowed":true,"reason":null,"code":null}}}),
         );
-        let d = check_restore(&l, "vps_1", "zzz", false).problems;
+        let d = check_restore(&l, "vps_1", "zzz", false, false).problems;
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].attribute, Some(AttributePath::root("snapshot_name")));
         assert!(d[0].detail.contains("\"a\", \"b\""), "{}", d[0].detail);
-        assert!(check_restore(&l, "vps_1", "a", false).problems.is_empty());
+        assert!(check_restore(&l, "vps_1", "a", false, false)
+            .problems
+            .is_empty());
     }
 
     #[test]
@@ -320,7 +399,7 @@ mod tests {
             "reason":"Snapshots are not included in this VPS plan.",
             "limits":{"totalSnapshots":0},
             "actions":{"canRestore":{"allowed":false,"reason":"Snapshots are not included in this VPS plan.","code":"feature_not_in_plan"}}}));
-        let d = check_restore(&l, "vps_1", "x", false).problems;
+        let d = check_restore(&l, "vps_1", "x", false, false).problems;
         assert_eq!(d.len(), 1, "{d:?}");
         assert!(d[0].detail.contains("feature_not_in_plan"));
         assert!(d[0].detail.contains("not included"));
@@ -332,13 +411,13 @@ mod tests {
             "limits":{"totalSnapshots":3},
             "actions":{"canRestore":{"allowed":false,"reason":"Another operation is in progress",
                 "code":"job_in_progress"}}}));
-        let c = check_restore(&l, "vps_1", "a", true);
+        let c = check_restore(&l, "vps_1", "a", false, true);
         assert!(c.problems.is_empty(), "{:?}", c.problems);
         let busy = c.busy.expect("busy");
         assert_eq!(busy.gate_name, "canRestore");
         assert_eq!(busy.path, AttributePath::root("snapshot_name"));
         // A missing snapshot is still a problem while the VPS is busy.
-        let c = check_restore(&l, "vps_1", "zzz", false);
+        let c = check_restore(&l, "vps_1", "zzz", false, false);
         assert_eq!(c.problems.len(), 1);
         assert!(c.busy.is_some());
     }

@@ -47,12 +47,13 @@ impl Env {
             api_key: key.to_owned(),
             endpoint: url::Url::parse(&self.sim.base_url()).expect("sim url"),
             terraform_version: "test".into(),
+            plan_checks: Default::default(),
         };
         let client = super::build_client(&config).expect("client");
         ProviderData::new(Some(Arc::new(HostupData {
             config,
             client,
-            replacing: Default::default(),
+            run: Default::default(),
         })))
     }
 
@@ -176,11 +177,30 @@ fn backup_config(vps: &str) -> ObjectValue {
     )
 }
 
+/// The config with `timeouts.create = t` (the block's other operations null).
 fn with_timeout(mut c: ObjectValue, t: &str) -> ObjectValue {
-    c.set_attr(
-        "timeouts",
-        super::common::object([("create", Value::from(t))]),
+    let block = c
+        .schema()
+        .block
+        .blocks
+        .iter()
+        .find(|b| b.type_name == "timeouts");
+    let ops: Vec<String> = block.map_or_else(Vec::new, |b| {
+        b.block.attributes.iter().map(|a| a.name.clone()).collect()
+    });
+    let value = Value::Object(
+        ops.into_iter()
+            .map(|op| {
+                let v = if op == "create" {
+                    Value::from(t)
+                } else {
+                    Value::Null
+                };
+                (op, v)
+            })
+            .collect(),
     );
+    c.set_attr("timeouts", value);
     c
 }
 
@@ -497,8 +517,10 @@ async fn snapshot_create_refresh_after_expiry_and_delete() {
         Some(format!("{}/pre-deploy", fixture::VPS_APP).as_str())
     );
     assert!(r.state.string("expires_at").is_some());
-    // A second one with the same name fails at plan.
-    let e = errors(&plan(&VpsSnapshot, &data, &cfg).await.diagnostics);
+    // A second one with the same name fails at plan (in a new run: in this one, the name is
+    // already claimed by the first plan).
+    let later = env.data(fixture::KEY_TEST);
+    let e = errors(&plan(&VpsSnapshot, &later, &cfg).await.diagnostics);
     assert!(e.contains("already has a snapshot"), "{e}");
 
     let read = |state: ObjectValue, data: ProviderData<HostupData>| async move {

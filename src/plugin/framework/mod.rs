@@ -238,6 +238,21 @@ pub trait Resource<D: Send + Sync + 'static>: Send + Sync + 'static {
         let _ = (ctx, req, resp);
     }
 
+    /// Plans the destroy of an object. Terraform ≥ 1.3 asks for it because the provider
+    /// declares `ServerCapabilities.plan_destroy` (it calls PlanResourceChange with a null
+    /// proposed state for `terraform destroy` and for objects removed from the configuration;
+    /// Terraform 1.11, internal/terraform/node_resource_abstract_instance.go, `planDestroy`);
+    /// older versions never do. Warnings are shown in the plan, errors stop it. The planned
+    /// state is always null.
+    async fn plan_destroy(
+        &self,
+        ctx: &Ctx,
+        req: PlanDestroyRequest<D>,
+        resp: &mut PlanDestroyResponse,
+    ) {
+        let _ = (ctx, req, resp);
+    }
+
     /// Creates the remote object. `resp.state` starts **null**: set it (usually from
     /// `req.planned_state` with the unknowns filled in) as soon as something exists remotely,
     /// so that a later failure still records it (Terraform then marks it tainted; unknowns
@@ -400,6 +415,26 @@ impl PlanResponse {
             self.requires_replace.push(path);
         }
     }
+}
+
+/// Input of [`Resource::plan_destroy`].
+#[derive(Debug)]
+pub struct PlanDestroyRequest<D> {
+    /// The state to be destroyed.
+    pub prior_state: ObjectValue,
+    /// Its stored private state.
+    pub prior_private: Private,
+    /// What the provider's configure produced.
+    pub provider: ProviderData<D>,
+}
+
+/// Output of [`Resource::plan_destroy`].
+#[derive(Debug)]
+pub struct PlanDestroyResponse {
+    /// Private state handed to the delete (starts as the prior private state).
+    pub planned_private: Private,
+    /// Warnings are shown in the plan; errors stop it.
+    pub diagnostics: Diagnostics,
 }
 
 /// Input of [`Resource::create`].

@@ -1,0 +1,62 @@
+//! What the create half of a replacement knows of the object it replaces.
+//!
+//! Terraform plans a replacement in two PlanResourceChange calls. The first gets the prior
+//! state (for `-replace` it cannot tell that a replacement follows: nothing in the request says
+//! so). The second plans the new object with a null prior state, and Terraform hands it the
+//! first call's planned private state as its prior private state (Terraform 1.11 and 1.0,
+//! internal/terraform/node_resource_abstract_instance.go, `plan`: the replace branch sends
+//! `PriorPrivate: plannedPrivate`). So the first call writes down the object it saw, and the
+//! second call reads it back: a snapshot replaced under its own name frees that name and its
+//! slot. A tainted object is different: Terraform plans it as a plain create with no prior
+//! state and no private state at all (same function, the `ObjectTainted` branch), which
+//! [`super::this_run`] covers instead.
+//!
+//! The note travels in private state only; when the plan replaces nothing, the update drops it
+//! (or nothing applies it: a no-op plan sends no apply).
+
+use serde::{Deserialize, Serialize};
+
+use crate::plugin::framework::{ObjectValue, PlanRequest, PlanResponse, Private};
+
+/// Private-state key of the note.
+const KEY: &str = "replaces";
+
+/// The object the first plan call saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Replaced {
+    /// Its `vps_id`.
+    pub vps_id: String,
+    /// Its name (a snapshot's `name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// The first plan call: notes the prior object (`name_attr` names its name attribute) in the
+/// planned private state. Call it in every plan with a prior state: whether a replacement
+/// follows is not known here.
+pub fn note_prior<D>(req: &PlanRequest<D>, name_attr: &str, resp: &mut PlanResponse) {
+    let Some(prior) = &req.prior_state else {
+        return;
+    };
+    let Some(vps_id) = prior.string("vps_id") else {
+        return;
+    };
+    let note = Replaced {
+        vps_id: vps_id.to_owned(),
+        name: prior.string(name_attr).map(str::to_owned),
+    };
+    resp.planned_private.set(KEY, &note);
+}
+
+/// The object this create half of a replacement replaces, when the first call noted one on
+/// the same VPS as `config`.
+pub fn replaced(private: &Private, config: &ObjectValue) -> Option<Replaced> {
+    let note = private.get::<Replaced>(KEY)?;
+    (config.string("vps_id") == Some(note.vps_id.as_str())).then_some(note)
+}
+
+/// Drops the note from the private state a create or update stores: it only ever describes
+/// the plan it was made in.
+pub fn forget(private: &mut Private) {
+    private.remove(KEY);
+}
