@@ -898,6 +898,48 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn job_kinds_from_any_spelling() {
+        use JobKind::*;
+        for (t, k) in [
+            ("snapshot_rollback", SnapshotRestore),
+            ("snapshot_restore", SnapshotRestore),
+            ("SnapshotRestore", SnapshotRestore),
+            ("vps.snapshot.rollback", SnapshotRestore),
+            ("snapshot_create", SnapshotCreate),
+            ("createSnapshot", SnapshotCreate),
+            ("snapshot_delete", SnapshotDelete),
+            ("backup_create", BackupCreate),
+            ("vzdump", BackupCreate),
+            ("backup-restore", BackupRestore),
+            ("restoreFromVpsBackup", BackupRestore),
+            ("deleteBackup", BackupDelete),
+            ("qmrollback", Unknown),
+            ("restart", Unknown),
+            ("", Unknown),
+        ] {
+            assert_eq!(JobKind::of_type(t), k, "{t}");
+        }
+    }
+
+    #[test]
+    fn vm_id_in_any_form_and_the_other_vps_check() {
+        let snap = |vm: Value| {
+            JobSnapshot::from_value(&json!({"data": {"jobId": "job_1", "vmId": vm}})).expect("job")
+        };
+        let public = snap(json!("vps_b"));
+        assert_eq!(public.vm_id.as_deref(), Some("vps_b"));
+        assert!(public.is_on_other_vps("vps_a"));
+        assert!(!public.is_on_other_vps("vps_b"));
+        let numeric = snap(json!(412));
+        assert_eq!(numeric.vm_id.as_deref(), Some("412"));
+        assert!(
+            !numeric.is_on_other_vps("vps_a"),
+            "a legacy id cannot be compared"
+        );
+        assert!(!snap(Value::Null).is_on_other_vps("vps_a"));
+    }
+
+    #[test]
     fn reads_the_three_shapes() {
         let legacy = json!({"success":true,"data":{"jobId":"job_1","state":"active","status":"in_progress",
             "progress":40,"progressDetails":{"percentage":40,"message":"Creating backup"},

@@ -504,6 +504,27 @@ impl Operation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn busy_codes() {
+        for c in [
+            "job_in_progress",
+            "vps_not_ready",
+            "operation_in_progress",
+            "vps_busy",
+            "VPS-LOCKED",
+        ] {
+            assert!(is_busy_code(c), "{c}");
+        }
+        for c in [
+            "pending_order",
+            "snapshot_limit_reached",
+            "feature_not_in_plan",
+            "",
+        ] {
+            assert!(!is_busy_code(c), "{c}");
+        }
+    }
     use serde_json::json;
 
     #[test]
