@@ -256,7 +256,8 @@ pub struct JobFaults {
     pub fail_message: Option<String>,
     /// The next N jobs (of `type`, if set) never finish.
     pub stuck_next: u64,
-    /// Restricts the two counters above to one job type, e.g. `backup_create`.
+    /// Restricts the two counters above to one job type, e.g. `backup_create` (its name in any
+    /// vocabulary: `snapshot_rollback` and `qmrollback` also name `snapshot_restore`).
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub job_type: Option<String>,
 }
