@@ -163,7 +163,14 @@ fn help_documents_every_flag() {
         "--fault-seed",
         "--state-file",
         "--log-requests",
+        "--job-initial-status",
+        "--gate-code-key",
+        "--snapshot-visibility",
+        "--job-types",
+        "--vm-id",
+        "--has-more",
         "/_sim/faults",
+        "/_sim/vps/{id}/terminate",
         "/_sim/counters",
         "test-key",
     ] {
@@ -185,6 +192,9 @@ fn bad_flags_fail_with_a_message_and_no_address() {
         &["--fault", "bogus"][..],
         &["--job-duration", "5x"][..],
         &["--key", "no-equals"][..],
+        &["--gate-code-key", "maybe"][..],
+        &["--job-types", "klingon"][..],
+        &["--fault", "busy:Not-A-Code"][..],
     ] {
         let out = Command::new(BIN)
             .args(["--port", "0"])
@@ -387,5 +397,84 @@ fn cli_job_faults_faults_file_latency_and_modes() {
         for e in entries {
             assert!(e["durationMs"].as_u64().is_some_and(|d| d >= 120), "{e}");
         }
+    });
+}
+
+#[test]
+fn cli_fact_switches_and_busy_codes() {
+    let (p, _) = spawn(&[
+        "--job-initial-status",
+        "pending",
+        "--gate-code-key",
+        "omit",
+        "--snapshot-visibility",
+        "immediate",
+        "--job-types",
+        "legacy",
+        "--vm-id",
+        "numeric",
+        "--has-more",
+        "false",
+        "--job-duration",
+        "10m",
+        "--fault",
+        "busy:vps_not_ready,count=1,method=POST",
+    ]);
+    rt().block_on(async {
+        let (_, body, _) = get(&format!("{}/_sim/config", p.url), None).await;
+        let c: Value = serde_json::from_str(&body).expect("json");
+        for (k, v) in [
+            ("jobInitialStatus", json!("pending")),
+            ("gateCodeKey", json!("omit")),
+            ("snapshotVisibility", json!("immediate")),
+            ("jobTypes", json!("legacy")),
+            ("vmId", json!("numeric")),
+            ("hasMore", json!(false)),
+        ] {
+            assert_eq!(c[k], v, "{k}: {c}");
+        }
+        let (_, body, _) = get(&format!("{}/api/v2/vps?limit=1", p.url), Some("test-key")).await;
+        let list: Value = serde_json::from_str(&body).expect("json");
+        assert!(list.get("hasMore").is_none(), "{list}");
+
+        let snaps = format!("{}/api/v2/vps/{VPS_PAYG}/snapshots", p.url);
+        let (_, body, _) = get(&snaps, Some("test-key")).await;
+        let v: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(
+            v["actions"]["canCreate"],
+            json!({"allowed": true, "reason": null})
+        );
+        // The busy fault answers the first POST with vps_not_ready.
+        let r = client()
+            .post(&snaps)
+            .bearer_auth("test-key")
+            .json(&json!({"name": "cli"}))
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(r.status().as_u16(), 409);
+        let problem: Value = r.json().await.expect("json");
+        assert_eq!(problem["code"], "vps_not_ready");
+        let r = client()
+            .post(&snaps)
+            .bearer_auth("test-key")
+            .json(&json!({"name": "cli"}))
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(r.status().as_u16(), 202);
+        let op: Value = r.json().await.expect("json");
+        assert_eq!(op["operation"]["status"], "pending");
+        let (_, body, _) = get(&snaps, Some("test-key")).await;
+        let v: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(v["data"][0]["name"], "cli");
+        assert_eq!(v["data"][0]["createdAt"], Value::Null);
+        let poll = op["operation"]["pollUrl"].as_str().expect("pollUrl");
+        let (_, body, _) = get(&format!("{}{poll}", p.url), Some("test-key")).await;
+        let job: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(job["data"]["type"], "snapshot_create");
+        assert!(job["data"]["vmId"]
+            .as_str()
+            .is_some_and(|v| v.parse::<u32>().is_ok()));
     });
 }

@@ -8,7 +8,10 @@ use hostup_provider::sim::fixture::{
     BACKUP_APP, KEY_ADMIN, KEY_BACKUP_ONLY, KEY_READ_ONLY, KEY_TEST, SNAPSHOT_APP, VPS_APP,
     VPS_FULL, VPS_NO_SNAPSHOTS, VPS_PAYG, VPS_PENDING,
 };
-use hostup_provider::sim::{self, ApiKey, JobShape, SimConfig, SimHandle, SnapshotDeleteMode};
+use hostup_provider::sim::{
+    self, ApiKey, GateCodeKey, JobInitialStatus, JobShape, JobTypes, SimConfig, SimHandle,
+    SnapshotDeleteMode, SnapshotVisibility, VmIdForm,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -233,7 +236,7 @@ async fn snapshot_list_of_a_plan_without_snapshots_matches_reference() {
             "data": [],
             "available": false,
             "reason": NO_SNAPSHOTS,
-            "limits": {"totalSnapshots": 0},
+            "limits": {"totalSnapshots": 0, "usedSnapshots": 0},
             "actions": {"canCreate": closed, "canRestore": closed},
         })
     );
@@ -252,7 +255,10 @@ async fn snapshot_list_items_match_reference() {
     );
     assert_eq!(body["available"], true);
     assert_eq!(body["reason"], Value::Null);
-    assert_eq!(body["limits"], json!({"totalSnapshots": 3}));
+    assert_eq!(
+        body["limits"],
+        json!({"totalSnapshots": 3, "usedSnapshots": 1})
+    );
     let open = json!({"allowed": true, "reason": null, "code": null});
     assert_eq!(
         body["actions"],
@@ -531,7 +537,7 @@ async fn backup_list_with_quota_info_matches_reference() {
     let open = json!({"allowed": true, "reason": null, "code": null});
     assert_eq!(
         body["actions"],
-        json!({"canCreateBackup": open, "canRestore": open})
+        json!({"canCreateBackup": open, "canRestore": open, "canRestoreFromAnotherVps": open})
     );
 }
 
@@ -998,7 +1004,8 @@ async fn vps_list_paginates_with_cursor() {
     let mut pages = Vec::new();
     loop {
         let body = t.get(&path).await.json();
-        assert_eq!(keys_of(&body), sorted(&["data", "nextCursor"]));
+        assert_eq!(keys_of(&body), sorted(&["data", "nextCursor", "hasMore"]));
+        assert_eq!(body["hasMore"], body["nextCursor"].is_string(), "{body}");
         let data = body["data"].as_array().expect("data").clone();
         pages.push(data.len());
         for v in &data {
@@ -1021,6 +1028,7 @@ async fn vps_list_paginates_with_cursor() {
     let all = t.get("/api/v2/vps").await.json();
     assert_eq!(all["data"].as_array().map(Vec::len), Some(5));
     assert_eq!(all["nextCursor"], Value::Null);
+    assert_eq!(all["hasMore"], false);
 
     let r = t.get("/api/v2/vps?cursor=not-a-cursor").await;
     let p = assert_problem(
@@ -1387,4 +1395,739 @@ async fn concurrent_requests_respect_the_rate_limit_and_the_job_gate() {
     assert_eq!(codes.iter().filter(|c| **c == 429).count(), 10, "{codes:?}");
     let state = t.admin(Method::GET, "/_sim/state", None).await;
     assert_eq!(state["jobs"].as_array().map(Vec::len), Some(1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Facts the reference allows but does not pin down (docs/hostup-sim.md, "Choices for
+// undocumented behaviour"): each default, and each switch.
+
+/// `op_of` for a 202 whose status may be `pending` (jobInitialStatus = pending).
+fn op_status(r: &Resp) -> (String, String, String) {
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    let op = &r.json()["operation"];
+    (
+        op["status"].as_str().expect("status").to_string(),
+        op["jobId"].as_str().expect("jobId").to_string(),
+        op["pollUrl"].as_str().expect("pollUrl").to_string(),
+    )
+}
+
+#[tokio::test]
+async fn snapshot_limits_count_used_slots() {
+    let t = start(cfg().with_snapshot_delete(SnapshotDeleteMode::Sync)).await;
+    let limits = |v: &Value| v["limits"].clone();
+    let full = t
+        .get(&format!("/api/v2/vps/{VPS_FULL}/snapshots"))
+        .await
+        .json();
+    assert_eq!(
+        limits(&full),
+        json!({"totalSnapshots": 2, "usedSnapshots": 2})
+    );
+    let payg = t
+        .get(&format!("/api/v2/vps/{VPS_PAYG}/snapshots"))
+        .await
+        .json();
+    assert_eq!(
+        limits(&payg),
+        json!({"totalSnapshots": 5, "usedSnapshots": 0})
+    );
+    let del = format!("/api/v2/vps/{VPS_FULL}/snapshots/nightly-1");
+    let r = t
+        .send(Method::DELETE, &del, Some(KEY_TEST), None)
+        .await
+        .expect("delete");
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let full = t
+        .get(&format!("/api/v2/vps/{VPS_FULL}/snapshots"))
+        .await
+        .json();
+    assert_eq!(
+        limits(&full),
+        json!({"totalSnapshots": 2, "usedSnapshots": 1})
+    );
+    assert_eq!(
+        full["limits"]["usedSnapshots"],
+        full["data"].as_array().map(Vec::len).unwrap_or(99)
+    );
+}
+
+#[tokio::test]
+async fn jobs_may_start_pending_before_queued() {
+    // Default: the 202 says queued (op_of asserts it).
+    let t = start(cfg().with_job_duration(Duration::from_secs(600))).await;
+    let (job, poll) = op_of(
+        &t.post(&format!("/api/v2/vps/{VPS_PAYG}/backups"), None)
+            .await,
+    );
+    assert_eq!(t.get(&poll).await.json()["data"]["status"], "queued");
+    t.admin(Method::POST, &format!("/_sim/jobs/{job}/complete"), None)
+        .await;
+
+    // Switched at run time: new jobs start pending (600 s: pending for the first 30 s).
+    let c = t
+        .admin(
+            Method::PATCH,
+            "/_sim/config",
+            Some(json!({"jobInitialStatus": "pending"})),
+        )
+        .await;
+    assert_eq!(c["jobInitialStatus"], "pending");
+    let r = t
+        .post(&format!("/api/v2/vps/{VPS_APP}/backups"), None)
+        .await;
+    let (status, job, poll) = op_status(&r);
+    assert_eq!(status, "pending");
+    assert_eq!(poll, format!("/api/jobs/{job}"));
+    let d = t.get(&poll).await.json()["data"].clone();
+    assert_eq!(d["status"], "pending");
+    assert_eq!(d["state"], "waiting");
+    assert_eq!(d["statusKey"], "jobs.status.pending");
+    assert_eq!(d["isWaiting"], true);
+    assert_eq!(d["isRunning"], false);
+    assert_eq!(d["progress"], 0);
+    t.admin(
+        Method::PATCH,
+        "/_sim/config",
+        Some(json!({"jobShape": "operation"})),
+    )
+    .await;
+    let op = t.get(&poll).await.json();
+    assert_eq!(op["operation"]["status"], "pending");
+    t.admin(Method::POST, &format!("/_sim/jobs/{job}/complete"), None)
+        .await;
+    assert_eq!(
+        t.get(&poll).await.json()["operation"]["status"],
+        "completed"
+    );
+
+    // Through the whole lifecycle: statuses only move forward through the enum.
+    let t = start(
+        cfg()
+            .with_job_duration(Duration::from_millis(1500))
+            .with_job_initial_status(JobInitialStatus::Pending),
+    )
+    .await;
+    let posted = Instant::now();
+    let (status, _, poll) = op_status(
+        &t.post(&format!("/api/v2/vps/{VPS_PAYG}/backups"), None)
+            .await,
+    );
+    assert_eq!(status, "pending");
+    let first = t.get(&poll).await.json();
+    let fast = posted.elapsed() < Duration::from_millis(60);
+    let mut seen = vec![first];
+    seen.extend(t.poll_until_terminal(&poll, Duration::from_secs(30)).await);
+    let order = ["pending", "queued", "in_progress", "completed"];
+    let ranks: Vec<usize> = seen
+        .iter()
+        .map(|b| {
+            let st = b["data"]["status"].as_str().expect("status");
+            order.iter().position(|o| *o == st).expect("known status")
+        })
+        .collect();
+    assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+    assert_eq!(ranks.last(), Some(&3));
+    if fast {
+        assert_eq!(
+            ranks[0], 0,
+            "first poll within 5 % of the duration: {seen:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn restore_and_backup_results_name_what_they_made() {
+    let t = start(cfg().with_job_duration(Duration::ZERO)).await;
+    let restore = format!("/api/v2/vps/{VPS_APP}/snapshots/{SNAPSHOT_APP}/actions/restore");
+    let (_, poll) = op_of(&t.post(&restore, None).await);
+    let d = t.get(&poll).await.json();
+    assert_eq!(d["data"]["result"]["snapshotName"], SNAPSHOT_APP);
+    assert_eq!(d["data"]["result"]["success"], true);
+
+    let (_, bpoll) = op_of(
+        &t.post(&format!("/api/v2/vps/{VPS_PAYG}/backups"), None)
+            .await,
+    );
+    let d = t.get(&bpoll).await.json();
+    let result = &d["data"]["result"];
+    let id = result["backupId"].as_str().expect("backupId");
+    assert!(is_public_id("bkp_", id), "{id}");
+    assert_eq!(result["backup"]["id"], id);
+    let list = t
+        .get(&format!("/api/v2/vps/{VPS_PAYG}/backups"))
+        .await
+        .json();
+    assert_eq!(list["backups"][0]["id"], id);
+
+    // The operation shape carries the same result.
+    t.admin(
+        Method::PATCH,
+        "/_sim/config",
+        Some(json!({"jobShape": "operation"})),
+    )
+    .await;
+    let op = t.get(&poll).await.json();
+    assert_eq!(op["operation"]["result"]["snapshotName"], SNAPSHOT_APP);
+    let op = t.get(&bpoll).await.json();
+    assert_eq!(op["operation"]["result"]["backupId"], id);
+
+    // Before the backup exists, there is no result.
+    t.admin(
+        Method::PATCH,
+        "/_sim/config",
+        Some(json!({"jobDurationMs": 600_000})),
+    )
+    .await;
+    let (_, poll) = op_of(
+        &t.post(&format!("/api/v2/vps/{VPS_APP}/backups"), None)
+            .await,
+    );
+    assert_eq!(
+        t.get(&poll).await.json()["operation"]["result"],
+        Value::Null
+    );
+}
+
+#[tokio::test]
+async fn vps_list_has_more_can_be_switched_off() {
+    let t = start(cfg().with_has_more(false)).await;
+    let body = t.get("/api/v2/vps?limit=2").await.json();
+    assert_eq!(keys_of(&body), sorted(&["data", "nextCursor"]));
+    assert!(body["nextCursor"].is_string());
+    t.admin(
+        Method::PATCH,
+        "/_sim/config",
+        Some(json!({"hasMore": true})),
+    )
+    .await;
+    let body = t.get("/api/v2/vps?limit=2").await.json();
+    assert_eq!(body["hasMore"], true);
+    let last = t.get("/api/v2/vps?limit=100").await.json();
+    assert_eq!(
+        (last["hasMore"].clone(), last["nextCursor"].clone()),
+        (json!(false), Value::Null)
+    );
+}
+
+#[tokio::test]
+async fn gates_without_a_code_show_null_or_no_code_key() {
+    // Default: "code": null (the other tests compare whole gates with it).
+    let t = start(cfg()).await;
+    let snaps = t
+        .get(&format!("/api/v2/vps/{VPS_APP}/snapshots"))
+        .await
+        .json();
+    assert_eq!(
+        keys_of(&snaps["actions"]["canCreate"]),
+        sorted(&["allowed", "reason", "code"])
+    );
+    assert_eq!(snaps["actions"]["canCreate"]["code"], Value::Null);
+
+    let t = start(cfg().with_gate_code_key(GateCodeKey::Omit)).await;
+    let open = json!({"allowed": true, "reason": null});
+    let snaps = t
+        .get(&format!("/api/v2/vps/{VPS_APP}/snapshots"))
+        .await
+        .json();
+    assert_eq!(
+        snaps["actions"],
+        json!({"canCreate": open, "canRestore": open})
+    );
+    let backups = t
+        .get(&format!("/api/v2/vps/{VPS_APP}/backups"))
+        .await
+        .json();
+    assert_eq!(
+        backups["actions"],
+        json!({"canCreateBackup": open, "canRestore": open, "canRestoreFromAnotherVps": open})
+    );
+    // A closed gate keeps its code.
+    let full = t
+        .get(&format!("/api/v2/vps/{VPS_FULL}/snapshots"))
+        .await
+        .json();
+    assert_eq!(
+        full["actions"]["canCreate"]["code"],
+        "snapshot_limit_reached"
+    );
+    assert_eq!(full["actions"]["canRestore"], open);
+    // And back at run time.
+    let c = t
+        .admin(
+            Method::PATCH,
+            "/_sim/config",
+            Some(json!({"gateCodeKey": "null"})),
+        )
+        .await;
+    assert_eq!(c["gateCodeKey"], "null");
+    let snaps = t
+        .get(&format!("/api/v2/vps/{VPS_APP}/snapshots"))
+        .await
+        .json();
+    assert_eq!(snaps["actions"]["canRestore"]["code"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_snapshot_being_taken_may_be_listed_without_times() {
+    let t = start(
+        cfg()
+            .with_job_duration(Duration::from_secs(600))
+            .with_snapshot_visibility(SnapshotVisibility::Immediate),
+    )
+    .await;
+    let path = format!("/api/v2/vps/{VPS_APP}/snapshots");
+    let (job, poll) = op_of(
+        &t.post(
+            &path,
+            Some(json!({"name": "pre-deploy", "description": "Before deploy"})),
+        )
+        .await,
+    );
+    let list = t.get(&path).await.json();
+    let items = list["data"].as_array().expect("data");
+    assert_eq!(items.len(), 2);
+    assert_eq!(
+        items[1],
+        json!({"displayId": "pre-deploy", "name": "pre-deploy", "description": "Before deploy",
+               "createdAt": null, "expiresAt": null, "includesMemoryState": false,
+               "parentName": SNAPSHOT_APP})
+    );
+    assert_eq!(
+        list["limits"],
+        json!({"totalSnapshots": 3, "usedSnapshots": 2})
+    );
+    assert_eq!(list["actions"]["canRestore"]["code"], "job_in_progress");
+
+    t.admin(Method::POST, &format!("/_sim/jobs/{job}/complete"), None)
+        .await;
+    let done = t.get(&poll).await.json();
+    let list = t.get(&path).await.json();
+    let item = &list["data"][1];
+    assert_eq!(item, &done["data"]["result"]["snapshot"]);
+    let created = item["createdAt"].as_str().expect("createdAt");
+    let expires = item["expiresAt"].as_str().expect("expiresAt");
+    assert_iso_ms(created);
+    assert_eq!(
+        parse_iso(expires) - parse_iso(created),
+        time::Duration::hours(24)
+    );
+    assert_eq!(list["limits"]["usedSnapshots"], 2);
+
+    // A create that fails leaves nothing behind.
+    let (job, _) = op_of(&t.post(&path, Some(json!({"name": "doomed"}))).await);
+    let list = t.get(&path).await.json();
+    assert_eq!(list["data"][2]["name"], "doomed");
+    t.admin(Method::POST, &format!("/_sim/jobs/{job}/fail"), None)
+        .await;
+    let list = t.get(&path).await.json();
+    assert_eq!(list["data"].as_array().map(Vec::len), Some(2));
+    assert_eq!(list["limits"]["usedSnapshots"], 2);
+
+    // Default (completed): hidden until then, as snapshot_create_queues_a_job… shows; switchable.
+    let c = t
+        .admin(
+            Method::PATCH,
+            "/_sim/config",
+            Some(json!({"snapshotVisibility": "completed"})),
+        )
+        .await;
+    assert_eq!(c["snapshotVisibility"], "completed");
+    op_of(&t.post(&path, Some(json!({"name": "hidden"}))).await);
+    let list = t.get(&path).await.json();
+    assert_eq!(list["data"].as_array().map(Vec::len), Some(2));
+    assert_eq!(list["limits"]["usedSnapshots"], 2);
+}
+
+#[tokio::test]
+async fn backup_list_gates_restores_from_another_vps() {
+    let t = start(cfg().with_job_duration(Duration::from_secs(600))).await;
+    let gate = |v: &Value| v["actions"]["canRestoreFromAnotherVps"].clone();
+    let open = json!({"allowed": true, "reason": null, "code": null});
+    for vps in [VPS_APP, VPS_NO_SNAPSHOTS, VPS_FULL, VPS_PAYG] {
+        let b = t.get(&format!("/api/v2/vps/{vps}/backups")).await.json();
+        assert_eq!(gate(&b), open, "{vps}: {b}");
+    }
+    let pending = t
+        .get(&format!("/api/v2/vps/{VPS_PENDING}/backups"))
+        .await
+        .json();
+    let g = gate(&pending);
+    assert_eq!(g["allowed"], false);
+    assert_eq!(g["code"], "pending_order");
+    assert!(g["reason"].as_str().is_some_and(|r| !r.is_empty()));
+
+    t.admin(
+        Method::PATCH,
+        &format!("/_sim/vps/{VPS_NO_SNAPSHOTS}"),
+        Some(json!({"serviceStatus": "suspended"})),
+    )
+    .await;
+    let b = t
+        .get(&format!("/api/v2/vps/{VPS_NO_SNAPSHOTS}/backups"))
+        .await
+        .json();
+    assert_eq!(gate(&b)["code"], "service_suspended");
+
+    // While a job runs on the VPS.
+    op_of(
+        &t.post(
+            &format!("/api/v2/vps/{VPS_FULL}/snapshots/nightly-1/actions/restore"),
+            None,
+        )
+        .await,
+    );
+    let b = t
+        .get(&format!("/api/v2/vps/{VPS_FULL}/backups"))
+        .await
+        .json();
+    assert_eq!(gate(&b)["code"], "job_in_progress");
+}
+
+#[tokio::test]
+async fn busy_faults_answer_each_vps_busy_signal() {
+    let t = start(cfg().with_job_duration(Duration::ZERO)).await;
+    let backups = format!("/api/v2/vps/{VPS_PAYG}/backups");
+    let snapshots = format!("/api/v2/vps/{VPS_PAYG}/snapshots");
+    t.admin(
+        Method::POST,
+        "/_sim/faults",
+        Some(json!({"rules": [
+            {"kind": "busy", "count": 1, "method": "POST"},
+            {"kind": "busy", "code": "vps_not_ready", "count": 1, "method": "POST"},
+            {"kind": "busy", "code": "operation_in_progress", "count": 1, "method": "POST"},
+        ]})),
+    )
+    .await;
+    let r = t.post(&backups, None).await;
+    let p = assert_problem(&r, 409, "job_in_progress", "Job in progress", &backups);
+    assert!(p["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    let r = t.post(&backups, None).await;
+    let p = assert_problem(&r, 409, "vps_not_ready", "VPS not ready", &backups);
+    assert!(p["detail"]
+        .as_str()
+        .is_some_and(|d| d.contains("not ready")));
+    let r = t.post(&backups, None).await;
+    assert_problem(&r, 409, "operation_in_progress", "Conflict", &backups);
+    op_of(&t.post(&backups, None).await);
+
+    // With `gates`, a gate read is answered with its gates closed with the code; the same rule
+    // refuses a write with it.
+    t.admin(
+        Method::POST,
+        "/_sim/faults",
+        Some(json!({"rules": [
+            {"kind": "busy", "code": "vps_not_ready", "gates": true, "route": "/api/v2/vps/{id}/*", "count": 4},
+        ]})),
+    )
+    .await;
+    for path in [&snapshots, &backups] {
+        let r = t.get(path).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let actions = r.json()["actions"].clone();
+        for (name, g) in actions.as_object().expect("actions") {
+            assert_eq!(g["allowed"], false, "{name}");
+            assert_eq!(g["code"], "vps_not_ready", "{name}");
+            assert!(g["reason"].is_string(), "{name}");
+        }
+    }
+    let r = t.post(&snapshots, Some(json!({"name": "x"}))).await;
+    assert_problem(&r, 409, "vps_not_ready", "VPS not ready", &snapshots);
+    // A pending order still wins over a busy gate, as over a job in flight.
+    let r = t.get(&format!("/api/v2/vps/{VPS_PENDING}/snapshots")).await;
+    assert_eq!(r.json()["actions"]["canCreate"]["code"], "pending_order");
+    let faults = t.admin(Method::GET, "/_sim/faults", None).await;
+    assert_eq!(faults["rules"][0]["fired"], 4);
+    assert_eq!(faults["rules"][0]["gates"], true);
+    let snaps = t.get(&snapshots).await.json();
+    assert_eq!(snaps["actions"]["canCreate"]["allowed"], true);
+
+    // Bad busy rules are refused.
+    for rule in [
+        json!({"kind": "busy", "code": "Not A Code"}),
+        json!({"kind": "error", "code": "vps_not_ready"}),
+        json!({"kind": "reset", "gates": true}),
+    ] {
+        let r = t
+            .send(
+                Method::POST,
+                "/_sim/faults",
+                None,
+                Some(json!({"rules": [rule]})),
+            )
+            .await
+            .expect("post");
+        assert_eq!(r.status.as_u16(), 400, "{rule}: {}", r.text);
+    }
+}
+
+#[tokio::test]
+async fn a_vps_not_ready_closes_its_gates_with_vps_not_ready() {
+    let t = start(cfg().with_job_duration(Duration::ZERO)).await;
+    let snapshots = format!("/api/v2/vps/{VPS_APP}/snapshots");
+    let backups = format!("/api/v2/vps/{VPS_APP}/backups");
+    let dump = t
+        .admin(
+            Method::PATCH,
+            &format!("/_sim/vps/{VPS_APP}"),
+            Some(json!({"powerState": "starting", "revertAfterMs": 400})),
+        )
+        .await;
+    assert_eq!(dump["powerState"], "starting");
+    assert!(dump["powerRevert"]["at"].is_string());
+    assert_eq!(dump["powerRevert"]["to"], "running");
+    assert_eq!(
+        t.get(&format!("/api/v2/vps/{VPS_APP}")).await.json()["powerState"],
+        "starting"
+    );
+    let s = t.get(&snapshots).await.json();
+    let b = t.get(&backups).await.json();
+    for g in [
+        &s["actions"]["canCreate"],
+        &s["actions"]["canRestore"],
+        &b["actions"]["canCreateBackup"],
+        &b["actions"]["canRestore"],
+        &b["actions"]["canRestoreFromAnotherVps"],
+    ] {
+        assert_eq!(g["allowed"], false, "{g}");
+        assert_eq!(g["code"], "vps_not_ready", "{g}");
+    }
+    let r = t.post(&backups, None).await;
+    let p = assert_problem(&r, 409, "vps_not_ready", "VPS not ready", &backups);
+    assert_eq!(p["detail"], b["actions"]["canCreateBackup"]["reason"]);
+    let del = format!("{backups}/{BACKUP_APP}");
+    let r = t
+        .send(Method::DELETE, &del, Some(KEY_TEST), None)
+        .await
+        .expect("delete");
+    assert_problem(&r, 409, "vps_not_ready", "VPS not ready", &del);
+
+    // The power operation ends by itself.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let v = t.get(&format!("/api/v2/vps/{VPS_APP}")).await.json();
+        if v["powerState"] == "running" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "power state never reverted: {v}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        t.get(&snapshots).await.json()["actions"]["canCreate"]["allowed"],
+        true
+    );
+    // Without revertAfterMs it stays until changed; provisioning counts too.
+    t.admin(
+        Method::PATCH,
+        &format!("/_sim/vps/{VPS_APP}"),
+        Some(json!({"powerState": "provisioning"})),
+    )
+    .await;
+    assert_eq!(
+        t.get(&snapshots).await.json()["actions"]["canCreate"]["code"],
+        "vps_not_ready"
+    );
+    let dump = t
+        .admin(
+            Method::PATCH,
+            &format!("/_sim/vps/{VPS_APP}"),
+            Some(json!({"powerState": "stopped"})),
+        )
+        .await;
+    assert_eq!(dump["powerRevert"], Value::Null);
+    assert_eq!(
+        t.get(&snapshots).await.json()["actions"]["canCreate"]["allowed"],
+        true
+    );
+    // Bad patches are refused.
+    for body in [
+        json!({"powerState": "warp"}),
+        json!({"serviceStatus": "gone"}),
+        json!({"revertAfterMs": 5}),
+        json!({"other": 1}),
+    ] {
+        let r = t
+            .send(
+                Method::PATCH,
+                &format!("/_sim/vps/{VPS_APP}"),
+                None,
+                Some(body.clone()),
+            )
+            .await
+            .expect("patch");
+        assert_eq!(r.status.as_u16(), 400, "{body}: {}", r.text);
+    }
+}
+
+#[tokio::test]
+async fn job_type_vocabulary_and_vm_id_form_are_selectable() {
+    let t = start(cfg().with_job_duration(Duration::ZERO)).await;
+    let restore = format!("/api/v2/vps/{VPS_APP}/snapshots/{SNAPSHOT_APP}/actions/restore");
+    // Defaults: current names, public vmId.
+    let (_, poll) = op_of(&t.post(&restore, None).await);
+    let d = t.get(&poll).await.json()["data"].clone();
+    assert_eq!(d["type"], "snapshot_restore");
+    assert_eq!(d["vmId"], VPS_APP);
+
+    let t = start(
+        cfg()
+            .with_job_duration(Duration::ZERO)
+            .with_job_types(JobTypes::Legacy)
+            .with_vm_id(VmIdForm::Numeric),
+    )
+    .await;
+    let (job, poll) = op_of(&t.post(&restore, None).await);
+    let d = t.get(&poll).await.json()["data"].clone();
+    assert_eq!(d["type"], "snapshot_rollback");
+    assert_eq!(d["jobName"], "snapshot_rollback");
+    assert_eq!(d["progressTextKey"], "jobs.progress.snapshot_rollback");
+    assert_eq!(d["result"]["type"], "snapshot_rollback");
+    let vmid = d["vmId"].as_str().expect("vmId is a string").to_string();
+    assert!(vmid.parse::<u32>().is_ok(), "{vmid}");
+    // The number is the one in the VPS's backup storage keys.
+    let b = t
+        .get(&format!("/api/v2/vps/{VPS_APP}/backups"))
+        .await
+        .json();
+    let key = b["backups"][0]["storageKey"].as_str().expect("storageKey");
+    assert!(
+        key.starts_with(&format!("vzdump-qemu-{vmid}-")),
+        "{key} / {vmid}"
+    );
+    // The admin API keeps the internal names.
+    let state = t.admin(Method::GET, "/_sim/state", None).await;
+    let j = state["jobs"]
+        .as_array()
+        .and_then(|l| l.iter().find(|j| j["jobId"] == job.as_str()))
+        .cloned()
+        .expect("job");
+    assert_eq!(j["type"], "snapshot_restore");
+    assert_eq!(j["vpsId"], VPS_APP);
+    // A job fault's type filter takes any vocabulary's name.
+    t.admin(
+        Method::POST,
+        "/_sim/faults",
+        Some(json!({"jobs": {"failNext": 1, "type": "snapshot_rollback"}})),
+    )
+    .await;
+    op_of(
+        &t.post(&format!("/api/v2/vps/{VPS_PAYG}/backups"), None)
+            .await,
+    );
+    let (_, poll) = op_of(&t.post(&restore, None).await);
+    assert_eq!(t.get(&poll).await.json()["data"]["status"], "failed");
+
+    // Proxmox task names, switched at run time.
+    let c = t
+        .admin(
+            Method::PATCH,
+            "/_sim/config",
+            Some(json!({"jobTypes": "proxmox", "vmId": "public"})),
+        )
+        .await;
+    assert_eq!(
+        (c["jobTypes"].clone(), c["vmId"].clone()),
+        (json!("proxmox"), json!("public"))
+    );
+    let (_, poll) = op_of(
+        &t.post(&format!("/api/v2/vps/{VPS_PAYG}/backups"), None)
+            .await,
+    );
+    let d = t.get(&poll).await.json()["data"].clone();
+    assert_eq!(d["type"], "vzdump");
+    assert_eq!(d["result"]["type"], "vzdump");
+    assert_eq!(d["vmId"], VPS_PAYG);
+    let r = t
+        .send(
+            Method::PATCH,
+            "/_sim/config",
+            None,
+            Some(json!({"jobTypes": "klingon"})),
+        )
+        .await
+        .expect("patch");
+    assert_eq!(r.status.as_u16(), 400);
+}
+
+#[tokio::test]
+async fn a_terminated_vps_has_no_snapshots_or_backups() {
+    let t = start(cfg().with_job_duration(Duration::from_secs(600))).await;
+    let snapshots = format!("/api/v2/vps/{VPS_APP}/snapshots");
+    let backups = format!("/api/v2/vps/{VPS_APP}/backups");
+    assert_eq!(t.get(&snapshots).await.status, StatusCode::OK);
+    let (_, poll) = op_of(&t.post(&backups, None).await);
+
+    let dump = t
+        .admin(
+            Method::POST,
+            &format!("/_sim/vps/{VPS_APP}/terminate"),
+            None,
+        )
+        .await;
+    assert_eq!(dump["serviceStatus"], "terminated");
+    assert_eq!(dump["powerState"], "stopped");
+    // Its job in flight fails.
+    let d = t.get(&poll).await.json()["data"].clone();
+    assert_eq!(d["status"], "failed");
+    assert_eq!(d["failedReason"], "The VPS was terminated.");
+    // Still in the inventory, with its status…
+    let v = t.get(&format!("/api/v2/vps/{VPS_APP}")).await.json();
+    assert_eq!(v["serviceStatus"], "terminated");
+    let by_name = t.get("/api/v2/vps?name=app-01").await.json();
+    assert_eq!(by_name["data"][0]["id"], VPS_APP);
+    // …but its snapshots and backups are gone.
+    for path in [
+        snapshots.clone(),
+        backups.clone(),
+        format!("{snapshots}/{SNAPSHOT_APP}/actions/restore"),
+        format!("{backups}/{BACKUP_APP}/actions/restore"),
+    ] {
+        let r = if path.ends_with("restore") {
+            t.post(&path, None).await
+        } else {
+            t.get(&path).await
+        };
+        assert_problem(&r, 404, "vps_not_found", "VPS not found", &path);
+    }
+    let r = t.post(&snapshots, Some(json!({"name": "late"}))).await;
+    assert_problem(&r, 404, "vps_not_found", "VPS not found", &snapshots);
+    let del = format!("{backups}/{BACKUP_APP}");
+    let r = t
+        .send(Method::DELETE, &del, Some(KEY_TEST), None)
+        .await
+        .expect("delete");
+    assert_problem(&r, 404, "vps_not_found", "VPS not found", &del);
+
+    // Removed outright: every endpoint 404s and the list drops it.
+    let r = t
+        .send(Method::DELETE, &format!("/_sim/vps/{VPS_PAYG}"), None, None)
+        .await
+        .expect("delete");
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let path = format!("/api/v2/vps/{VPS_PAYG}");
+    assert_problem(
+        &t.get(&path).await,
+        404,
+        "vps_not_found",
+        "VPS not found",
+        &path,
+    );
+    let all = t.get("/api/v2/vps").await.json();
+    assert_eq!(all["data"].as_array().map(Vec::len), Some(4));
+    let r = t
+        .send(
+            Method::POST,
+            &format!("/_sim/vps/{VPS_PAYG}/terminate"),
+            None,
+            None,
+        )
+        .await
+        .expect("post");
+    assert_eq!(r.status.as_u16(), 404);
+    assert_eq!(r.json()["code"], "vps_not_found");
+
+    // A reset brings both back.
+    t.admin(Method::POST, "/_sim/reset", None).await;
+    assert_eq!(t.get(&snapshots).await.status, StatusCode::OK);
+    assert_eq!(t.get(&path).await.status, StatusCode::OK);
 }

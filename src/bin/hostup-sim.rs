@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use hostup_provider::sim::{
-    self, parse_duration, ApiKey, FaultKind, FaultRule, Faults, FixtureSource, JobShape, SimConfig,
-    SnapshotDeleteMode,
+    self, parse_duration, ApiKey, FaultKind, FaultRule, Faults, FixtureSource, GateCodeKey,
+    JobInitialStatus, JobShape, JobTypes, SimConfig, SnapshotDeleteMode, SnapshotVisibility,
+    VmIdForm,
 };
 
 /// A local HostUp API (VPS inventory, snapshots, backups, job polling) with an admin API under
@@ -55,6 +56,26 @@ struct Cli {
     /// DELETE …/snapshots/{name}: async (202 + job) | sync (204).
     #[arg(long, value_name = "MODE", default_value = "async")]
     snapshot_delete: SnapshotDeleteMode,
+    /// Status of a new job (202 and first polls): queued | pending (pending, then queued).
+    #[arg(long, value_name = "STATUS", default_value = "queued")]
+    job_initial_status: JobInitialStatus,
+    /// `code` of gates without a code: null ("code": null) | omit (no code key).
+    #[arg(long, value_name = "MODE", default_value = "null")]
+    gate_code_key: GateCodeKey,
+    /// When a snapshot being created is listed: completed (once its job completes) |
+    /// immediate (at once, createdAt/expiresAt null until then).
+    #[arg(long, value_name = "WHEN", default_value = "completed")]
+    snapshot_visibility: SnapshotVisibility,
+    /// Vocabulary of job `type`: current (snapshot_restore …) | legacy (snapshot_rollback …) |
+    /// proxmox (qmrollback, vzdump …).
+    #[arg(long, value_name = "VOCAB", default_value = "current")]
+    job_types: JobTypes,
+    /// Form of a job's `vmId`: public (vps_…) | numeric (legacy number as a string).
+    #[arg(long, value_name = "FORM", default_value = "public")]
+    vm_id: VmIdForm,
+    /// Whether paginated lists carry `hasMore` beside `nextCursor`: true | false.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    has_more: bool,
     /// Requests per window per API key; 0 = off (and no X-RateLimit-* headers).
     #[arg(long, value_name = "N", default_value_t = 1000)]
     rate_limit: u32,
@@ -63,7 +84,8 @@ struct Cli {
     rate_window: Duration,
     /// Add a fault rule: KIND[:ARG][,count=N][,rate=P][,route=PATTERN][,method=M][,after]
     /// with KIND one of latency:MS, error:STATUS, html502, rate-limit:RETRY_AFTER, truncate,
-    /// reset, busy (409 job_in_progress) (repeatable).
+    /// reset, busy[:CODE] (409 CODE, default job_in_progress; `,gates` closes the gates of list
+    /// reads with CODE instead) (repeatable).
     #[arg(long = "fault", value_name = "SPEC")]
     fault: Vec<FaultRule>,
     /// Load faults from a JSON file (same body as POST /_sim/faults).
@@ -103,11 +125,15 @@ staging-01 …m6 (pending order), cloud-01 …m7 (PAYG, unlimited backups).
 Admin API (no key): GET /_sim/health, GET|DELETE /_sim/requests[?since=SEQ],
 GET /_sim/counters, GET|POST|DELETE /_sim/faults, GET|PATCH /_sim/config,
 POST /_sim/reset, GET /_sim/state, POST /_sim/jobs/{jobId}/complete,
-POST /_sim/jobs/{jobId}/fail {\"message\":…}, POST /_sim/vps/{id}/snapshots/{name}/expire.
+POST /_sim/jobs/{jobId}/fail {\"message\":…}, DELETE /_sim/jobs/{jobId},
+PATCH /_sim/vps/{id} {\"serviceStatus\",\"powerState\",\"revertAfterMs\"},
+POST /_sim/vps/{id}/terminate, DELETE /_sim/vps/{id},
+POST /_sim/vps/{id}/snapshots/{name}/expire.
 
 Examples:
   hostup-sim --port 0 --job-duration 2s
   hostup-sim --fault error:503,rate=0.1 --fault html502,count=2,method=GET
+  hostup-sim --fault busy:vps_not_ready,count=1,method=POST
   hostup-sim --rate-limit 10 --fail-next-jobs 1 --fail-message 'Backup storage unavailable'";
 
 fn config(cli: Cli) -> Result<SimConfig, String> {
@@ -158,6 +184,12 @@ fn config(cli: Cli) -> Result<SimConfig, String> {
         faults,
         state_file: cli.state_file,
         log_requests: cli.log_requests,
+        job_initial_status: cli.job_initial_status,
+        gate_code_key: cli.gate_code_key,
+        snapshot_visibility: cli.snapshot_visibility,
+        job_types: cli.job_types,
+        vm_id: cli.vm_id,
+        has_more: cli.has_more,
     })
 }
 

@@ -7,11 +7,26 @@ use http::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::config::{JobShape, SnapshotDeleteMode};
+use super::config::{
+    GateCodeKey, JobInitialStatus, JobShape, JobTypes, SnapshotDeleteMode, SnapshotVisibility,
+    VmIdForm,
+};
 use super::faults::{FaultEngine, Faults};
 use super::problem::{ApiError, FieldError};
 use super::server::{ok, Reply, Req, Shared};
+use super::state::{POWER_STATES, SERVICE_STATUSES};
 use super::util::now_ms;
+
+/// The VPS's entry of the state dump (what `PATCH /_sim/vps/{id}` and terminate answer).
+fn vps_dump(inner: &super::server::Inner, id: &str) -> Reply {
+    let dump = inner.state.dump(now_ms());
+    let entry = dump["vps"]
+        .as_array()
+        .and_then(|l| l.iter().find(|v| v["id"] == id))
+        .cloned()
+        .unwrap_or_default();
+    Reply::json(200, &entry)
+}
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -22,6 +37,28 @@ struct ConfigPatch {
     snapshot_delete: Option<SnapshotDeleteMode>,
     rate_limit: Option<u32>,
     rate_window_ms: Option<i64>,
+    job_initial_status: Option<JobInitialStatus>,
+    gate_code_key: Option<GateCodeKey>,
+    snapshot_visibility: Option<SnapshotVisibility>,
+    job_types: Option<JobTypes>,
+    vm_id: Option<VmIdForm>,
+    has_more: Option<bool>,
+}
+
+/// Body of `PATCH /_sim/vps/{id}`.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct VpsPatch {
+    service_status: Option<String>,
+    /// Absent = unchanged; `null` = no power state.
+    #[serde(default, deserialize_with = "present")]
+    power_state: Option<Option<String>>,
+    revert_after_ms: Option<i64>,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from an absent one (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize, Default)]
@@ -117,6 +154,24 @@ fn route(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
             if let Some(v) = p.rate_window_ms {
                 rt.rate_window_ms = v.max(1);
             }
+            if let Some(v) = p.job_initial_status {
+                rt.job_initial_status = v;
+            }
+            if let Some(v) = p.gate_code_key {
+                rt.gate_code_key = v;
+            }
+            if let Some(v) = p.snapshot_visibility {
+                rt.snapshot_visibility = v;
+            }
+            if let Some(v) = p.job_types {
+                rt.job_types = v;
+            }
+            if let Some(v) = p.vm_id {
+                rt.vm_id = v;
+            }
+            if let Some(v) = p.has_more {
+                rt.has_more = v;
+            }
             inner.windows.clear();
             Reply::json(200, &json!(inner.rt))
         }
@@ -143,15 +198,73 @@ fn route(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
                 .jobs
                 .get(*id)
                 .ok_or_else(ApiError::job_not_found)?;
+            let view = super::api::JobView {
+                shape: JobShape::Bare,
+                ..super::api::JobView::of(&inner.rt)
+            };
             Reply::json(
                 200,
-                &super::api::job_body(job, now_ms(), JobShape::Bare, &req.request_id),
+                &super::api::job_body(job, now_ms(), &view, &req.request_id),
             )
         }
         (&Method::DELETE, ["jobs", id]) => {
             inner.state.forget_job(id)?;
             shared.save(&inner);
             ok()
+        }
+        (&Method::PATCH, ["vps", id]) => {
+            let p: VpsPatch = parse(&req.body)?;
+            if let Some(s) = &p.service_status {
+                if !SERVICE_STATUSES.contains(&s.as_str()) {
+                    return Err(bad_body(format!(
+                        "`serviceStatus` must be one of {}.",
+                        SERVICE_STATUSES.join(", ")
+                    )));
+                }
+            }
+            if let Some(Some(s)) = &p.power_state {
+                if !POWER_STATES.contains(&s.as_str()) {
+                    return Err(bad_body(format!(
+                        "`powerState` must be null or one of {}.",
+                        POWER_STATES.join(", ")
+                    )));
+                }
+            }
+            match p.revert_after_ms {
+                Some(ms) if ms < 0 => {
+                    return Err(bad_body("`revertAfterMs` must not be negative.".into()))
+                }
+                Some(_) if p.power_state.is_none() => {
+                    return Err(bad_body("`revertAfterMs` needs `powerState`.".into()))
+                }
+                _ => {}
+            }
+            let ttl = inner.rt.snapshot_ttl_ms;
+            inner.state.set_vps(
+                id,
+                p.service_status,
+                p.power_state,
+                p.revert_after_ms,
+                now_ms(),
+                ttl,
+            )?;
+            shared.save(&inner);
+            vps_dump(&inner, id)
+        }
+        (&Method::POST, ["vps", id, "terminate"]) => {
+            let ttl = inner.rt.snapshot_ttl_ms;
+            inner.state.terminate(id, now_ms(), ttl)?;
+            shared.save(&inner);
+            vps_dump(&inner, id)
+        }
+        (&Method::DELETE, ["vps", id]) => {
+            let ttl = inner.rt.snapshot_ttl_ms;
+            inner.state.remove_vps(id, now_ms(), ttl)?;
+            shared.save(&inner);
+            ok()
+        }
+        (_, ["vps", _]) | (_, ["vps", _, "terminate"]) => {
+            return Err(ApiError::method_not_allowed())
         }
         (&Method::POST, ["vps", id, "snapshots", name, "expire"]) => {
             inner.state.expire_snapshot(id, name)?;

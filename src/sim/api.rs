@@ -6,10 +6,12 @@
 use http::{HeaderMap, Method};
 use serde_json::{json, Map, Value};
 
-use super::config::{JobShape, SnapshotDeleteMode};
+use super::config::{JobShape, JobTypes, SnapshotDeleteMode, VmIdForm};
 use super::problem::{ApiError, FieldError};
 use super::server::{json_error_detail, Inner, Reply, Req, Shared};
-use super::state::{decode_cursor, valid_snapshot_name, Created, Job, ListQuery, Status};
+use super::state::{
+    decode_cursor, valid_snapshot_name, vmid_for, Created, Gate, Job, ListQuery, Status, View,
+};
 use super::util::{iso, now_ms};
 
 /// Which endpoint a path names, with its path parameters.
@@ -170,8 +172,22 @@ fn rate_limit(
     ])
 }
 
+/// Whether a route is a gate read (a list that carries action gates).
+pub(crate) fn is_gate_read(route: Option<&Route>, method: &Method) -> bool {
+    *method == Method::GET
+        && route
+            .is_some_and(|r| matches!(r.endpoint, Endpoint::Snapshots(_) | Endpoint::Backups(_)))
+}
+
 /// Rate limit → auth → scope → endpoint, with the rate-limit headers on every answer.
-pub(crate) fn serve(shared: &Shared, route: Option<&Route>, req: &Req, key: Option<&str>) -> Reply {
+/// `forced` closes the gates of a gate read (a `busy` fault with `gates`).
+pub(crate) fn serve(
+    shared: &Shared,
+    route: Option<&Route>,
+    req: &Req,
+    key: Option<&str>,
+    forced: Option<Gate>,
+) -> Reply {
     let now = now_ms();
     let mut inner = shared.lock();
     shared.advance(&mut inner);
@@ -202,7 +218,8 @@ pub(crate) fn serve(shared: &Shared, route: Option<&Route>, req: &Req, key: Opti
             } else {
                 match authorize(shared, &route.endpoint, &req.method, key) {
                     Err(e) => problem(&e),
-                    Ok(()) => match endpoint(shared, &mut inner, &route.endpoint, req, now) {
+                    Ok(()) => match endpoint(shared, &mut inner, &route.endpoint, req, now, forced)
+                    {
                         Ok(r) => r,
                         Err(e) => problem(&e),
                     },
@@ -292,7 +309,7 @@ fn accepted(c: Created) -> Reply {
     Reply::json(
         202,
         &json!({"operation": {
-            "status": "queued",
+            "status": c.status,
             "jobId": c.job_id,
             "pollUrl": format!("/api/jobs/{}", c.job_id),
             "result": null,
@@ -351,19 +368,29 @@ fn endpoint(
     e: &Endpoint,
     req: &Req,
     now: i64,
+    forced: Option<Gate>,
 ) -> Result<Reply, ApiError> {
-    let dur = inner.rt.job_duration_ms;
-    let shape = inner.rt.job_shape;
-    let sync = inner.rt.snapshot_delete == SnapshotDeleteMode::Sync;
+    let rt = inner.rt.clone();
+    let dur = rt.job_duration_ms;
+    let sync = rt.snapshot_delete == SnapshotDeleteMode::Sync;
+    let view = View {
+        gate_code: rt.gate_code_key,
+        visibility: rt.snapshot_visibility,
+        has_more: rt.has_more,
+        forced,
+    };
     let Inner { state, faults, .. } = inner;
-    let mut fate = |t: super::state::JobType| faults.job_fate(t.as_str());
+    state.jobs_start_pending = rt.job_initial_status == super::config::JobInitialStatus::Pending;
+    let mut fate = |t: super::state::JobType| faults.job_fate(&t.names());
     let reply = match (e, &req.method) {
         (Endpoint::ListVps, _) => {
             let (q, include) = list_query(req.query.as_deref())?;
-            Reply::json(200, &state.list_vps(&q, include))
+            Reply::json(200, &state.list_vps(&q, include, &view))
         }
         (Endpoint::Vps(id), _) => Reply::json(200, &state.get_vps(id)?),
-        (Endpoint::Snapshots(id), &Method::GET) => Reply::json(200, &state.list_snapshots(id)?),
+        (Endpoint::Snapshots(id), &Method::GET) => {
+            Reply::json(200, &state.list_snapshots(id, &view)?)
+        }
         (Endpoint::Snapshots(id), _) => {
             state.require_vps(id)?;
             let body = parse_object(&req.body, false)?;
@@ -413,7 +440,7 @@ fn endpoint(
         (Endpoint::SnapshotRestore(id, name), _) => {
             accepted(state.restore_snapshot(id, name, now, dur, &mut fate)?)
         }
-        (Endpoint::Backups(id), &Method::GET) => Reply::json(200, &state.list_backups(id)?),
+        (Endpoint::Backups(id), &Method::GET) => Reply::json(200, &state.list_backups(id, &view)?),
         (Endpoint::Backups(id), _) => {
             state.require_vps(id)?;
             let body = parse_object(&req.body, true)?;
@@ -433,7 +460,7 @@ fn endpoint(
         }
         (Endpoint::Job(jid), _) => {
             let job = state.jobs.get(jid).ok_or_else(ApiError::job_not_found)?;
-            Reply::json(200, &job_body(job, now, shape, &req.request_id))
+            Reply::json(200, &job_body(job, now, &JobView::of(&rt), &req.request_id))
         }
     };
     let changed = !matches!(req.method, Method::GET);
@@ -443,20 +470,49 @@ fn endpoint(
     Ok(reply)
 }
 
+/// The run-time choices that shape a job poll's body.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct JobView {
+    pub shape: JobShape,
+    pub types: JobTypes,
+    pub vm_id: VmIdForm,
+}
+
+impl JobView {
+    pub fn of(rt: &super::server::Runtime) -> Self {
+        Self {
+            shape: rt.job_shape,
+            types: rt.job_types,
+            vm_id: rt.vm_id,
+        }
+    }
+}
+
 /// The body of `GET /api/jobs/{jobId}` in the configured shape (docs/hostup-sim.md §3.6).
-pub(crate) fn job_body(job: &Job, now: i64, shape: JobShape, request_id: &str) -> Value {
+pub(crate) fn job_body(job: &Job, now: i64, view: &JobView, request_id: &str) -> Value {
     let (status, progress) = job.status(now);
     let message = job.message(status);
     let failed = status == Status::Failed;
     let finished = job.finished.as_ref().map(|f| iso(f.at));
-    let ty = job.job_type.as_str();
+    let ty = job.job_type.name(view.types);
     let poll = format!("/api/jobs/{}", job.id);
-    match shape {
+    // The result names the job type in the same vocabulary as `type`.
+    let result = job.result.clone().map(|mut r| {
+        if r.get("type").is_some() {
+            r["type"] = json!(ty);
+        }
+        r
+    });
+    let vm_id = match view.vm_id {
+        VmIdForm::Public => job.vps_id.clone(),
+        VmIdForm::Numeric => vmid_for(&job.vps_id).to_string(),
+    };
+    match view.shape {
         JobShape::Operation => json!({"operation": {
             "status": status.as_str(),
             "jobId": job.id,
             "pollUrl": poll,
-            "result": job.result,
+            "result": result,
             "progress": progress,
         }}),
         JobShape::Legacy | JobShape::Bare => {
@@ -472,20 +528,20 @@ pub(crate) fn job_body(job: &Job, now: i64, shape: JobShape, request_id: &str) -
                 "progressTextKey": format!("jobs.progress.{ty}"),
                 "progressDetails": {"percentage": progress, "message": message, "current": progress, "total": 100},
                 "progressMessage": message,
-                "result": job.result,
+                "result": result,
                 "failedReason": if failed { json!(message) } else { Value::Null },
                 "isCompleted": status == Status::Completed,
                 "isFailed": failed,
                 "isRunning": status == Status::InProgress,
-                "isWaiting": status == Status::Queued,
+                "isWaiting": matches!(status, Status::Pending | Status::Queued),
                 "isScheduled": false,
                 "delay": null,
                 "createdAt": iso(job.created_at),
                 "finishedAt": finished,
-                "vmId": job.vps_id,
+                "vmId": vm_id,
                 "hostbillAccountId": hostbill_id(&job.vps_id),
             });
-            if shape == JobShape::Bare {
+            if view.shape == JobShape::Bare {
                 data
             } else {
                 json!({"success": true, "timestamp": iso(now), "requestId": request_id, "data": data})

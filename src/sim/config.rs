@@ -67,6 +67,109 @@ impl FromStr for SnapshotDeleteMode {
     }
 }
 
+/// Declares a run-time option enum with its lowercase serde/CLI names, so each option has one
+/// spelling across `SimConfig`, `PATCH /_sim/config` and the CLI.
+macro_rules! option_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum $name {
+            $(
+                $(#[$vm])*
+                #[serde(rename = $text)]
+                $variant,
+            )+
+        }
+
+        impl $name {
+            /// Every accepted spelling, for error messages and docs.
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
+            /// The spelling used in JSON and on the command line.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                let s = s.to_ascii_lowercase().replace('_', "-");
+                $(if s == $text { return Ok(Self::$variant); })+
+                Err(format!(
+                    "unknown {} {s:?} ({})",
+                    stringify!($name),
+                    Self::NAMES.join("|")
+                ))
+            }
+        }
+    };
+}
+
+option_enum! {
+    /// The status a new job starts in (reference §1.9: `operation.status` is
+    /// `pending|queued|in_progress|completed|failed`; which of the first two a new job shows is
+    /// undocumented).
+    JobInitialStatus {
+        /// The 202 says `queued`; the job is `queued` for the first 10 % of its duration.
+        #[default]
+        Queued = "queued",
+        /// The 202 says `pending`; the job is `pending` for the first 5 %, then `queued` until
+        /// 10 %.
+        Pending = "pending",
+    }
+}
+
+option_enum! {
+    /// How a gate without a code shows its `code` (reference §4.1/§5.1: `code` is optional).
+    GateCodeKey {
+        /// `"code": null`.
+        #[default]
+        Null = "null",
+        /// No `code` key at all.
+        Omit = "omit",
+    }
+}
+
+option_enum! {
+    /// When a snapshot being created shows in the snapshot list (reference §8.18: unknown).
+    SnapshotVisibility {
+        /// Only once its create job has completed.
+        #[default]
+        Completed = "completed",
+        /// At once, with `createdAt` and `expiresAt` null until its job completes.
+        Immediate = "immediate",
+    }
+}
+
+option_enum! {
+    /// The vocabulary of job `type` / `jobName` (reference §2: undocumented; legacy ids show
+    /// `snapshot_rollback`).
+    JobTypes {
+        /// `snapshot_create`, `snapshot_delete`, `snapshot_restore`, `backup_create`,
+        /// `backup_restore`.
+        #[default]
+        Current = "current",
+        /// As the legacy API names them: `snapshot_create`, `snapshot_delete`,
+        /// `snapshot_rollback`, `backup_create`, `backup_restore`.
+        Legacy = "legacy",
+        /// Proxmox task names: `qmsnapshot`, `qmdelsnapshot`, `qmrollback`, `vzdump`,
+        /// `qmrestore`.
+        Proxmox = "proxmox",
+    }
+}
+
+option_enum! {
+    /// The form of a job's `vmId` (reference §2: a string of unknown form).
+    VmIdForm {
+        /// The public `vps_…` id.
+        #[default]
+        Public = "public",
+        /// A legacy numeric id as a string, e.g. `"412"` (the number in the VPS's backup
+        /// storage keys).
+        Numeric = "numeric",
+    }
+}
+
 /// Where the initial VPS set comes from.
 ///
 /// Tests mostly want the built-in set (ids they can hard-code); demos and special cases bring
@@ -170,6 +273,18 @@ pub struct SimConfig {
     pub state_file: Option<PathBuf>,
     /// Log one line per API request to stderr.
     pub log_requests: bool,
+    /// Status of a new job (`queued` or `pending`).
+    pub job_initial_status: JobInitialStatus,
+    /// `code` of gates without a code: `null` or omitted.
+    pub gate_code_key: GateCodeKey,
+    /// When a snapshot being created is listed.
+    pub snapshot_visibility: SnapshotVisibility,
+    /// Vocabulary of job types.
+    pub job_types: JobTypes,
+    /// Form of a job's `vmId`.
+    pub vm_id: VmIdForm,
+    /// Whether paginated lists carry `hasMore` beside `nextCursor`.
+    pub has_more: bool,
 }
 
 impl Default for SimConfig {
@@ -190,6 +305,12 @@ impl Default for SimConfig {
             faults: Faults::default(),
             state_file: None,
             log_requests: false,
+            job_initial_status: JobInitialStatus::Queued,
+            gate_code_key: GateCodeKey::Null,
+            snapshot_visibility: SnapshotVisibility::Completed,
+            job_types: JobTypes::Current,
+            vm_id: VmIdForm::Public,
+            has_more: true,
         }
     }
 }
@@ -258,6 +379,36 @@ impl SimConfig {
     /// Sets the state file.
     pub fn with_state_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.state_file = Some(path.into());
+        self
+    }
+    /// Sets the status new jobs start in.
+    pub fn with_job_initial_status(mut self, s: JobInitialStatus) -> Self {
+        self.job_initial_status = s;
+        self
+    }
+    /// Sets how gates without a code show `code`.
+    pub fn with_gate_code_key(mut self, k: GateCodeKey) -> Self {
+        self.gate_code_key = k;
+        self
+    }
+    /// Sets when a snapshot being created is listed.
+    pub fn with_snapshot_visibility(mut self, v: SnapshotVisibility) -> Self {
+        self.snapshot_visibility = v;
+        self
+    }
+    /// Sets the job type vocabulary.
+    pub fn with_job_types(mut self, t: JobTypes) -> Self {
+        self.job_types = t;
+        self
+    }
+    /// Sets the form of a job's `vmId`.
+    pub fn with_vm_id(mut self, f: VmIdForm) -> Self {
+        self.vm_id = f;
+        self
+    }
+    /// Sets whether paginated lists carry `hasMore`.
+    pub fn with_has_more(mut self, on: bool) -> Self {
+        self.has_more = on;
         self
     }
 }

@@ -28,9 +28,11 @@ pub enum FaultKind {
     Truncate,
     /// Closes the connection with a TCP reset and no answer.
     Reset,
-    /// Answers 409 `job_in_progress`, as HostUp does when another job runs on the VPS: the
-    /// answer a client gets when a job from elsewhere started between its gate check and its
-    /// request. The request never reaches the API.
+    /// Answers 409 `code` (default `job_in_progress`; e.g. `vps_not_ready`), as HostUp does
+    /// when another job runs on the VPS or it is not ready: the answer a client gets when a job
+    /// from elsewhere started between its gate check and its request. The request never reaches
+    /// the API. With `gates`, a gate read (the snapshot or backup list) is answered normally but
+    /// with its gates closed with `code`.
     Busy,
 }
 
@@ -85,6 +87,12 @@ pub struct FaultRule {
     /// Handle the request first, then replace the answer (`error`, `html502`, `reset`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub after: bool,
+    /// Problem/gate code (`busy`; default `job_in_progress`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Gate reads answer 200 with their gates closed with `code` instead of a 409 (`busy`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gates: bool,
     /// How many requests matched so far (reported by `GET /_sim/faults`).
     #[serde(default)]
     pub matched: u64,
@@ -107,6 +115,8 @@ impl FaultRule {
             status: None,
             retry_after: None,
             after: false,
+            code: None,
+            gates: false,
             matched: 0,
             fired: 0,
         }
@@ -140,6 +150,20 @@ impl FaultRule {
         {
             return Err("`after` only applies to error, html502 and reset".into());
         }
+        if self.kind != FaultKind::Busy && (self.code.is_some() || self.gates) {
+            return Err("`code` and `gates` only apply to busy".into());
+        }
+        if let Some(code) = &self.code {
+            let ok = code.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+                && code
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !ok {
+                return Err(format!(
+                    "a busy code is lowercase letters, digits and `_`, got {code:?}"
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -159,7 +183,8 @@ impl FaultRule {
 impl FromStr for FaultRule {
     type Err = String;
     /// Parses the compact CLI form
-    /// `KIND[:ARG][,count=N][,rate=P][,route=PATTERN][,method=M][,after]`.
+    /// `KIND[:ARG][,count=N][,rate=P][,route=PATTERN][,method=M][,after][,code=C][,gates]`
+    /// (`busy:CODE` and `busy:code=CODE` both set the busy code).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut parts = s.split(',');
         let head = parts.next().unwrap_or_default().trim();
@@ -181,6 +206,10 @@ impl FromStr for FaultRule {
                 FaultKind::Latency => rule.ms = Some(num(arg, "latency")?),
                 FaultKind::Error => rule.status = Some(num(arg, "status")? as u16),
                 FaultKind::RateLimit => rule.retry_after = Some(num(arg, "retry-after")?),
+                FaultKind::Busy => {
+                    let code = arg.trim();
+                    rule.code = Some(code.strip_prefix("code=").unwrap_or(code).to_string())
+                }
                 _ => return Err(format!("fault {head:?} takes no argument")),
             }
         }
@@ -205,7 +234,9 @@ impl FromStr for FaultRule {
                 Some(("retryAfter" | "retry-after", v)) => {
                     rule.retry_after = Some(num(v, "retry-after")?)
                 }
+                Some(("code", v)) => rule.code = Some(v.trim().to_string()),
                 None if part == "after" => rule.after = true,
+                None if part == "gates" => rule.gates = true,
                 _ => return Err(format!("unknown fault option {part:?}")),
             }
         }
@@ -225,7 +256,8 @@ pub struct JobFaults {
     pub fail_message: Option<String>,
     /// The next N jobs (of `type`, if set) never finish.
     pub stuck_next: u64,
-    /// Restricts the two counters above to one job type, e.g. `backup_create`.
+    /// Restricts the two counters above to one job type, e.g. `backup_create` (its name in any
+    /// vocabulary: `snapshot_rollback` and `qmrollback` also name `snapshot_restore`).
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub job_type: Option<String>,
 }
@@ -261,7 +293,7 @@ pub(crate) enum Answer {
     RateLimit { retry_after: u64 },
     Truncate,
     Reset { after: bool },
-    Busy,
+    Busy { code: String, gates: bool },
 }
 
 impl Answer {
@@ -272,7 +304,7 @@ impl Answer {
             Answer::RateLimit { .. } => "rateLimit",
             Answer::Truncate => "truncate",
             Answer::Reset { .. } => "reset",
-            Answer::Busy => "busy",
+            Answer::Busy { .. } => "busy",
         }
     }
 }
@@ -351,17 +383,26 @@ impl FaultEngine {
                 }
                 FaultKind::Truncate => d.answer = Some(Answer::Truncate),
                 FaultKind::Reset => d.answer = Some(Answer::Reset { after: rule.after }),
-                FaultKind::Busy => d.answer = Some(Answer::Busy),
+                FaultKind::Busy => {
+                    d.answer = Some(Answer::Busy {
+                        code: rule
+                            .code
+                            .clone()
+                            .unwrap_or_else(|| "job_in_progress".into()),
+                        gates: rule.gates,
+                    })
+                }
             }
         }
         d
     }
 
-    /// Decides the fate of a job of `job_type` being created now.
-    pub fn job_fate(&mut self, job_type: &str) -> JobFate {
+    /// Decides the fate of a job being created now, whose type is known by `names` (its name
+    /// in every vocabulary, so a `type` filter may use any of them).
+    pub fn job_fate(&mut self, names: &[&str]) -> JobFate {
         let j = &mut self.faults.jobs;
         if let Some(t) = &j.job_type {
-            if t != job_type {
+            if !names.contains(&t.as_str()) {
                 return JobFate::Normal;
             }
         }
@@ -443,6 +484,33 @@ mod tests {
         let r: FaultRule = "busy,count=2,method=POST".parse().unwrap();
         assert_eq!((r.kind, r.count), (FaultKind::Busy, Some(2)));
         assert!("busy,after".parse::<FaultRule>().is_err());
+        for spec in [
+            "busy:vps_not_ready",
+            "busy:code=vps_not_ready",
+            "busy,code=vps_not_ready",
+        ] {
+            let r: FaultRule = spec.parse().unwrap();
+            assert_eq!(r.code.as_deref(), Some("vps_not_ready"), "{spec}");
+            assert!(!r.gates);
+        }
+        let r: FaultRule = "busy:vps_not_ready,gates,route=*/snapshots"
+            .parse()
+            .unwrap();
+        assert!(r.gates);
+        assert!("busy:Not-A-Code".parse::<FaultRule>().is_err());
+        assert!("error,code=x".parse::<FaultRule>().is_err());
+        assert!("reset,gates".parse::<FaultRule>().is_err());
+        let mut e = FaultEngine::new(Faults {
+            rules: vec!["busy".parse().unwrap()],
+            ..Faults::default()
+        });
+        assert_eq!(
+            e.decide("POST", "/x", "/x").answer,
+            Some(Answer::Busy {
+                code: "job_in_progress".into(),
+                gates: false
+            })
+        );
     }
 
     #[test]
@@ -488,9 +556,12 @@ mod tests {
             },
             ..Faults::default()
         });
-        assert_eq!(e.job_fate("snapshot_create"), JobFate::Normal);
-        assert_eq!(e.job_fate("backup_create"), JobFate::Fail(None));
-        assert_eq!(e.job_fate("backup_create"), JobFate::Stuck);
-        assert_eq!(e.job_fate("backup_create"), JobFate::Normal);
+        assert_eq!(e.job_fate(&["snapshot_create"]), JobFate::Normal);
+        assert_eq!(
+            e.job_fate(&["backup_create", "vzdump"]),
+            JobFate::Fail(None)
+        );
+        assert_eq!(e.job_fate(&["vzdump", "backup_create"]), JobFate::Stuck);
+        assert_eq!(e.job_fate(&["backup_create"]), JobFate::Normal);
     }
 }

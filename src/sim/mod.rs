@@ -20,7 +20,10 @@ mod util;
 
 use std::net::SocketAddr;
 
-pub use config::{parse_duration, ApiKey, FixtureSource, JobShape, SimConfig, SnapshotDeleteMode};
+pub use config::{
+    parse_duration, ApiKey, FixtureSource, GateCodeKey, JobInitialStatus, JobShape, JobTypes,
+    SimConfig, SnapshotDeleteMode, SnapshotVisibility, VmIdForm,
+};
 pub use faults::{FaultKind, FaultRule, Faults, JobFaults};
 pub use fixture::Fixture;
 

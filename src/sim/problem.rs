@@ -137,6 +137,7 @@ impl ApiError {
             "snapshot_limit_reached" => "Snapshot limit reached",
             "backup_quota_exceeded" => "Backup quota exceeded",
             "job_in_progress" => "Job in progress",
+            "vps_not_ready" => "VPS not ready",
             "feature_not_in_plan" => "Feature not in plan",
             "pending_order" => "Pending order",
             "service_suspended" => "Service suspended",

@@ -21,12 +21,16 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::config::{ApiKey, FixtureSource, JobShape, SimConfig, SnapshotDeleteMode};
+use super::api;
+use super::config::{
+    ApiKey, FixtureSource, GateCodeKey, JobInitialStatus, JobShape, JobTypes, SimConfig,
+    SnapshotDeleteMode, SnapshotVisibility, VmIdForm,
+};
 use super::faults::{Answer, FaultEngine};
 use super::fixture::{self, Fixture};
 use super::net::{Conn, SimListener};
 use super::problem::ApiError;
-use super::state::State;
+use super::state::{busy_reason, Gate, State};
 use super::util::{iso, new_id, now_ms};
 
 /// Largest request body accepted (the API's bodies are tiny).
@@ -44,6 +48,12 @@ pub(crate) struct Runtime {
     pub snapshot_delete: SnapshotDeleteMode,
     pub rate_limit: u32,
     pub rate_window_ms: i64,
+    pub job_initial_status: JobInitialStatus,
+    pub gate_code_key: GateCodeKey,
+    pub snapshot_visibility: SnapshotVisibility,
+    pub job_types: JobTypes,
+    pub vm_id: VmIdForm,
+    pub has_more: bool,
 }
 
 impl Runtime {
@@ -55,6 +65,12 @@ impl Runtime {
             snapshot_delete: c.snapshot_delete,
             rate_limit: c.rate_limit,
             rate_window_ms: (c.rate_window.as_millis().min(i64::MAX as u128) as i64).max(1),
+            job_initial_status: c.job_initial_status,
+            gate_code_key: c.gate_code_key,
+            snapshot_visibility: c.snapshot_visibility,
+            job_types: c.job_types,
+            vm_id: c.vm_id,
+            has_more: c.has_more,
         }
     }
 }
@@ -425,7 +441,7 @@ async fn handle(
 
 /// The API pipeline for one request.
 async fn api(shared: &Shared, conn: &Conn, req: Req, started: Instant) -> Response {
-    let route = super::api::classify(&req.path);
+    let route = api::classify(&req.path);
     let template = route
         .as_ref()
         .map(|r| r.template.to_string())
@@ -437,7 +453,7 @@ async fn api(shared: &Shared, conn: &Conn, req: Req, started: Instant) -> Respon
     if decision.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(decision.latency_ms)).await;
     }
-    let presented = super::api::presented_key(&req.headers);
+    let presented = api::presented_key(&req.headers);
     let key_label = presented.as_ref().map(|k| {
         shared
             .keys
@@ -453,14 +469,15 @@ async fn api(shared: &Shared, conn: &Conn, req: Req, started: Instant) -> Respon
             after: false,
         }) => Reply::problem(&ApiError::injected(*status), &req.path, &req.request_id),
         Some(Answer::Html502 { after: false }) => Reply::html502(),
-        Some(Answer::Busy) => Reply::problem(
-            &ApiError::conflict(
-                "job_in_progress",
-                "Another operation is in progress on this VPS (started elsewhere).",
-            ),
-            &req.path,
-            &req.request_id,
-        ),
+        Some(Answer::Busy { code, gates })
+            if !(*gates && api::is_gate_read(route.as_ref(), &req.method)) =>
+        {
+            Reply::problem(
+                &ApiError::conflict(code, busy_reason(code)),
+                &req.path,
+                &req.request_id,
+            )
+        }
         Some(Answer::Reset { after: false }) => {
             reset = true;
             Reply::empty(500)
@@ -482,7 +499,12 @@ async fn api(shared: &Shared, conn: &Conn, req: Req, started: Instant) -> Respon
             r
         }
         _ => {
-            let r = super::api::serve(shared, route.as_ref(), &req, presented.as_deref());
+            // A busy fault with `gates` on a gate read: answered, with the gates closed.
+            let forced = match &decision.answer {
+                Some(Answer::Busy { code, .. }) => Some(Gate::closed(code, busy_reason(code))),
+                _ => None,
+            };
+            let r = api::serve(shared, route.as_ref(), &req, presented.as_deref(), forced);
             match &decision.answer {
                 Some(Answer::Error {
                     status,

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::config::{GateCodeKey, JobTypes, SnapshotVisibility};
 use super::faults::JobFate;
 use super::fixture::{Fixture, FixtureVps, Plan};
 use super::problem::ApiError;
@@ -34,7 +35,44 @@ pub(crate) struct Vps {
     /// The last restore applied (shown in the state dump only).
     #[serde(default)]
     pub last_restore: Option<Value>,
+    /// A power state set through the admin API for a while: at `at` it goes back to `to`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_revert: Option<PowerRevert>,
 }
+
+/// A temporary power state's end (`PATCH /_sim/vps/{id}` with `revertAfterMs`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PowerRevert {
+    pub at: i64,
+    pub to: Option<String>,
+}
+
+/// Power states during which HostUp would refuse actions with `vps_not_ready` (reference
+/// §3.2 enum; which of them block actions is undocumented, docs/hostup-sim.md §3.7).
+pub(crate) const NOT_READY_POWER_STATES: &[&str] = &["provisioning", "starting", "stopping"];
+/// `serviceStatus` values of reference §3.2.
+pub(crate) const SERVICE_STATUSES: &[&str] = &[
+    "active",
+    "suspended",
+    "terminated",
+    "pending",
+    "cancelled",
+    "expired",
+    "fraud",
+    "unknown",
+];
+/// `powerState` values of reference §3.2 (null is also allowed).
+pub(crate) const POWER_STATES: &[&str] = &[
+    "running",
+    "stopped",
+    "starting",
+    "stopping",
+    "paused",
+    "provisioning",
+    "error",
+    "unknown",
+];
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -70,14 +108,39 @@ pub(crate) enum JobType {
 }
 
 impl JobType {
+    /// The internal (and default, `current`) name; the admin API always uses it.
     pub fn as_str(self) -> &'static str {
-        match self {
-            JobType::SnapshotCreate => "snapshot_create",
-            JobType::SnapshotDelete => "snapshot_delete",
-            JobType::SnapshotRestore => "snapshot_restore",
-            JobType::BackupCreate => "backup_create",
-            JobType::BackupRestore => "backup_restore",
+        self.name(JobTypes::Current)
+    }
+
+    /// The name the API shows in the given vocabulary (docs/hostup-sim.md §3.6).
+    pub fn name(self, vocab: JobTypes) -> &'static str {
+        match (vocab, self) {
+            (JobTypes::Current, JobType::SnapshotCreate) => "snapshot_create",
+            (JobTypes::Current, JobType::SnapshotDelete) => "snapshot_delete",
+            (JobTypes::Current, JobType::SnapshotRestore) => "snapshot_restore",
+            (JobTypes::Current, JobType::BackupCreate) => "backup_create",
+            (JobTypes::Current, JobType::BackupRestore) => "backup_restore",
+            (JobTypes::Legacy, JobType::SnapshotCreate) => "snapshot_create",
+            (JobTypes::Legacy, JobType::SnapshotDelete) => "snapshot_delete",
+            (JobTypes::Legacy, JobType::SnapshotRestore) => "snapshot_rollback",
+            (JobTypes::Legacy, JobType::BackupCreate) => "backup_create",
+            (JobTypes::Legacy, JobType::BackupRestore) => "backup_restore",
+            (JobTypes::Proxmox, JobType::SnapshotCreate) => "qmsnapshot",
+            (JobTypes::Proxmox, JobType::SnapshotDelete) => "qmdelsnapshot",
+            (JobTypes::Proxmox, JobType::SnapshotRestore) => "qmrollback",
+            (JobTypes::Proxmox, JobType::BackupCreate) => "vzdump",
+            (JobTypes::Proxmox, JobType::BackupRestore) => "qmrestore",
         }
+    }
+
+    /// Its names in every vocabulary (what a job-fault `type` filter may use).
+    pub fn names(self) -> [&'static str; 3] {
+        [
+            self.name(JobTypes::Current),
+            self.name(JobTypes::Legacy),
+            self.name(JobTypes::Proxmox),
+        ]
     }
 
     fn default_failure(self) -> &'static str {
@@ -128,11 +191,15 @@ pub(crate) struct Job {
     pub finished: Option<Finished>,
     #[serde(default)]
     pub result: Option<Value>,
+    /// Whether the job starts `pending` (before `queued`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub starts_pending: bool,
 }
 
 /// A job's status vocabulary (the operation-envelope one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Status {
+    Pending,
     Queued,
     InProgress,
     Completed,
@@ -142,6 +209,7 @@ pub(crate) enum Status {
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Pending => "pending",
             Status::Queued => "queued",
             Status::InProgress => "in_progress",
             Status::Completed => "completed",
@@ -151,7 +219,7 @@ impl Status {
     /// BullMQ-like `state`.
     pub fn state(self) -> &'static str {
         match self {
-            Status::Queued => "waiting",
+            Status::Pending | Status::Queued => "waiting",
             Status::InProgress => "active",
             Status::Completed => "completed",
             Status::Failed => "failed",
@@ -162,6 +230,9 @@ impl Status {
 impl Job {
     fn progress_at(&self, elapsed: i64) -> (Status, u8) {
         let d = self.duration_ms;
+        if self.starts_pending && elapsed < d / 20 {
+            return (Status::Pending, 0);
+        }
         if elapsed < d / 10 {
             return (Status::Queued, 0);
         }
@@ -216,6 +287,7 @@ impl Job {
     pub fn message(&self, status: Status) -> String {
         let s = self.subject();
         match (status, self.job_type) {
+            (Status::Pending, _) => "Pending".into(),
             (Status::Queued, _) => "Waiting in queue".into(),
             (Status::Failed, _) => self
                 .finished
@@ -243,7 +315,7 @@ impl Job {
 pub(crate) struct Gate {
     pub allowed: bool,
     pub reason: Option<String>,
-    pub code: Option<&'static str>,
+    pub code: Option<String>,
 }
 
 impl Gate {
@@ -254,26 +326,55 @@ impl Gate {
             code: None,
         }
     }
-    fn closed(code: &'static str, reason: String) -> Self {
+    pub fn closed(code: &str, reason: String) -> Self {
         Self {
             allowed: false,
             reason: Some(reason),
-            code: Some(code),
+            code: Some(code.to_string()),
         }
     }
-    pub fn json(&self) -> Value {
-        json!({"allowed": self.allowed, "reason": self.reason, "code": self.code})
+    /// The gate as the API shows it; a gate without a code shows `"code": null` or no `code`
+    /// key, as `mode` says.
+    pub fn json(&self, mode: GateCodeKey) -> Value {
+        match (&self.code, mode) {
+            (None, GateCodeKey::Omit) => json!({"allowed": self.allowed, "reason": self.reason}),
+            _ => json!({"allowed": self.allowed, "reason": self.reason, "code": self.code}),
+        }
     }
     /// 409 with the gate's code when closed.
     pub fn check(&self) -> Result<(), ApiError> {
-        match (self.allowed, self.code) {
+        match (self.allowed, &self.code) {
             (true, _) => Ok(()),
             (false, code) => Err(ApiError::conflict(
-                code.unwrap_or("conflict"),
+                code.as_deref().unwrap_or("conflict"),
                 self.reason.clone().unwrap_or_default(),
             )),
         }
     }
+}
+
+/// Detail/reason text of a VPS-busy signal with `code` (busy faults, docs/hostup-sim.md §4.1).
+pub(crate) fn busy_reason(code: &str) -> String {
+    match code {
+        "job_in_progress" => {
+            "Another operation is in progress on this VPS (started elsewhere).".into()
+        }
+        "vps_not_ready" => {
+            "The VPS is not ready: provisioning or a power operation is in progress.".into()
+        }
+        other => format!("The VPS is busy ({other})."),
+    }
+}
+
+/// Run-time choices that shape what list reads show (docs/hostup-sim.md, "Choices").
+#[derive(Clone, Debug, Default)]
+pub(crate) struct View {
+    pub gate_code: GateCodeKey,
+    pub visibility: SnapshotVisibility,
+    pub has_more: bool,
+    /// A gate forced closed by a `busy` fault with `gates` (stands where `job_in_progress`
+    /// would).
+    pub forced: Option<Gate>,
 }
 
 const NO_SNAPSHOTS: &str =
@@ -289,11 +390,17 @@ pub(crate) struct State {
     /// Unfinished job ids (rebuilt on load).
     #[serde(skip)]
     active: BTreeSet<String>,
+    /// Whether jobs created from now on start `pending` (the run-time `jobInitialStatus`, set
+    /// before each request).
+    #[serde(skip)]
+    pub jobs_start_pending: bool,
 }
 
 /// What a job-creating request produced.
 pub(crate) struct Created {
     pub job_id: String,
+    /// The status the 202 shows (`queued` or `pending`).
+    pub status: &'static str,
 }
 
 /// Parameters of a VPS list request.
@@ -304,7 +411,9 @@ pub(crate) struct ListQuery {
     pub primary_ip: Option<String>,
 }
 
-fn vmid_for(id: &str) -> u32 {
+/// The Proxmox-like numeric id of a VPS (in its backup storage keys, and a job's numeric
+/// `vmId`).
+pub(crate) fn vmid_for(id: &str) -> u32 {
     let h = id
         .bytes()
         .fold(0u32, |a, b| a.wrapping_mul(31).wrapping_add(b as u32));
@@ -403,6 +512,7 @@ impl State {
             backups,
             vmid,
             last_restore: None,
+            power_revert: None,
         })
     }
 
@@ -435,6 +545,10 @@ impl State {
             self.finish(&id, at, failed, progress, ttl_ms);
         }
         for v in self.vps.values_mut() {
+            if let Some(r) = v.power_revert.take_if(|r| r.at <= now) {
+                v.power_state = r.to;
+                changed = true;
+            }
             let before = v.snapshots.len();
             v.snapshots.retain(|s| s.expires_at > now);
             changed |= v.snapshots.len() != before;
@@ -514,8 +628,9 @@ impl State {
                     note: job.note.clone(),
                 };
                 let rendered = backup_json(&b);
+                let backup_id = b.id.clone();
                 v.backups.push(b);
-                json!({"success": true, "type": ty, "backup": rendered})
+                json!({"success": true, "type": ty, "backupId": backup_id, "backup": rendered})
             }
             JobType::BackupRestore => {
                 let bid = job.backup_id.clone().unwrap_or_default();
@@ -561,6 +676,75 @@ impl State {
         Ok(())
     }
 
+    /// Fails every unfinished job on `vps_id` now with `message` (the VPS went away).
+    fn fail_jobs_of(&mut self, vps_id: &str, message: &str, now: i64, ttl_ms: i64) {
+        let ids: Vec<String> = self
+            .active
+            .iter()
+            .filter(|id| self.jobs.get(*id).is_some_and(|j| j.vps_id == vps_id))
+            .cloned()
+            .collect();
+        for id in ids {
+            let progress = self.jobs.get(&id).map(|j| j.status(now).1).unwrap_or(0);
+            self.finish(&id, now, Some(message.to_string()), progress, ttl_ms);
+        }
+    }
+
+    /// Sets a VPS's service status and/or power state (admin API); `revert_after_ms` makes a
+    /// power state temporary. Terminating fails the VPS's unfinished jobs.
+    pub fn set_vps(
+        &mut self,
+        id: &str,
+        service_status: Option<String>,
+        power_state: Option<Option<String>>,
+        revert_after_ms: Option<i64>,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<(), ApiError> {
+        let v = self.vps.get_mut(id).ok_or_else(ApiError::vps_not_found)?;
+        if let Some(p) = power_state {
+            let before = v
+                .power_revert
+                .take()
+                .map_or(v.power_state.clone(), |r| r.to);
+            v.power_state = p;
+            v.power_revert = revert_after_ms.map(|ms| PowerRevert {
+                at: now + ms,
+                to: before,
+            });
+        }
+        let terminated = service_status.as_deref() == Some("terminated");
+        if let Some(s) = service_status {
+            v.service_status = s;
+        }
+        if terminated {
+            self.fail_jobs_of(id, "The VPS was terminated.", now, ttl_ms);
+        }
+        Ok(())
+    }
+
+    /// Terminates a VPS (admin API): `serviceStatus: terminated`, `powerState: stopped`, its
+    /// unfinished jobs fail; it stays in the inventory but its snapshots and backups answer 404.
+    pub fn terminate(&mut self, id: &str, now: i64, ttl_ms: i64) -> Result<(), ApiError> {
+        self.set_vps(
+            id,
+            Some("terminated".into()),
+            Some(Some("stopped".into())),
+            None,
+            now,
+            ttl_ms,
+        )
+    }
+
+    /// Removes a VPS from the account (admin API): every endpoint answers 404 `vps_not_found`
+    /// for it; its unfinished jobs fail.
+    pub fn remove_vps(&mut self, id: &str, now: i64, ttl_ms: i64) -> Result<(), ApiError> {
+        self.vps(id)?;
+        self.fail_jobs_of(id, "The VPS no longer exists.", now, ttl_ms);
+        self.vps.remove(id);
+        Ok(())
+    }
+
     /// Expires a snapshot now (admin API).
     pub fn expire_snapshot(&mut self, vps_id: &str, name: &str) -> Result<(), ApiError> {
         let v = self
@@ -585,6 +769,33 @@ impl State {
 
     fn vps(&self, id: &str) -> Result<&Vps, ApiError> {
         self.vps.get(id).ok_or_else(ApiError::vps_not_found)
+    }
+
+    /// The VPS for its sub-resources (snapshots, backups and their actions): a terminated VPS
+    /// is still in the inventory, but has none (404 `vps_not_found`, docs/hostup-sim.md §3.7).
+    fn live_vps(&self, id: &str) -> Result<&Vps, ApiError> {
+        self.vps(id).and_then(|v| match v.service_status.as_str() {
+            "terminated" => Err(ApiError::vps_not_found()),
+            _ => Ok(v),
+        })
+    }
+
+    fn not_ready_gate(v: &Vps) -> Option<Gate> {
+        let p = v.power_state.as_deref()?;
+        NOT_READY_POWER_STATES.contains(&p).then(|| {
+            Gate::closed(
+                "vps_not_ready",
+                format!("The VPS is not ready (power state: {p}). Try again once it has settled."),
+            )
+        })
+    }
+
+    /// The gate every action shares once service and plan allow it: not ready, a forced busy
+    /// gate (fault), or a job in flight.
+    fn readiness_gate(&self, v: &Vps, forced: Option<&Gate>) -> Option<Gate> {
+        Self::not_ready_gate(v)
+            .or_else(|| forced.cloned())
+            .or_else(|| self.busy_gate(v))
     }
 
     fn service_gate(v: &Vps) -> Option<Gate> {
@@ -616,13 +827,13 @@ impl State {
     }
 
     /// `(canCreate, canRestore)` of the snapshot list.
-    pub fn snapshot_gates(&self, v: &Vps) -> (Gate, Gate) {
+    pub fn snapshot_gates(&self, v: &Vps, forced: Option<&Gate>) -> (Gate, Gate) {
         let base = Self::service_gate(v)
             .or_else(|| {
                 (v.plan.snapshot_slots == 0)
                     .then(|| Gate::closed("feature_not_in_plan", NO_SNAPSHOTS.into()))
             })
-            .or_else(|| self.busy_gate(v));
+            .or_else(|| self.readiness_gate(v, forced));
         if let Some(g) = base {
             return (g.clone(), g);
         }
@@ -642,13 +853,13 @@ impl State {
     }
 
     /// `(canCreateBackup, canRestore)` of the backup list.
-    pub fn backup_gates(&self, v: &Vps) -> (Gate, Gate) {
+    pub fn backup_gates(&self, v: &Vps, forced: Option<&Gate>) -> (Gate, Gate) {
         let base = Self::service_gate(v)
             .or_else(|| {
                 (v.plan.backup_limit == Some(0))
                     .then(|| Gate::closed("feature_not_in_plan", NO_BACKUPS.into()))
             })
-            .or_else(|| self.busy_gate(v));
+            .or_else(|| self.readiness_gate(v, forced));
         if let Some(g) = base {
             return (g.clone(), g);
         }
@@ -662,8 +873,17 @@ impl State {
         (create, Gate::open())
     }
 
+    /// `canRestoreFromAnotherVps` of the backup list: closed while the service is not active,
+    /// the VPS is not ready or a job runs on it; this VPS's own backup plan and quota do not
+    /// matter (the backup is another VPS's).
+    pub fn restore_from_another_gate(&self, v: &Vps, forced: Option<&Gate>) -> Gate {
+        Self::service_gate(v)
+            .or_else(|| self.readiness_gate(v, forced))
+            .unwrap_or_else(Gate::open)
+    }
+
     /// `GET /api/v2/vps`.
-    pub fn list_vps(&self, q: &ListQuery, include_maintenance: bool) -> Value {
+    pub fn list_vps(&self, q: &ListQuery, include_maintenance: bool, view: &View) -> Value {
         let matching = self.vps.values().filter(|v| {
             q.name
                 .as_ref()
@@ -692,7 +912,11 @@ impl State {
                 j
             })
             .collect();
-        json!({"data": data, "nextCursor": next})
+        let mut body = json!({"data": data, "nextCursor": next});
+        if view.has_more {
+            body["hasMore"] = json!(more);
+        }
+        body
     }
 
     /// `GET /api/v2/vps/{id}`.
@@ -700,26 +924,61 @@ impl State {
         Ok(vps_json(self.vps(id)?))
     }
 
+    /// Snapshots being taken on `v` (unfinished create jobs), oldest first.
+    fn snapshots_being_taken<'a>(&'a self, v: &'a Vps) -> impl Iterator<Item = &'a Job> + 'a {
+        let mut jobs: Vec<&Job> = self
+            .active
+            .iter()
+            .filter_map(|id| self.jobs.get(id))
+            .filter(|j| j.vps_id == v.id && j.job_type == JobType::SnapshotCreate)
+            .collect();
+        jobs.sort_by_key(|j| (j.created_at, j.id.clone()));
+        jobs.into_iter()
+    }
+
     /// `GET /api/v2/vps/{id}/snapshots`.
-    pub fn list_snapshots(&self, id: &str) -> Result<Value, ApiError> {
-        let v = self.vps(id)?;
-        let (create, restore) = self.snapshot_gates(v);
+    pub fn list_snapshots(&self, id: &str, view: &View) -> Result<Value, ApiError> {
+        let v = self.live_vps(id)?;
+        let (create, restore) = self.snapshot_gates(v, view.forced.as_ref());
         let available = v.plan.snapshot_slots > 0;
         let mut snaps: Vec<&Snapshot> = v.snapshots.iter().collect();
         snaps.sort_by(|a, b| (a.created_at, &a.name).cmp(&(b.created_at, &b.name)));
+        let newest = snaps.last().map(|s| s.name.clone());
+        let mut data: Vec<Value> = snaps.iter().map(|s| snapshot_json(s)).collect();
+        if view.visibility == SnapshotVisibility::Immediate {
+            // Listed while being taken, without times; the same item its job later completes
+            // (parentName = the newest snapshot that exists now).
+            for j in self.snapshots_being_taken(v) {
+                let name = j.snapshot_name.clone().unwrap_or_default();
+                data.push(json!({
+                    "displayId": name,
+                    "name": name,
+                    "description": j.description,
+                    "createdAt": null,
+                    "expiresAt": null,
+                    "includesMemoryState": false,
+                    "parentName": newest,
+                }));
+            }
+        }
+        let used = data.len();
         Ok(json!({
-            "data": snaps.iter().map(|s| snapshot_json(s)).collect::<Vec<_>>(),
+            "data": data,
             "available": available,
             "reason": if available { Value::Null } else { json!(NO_SNAPSHOTS) },
-            "limits": {"totalSnapshots": v.plan.snapshot_slots},
-            "actions": {"canCreate": create.json(), "canRestore": restore.json()},
+            "limits": {"totalSnapshots": v.plan.snapshot_slots, "usedSnapshots": used},
+            "actions": {
+                "canCreate": create.json(view.gate_code),
+                "canRestore": restore.json(view.gate_code),
+            },
         }))
     }
 
     /// `GET /api/v2/vps/{id}/backups`.
-    pub fn list_backups(&self, id: &str) -> Result<Value, ApiError> {
-        let v = self.vps(id)?;
-        let (create, restore) = self.backup_gates(v);
+    pub fn list_backups(&self, id: &str, view: &View) -> Result<Value, ApiError> {
+        let v = self.live_vps(id)?;
+        let (create, restore) = self.backup_gates(v, view.forced.as_ref());
+        let other = self.restore_from_another_gate(v, view.forced.as_ref());
         let used = v.backups.len() as u32;
         let mut backups: Vec<&Backup> = v.backups.iter().collect();
         backups.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
@@ -730,13 +989,18 @@ impl State {
                 "limit": v.plan.backup_limit,
                 "remaining": v.plan.backup_limit.map(|l| l.saturating_sub(used)),
             },
-            "actions": {"canCreateBackup": create.json(), "canRestore": restore.json()},
+            "actions": {
+                "canCreateBackup": create.json(view.gate_code),
+                "canRestore": restore.json(view.gate_code),
+                "canRestoreFromAnotherVps": other.json(view.gate_code),
+            },
         }))
     }
 
-    /// Checks a VPS exists; used before body validation so 404 wins over 400.
+    /// Checks a VPS exists (and is not terminated); used before body validation so 404 wins
+    /// over 400.
     pub fn require_vps(&self, id: &str) -> Result<(), ApiError> {
-        self.vps(id).map(|_| ())
+        self.live_vps(id).map(|_| ())
     }
 
     fn new_job(
@@ -769,14 +1033,23 @@ impl State {
             backup_id: None,
             finished: None,
             result: None,
+            starts_pending: self.jobs_start_pending,
         }
     }
 
     fn insert_job(&mut self, job: Job) -> Created {
         let id = job.id.clone();
+        let status = if job.starts_pending {
+            Status::Pending
+        } else {
+            Status::Queued
+        };
         self.active.insert(id.clone());
         self.jobs.insert(id.clone(), job);
-        Created { job_id: id }
+        Created {
+            job_id: id,
+            status: status.as_str(),
+        }
     }
 
     /// `POST /api/v2/vps/{id}/snapshots` after body validation. `fate` is asked only once the
@@ -790,9 +1063,9 @@ impl State {
         duration_ms: i64,
         fate: impl FnOnce(JobType) -> JobFate,
     ) -> Result<Created, ApiError> {
-        let v = self.vps(id)?;
-        let (create, _) = self.snapshot_gates(v);
-        if let Some(code) = create.code {
+        let v = self.live_vps(id)?;
+        let (create, _) = self.snapshot_gates(v, None);
+        if let Some(code) = &create.code {
             if code != "snapshot_limit_reached" {
                 create.check()?;
             }
@@ -827,8 +1100,8 @@ impl State {
         duration_ms: i64,
         fate: impl FnOnce(JobType) -> JobFate,
     ) -> Result<Option<Created>, ApiError> {
-        let v = self.vps(id)?;
-        if let Some(g) = Self::service_gate(v).or_else(|| self.busy_gate(v)) {
+        let v = self.live_vps(id)?;
+        if let Some(g) = Self::service_gate(v).or_else(|| self.readiness_gate(v, None)) {
             g.check()?;
         }
         if !v.snapshots.iter().any(|s| s.name == name) {
@@ -860,8 +1133,8 @@ impl State {
         duration_ms: i64,
         fate: impl FnOnce(JobType) -> JobFate,
     ) -> Result<Created, ApiError> {
-        let v = self.vps(id)?;
-        let (_, restore) = self.snapshot_gates(v);
+        let v = self.live_vps(id)?;
+        let (_, restore) = self.snapshot_gates(v, None);
         restore.check()?;
         if !v.snapshots.iter().any(|s| s.name == name) {
             return Err(ApiError::snapshot_not_found(name));
@@ -886,8 +1159,8 @@ impl State {
         duration_ms: i64,
         fate: impl FnOnce(JobType) -> JobFate,
     ) -> Result<Created, ApiError> {
-        let v = self.vps(id)?;
-        let (create, _) = self.backup_gates(v);
+        let v = self.live_vps(id)?;
+        let (create, _) = self.backup_gates(v, None);
         create.check()?;
         let mut job = self.new_job(
             JobType::BackupCreate,
@@ -902,8 +1175,8 @@ impl State {
 
     /// `DELETE /api/v2/vps/{id}/backups/{backupId}` (synchronous, 204).
     pub fn delete_backup(&mut self, id: &str, backup_id: &str) -> Result<(), ApiError> {
-        let v = self.vps(id)?;
-        if let Some(g) = Self::service_gate(v).or_else(|| self.busy_gate(v)) {
+        let v = self.live_vps(id)?;
+        if let Some(g) = Self::service_gate(v).or_else(|| self.readiness_gate(v, None)) {
             g.check()?;
         }
         if !v.backups.iter().any(|b| b.id == backup_id) {
@@ -924,8 +1197,8 @@ impl State {
         duration_ms: i64,
         fate: impl FnOnce(JobType) -> JobFate,
     ) -> Result<Created, ApiError> {
-        let v = self.vps(id)?;
-        let (_, restore) = self.backup_gates(v);
+        let v = self.live_vps(id)?;
+        let (_, restore) = self.backup_gates(v, None);
         restore.check()?;
         if !v.backups.iter().any(|b| b.id == backup_id) {
             return Err(ApiError::backup_not_found());
@@ -953,6 +1226,10 @@ impl State {
                 j["backups"] = json!(v.backups.iter().map(backup_json).collect::<Vec<_>>());
                 j["lastRestore"] = v.last_restore.clone().unwrap_or(Value::Null);
                 j["busyJob"] = json!(self.busy_job(&v.id));
+                j["powerRevert"] = json!(v
+                    .power_revert
+                    .as_ref()
+                    .map(|r| json!({"at": iso(r.at), "to": r.to})));
                 j
             })
             .collect();
@@ -1041,7 +1318,7 @@ fn job_summary(j: &Job, now: i64) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::fixture::{default_fixture, VPS_APP, VPS_FULL, VPS_NO_SNAPSHOTS};
+    use crate::sim::fixture::{default_fixture, VPS_APP, VPS_FULL, VPS_NO_SNAPSHOTS, VPS_PAYG};
 
     fn state(now: i64) -> State {
         State::from_fixture(&default_fixture(), now, 86_400_000).unwrap()
@@ -1169,6 +1446,80 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!((e.status, e.code.as_str()), (404, "snapshot_not_found"));
+    }
+
+    #[test]
+    fn pending_jobs_and_a_vps_going_away() {
+        let t0 = 1_000_000;
+        let mut s = state(t0);
+        s.jobs_start_pending = true;
+        let c = s
+            .create_backup(VPS_APP, None, t0, 1000, |_| JobFate::Normal)
+            .unwrap();
+        assert_eq!(c.status, "pending");
+        let j = s.jobs[&c.job_id].clone();
+        assert_eq!(j.status(t0 + 49), (Status::Pending, 0));
+        assert_eq!(j.status(t0 + 50), (Status::Queued, 0));
+        assert_eq!(j.status(t0 + 100).0, Status::InProgress);
+        s.terminate(VPS_APP, t0 + 200, 1000).unwrap();
+        assert_eq!(s.jobs[&c.job_id].status(t0 + 200).0, Status::Failed);
+        assert_eq!(
+            s.list_snapshots(VPS_APP, &View::default())
+                .unwrap_err()
+                .code,
+            "vps_not_found"
+        );
+        assert!(s.get_vps(VPS_APP).is_ok());
+        s.advance(t0 + 5000, 1000);
+        assert_eq!(
+            s.vps[VPS_APP].backups.len(),
+            1,
+            "no effect after termination"
+        );
+
+        s.jobs_start_pending = false;
+        let c = s
+            .create_backup(VPS_PAYG, None, t0, 1000, |_| JobFate::Normal)
+            .unwrap();
+        assert_eq!(c.status, "queued");
+        s.remove_vps(VPS_PAYG, t0 + 10, 1000).unwrap();
+        assert_eq!(s.jobs[&c.job_id].status(t0 + 10).0, Status::Failed);
+        assert_eq!(s.get_vps(VPS_PAYG).unwrap_err().code, "vps_not_found");
+    }
+
+    #[test]
+    fn a_temporary_power_state_reverts() {
+        let t0 = 1_000_000;
+        let mut s = state(t0);
+        s.set_vps(
+            VPS_APP,
+            None,
+            Some(Some("stopping".into())),
+            Some(500),
+            t0,
+            1000,
+        )
+        .unwrap();
+        let v = &s.vps[VPS_APP];
+        assert_eq!(
+            s.snapshot_gates(v, None).0.code.as_deref(),
+            Some("vps_not_ready")
+        );
+        // A second temporary state still goes back to the first's original.
+        s.set_vps(
+            VPS_APP,
+            None,
+            Some(Some("starting".into())),
+            Some(500),
+            t0 + 100,
+            1000,
+        )
+        .unwrap();
+        assert!(!s.advance(t0 + 599, 1000));
+        assert!(s.advance(t0 + 600, 1000));
+        assert_eq!(s.vps[VPS_APP].power_state.as_deref(), Some("running"));
+        let v = &s.vps[VPS_APP];
+        assert!(s.snapshot_gates(v, None).0.allowed);
     }
 
     #[test]
