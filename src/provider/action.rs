@@ -65,17 +65,36 @@ pub fn job_key(type_name: &str, obj: &ObjectValue, args: &[&str]) -> Option<JobK
     Some((type_name.to_owned(), vps_id.to_owned(), rest.join(";")))
 }
 
+/// Private-state key of the plan of a create that adopts an unfinished job: the job id. The
+/// plan walk's refresh saw the job; the apply walk has no refresh, and Terraform hands that
+/// planned private state to the destroy half of the replacement (plans/changes.go, the
+/// replace change's `Private`), which passes it on to the create half through
+/// [`super::this_run`].
+const ADOPT_KEY: &str = "adopt_job";
+
+fn unfinished_in(state: &ObjectValue) -> Option<&str> {
+    let terminal = state
+        .string("status")
+        .is_some_and(|s| JobState::of_word(s).is_terminal());
+    state.string("job_id").filter(|_| !terminal)
+}
+
 /// Destroy of an action resource only forgets it; when its job had not finished (a tainted
 /// create being replaced), this run remembers the job so the replacement can adopt it.
-pub fn forget(data: Option<&HostupData>, key: Option<JobKey>, prior: &ObjectValue) {
-    let (Some(data), Some(key), Some(job_id)) = (data, key, prior.string("job_id")) else {
+pub fn forget(
+    data: Option<&HostupData>,
+    key: Option<JobKey>,
+    prior: &ObjectValue,
+    private: &Private,
+) {
+    let (Some(data), Some(key)) = (data, key) else {
         return;
     };
-    if !prior
-        .string("status")
-        .is_some_and(|s| JobState::of_word(s).is_terminal())
-    {
-        data.run.saw_unfinished_job(key, job_id);
+    let job = private
+        .get::<String>(ADOPT_KEY)
+        .or_else(|| unfinished_in(prior).map(str::to_owned));
+    if let Some(job_id) = job {
+        data.run.saw_unfinished_job(key, &job_id);
     }
 }
 
@@ -119,14 +138,20 @@ pub enum Adoption {
     None,
     /// The earlier job was adopted and waited for (the response says how it ended); its end,
     /// if it completed.
-    Adopted(Option<JobOutcome>),
+    Adopted(Option<Box<JobOutcome>>),
 }
 
-/// The plan of a create that will adopt an unfinished job (see [`adopt_unfinished`]): says so,
-/// in place of the gate check, whose gate that very job keeps closed. `None` when there is
-/// nothing to adopt.
-pub fn adoption_notice(data: &HostupData, key: Option<&JobKey>, what: &str) -> Option<Diagnostic> {
+/// The plan of a create that will adopt an unfinished job (see [`adopt_unfinished`]): notes
+/// the job in the planned private state and says so, in place of the gate check, whose gate
+/// that very job may keep closed. `None` when there is nothing to adopt.
+pub fn adoption_notice(
+    data: &HostupData,
+    key: Option<&JobKey>,
+    what: &str,
+    resp: &mut PlanResponse,
+) -> Option<Diagnostic> {
     let job_id = data.run.unfinished_job(key?)?;
+    resp.planned_private.set(ADOPT_KEY, &job_id);
     Some(Diagnostic::warning(
         format!("Apply adopts the unfinished {what} job {job_id}"),
         format!(
@@ -175,7 +200,7 @@ pub async fn adopt_unfinished(
     };
     let status = status_of(&snap);
     let end = record_and_wait(&job, ctx, &job_ref, &status, subject, planned, resp).await;
-    Adoption::Adopted(end)
+    Adoption::Adopted(end.map(Box::new))
 }
 
 /// A job's status word for the state.
@@ -197,20 +222,16 @@ pub async fn refresh_job(
     resp: &mut ReadResponse,
 ) -> Option<JobSnapshot> {
     let cur = &req.current_state;
-    let job_id = cur.string("job_id")?;
-    if cur
-        .string("status")
-        .is_some_and(|s| JobState::of_word(s).is_terminal())
-    {
-        return None;
-    }
+    let job_id = unfinished_in(cur)?;
     let mut job_ref = JobRef::new(job_id);
     if let Some(v) = cur.string("vps_id") {
         job_ref = job_ref.on_vps(v);
     }
     match data.client(ctx).get_job(&job_ref).await {
         Ok(snap) => {
-            if let Some(k) = key.filter(|_| !snap.job_state().is_terminal()) {
+            // Unfinished when last seen, and not failed: a replacement of this (tainted)
+            // resource adopts it, whether it still runs or has completed meanwhile.
+            if let Some(k) = key.filter(|_| snap.job_state() != JobState::Failed) {
                 data.run.saw_unfinished_job(k, job_id);
             }
             if let Some(st) = resp.state.as_mut() {

@@ -312,7 +312,7 @@ impl Resource<HostupData> for VpsBackup {
         else {
             return;
         };
-        if let Some(notice) = adoption_notice(data, key(&req.config).as_ref(), "backup") {
+        if let Some(notice) = adoption_notice(data, key(&req.config).as_ref(), "backup", resp) {
             resp.diagnostics.push(notice);
             return;
         }
@@ -368,7 +368,7 @@ impl Resource<HostupData> for VpsBackup {
         let k = key(planned);
         let (end, before) =
             match adopt_unfinished(data, ctx, &subject, planned, k.as_ref(), timeout, resp).await {
-                Adoption::Adopted(end) => (end, None),
+                Adoption::Adopted(end) => (end.map(|e| *e), None),
                 Adoption::None => run_backup(data, ctx, &subject, planned, resp).await,
             };
         let Some(end) = end else {
@@ -416,7 +416,7 @@ impl Resource<HostupData> for VpsBackup {
 
     async fn delete(&self, ctx: &Ctx, req: DeleteRequest<HostupData>, resp: &mut DeleteResponse) {
         let prior = &req.prior_state;
-        forget(req.provider.get(), key(prior), prior);
+        forget(req.provider.get(), key(prior), prior, &req.prior_private);
         if prior.bool("delete_on_destroy") != Some(true) {
             tracing::info!(
                 job_id = prior.string("job_id").unwrap_or(""),

@@ -261,7 +261,7 @@ impl Resource<HostupData> for VpsSnapshotRestore {
         let (Some(data), Some(vps_id), Some(name)) = (req.provider.get(), vps_id, name) else {
             return;
         };
-        if let Some(notice) = adoption_notice(data, key(&req.config).as_ref(), "restore") {
+        if let Some(notice) = adoption_notice(data, key(&req.config).as_ref(), "restore", resp) {
             resp.diagnostics.push(notice);
             return;
         }
@@ -349,7 +349,7 @@ impl Resource<HostupData> for VpsSnapshotRestore {
 
     async fn delete(&self, _ctx: &Ctx, req: DeleteRequest<HostupData>, _resp: &mut DeleteResponse) {
         let prior = &req.prior_state;
-        forget(req.provider.get(), key(prior), prior);
+        forget(req.provider.get(), key(prior), prior, &req.prior_private);
         tracing::info!(
             job_id = prior.string("job_id").unwrap_or(""),
             "forgetting hostup_vps_snapshot_restore; a restore cannot be undone"

@@ -83,6 +83,31 @@ impl Sim {
         resp.json().unwrap_or(serde_json::Value::Null)
     }
 
+    /// PATCH JSON to an admin endpoint (e.g. `/_sim/vps/{id}`: power state, service status).
+    pub fn admin_patch(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let resp = self
+            .http
+            .patch(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .and_then(|r| r.error_for_status())
+            .unwrap_or_else(|e| panic!("admin PATCH {path}: {e}"));
+        resp.json().unwrap_or(serde_json::Value::Null)
+    }
+
+    /// GET from the HostUp API with `key`, as a client outside Terraform would; returns the
+    /// body. Not counted out of the sim's log: tests that count reads must take it into
+    /// account.
+    pub fn api_get(&self, path: &str, key: &str) -> serde_json::Value {
+        self.http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(key)
+            .send()
+            .and_then(|r| r.error_for_status())
+            .and_then(|r| r.json())
+            .unwrap_or_else(|e| panic!("API GET {path}: {e}"))
+    }
+
     /// POST JSON to the HostUp API with `key`, as a client outside Terraform would (the
     /// dashboard, a script); returns the body.
     pub fn api_post(&self, path: &str, key: &str, body: serde_json::Value) -> serde_json::Value {
