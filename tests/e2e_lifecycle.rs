@@ -446,3 +446,118 @@ fn an_interrupted_snapshot_is_retaken_under_its_name() {
     let out = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
     assert_eq!(out.code, Some(0), "{}", out.all());
 }
+
+/// Bug 2: a replacement of a restore forced by an argument change warns at plan, before the
+/// disk is replaced (the warning comes from the replacement's first plan call, whose warnings
+/// Terraform keeps).
+#[test]
+fn a_restore_replaced_by_a_trigger_change_warns_at_plan() {
+    let sim = Sim::start(&["--job-duration", "0s"]);
+    let config = |release: &str| {
+        format!(
+            "{}\nresource \"hostup_vps_snapshot_restore\" \"r\" {{\n  vps_id = \"{VPS_APP}\"\n  snapshot_name = \"{SNAPSHOT_APP}\"\n  triggers = {{ release = \"{release}\" }}\n}}\n",
+            provider_block(&sim.url, KEY)
+        )
+    };
+    let tf = Tf::new(&config("1"));
+    tf.ok(&["apply", "-auto-approve"]);
+    let quiet = tf.ok(&["plan", "-no-color"]).all();
+    assert!(!quiet.contains("replaces the disk"), "{quiet}");
+    tf.write_config(&config("2"));
+    let plan = tf.ok(&["plan", "-no-color"]).all();
+    assert!(plan.contains("must be replaced"), "{plan}");
+    assert!(
+        plan.contains(&format!("Applying this replaces the disk of VPS {VPS_APP}")),
+        "{plan}"
+    );
+}
+
+/// Bug 5: a VPS that no longer exists drops its snapshot from state at refresh, instead of
+/// failing every plan and destroy.
+#[test]
+fn a_terminated_vps_drops_its_snapshot_from_state() {
+    let sim = Sim::start(&["--job-duration", "0s"]);
+    let tf = Tf::new(&format!(
+        "{}\nresource \"hostup_vps_snapshot\" \"s\" {{\n  vps_id = \"{VPS_APP}\"\n  name = \"pre\"\n}}\n",
+        provider_block(&sim.url, KEY)
+    ));
+    tf.ok(&["apply", "-auto-approve"]);
+    sim.admin_post(&format!("/_sim/vps/{VPS_APP}/terminate"), json!({}));
+    tf.ok(&["apply", "-refresh-only", "-auto-approve"]);
+    assert!(instance(&tf, "hostup_vps_snapshot", "s").is_null());
+    // Nothing is left to destroy, and destroy does not fail on the gone VPS.
+    tf.ok(&["destroy", "-auto-approve"]);
+}
+
+/// Bug 8: refresh records the end of a job that was not finished in state (here after
+/// `terraform untaint`, as the timeout message allows), and never queues anything.
+#[test]
+fn refresh_records_the_end_of_an_unfinished_job() {
+    let sim = Sim::start(&["--job-duration", "1s", "--stuck-next-jobs", "1"]);
+    let tf = Tf::new(&format!(
+        "{}\nresource \"hostup_vps_backup\" \"b\" {{\n  vps_id = \"{VPS_APP}\"\n  timeouts {{\n    create = \"2s\"\n  }}\n}}\n",
+        provider_block(&sim.url, KEY)
+    ));
+    tf.fails(&["apply", "-auto-approve"]);
+    let inst = instance(&tf, "hostup_vps_backup", "b");
+    let job = inst["attributes"]["job_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_ne!(inst["attributes"]["status"], "completed", "{inst}");
+    tf.ok(&["untaint", "hostup_vps_backup.b"]);
+    sim.admin_post(&format!("/_sim/jobs/{job}/complete"), json!({}));
+    tf.ok(&["apply", "-refresh-only", "-auto-approve"]);
+    let inst = instance(&tf, "hostup_vps_backup", "b");
+    assert_eq!(inst["attributes"]["status"], "completed", "{inst}");
+    assert!(inst["attributes"]["completed_at"].is_string(), "{inst}");
+    assert!(
+        inst["attributes"]["backup_id"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("bkp_")),
+        "{inst}"
+    );
+    assert_eq!(sim.count("POST /api/v2/vps/{id}/backups"), 1);
+    let out = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(out.code, Some(0), "{}", out.all());
+}
+
+/// An imported snapshot whose configuration leaves `description` unset keeps HostUp's: no
+/// replacement (which would delete the restore point).
+#[test]
+fn an_imported_snapshot_without_description_plans_no_change() {
+    let sim = Sim::start(&["--job-duration", "0s"]);
+    let tf = Tf::new(&format!(
+        "{}\nresource \"hostup_vps_snapshot\" \"s\" {{\n  vps_id = \"{VPS_APP}\"\n  name = \"{SNAPSHOT_APP}\"\n}}\n",
+        provider_block(&sim.url, KEY)
+    ));
+    tf.ok(&[
+        "import",
+        "hostup_vps_snapshot.s",
+        &format!("{VPS_APP}/{SNAPSHOT_APP}"),
+    ]);
+    assert!(instance(&tf, "hostup_vps_snapshot", "s")["attributes"]["description"].is_string());
+    let out = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(out.code, Some(0), "{}", out.all());
+}
+
+/// `create_before_destroy` with a fixed snapshot name: Terraform never tells the provider
+/// about it (no RPC carries the lifecycle block), so plan cannot see it; apply stops before
+/// the POST and says what to change, and the old snapshot stays.
+#[test]
+fn create_before_destroy_with_a_fixed_name_stops_before_queuing() {
+    let sim = Sim::start(&["--job-duration", "0s"]);
+    let config = |d: &str| {
+        format!(
+            "{}\nresource \"hostup_vps_snapshot\" \"s\" {{\n  vps_id = \"{VPS_APP}\"\n  name = \"pre\"\n  description = \"{d}\"\n  lifecycle {{\n    create_before_destroy = true\n  }}\n}}\n",
+            provider_block(&sim.url, KEY)
+        )
+    };
+    let tf = Tf::new(&config("one"));
+    tf.ok(&["apply", "-auto-approve"]);
+    tf.write_config(&config("two"));
+    let out = tf.fails(&["apply", "-auto-approve", "-no-color"]).all();
+    assert!(out.contains("create_before_destroy"), "{out}");
+    assert_eq!(sim.count("POST /api/v2/vps/{id}/snapshots"), 1);
+    assert!(snapshots_of(&sim, VPS_APP).contains(&"pre".to_owned()));
+}

@@ -129,19 +129,13 @@ fn check_create(
         );
     }
     if list.find(name).is_some() && !replaced.iter().any(|r| r == name) {
-        let detail = if at_apply {
-            format!(
-                "Nothing was sent to HostUp. If this resource replaces a snapshot of the same \
-                 name with `create_before_destroy`, the new one needs another name: HostUp \
-                 names are unique per VPS. Otherwise choose another name, or adopt the \
-                 existing snapshot with `terraform import {TYPE_NAME}.NAME {vps_id}/{name}`."
-            )
-        } else {
-            format!(
-                "Choose another name, or adopt the existing snapshot with `terraform import \
-                 {TYPE_NAME}.NAME {vps_id}/{name}`. Nothing was sent to HostUp."
-            )
-        };
+        // A replacement with `create_before_destroy` lands here too: Terraform tells the
+        // provider nothing of the lifecycle block, and creates before it destroys.
+        let detail = format!(
+            "Choose another name, or adopt the existing snapshot with `terraform import \
+             {TYPE_NAME}.NAME {vps_id}/{name}`. With `create_before_destroy`, a replacement \
+             needs a new name: HostUp names are unique per VPS. Nothing was sent to HostUp."
+        );
         check.problems.push(
             Diagnostic::error(
                 format!("VPS {vps_id} already has a snapshot named {name:?}"),
