@@ -107,10 +107,10 @@ impl Kind {
     }
 
     /// What the destroy plan must warn about (Terraform >= 1.3, ServerCapabilities.plan_destroy):
-    /// the backup is kept, the snapshot deleted, the restore not undone.
+    /// the backup is kept ("keeps"), the snapshot deleted, the restore not undone.
     pub fn destroy_warning(self) -> &'static str {
         match self {
-            Kind::Backup => "kept",
+            Kind::Backup => "keeps",
             Kind::Restore => "undo",
             Kind::Snapshot => "delete",
         }

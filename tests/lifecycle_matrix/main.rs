@@ -76,13 +76,16 @@
 //!   state with an error and `maybeTainted` taints it. The resource must be in state, tainted,
 //!   with the job id; the next plan (the job may still run: refresh must keep it) is
 //!   `["delete","create"]` and the apply after it succeeds, with exactly one snapshot of that
-//!   name on HostUp afterwards, or a completed backup/restore. 409 answers are tolerated there
-//!   (the VPS is busy with the interrupted job).
+//!   name on HostUp afterwards (the tainted one deleted once its job ended, then taken again),
+//!   or, for a backup or restore, the interrupted job adopted: the plan says so and the apply
+//!   sends nothing, waits for that job and records it completed (no second backup, no second
+//!   rollback of the disk). 409 answers are tolerated there (the VPS is busy with the
+//!   interrupted job).
 //! - **destroy**: `plan -destroy` is `["delete"]`; with ServerCapabilities.plan_destroy
 //!   Terraform asks the provider to plan the destroy (`planDestroy` in
 //!   node_resource_abstract_instance.go; internal/plugin/grpc_provider.go `PlanResourceChange`
 //!   skips the call without it; TF >= 1.3), and the plan must say what destroying does: the
-//!   backup is kept on HostUp ("kept"), the restore is not undone ("undo"), the snapshot is
+//!   backup is kept on HostUp ("keeps"), the restore is not undone ("undo"), the snapshot is
 //!   deleted ("delete"). A backup's or restore's destroy sends nothing; a snapshot's sends one
 //!   DELETE.
 //! - **destroy with an unbuildable resource** (a not-yet-created backup or snapshot on a VPS

@@ -2,7 +2,7 @@
 //! `timeouts`, `-replace`, `taint`.
 
 use super::{check_created, plan_change, plan_empty, set_up, Workflow, CREATE, REPLACE, UPDATE};
-use crate::cell::{Cell, Step};
+use crate::cell::{Cell, PlanWant, Step};
 use crate::kinds::{Kind, VPS_B};
 
 pub fn create(c: &mut Cell) -> Step {
@@ -67,7 +67,16 @@ pub fn replace(c: &mut Cell) -> Step {
     let r = c.kind.base();
     set_up(c, &r)?;
     let flag = format!("-replace={}", r.addr());
-    plan_change(c, "plan -replace", &[&flag], &r.addr(), REPLACE)?;
+    // No disk warning is asked of a restore here: `-replace` reaches the provider as a plain
+    // update plan (node_resource_abstract_instance.go, `plan`: the forced replace is decided
+    // in `getAction` after the first PlanResourceChange), and the warnings of the second call,
+    // the only one that knows, are dropped. The restore's docs say so.
+    let want = PlanWant {
+        exit: 2,
+        actions: vec![(r.addr(), REPLACE)],
+        ..PlanWant::default()
+    };
+    c.plan("plan -replace", &[&flag], want)?;
     c.apply_plan("apply", &c.kind.replace_requests())?;
     check_created(c, "apply", &r);
     Ok(())

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{check_created, plan_change, plan_empty, set_up, state_job, CREATE, REPLACE};
+use super::{
+    check_created, disk_warning, plan_change, plan_empty, set_up, state_job, CREATE, REPLACE,
+};
 use crate::cell::{clip, flat, Cell, PlanWant, Step, JOB_DURATION_MS, SIM_DEADLINE};
 use crate::kinds::{Kind, SNAP_BEFORE, SNAP_NEW, VPS_A};
 use crate::support::{finish_within, wait_until};
@@ -149,7 +151,7 @@ pub fn drift_vps_gone(c: &mut Cell) -> Step {
     let want = PlanWant {
         exit: 1,
         error: vec![VPS_A],
-        no_error: vec!["refresh"],
+        no_error: vec!["could not refresh"],
         ..PlanWant::default()
     };
     c.plan("plan", &[], want)?;
@@ -216,9 +218,29 @@ pub fn ctrl_c(c: &mut Cell) -> Step {
     )?;
     // The next apply finds the VPS busy with that job and waits: 409s are expected.
     c.tolerate_busy = true;
-    plan_change(c, "plan after Ctrl-C", &[], &addr, REPLACE)?;
-    c.apply_plan("apply again", &c.kind.replace_requests())?;
-    check_created(c, "apply again", &r);
+    if c.kind.is_action() {
+        // The replacement adopts the interrupted job instead of running the operation again.
+        let mut warn = disk_warning(c);
+        warn.push("adopts the unfinished");
+        let want = PlanWant {
+            exit: 2,
+            actions: vec![(addr.clone(), REPLACE)],
+            warn,
+            ..PlanWant::default()
+        };
+        c.plan("plan after Ctrl-C", &[], want)?;
+        c.apply_plan("apply again", &[])?;
+        let inst = c.instance(&addr);
+        c.expect(
+            state_job(c, &addr) == jobs[0] && inst["attributes"]["status"] == "completed",
+            "apply again: the interrupted job was not adopted",
+            format!("sim jobs {jobs:?}; state: {inst}"),
+        );
+    } else {
+        plan_change(c, "plan after Ctrl-C", &[], &addr, REPLACE)?;
+        c.apply_plan("apply again", &c.kind.replace_requests())?;
+        check_created(c, "apply again", &r);
+    }
     if c.kind == Kind::Snapshot {
         let n = c.snapshots(VPS_A).iter().filter(|s| *s == SNAP_NEW).count();
         c.expect(
