@@ -15,23 +15,6 @@ use hostup_provider::sim::fixture::{
 use serde_json::Value;
 use support::{finish, provider_block, wait_until, Sim, Tf, KEY};
 
-/// The state file as JSON (Null when absent).
-fn state(tf: &Tf) -> Value {
-    serde_json::from_str(&tf.state_file()).unwrap_or(Value::Null)
-}
-
-/// The first instance of resource `type.name` in the state file.
-fn instance(tf: &Tf, ty: &str, name: &str) -> Value {
-    state(tf)["resources"]
-        .as_array()
-        .and_then(|rs| {
-            rs.iter()
-                .find(|r| r["type"] == ty && r["name"] == name && r["mode"] == "managed")
-        })
-        .and_then(|r| r["instances"].get(0).cloned())
-        .unwrap_or(Value::Null)
-}
-
 /// Jobs of `job_type` the sim ran, oldest first, as `(id, status)`.
 fn sim_jobs(sim: &Sim, job_type: &str) -> Vec<(String, String)> {
     let st = sim.admin_get("/_sim/state");
@@ -49,21 +32,6 @@ fn sim_jobs(sim: &Sim, job_type: &str) -> Vec<(String, String)> {
                     let status = j["status"].as_str().unwrap_or_default().to_owned();
                     (id, status)
                 })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Names of the snapshots the sim holds for `vps`.
-fn sim_snapshots(sim: &Sim, vps: &str) -> Vec<String> {
-    let st = sim.admin_get("/_sim/state");
-    st["vps"]
-        .as_array()
-        .and_then(|vs| vs.iter().find(|v| v["id"] == vps))
-        .and_then(|v| v["snapshots"].as_array())
-        .map(|ss| {
-            ss.iter()
-                .filter_map(|s| s["name"].as_str().map(str::to_owned))
                 .collect()
         })
         .unwrap_or_default()
@@ -198,7 +166,7 @@ fn quickstart_with(terraform: Option<&std::path::Path>) {
     assert_eq!(out["can_restore"]["value"]["allowed"], true);
 
     // The backup waited for its job: completed, and the job in state is the one the sim ran.
-    let backup = instance(&tf, "hostup_vps_backup", "before_upgrade");
+    let backup = tf.instance("hostup_vps_backup", "before_upgrade");
     let attrs = &backup["attributes"];
     assert_eq!(attrs["status"], "completed", "{backup}");
     assert!(attrs["completed_at"].is_string(), "{backup}");
@@ -209,7 +177,7 @@ fn quickstart_with(terraform: Option<&std::path::Path>) {
     assert_eq!(jobs[0].1, "completed");
     assert_eq!(out["backup_job_id"]["value"], jobs[0].0.as_str());
 
-    let restore = instance(&tf, "hostup_vps_snapshot_restore", "rollback");
+    let restore = tf.instance("hostup_vps_snapshot_restore", "rollback");
     assert_eq!(restore["attributes"]["status"], "completed", "{restore}");
     let rjobs = sim_jobs(&sim, "snapshot_restore");
     assert_eq!(rjobs.len(), 1, "{rjobs:?}");
@@ -311,7 +279,7 @@ fn failed_job_taints_with_job_id_and_next_plan_replaces() {
     assert!(text.contains("Backup storage unavailable"), "{text}");
     assert!(text.contains(VPS_APP), "{text}");
 
-    let inst = instance(&tf, "hostup_vps_backup", "b");
+    let inst = tf.instance("hostup_vps_backup", "b");
     assert_eq!(inst["status"], "tainted", "{inst}");
     assert_eq!(inst["attributes"]["job_id"], job.as_str());
     assert_eq!(inst["attributes"]["status"], "failed");
@@ -338,7 +306,7 @@ fn stuck_job_hits_timeouts_create_naming_the_job() {
     assert!(text.contains("Timed out"), "{text}");
     assert!(text.contains(jobs[0].0.as_str()), "{text}");
     assert!(text.contains("3s"), "{text}");
-    let inst = instance(&tf, "hostup_vps_backup", "b");
+    let inst = tf.instance("hostup_vps_backup", "b");
     assert_eq!(inst["status"], "tainted", "{inst}");
     assert_eq!(inst["attributes"]["job_id"], jobs[0].0.as_str());
 }
@@ -374,7 +342,7 @@ fn sigint_during_wait_exits_fast_tainted_with_job_id() {
     assert!(text.contains("may still be running on HostUp"), "{text}");
     let jobs = sim_jobs(&sim, "backup_create");
     assert_eq!(jobs.len(), 1, "{jobs:?}");
-    let inst = instance(&tf, "hostup_vps_backup", "b");
+    let inst = tf.instance("hostup_vps_backup", "b");
     assert_eq!(inst["status"], "tainted", "{inst}");
     assert_eq!(inst["attributes"]["job_id"], jobs[0].0.as_str());
 }
@@ -454,7 +422,7 @@ fn backup_import_adopts_the_job() {
     // Run a backup in one working directory...
     let first = Tf::new(&backup_config(&sim, VPS_PAYG, ""));
     first.ok(&["apply", "-auto-approve"]);
-    let job = instance(&first, "hostup_vps_backup", "b")["attributes"]["job_id"]
+    let job = first.instance("hostup_vps_backup", "b")["attributes"]["job_id"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
@@ -464,7 +432,7 @@ fn backup_import_adopts_the_job() {
     let second = Tf::new(&backup_config(&sim, VPS_PAYG, ""));
     let id = format!("{VPS_PAYG}/{job}");
     second.ok(&["import", "hostup_vps_backup.b", &id]);
-    let inst = instance(&second, "hostup_vps_backup", "b");
+    let inst = second.instance("hostup_vps_backup", "b");
     assert_eq!(inst["attributes"]["job_id"], job.as_str(), "{inst}");
     assert_eq!(inst["attributes"]["vps_id"], VPS_PAYG);
     assert_eq!(inst["attributes"]["status"], "completed");
@@ -507,10 +475,10 @@ fn snapshot_create_expiry_refresh_and_destroy() {
     );
     let tf = Tf::new(&config);
     tf.ok(&["apply", "-auto-approve"]);
-    let inst = instance(&tf, "hostup_vps_snapshot", "s");
+    let inst = tf.instance("hostup_vps_snapshot", "s");
     assert_eq!(inst["attributes"]["id"], format!("{VPS_APP}/pre-deploy"));
     assert!(inst["attributes"]["expires_at"].is_string(), "{inst}");
-    let has = |name: &str| sim_snapshots(&sim, VPS_APP).iter().any(|n| n == name);
+    let has = |name: &str| sim.snapshot_names(VPS_APP).iter().any(|n| n == name);
     assert!(has("pre-deploy"));
     assert_eq!(tf.run(&["plan", "-detailed-exitcode"]).code, Some(0));
 
@@ -637,7 +605,7 @@ fn a_foreign_job_on_the_vps_makes_plan_warn_and_apply_wait() {
     );
     assert_eq!(out.code, Some(0), "{text}");
     assert_eq!(backup_post(&sim), 2);
-    let ours = instance(&tf, "hostup_vps_backup", "b");
+    let ours = tf.instance("hostup_vps_backup", "b");
     assert_ne!(ours["attributes"]["job_id"], foreign_id.as_str());
     assert_eq!(ours["attributes"]["status"], "completed", "{ours}");
 }
@@ -662,7 +630,7 @@ fn a_foreign_job_outlasting_the_timeout_fails_apply_without_a_post() {
     assert!(text.contains("timeouts.create"), "{text}");
     assert_eq!(backup_post(&sim), 1, "only the foreign POST");
     assert_eq!(
-        instance(&tf, "hostup_vps_backup", "b"),
+        tf.instance("hostup_vps_backup", "b"),
         Value::Null,
         "nothing in state"
     );
@@ -704,7 +672,8 @@ fn a_request_refused_as_busy_is_sent_again_once_the_vps_is_free() {
     let deletes = statuses(&sim, "DELETE");
     assert_eq!(deletes.len(), 2, "{deletes:?}");
     assert_eq!(deletes[0], 409);
-    assert!(sim_snapshots(&sim, VPS_APP)
+    assert!(sim
+        .snapshot_names(VPS_APP)
         .iter()
         .all(|n| n != "pre-deploy"));
 }
@@ -734,12 +703,14 @@ fn snapshot_replacements_plan_and_apply_with_the_name_or_slot_they_free() {
     let tf = Tf::new(&snapshot(VPS_APP, "pre-deploy", "one"));
     tf.ok(&["apply", "-auto-approve"]);
     replaced_by(&tf, &snapshot(VPS_APP, "pre-deploy", "two"));
-    let inst = instance(&tf, "hostup_vps_snapshot", "s");
+    let inst = tf.instance("hostup_vps_snapshot", "s");
     assert_eq!(inst["attributes"]["description"], "two", "{inst}");
-    assert!(sim_snapshots(&sim, VPS_APP).contains(&"pre-deploy".to_owned()));
+    assert!(sim
+        .snapshot_names(VPS_APP)
+        .contains(&"pre-deploy".to_owned()));
 
     // Every slot of VPS_FULL is used: renaming one of its snapshots frees the slot it needs.
-    let existing = sim_snapshots(&sim, VPS_FULL);
+    let existing = sim.snapshot_names(VPS_FULL);
     let old = existing.last().expect("VPS_FULL has snapshots").clone();
     let tf = Tf::new(&snapshot(VPS_FULL, &old, "Nightly"));
     tf.ok(&[
@@ -748,7 +719,7 @@ fn snapshot_replacements_plan_and_apply_with_the_name_or_slot_they_free() {
         &format!("{VPS_FULL}/{old}"),
     ]);
     replaced_by(&tf, &snapshot(VPS_FULL, "renamed", "Nightly"));
-    let now = sim_snapshots(&sim, VPS_FULL);
+    let now = sim.snapshot_names(VPS_FULL);
     assert!(
         now.contains(&"renamed".to_owned()) && !now.contains(&old),
         "{now:?}"

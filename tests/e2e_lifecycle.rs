@@ -11,15 +11,6 @@ use hostup_provider::sim::fixture::{SNAPSHOT_APP, VPS_APP, VPS_FULL, VPS_PAYG};
 use serde_json::{json, Value};
 use support::{finish, provider_block, wait_until, Sim, Tf, KEY};
 
-fn instance(tf: &Tf, ty: &str, name: &str) -> Value {
-    let state: Value = serde_json::from_str(&tf.state_file()).unwrap_or(Value::Null);
-    state["resources"]
-        .as_array()
-        .and_then(|rs| rs.iter().find(|r| r["type"] == ty && r["name"] == name))
-        .and_then(|r| r["instances"].get(0).cloned())
-        .unwrap_or(Value::Null)
-}
-
 /// `METHOD route` of every request the sim answered, in order, without the reads.
 fn mutations(sim: &Sim) -> Vec<String> {
     sim.requests()
@@ -34,20 +25,6 @@ fn mutations(sim: &Sim) -> Vec<String> {
             )
         })
         .collect()
-}
-
-fn snapshots_of(sim: &Sim, vps: &str) -> Vec<String> {
-    let st = sim.admin_get("/_sim/state");
-    st["vps"]
-        .as_array()
-        .and_then(|vs| vs.iter().find(|v| v["id"] == vps))
-        .and_then(|v| v["snapshots"].as_array())
-        .map(|ss| {
-            ss.iter()
-                .filter_map(|s| s["name"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Starts a job from outside Terraform (as the dashboard would) and waits until the sim
@@ -92,13 +69,13 @@ fn a_closed_gate_fails_plan_and_destroy_names_the_way_out() {
         "{destroy}"
     );
     assert!(destroy.contains("HOSTUP_PLAN_CHECKS=warn"), "{destroy}");
-    assert!(!instance(&tf, "hostup_vps_backup", "b").is_null());
+    assert!(!tf.instance("hostup_vps_backup", "b").is_null());
 
     tf.env("HOSTUP_PLAN_CHECKS", "warn");
     let plan = tf.ok(&["plan", "-no-color"]).all();
     assert!(plan.contains("Shown as a warning"), "{plan}");
     tf.ok(&["destroy", "-auto-approve"]);
-    assert!(instance(&tf, "hostup_vps_backup", "b").is_null());
+    assert!(tf.instance("hostup_vps_backup", "b").is_null());
     assert_eq!(sim.count("POST /api/v2/vps/{id}/snapshots"), 0);
 
     // `-refresh=false` skips that plan (context_plan.go, destroyPlan: `!opts.SkipRefresh`).
@@ -106,7 +83,7 @@ fn a_closed_gate_fails_plan_and_destroy_names_the_way_out() {
     tf.ok(&["apply", "-auto-approve"]);
     tf.write_config(&full);
     tf.ok(&["destroy", "-refresh=false", "-auto-approve"]);
-    assert!(instance(&tf, "hostup_vps_backup", "b").is_null());
+    assert!(tf.instance("hostup_vps_backup", "b").is_null());
 
     // The provider argument does what the variable does.
     let warn = full.replace(
@@ -160,7 +137,7 @@ fn import_refuses_a_job_of_another_vps() {
         "{out}"
     );
     assert!(out.contains(VPS_PAYG), "{out}");
-    assert!(instance(&tf, "hostup_vps_backup", "b").is_null());
+    assert!(tf.instance("hostup_vps_backup", "b").is_null());
     // Its own VPS takes it.
     let tf = Tf::new(&format!(
         "{}\nresource \"hostup_vps_backup\" \"b\" {{\n  vps_id = \"{VPS_PAYG}\"\n}}\n",
@@ -171,7 +148,7 @@ fn import_refuses_a_job_of_another_vps() {
         "hostup_vps_backup.b",
         &format!("{VPS_PAYG}/{job}"),
     ]);
-    let inst = instance(&tf, "hostup_vps_backup", "b");
+    let inst = tf.instance("hostup_vps_backup", "b");
     assert!(
         inst["attributes"]["backup_id"]
             .as_str()
@@ -305,7 +282,7 @@ fn backup_id_and_delete_on_destroy() {
     };
     let tf = Tf::new(&config(""));
     tf.ok(&["apply", "-auto-approve"]);
-    let id = instance(&tf, "hostup_vps_backup", "b")["attributes"]["backup_id"]
+    let id = tf.instance("hostup_vps_backup", "b")["attributes"]["backup_id"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
@@ -375,7 +352,7 @@ fn an_interrupted_job_is_adopted_by_the_next_apply() {
             assert_eq!(rc, 0, "kill(SIGINT)");
             let out = finish(child, Duration::from_secs(60));
             assert_ne!(out.code, Some(0), "{}", out.all());
-            let inst = instance(&tf, ty, "x");
+            let inst = tf.instance(ty, "x");
             assert_eq!(inst["status"], "tainted", "{case}: {inst}");
             let job = inst["attributes"]["job_id"]
                 .as_str()
@@ -399,7 +376,7 @@ fn an_interrupted_job_is_adopted_by_the_next_apply() {
             let out = finish(child, support::TF_DEADLINE);
             assert_eq!(out.code, Some(0), "{case}: {}", out.all());
             assert_eq!(sim.count(post), 1, "{case}: {:?}", mutations(&sim));
-            let inst = instance(&tf, ty, "x");
+            let inst = tf.instance(ty, "x");
             assert_eq!(inst["attributes"]["job_id"], job.as_str(), "{case}: {inst}");
             assert_eq!(inst["attributes"]["status"], "completed", "{case}: {inst}");
             assert!(inst["status"].is_null(), "{case}: still tainted: {inst}");
@@ -426,7 +403,7 @@ fn an_interrupted_snapshot_is_retaken_under_its_name() {
     assert_eq!(rc, 0, "kill(SIGINT)");
     let out = finish(child, Duration::from_secs(60));
     assert_ne!(out.code, Some(0), "{}", out.all());
-    let job = instance(&tf, "hostup_vps_snapshot", "s")["attributes"]["job_id"]
+    let job = tf.instance("hostup_vps_snapshot", "s")["attributes"]["job_id"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
@@ -435,13 +412,13 @@ fn an_interrupted_snapshot_is_retaken_under_its_name() {
     sim.admin_post(&format!("/_sim/jobs/{job}/complete"), json!({}));
     tf.ok(&["apply", "-auto-approve"]);
     assert_eq!(
-        snapshots_of(&sim, VPS_APP)
+        sim.snapshot_names(VPS_APP)
             .iter()
             .filter(|n| *n == "pre")
             .count(),
         1
     );
-    let inst = instance(&tf, "hostup_vps_snapshot", "s");
+    let inst = tf.instance("hostup_vps_snapshot", "s");
     assert!(inst["status"].is_null(), "{inst}");
     let out = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
     assert_eq!(out.code, Some(0), "{}", out.all());
@@ -484,7 +461,7 @@ fn a_terminated_vps_drops_its_snapshot_from_state() {
     tf.ok(&["apply", "-auto-approve"]);
     sim.admin_post(&format!("/_sim/vps/{VPS_APP}/terminate"), json!({}));
     tf.ok(&["apply", "-refresh-only", "-auto-approve"]);
-    assert!(instance(&tf, "hostup_vps_snapshot", "s").is_null());
+    assert!(tf.instance("hostup_vps_snapshot", "s").is_null());
     // Nothing is left to destroy, and destroy does not fail on the gone VPS.
     tf.ok(&["destroy", "-auto-approve"]);
 }
@@ -499,7 +476,7 @@ fn refresh_records_the_end_of_an_unfinished_job() {
         provider_block(&sim.url, KEY)
     ));
     tf.fails(&["apply", "-auto-approve"]);
-    let inst = instance(&tf, "hostup_vps_backup", "b");
+    let inst = tf.instance("hostup_vps_backup", "b");
     let job = inst["attributes"]["job_id"]
         .as_str()
         .unwrap_or_default()
@@ -508,7 +485,7 @@ fn refresh_records_the_end_of_an_unfinished_job() {
     tf.ok(&["untaint", "hostup_vps_backup.b"]);
     sim.admin_post(&format!("/_sim/jobs/{job}/complete"), json!({}));
     tf.ok(&["apply", "-refresh-only", "-auto-approve"]);
-    let inst = instance(&tf, "hostup_vps_backup", "b");
+    let inst = tf.instance("hostup_vps_backup", "b");
     assert_eq!(inst["attributes"]["status"], "completed", "{inst}");
     assert!(inst["attributes"]["completed_at"].is_string(), "{inst}");
     assert!(
@@ -536,7 +513,7 @@ fn an_imported_snapshot_without_description_plans_no_change() {
         "hostup_vps_snapshot.s",
         &format!("{VPS_APP}/{SNAPSHOT_APP}"),
     ]);
-    assert!(instance(&tf, "hostup_vps_snapshot", "s")["attributes"]["description"].is_string());
+    assert!(tf.instance("hostup_vps_snapshot", "s")["attributes"]["description"].is_string());
     let out = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
     assert_eq!(out.code, Some(0), "{}", out.all());
 }
@@ -559,5 +536,5 @@ fn create_before_destroy_with_a_fixed_name_stops_before_queuing() {
     let out = tf.fails(&["apply", "-auto-approve", "-no-color"]).all();
     assert!(out.contains("create_before_destroy"), "{out}");
     assert_eq!(sim.count("POST /api/v2/vps/{id}/snapshots"), 1);
-    assert!(snapshots_of(&sim, VPS_APP).contains(&"pre".to_owned()));
+    assert!(sim.snapshot_names(VPS_APP).contains(&"pre".to_owned()));
 }

@@ -83,6 +83,21 @@ impl Sim {
         resp.json().unwrap_or(serde_json::Value::Null)
     }
 
+    /// Names of the snapshots the sim holds for `vps` (from `GET /_sim/state`).
+    pub fn snapshot_names(&self, vps: &str) -> Vec<String> {
+        let st = self.admin_get("/_sim/state");
+        st["vps"]
+            .as_array()
+            .and_then(|vs| vs.iter().find(|v| v["id"] == vps))
+            .and_then(|v| v["snapshots"].as_array())
+            .map(|ss| {
+                ss.iter()
+                    .filter_map(|s| s["name"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// PATCH JSON to an admin endpoint (e.g. `/_sim/vps/{id}`: power state, service status).
     pub fn admin_patch(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
         let resp = self
@@ -286,6 +301,20 @@ impl Tf {
             out.all()
         );
         out
+    }
+
+    /// The first instance of managed resource `ty.name` in the state file (Null when absent).
+    pub fn instance(&self, ty: &str, name: &str) -> serde_json::Value {
+        let state: serde_json::Value =
+            serde_json::from_str(&self.state_file()).unwrap_or(serde_json::Value::Null);
+        state["resources"]
+            .as_array()
+            .and_then(|rs| {
+                rs.iter()
+                    .find(|r| r["type"] == ty && r["name"] == name && r["mode"] == "managed")
+            })
+            .and_then(|r| r["instances"].get(0).cloned())
+            .unwrap_or(serde_json::Value::Null)
     }
 
     /// The state as JSON (`terraform show -json`).
