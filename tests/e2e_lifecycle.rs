@@ -449,21 +449,33 @@ fn a_restore_replaced_by_a_trigger_change_warns_at_plan() {
     );
 }
 
-/// Bug 5: a VPS that no longer exists drops its snapshot from state at refresh, instead of
-/// failing every plan and destroy.
+/// Bug 5: a VPS that no longer exists drops its snapshot from state at refresh (never an
+/// error), and destroying the rest of the workspace works: plain `terraform destroy` names the
+/// way out (its plan would create the snapshot again, on a VPS that is gone), and both ways out
+/// destroy everything.
 #[test]
-fn a_terminated_vps_drops_its_snapshot_from_state() {
+fn a_terminated_vps_drops_its_snapshot_and_destroy_still_works() {
     let sim = Sim::start(&["--job-duration", "0s"]);
-    let tf = Tf::new(&format!(
-        "{}\nresource \"hostup_vps_snapshot\" \"s\" {{\n  vps_id = \"{VPS_APP}\"\n  name = \"pre\"\n}}\n",
+    let mut tf = Tf::new(&format!(
+        "{}\nresource \"hostup_vps_snapshot\" \"s\" {{\n  vps_id = \"{VPS_APP}\"\n  name = \"pre\"\n}}\n\
+         resource \"hostup_vps_backup\" \"b\" {{\n  vps_id = \"{VPS_PAYG}\"\n}}\n",
         provider_block(&sim.url, KEY)
     ));
     tf.ok(&["apply", "-auto-approve"]);
     sim.admin_post(&format!("/_sim/vps/{VPS_APP}/terminate"), json!({}));
     tf.ok(&["apply", "-refresh-only", "-auto-approve"]);
     assert!(tf.instance("hostup_vps_snapshot", "s").is_null());
-    // Nothing is left to destroy, and destroy does not fail on the gone VPS.
+    assert!(!tf.instance("hostup_vps_backup", "b").is_null());
+    let plan = tf.fails(&["plan", "-no-color"]).all();
+    assert!(plan.contains("vps_not_found"), "{plan}");
+    let destroy = tf.fails(&["destroy", "-auto-approve", "-no-color"]).all();
+    assert!(
+        destroy.contains("terraform destroy -refresh=false"),
+        "{destroy}"
+    );
+    tf.env("HOSTUP_PLAN_CHECKS", "warn");
     tf.ok(&["destroy", "-auto-approve"]);
+    assert!(tf.instance("hostup_vps_backup", "b").is_null());
 }
 
 /// Bug 8: refresh records the end of a job that was not finished in state (here after
