@@ -550,3 +550,68 @@ fn create_before_destroy_with_a_fixed_name_stops_before_queuing() {
     assert_eq!(sim.count("POST /api/v2/vps/{id}/snapshots"), 1);
     assert!(sim.snapshot_names(VPS_APP).contains(&"pre".to_owned()));
 }
+
+/// The simulator's other answers where the HostUp reference leaves a fact open (jobs that
+/// start `pending`, open gates without a `code` key, a snapshot listed with null times while
+/// it is taken, Proxmox job type names, a numeric `vmId`, the operation job shape): the
+/// provider takes each, from plan to import to destroy.
+#[test]
+fn every_open_reference_choice_of_the_sim_works_end_to_end() {
+    let sim = Sim::start(&[
+        "--job-duration",
+        "1s",
+        "--job-initial-status",
+        "pending",
+        "--gate-code-key",
+        "omit",
+        "--snapshot-visibility",
+        "immediate",
+        "--job-types",
+        "proxmox",
+        "--vm-id",
+        "numeric",
+        "--job-shape",
+        "operation",
+    ]);
+    let config = format!(
+        "{}\nresource \"hostup_vps_snapshot\" \"pre\" {{\n  vps_id = \"{VPS_APP}\"\n  name = \"pre-change\"\n}}\n\
+         resource \"hostup_vps_backup\" \"b\" {{\n  vps_id = \"{VPS_APP}\"\n  note = \"n\"\n  depends_on = [hostup_vps_snapshot.pre]\n}}\n\
+         resource \"hostup_vps_snapshot_restore\" \"back\" {{\n  vps_id = hostup_vps_snapshot.pre.vps_id\n  snapshot_name = hostup_vps_snapshot.pre.name\n  depends_on = [hostup_vps_backup.b]\n}}\n",
+        provider_block(&sim.url, KEY)
+    );
+    let tf = Tf::new(&config);
+    tf.ok(&["apply", "-auto-approve"]);
+    let snap = tf.instance("hostup_vps_snapshot", "pre");
+    assert!(snap["attributes"]["created_at"].is_string(), "{snap}");
+    let backup = tf.instance("hostup_vps_backup", "b");
+    assert_eq!(backup["attributes"]["status"], "completed", "{backup}");
+    assert!(
+        backup["attributes"]["backup_id"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("bkp_")),
+        "{backup}"
+    );
+    let out = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(out.code, Some(0), "{}", out.all());
+
+    // Import the restore job by its id, under the Proxmox name `qmrollback` and a numeric vmId.
+    let job = tf.instance("hostup_vps_snapshot_restore", "back")["attributes"]["job_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let other = Tf::new(&format!(
+        "{}\nresource \"hostup_vps_snapshot_restore\" \"r\" {{\n  vps_id = \"{VPS_APP}\"\n  snapshot_name = \"pre-change\"\n}}\n",
+        provider_block(&sim.url, KEY)
+    ));
+    other.ok(&[
+        "import",
+        "hostup_vps_snapshot_restore.r",
+        &format!("{VPS_APP}/{job}"),
+    ]);
+    let out = other.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    tf.ok(&["destroy", "-auto-approve"]);
+    assert!(!sim
+        .snapshot_names(VPS_APP)
+        .contains(&"pre-change".to_owned()));
+}
