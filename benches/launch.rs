@@ -1,5 +1,5 @@
 //! Launch benchmarks: what Terraform pays every time it starts a provider process (2 times per
-//! validate, 3 per plan, 4 per apply, see DESIGN §6), measured the way Terraform's go-plugin
+//! validate, 3 per plan, 4 per apply, see docs/ARCHITECTURE.md, "Targets"), measured the way Terraform's go-plugin
 //! client does it, side by side for our binary and the peers of reference/peer-bench.md.
 //!
 //! `cargo bench --bench launch` alone measures our own binary (20 runs). `bench/run` passes the
@@ -813,7 +813,7 @@ fn hyperfine_table(args: &HyperfineArgs) -> Result<(), BoxError> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// hcloud's poll schedule, the DESIGN §6 yardstick for job waits
+// hcloud's poll schedule, the docs/ARCHITECTURE.md, "Targets" yardstick for job waits
 
 fn job_schedule(args: &JobScheduleArgs) {
     println!(

@@ -1,7 +1,7 @@
 //! terraform-provider-hostup: a Terraform provider for HostUp VPS snapshots and backups, and
 //! `hostup-sim`, a local HostUp API to plan and apply against offline.
 //!
-//! The crate keeps four walls (see DESIGN.md §4):
+//! The crate keeps four walls (see docs/ARCHITECTURE.md, "Layers and walls"):
 //! - [`plugin`]: Terraform plugin machinery (handshake, mTLS, gRPC, cty values, schemas,
 //!   a small resource framework). Knows nothing of HostUp.
 //! - [`hostup`]: the HostUp HTTP client (models, problems, retries, job waiting). Knows nothing

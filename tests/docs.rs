@@ -166,7 +166,7 @@ fn restore_page_warns_that_it_replaces_the_disk() {
     );
 }
 
-/// The pages the registry shows must exist for every type DESIGN.md §2 names.
+/// The pages the registry shows must exist for every type docs/ARCHITECTURE.md, "Resources" names.
 #[test]
 fn every_designed_type_has_a_page() {
     let paths: BTreeSet<String> = pages().into_iter().map(|p| p.path).collect();

@@ -4,7 +4,7 @@
 //!
 //! Each cell gets its own simulator (port 0) and its own terraform working directory, runs one
 //! `terraform apply`, and records terraform's exit status, the first error summary, the state
-//! afterwards and the POSTs the simulator saw. The cell then checks the DESIGN §3 contract for
+//! afterwards and the POSTs the simulator saw. The cell then checks the docs/ARCHITECTURE.md, "Contracts" contract for
 //! its fault. The table is written to docs/RELIABILITY.md (between the `fault-matrix` markers)
 //! before the test fails on any broken contract, so the document always shows the last run.
 //!
@@ -40,7 +40,7 @@ const STUCK_TIMEOUT: &str = "3s";
 const REQUEST_TIMEOUT: &str = "2s";
 /// Latency of the slow answer: well past [`REQUEST_TIMEOUT`].
 const SLOW_MS: u64 = 5000;
-/// DESIGN §3: after Ctrl-C terraform must be gone within this (the contract says the
+/// docs/ARCHITECTURE.md, "Contracts": after Ctrl-C terraform must be gone within this (the contract says the
 /// provider's waits end within a second; terraform then saves state and exits).
 const SIGINT_LIMIT: Duration = Duration::from_secs(5);
 /// After SIGINT, terraform is killed (and the cell fails) if it is still running after this.
@@ -629,7 +629,7 @@ fn check_interrupted(out: &TfOutput, after_sigint: Option<Duration>, violations:
 }
 
 /// Persistent read faults: retries run out, and the error quotes the start of the body HostUp
-/// sent (DESIGN §3: never a panic, never a bare "expected value at line 1").
+/// sent (docs/ARCHITECTURE.md, "Contracts": never a panic, never a bare "expected value at line 1").
 fn check_fails_quoting_body(fault: Fault, out: &TfOutput, violations: &mut Vec<String>) {
     let text = flat(&out.all());
     if out.code == Some(0) || out.code.is_none() {
@@ -719,7 +719,7 @@ fn check_data_source(
     (st, format!("{mutations} (reads only)"))
 }
 
-/// Contract of the resource cells (DESIGN §3).
+/// Contract of the resource cells (docs/ARCHITECTURE.md, "Contracts").
 #[allow(clippy::too_many_arguments)]
 fn check_resource(
     fault: Fault,

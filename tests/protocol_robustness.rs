@@ -7,7 +7,7 @@
 //! The rule each case checks: an answer — diagnostics or a clean gRPC status — never a crash
 //! (after each case the process must still answer GetSchema and must not have written "panic"
 //! to stderr) and never a hang (every call is bounded; expiry fails the test with "HANG").
-//! docs/protocol-section.md tabulates what the provider answers in each case.
+//! docs/RELIABILITY.md ("Protocol robustness") tabulates what the provider answers in each case.
 
 mod plugin_client;
 
@@ -32,7 +32,7 @@ const SNAPSHOT_APP: &str = "before-upgrade";
 /// The sim's default key with read:vm and backup:vm.
 const KEY: &str = "test-key";
 /// Bound on how long an RPC may take to return after Stop. A correctness bound, not a speed
-/// assertion (DESIGN asks for one second; this leaves room for slow machines).
+/// assertion (the target asks for one second; this leaves room for slow machines).
 const AFTER_STOP: Duration = Duration::from_secs(5);
 
 // ------------------------------------------------------------------ value helpers

@@ -333,7 +333,7 @@ impl Client {
         }
     }
 
-    /// Sends `call` with the retry rules of DESIGN §3 and returns the final answer (any
+    /// Sends `call` with the retry rules of docs/ARCHITECTURE.md, "Contracts" and returns the final answer (any
     /// status) or a transport error.
     async fn execute(&self, mut call: Call, cancel: &Cancel<'_>) -> Result<Answer, Error> {
         let policy = self.inner.retry;

@@ -9,7 +9,7 @@ use url::{Host, Url};
 use super::jobs::PollSchedule;
 use super::secret::ApiKey;
 
-/// The default HostUp origin (DESIGN §2: `endpoint` defaults to it).
+/// The default HostUp origin (docs/ARCHITECTURE.md, "Resources": `endpoint` defaults to it).
 pub const DEFAULT_ENDPOINT: &str = "https://cloud.hostup.se";
 
 /// Everything needed to build a [`super::Client`]; exists so that the caller (the provider)

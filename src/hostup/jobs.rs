@@ -1,4 +1,4 @@
-//! Waiting on HostUp jobs: the one place that does it (DESIGN §4).
+//! Waiting on HostUp jobs: the one place that does it (docs/ARCHITECTURE.md, "Layers and walls").
 //!
 //! - [`JobSnapshot::from_value`] reads the three documented job shapes (the v2 operation
 //!   envelope, the legacy `{success, data:{…}}` envelope and a bare object) and decides
@@ -23,7 +23,7 @@ use super::error::Error;
 /// A job to wait for: its id and (optionally) the `pollUrl` HostUp gave.
 ///
 /// Exists separately from [`super::Operation`] so a caller can resume a wait from a job id
-/// saved in state (the id is saved before waiting; DESIGN §3).
+/// saved in state (the id is saved before waiting; docs/ARCHITECTURE.md, "Contracts").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobRef {
     /// `job_…` id.
@@ -1041,11 +1041,11 @@ mod tests {
             }
             lat.sort_by(f64::total_cmp);
             polls.sort_unstable();
-            // DESIGN §6 asks for 5 s at 30 minutes; an hour-long job sits at 99 % for 36 s and
+            // docs/ARCHITECTURE.md, "Targets" asks for 5 s at 30 minutes; an hour-long job sits at 99 % for 36 s and
             // its end is bracketed less tightly.
             let bound = if d > 1800.0 { 10.0 } else { 5.0 };
             assert!(lat[20] < bound, "{d}s: median detection {:.2}s", lat[20]);
-            // DESIGN §6: no more polls than hcloud for a 30-minute job; at most one more for
+            // docs/ARCHITECTURE.md, "Targets": no more polls than hcloud for a 30-minute job; at most one more for
             // the others (as for jobs that complete at 99 %), for far quicker detection.
             let allowed = hcloud_polls(d) + usize::from(d != 1800.0);
             assert!(polls[20] <= allowed, "{d}s: median polls {}", polls[20]);

@@ -2,7 +2,7 @@
 //!
 //! Exists because HostUp rejects a job while another one runs on the same VPS
 //! (`job_in_progress`), so two operations on one VPS from one Terraform run must queue up
-//! behind each other instead of failing (DESIGN §3).
+//! behind each other instead of failing (docs/ARCHITECTURE.md, "Contracts").
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -2,7 +2,7 @@
 //! retries, a process-wide rate limiter and the one place that waits on HostUp jobs.
 //!
 //! It exists so that the provider (and anything else) can talk to HostUp without knowing HTTP,
-//! and so that the hard rules of DESIGN.md §3 live in one tested place:
+//! and so that the hard rules of docs/ARCHITECTURE.md, "Contracts" live in one tested place:
 //! - a job-creating POST/DELETE is never sent twice unless HostUp certainly did not act on it
 //!   (429, or the connection failed before the request was sent);
 //! - GETs retry on 5xx / network errors / timeouts with jittered exponential backoff;

@@ -36,7 +36,7 @@ pub(crate) enum AttemptFailure {
     Timeout,
 }
 
-/// The retry rule of DESIGN §3: a job-creating request is repeated only when HostUp certainly
+/// The retry rule of docs/ARCHITECTURE.md, "Contracts": a job-creating request is repeated only when HostUp certainly
 /// did not act on it.
 pub(crate) fn may_retry(idem: Idempotency, failure: AttemptFailure) -> bool {
     match failure {

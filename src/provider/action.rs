@@ -10,7 +10,7 @@
 //!
 //! An action-style resource stands for one run of an operation. Creating it runs the operation
 //! and waits for its job; nothing else ever runs it again: refresh only reads the job, and
-//! destroy only forgets the resource (DESIGN.md §2). The rules that keep that promise are here
+//! destroy only forgets the resource (docs/ARCHITECTURE.md, "Resources"). The rules that keep that promise are here
 //! so both resources keep it the same way.
 
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Pieces every HostUp resource and data source shares: the provider data, schema fragments,
 //! value builders and the "POST, save the job id, wait" sequence.
 //!
-//! Exists so the resource files hold only what is specific to them (DESIGN §4: one file per
+//! Exists so the resource files hold only what is specific to them (docs/ARCHITECTURE.md, "Layers and walls": one file per
 //! resource), while the rules that must be the same everywhere (Stop ends waits, the job id is
 //! in state before waiting ends, operations on one VPS are serialised) are written once.
 

@@ -1,7 +1,7 @@
 //! The one place that turns HostUp client errors, job waits and closed gates into Terraform
 //! diagnostics.
 //!
-//! Exists so every resource says the same things the same way (DESIGN §3 "Errors"): the
+//! Exists so every resource says the same things the same way (docs/ARCHITECTURE.md, "Errors"): the
 //! summary says what failed in user terms, the detail carries HostUp's `detail`, `code` and
 //! `requestId` plus what to do next, and the diagnostic points at the attribute it is about.
 //! Wait failures always name the VPS, the job, its last status and progress, and say that the

@@ -1,7 +1,7 @@
 //! Resource `hostup_vps_backup`: queue an offsite backup of a VPS and wait until HostUp has
 //! completed it.
 //!
-//! An action-style resource (DESIGN §2): create runs the backup; any argument change (besides
+//! An action-style resource (docs/ARCHITECTURE.md, "Resources"): create runs the backup; any argument change (besides
 //! `timeouts`) runs it again through a replacement; read never queues anything; destroy only
 //! forgets it (the backup stays on HostUp). Plan checks HostUp's backup gate, apply checks it
 //! again before the POST, and the job id is saved before waiting so a failed or interrupted

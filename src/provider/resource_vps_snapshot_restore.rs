@@ -53,7 +53,7 @@ fn subject(vps_id: &str, name: &str) -> Subject {
     Subject::new(TYPE_NAME, vps_id, format!("restore of snapshot {name:?}"))
 }
 
-/// The warning every restore plan carries (DESIGN §2: restore is destructive).
+/// The warning every restore plan carries (docs/ARCHITECTURE.md, "Resources": restore is destructive).
 pub fn destructive_warning(vps_id: &str, name: &str) -> Diagnostic {
     Diagnostic::warning(
         format!("Applying this replaces the disk of VPS {vps_id} with snapshot {name:?}"),

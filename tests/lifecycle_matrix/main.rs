@@ -1,5 +1,5 @@
-//! The lifecycle matrix (DESIGN §5): every resource type (`hostup_vps_backup`,
-//! `hostup_vps_snapshot_restore`, `hostup_vps_snapshot`) × every Terraform workflow of DESIGN §3
+//! The lifecycle matrix (docs/ARCHITECTURE.md, "Testing"): every resource type (`hostup_vps_backup`,
+//! `hostup_vps_snapshot_restore`, `hostup_vps_snapshot`) × every Terraform workflow of docs/ARCHITECTURE.md, "Contracts"
 //! "Terraform lifecycle", driven through the real `terraform` CLI (the one on PATH, plus each
 //! binary listed in HOSTUP_EXTRA_TERRAFORM, e.g. 1.0.3 from `scripts/fetch-terraform-compat`)
 //! against the real `hostup-sim` binary. The table it produces is docs/LIFECYCLE.md.

@@ -1,4 +1,4 @@
-//! The workflows (the table's rows) and what each expects of each resource type (DESIGN §3
+//! The workflows (the table's rows) and what each expects of each resource type (docs/ARCHITECTURE.md, "Contracts"
 //! "Terraform lifecycle"). Every workflow starts from a fresh simulator and working directory.
 
 use crate::cell::{Cell, PlanWant, Step};
@@ -21,7 +21,7 @@ pub const NOOP: &[&str] = &["no-op"];
 pub const DELETE: &[&str] = &["delete"];
 pub const FORGET: &[&str] = &["forget"];
 
-/// The restore's plan-time warning (DESIGN §2: restore is destructive).
+/// The restore's plan-time warning (docs/ARCHITECTURE.md, "Resources": restore is destructive).
 const DISK_WARNING: &str = "replaces the disk of VPS";
 
 /// A row of the table.
