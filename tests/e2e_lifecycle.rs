@@ -615,3 +615,23 @@ fn every_open_reference_choice_of_the_sim_works_end_to_end() {
         .snapshot_names(VPS_APP)
         .contains(&"pre-change".to_owned()));
 }
+
+/// A created backup costs two gate reads in one `terraform apply`: the plan walk's, and the
+/// apply walk's re-plan, whose read the check just before the POST takes over (nothing in the
+/// process changed the VPS between them). Counted from the simulator's log.
+#[test]
+fn a_created_backup_costs_two_gate_reads_in_one_apply() {
+    let sim = Sim::start(&["--job-duration", "0s"]);
+    let backup = |n: &str, vps: &str| {
+        format!("resource \"hostup_vps_backup\" \"{n}\" {{\n  vps_id = \"{vps}\"\n}}\n")
+    };
+    let tf = Tf::new(&format!(
+        "{}\n{}{}",
+        provider_block(&sim.url, KEY),
+        backup("a", VPS_APP),
+        backup("b", VPS_PAYG)
+    ));
+    tf.ok(&["apply", "-auto-approve"]);
+    assert_eq!(sim.count("POST /api/v2/vps/{id}/backups"), 2);
+    assert_eq!(sim.count("GET /api/v2/vps/{id}/backups"), 4);
+}

@@ -548,6 +548,9 @@ impl Client {
         mut info: RequestInfo,
     ) -> Result<Option<Operation>, Error> {
         info.job_creating = true;
+        if let Some(v) = info.vps_id.as_deref() {
+            self.inner.locks.changed(v);
+        }
         let cancel = self.cancel(None);
         let call = Call {
             method,
@@ -1031,6 +1034,14 @@ impl Client {
     /// not worth a warning: the operations queue behind it anyway.
     pub fn vps_lock_in_use(&self, vps_id: &str) -> bool {
         self.inner.locks.in_use(vps_id)
+    }
+
+    /// How often this process has changed `vps_id` so far: the count grows with every
+    /// mutating request sent for it and every [`Client::vps_lock`] released. A read of the
+    /// VPS's lists taken at one count still holds at the same count, as far as this process
+    /// can tell (something outside it may still change the VPS).
+    pub fn vps_changes(&self, vps_id: &str) -> u64 {
+        self.inner.locks.changes(vps_id)
     }
 
     /// Serialises operations on one VPS within this process (across every client of this

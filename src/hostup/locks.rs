@@ -5,15 +5,24 @@
 //! behind each other instead of failing (docs/ARCHITECTURE.md, "Contracts").
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
-/// Holds the lock of one VPS until dropped.
+/// Holds the lock of one VPS until dropped; dropping it counts as a change of the VPS (the
+/// operation it serialised may have changed what HostUp lists for it).
 #[derive(Debug)]
 pub struct VpsLockGuard {
     vps_id: String,
+    changes: Arc<AtomicU64>,
     _guard: OwnedMutexGuard<()>,
+}
+
+impl Drop for VpsLockGuard {
+    fn drop(&mut self) {
+        self.changes.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 impl VpsLockGuard {
@@ -23,10 +32,13 @@ impl VpsLockGuard {
     }
 }
 
-/// A map of async mutexes keyed by VPS id.
+/// A map of async mutexes keyed by VPS id, and how often this process changed each VPS.
 #[derive(Debug, Default)]
 pub(crate) struct VpsLocks {
     map: Mutex<HashMap<String, Arc<AsyncMutex<()>>>>,
+    /// Per VPS, a count that grows with every mutating request sent and every operation
+    /// finished on it; never pruned (a count must not start over).
+    changes: Mutex<HashMap<String, Arc<AtomicU64>>>,
 }
 
 impl VpsLocks {
@@ -46,11 +58,27 @@ impl VpsLocks {
         map.get(vps_id).is_some_and(|m| Arc::strong_count(m) > 1)
     }
 
+    fn changes_of(&self, vps_id: &str) -> Arc<AtomicU64> {
+        let mut map = self.changes.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(vps_id.to_string()).or_default().clone()
+    }
+
+    /// How often this process has changed `vps_id` so far (see [`VpsLocks::changed`]).
+    pub(crate) fn changes(&self, vps_id: &str) -> u64 {
+        self.changes_of(vps_id).load(Ordering::SeqCst)
+    }
+
+    /// Counts a change of `vps_id` (a mutating request is about to be sent).
+    pub(crate) fn changed(&self, vps_id: &str) {
+        self.changes_of(vps_id).fetch_add(1, Ordering::SeqCst);
+    }
+
     /// Waits (FIFO, tokio's mutex is fair) for the lock of `vps_id`.
     pub(crate) async fn lock(&self, vps_id: &str) -> VpsLockGuard {
         let m = self.entry(vps_id);
         VpsLockGuard {
             vps_id: vps_id.to_string(),
+            changes: self.changes_of(vps_id),
             _guard: m.lock_owned().await,
         }
     }
@@ -88,9 +116,17 @@ mod tests {
         // Another VPS, or the same id on another origin: free.
         let _v2 = b.lock("vps_2").await;
         let _o = other.lock("vps_1").await;
+        let before = a.changes("vps_1");
         drop(held);
+        assert_eq!(
+            b.changes("vps_1"),
+            before + 1,
+            "a finished operation counts as a change"
+        );
         let again = b.lock("vps_1").await;
         drop(again);
         assert!(!a.in_use("vps_1"), "free once every guard is gone");
+        a.changed("vps_2");
+        assert_eq!(other.changes("vps_2"), 0, "counted per origin");
     }
 }

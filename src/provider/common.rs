@@ -451,6 +451,31 @@ pub fn no_gate(_: Client) -> GateFuture<'static> {
     Box::pin(async { GateCheck::default() })
 }
 
+/// Reads a VPS's list for a gate check. At plan (`at_apply` false) the list is kept in `reads`;
+/// the check just before the same operation's POST (`at_apply`) takes it instead of reading
+/// again when this process has not changed the VPS since (see [`super::this_run::GateReads`]):
+/// in one `terraform apply`, a created backup then costs two gate reads (the plan walk's and
+/// the apply walk's re-plan), not three.
+pub async fn read_for_gate<T: Clone>(
+    reads: &super::this_run::GateReads<T>,
+    client: &Client,
+    vps_id: &str,
+    at_apply: bool,
+    read: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let changes = client.vps_changes(vps_id);
+    if at_apply {
+        if let Some(list) = reads.take(vps_id, changes) {
+            return Ok(list);
+        }
+    }
+    let list = read.await;
+    if let (false, Ok(l)) = (at_apply, &list) {
+        reads.keep(vps_id, changes, l.clone());
+    }
+    list
+}
+
 /// A gate check that first had to read something from HostUp: the check's own findings, or
 /// the failed read as the one problem (`what` names what was being checked).
 pub fn read_then_check<T>(

@@ -29,9 +29,9 @@ use super::action::{
     record_and_wait, refresh_job, settle_private, Adoption,
 };
 use super::common::{
-    known_str, no_gate, opt_str, post_error, prepare, read_then_check, required_strs,
-    timeouts_block, triggers_argument, validate_vps_id, vps_id_argument, GateCheck, GateFuture,
-    HostupData, SendFuture,
+    known_str, no_gate, opt_str, post_error, prepare, read_for_gate, read_then_check,
+    required_strs, timeouts_block, triggers_argument, validate_vps_id, vps_id_argument, GateCheck,
+    GateFuture, HostupData, SendFuture,
 };
 use super::errors::{api_error, Paths, Subject};
 use super::this_run::JobKey;
@@ -104,13 +104,15 @@ fn backup_id_of(
 /// status, another job running); `at_apply` words the error for an apply that sent nothing.
 /// The ids listed go into `seen` when given (apply: to find the new backup afterwards).
 async fn check_gate(
+    data: &HostupData,
     client: &Client,
     vps_id: &str,
     at_apply: bool,
     seen: Option<&Mutex<Option<BTreeSet<String>>>>,
 ) -> GateCheck {
+    let reads = &data.run.backup_reads;
     read_then_check(
-        client.list_backups(vps_id).await,
+        read_for_gate(reads, client, vps_id, at_apply, client.list_backups(vps_id)).await,
         |list: &BackupList| {
             if let Some(seen) = seen {
                 let ids = list.backups.iter().map(|b| b.id.clone()).collect();
@@ -145,7 +147,7 @@ async fn run_backup(
     let seen = Mutex::new(None);
     let gate = |c: Client| -> GateFuture<'_> {
         let seen = &seen;
-        Box::pin(async move { check_gate(&c, id, true, Some(seen)).await })
+        Box::pin(async move { check_gate(data, &c, id, true, Some(seen)).await })
     };
     let Some(job) = prepare(data, ctx, subject, planned, timeout, diags, gate).await else {
         return (None, None);
@@ -317,7 +319,7 @@ impl Resource<HostupData> for VpsBackup {
             return;
         }
         let client = data.client(ctx);
-        let check = check_gate(&client, vps_id, false, None).await;
+        let check = check_gate(data, &client, vps_id, false, None).await;
         let diags = check.into_plan_diagnostics(data, &subject(vps_id));
         resp.diagnostics.extend(diags);
     }

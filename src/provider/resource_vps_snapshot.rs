@@ -22,9 +22,9 @@ use crate::plugin::schema::{Attribute, Block, Schema};
 use crate::plugin::value::Value;
 
 use super::common::{
-    known_str, no_gate, opt_str, parse_time, post_error, prepare, read_then_check, required_strs,
-    split_import_id, timeouts_block, validate_snapshot_name, validate_vps_id, vps_id_argument,
-    GateCheck, GateFuture, HostupData, SendFuture,
+    known_str, no_gate, opt_str, parse_time, post_error, prepare, read_for_gate, read_then_check,
+    required_strs, split_import_id, timeouts_block, validate_snapshot_name, validate_vps_id,
+    vps_id_argument, GateCheck, GateFuture, HostupData, SendFuture,
 };
 use super::errors::{api_error, Paths, Subject};
 use super::replacement;
@@ -149,14 +149,23 @@ fn check_create(
 
 /// Plan's and apply's create check: reads the snapshot list, then [`check_create`].
 async fn check_gate(
+    data: &HostupData,
     client: &Client,
     vps_id: &str,
     name: &str,
     run: Option<&RunView>,
     at_apply: bool,
 ) -> GateCheck {
+    let reads = &data.run.snapshot_reads;
     read_then_check(
-        client.list_snapshots(vps_id).await,
+        read_for_gate(
+            reads,
+            client,
+            vps_id,
+            at_apply,
+            client.list_snapshots(vps_id),
+        )
+        .await,
         |list| check_create(list, vps_id, name, run, at_apply),
         || format!("Could not check the snapshots of VPS {vps_id}"),
         &Paths::vps(),
@@ -364,7 +373,7 @@ impl Resource<HostupData> for VpsSnapshot {
         let (creating, replaced) = data.run.snapshots_on(vps_id);
         let view = RunView { creating, replaced };
         let client = data.client(ctx);
-        let check = check_gate(&client, vps_id, name, Some(&view), false).await;
+        let check = check_gate(data, &client, vps_id, name, Some(&view), false).await;
         let diags = check.into_plan_diagnostics(data, &subject(vps_id, name, "creation"));
         resp.diagnostics.extend(diags);
     }
@@ -399,7 +408,7 @@ impl Resource<HostupData> for VpsSnapshot {
         let timeout = ("create", DEFAULT_CREATE_TIMEOUT);
         let (id, n) = (&vps_id, &name);
         let gate = move |c: Client| -> GateFuture<'_> {
-            Box::pin(async move { check_gate(&c, id, n, None, true).await })
+            Box::pin(async move { check_gate(data, &c, id, n, None, true).await })
         };
         let Some(job) = prepare(data, ctx, &subject, planned, timeout, diags, gate).await else {
             return;

@@ -26,9 +26,9 @@ use super::action::{
     record_and_wait, refresh_job, settle_private, Adoption,
 };
 use super::common::{
-    known_str, opt_str, post_error, prepare, read_then_check, required_strs, timeouts_block,
-    triggers_argument, validate_snapshot_name, validate_vps_id, vps_id_argument, GateCheck,
-    GateFuture, HostupData, SendFuture,
+    known_str, opt_str, post_error, prepare, read_for_gate, read_then_check, required_strs,
+    timeouts_block, triggers_argument, validate_snapshot_name, validate_vps_id, vps_id_argument,
+    GateCheck, GateFuture, HostupData, SendFuture,
 };
 use super::errors::{gate_is_busy, Paths, Subject};
 use super::this_run::JobKey;
@@ -121,14 +121,23 @@ pub fn check_restore(
 
 /// Plan's and apply's restore check: reads the snapshot list, then [`check_restore`].
 async fn check_gate(
+    data: &HostupData,
     client: &Client,
     vps_id: &str,
     name: &str,
     created_here: bool,
     at_apply: bool,
 ) -> GateCheck {
+    let reads = &data.run.snapshot_reads;
     read_then_check(
-        client.list_snapshots(vps_id).await,
+        read_for_gate(
+            reads,
+            client,
+            vps_id,
+            at_apply,
+            client.list_snapshots(vps_id),
+        )
+        .await,
         |list| check_restore(list, vps_id, name, created_here, at_apply),
         || format!("Could not check the snapshots of VPS {vps_id} for the restore"),
         &Paths::vps_and_target("snapshot_name"),
@@ -267,7 +276,7 @@ impl Resource<HostupData> for VpsSnapshotRestore {
         }
         let client = data.client(ctx);
         let created_here = data.run.creates_snapshot(vps_id, name);
-        let check = check_gate(&client, vps_id, name, created_here, false).await;
+        let check = check_gate(data, &client, vps_id, name, created_here, false).await;
         let diags = check.into_plan_diagnostics(data, &subject(vps_id, name));
         resp.diagnostics.extend(diags);
     }
@@ -308,7 +317,7 @@ impl Resource<HostupData> for VpsSnapshotRestore {
         let diags = &mut resp.diagnostics;
         let (id, n) = (&vps_id, &name);
         let gate = move |c: Client| -> GateFuture<'_> {
-            Box::pin(async move { check_gate(&c, id, n, false, true).await })
+            Box::pin(async move { check_gate(data, &c, id, n, false, true).await })
         };
         let Some(job) = prepare(data, ctx, &subject, planned, timeout, diags, gate).await else {
             return;

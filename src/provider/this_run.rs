@@ -14,13 +14,55 @@
 //! after its refresh in the same walk; and in the apply walk the destroy half of a replacement
 //! runs before the create half, which is planned again with no prior state.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
+
+use crate::hostup::{BackupList, SnapshotList};
 
 /// What this process has seen planned, refreshed and destroyed.
 #[derive(Debug, Default)]
 pub struct ThisRun {
     inner: Mutex<Inner>,
+    /// The backup lists plans read for their gate checks.
+    pub backup_reads: GateReads<BackupList>,
+    /// The snapshot lists plans read for their gate checks.
+    pub snapshot_reads: GateReads<SnapshotList>,
+}
+
+/// The last list a plan read per VPS for a gate check, with the VPS's change count then
+/// (`Client::vps_changes`). In the apply walk Terraform plans each instance again right before
+/// applying it, in the same process, so the check just before the POST can take the list that
+/// re-plan read instead of reading it once more, when this process has not changed the VPS
+/// since.
+#[derive(Debug)]
+pub struct GateReads<T> {
+    map: Mutex<HashMap<String, (u64, T)>>,
+}
+
+impl<T> Default for GateReads<T> {
+    fn default() -> Self {
+        GateReads {
+            map: Mutex::default(),
+        }
+    }
+}
+
+impl<T> GateReads<T> {
+    /// Keeps `list`, read for `vps_id` at change count `changes`.
+    pub fn keep(&self, vps_id: &str, changes: u64, list: T) {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert(vps_id.to_owned(), (changes, list));
+    }
+
+    /// Takes the kept list of `vps_id` when it was read at change count `changes` (once: a
+    /// second check reads again).
+    pub fn take(&self, vps_id: &str, changes: u64) -> Option<T> {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        match map.remove(vps_id) {
+            Some((c, list)) if c == changes => Some(list),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -192,6 +234,17 @@ mod tests {
         assert_eq!(run.keep_snapshot("vps_a", "k"), Ok(()));
         assert!(!run.in_state_unclaimed("vps_a", "k"));
         assert!(!run.in_state_unclaimed("vps_a", "nope"));
+    }
+
+    #[test]
+    fn gate_reads_are_taken_once_and_only_while_fresh() {
+        let reads = GateReads::<u32>::default();
+        reads.keep("vps_a", 3, 7);
+        assert_eq!(reads.take("vps_a", 4), None, "the VPS changed since");
+        reads.keep("vps_a", 3, 7);
+        assert_eq!(reads.take("vps_a", 3), Some(7));
+        assert_eq!(reads.take("vps_a", 3), None, "taken once");
+        assert_eq!(reads.take("vps_b", 0), None);
     }
 
     #[test]
