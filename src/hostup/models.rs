@@ -259,8 +259,9 @@ impl Gate {
 
 /// Whether HostUp's `code` says the VPS is busy for now rather than refused for good:
 /// `job_in_progress` (documented on the backup gate), `vps_not_ready`, and the other
-/// "in progress / not ready / busy / locked" codes HostUp may use for the same condition (its
-/// catalogue of 409 codes is not public, so the words decide, not a fixed list).
+/// "in progress / not ready / busy" codes HostUp may use for the same condition (its catalogue
+/// of 409 codes is not public, so the words decide, not a fixed list). "Locked" is not among
+/// them: an account or service lock does not lift by itself.
 pub fn is_busy_code(code: &str) -> bool {
     let c = code
         .trim()
