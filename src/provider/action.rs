@@ -22,11 +22,11 @@ use crate::plugin::framework::{
     ReadRequest, ReadResponse,
 };
 
-use super::common::{
-    no_gate, now_rfc3339, opt_str, prepare, split_import_id, HostupData, Prepared,
-};
+use super::data::HostupData;
 use super::errors::{self, Paths, Subject};
+use super::operation::{no_gate, prepare, Prepared};
 use super::this_run::JobKey;
+use super::values::{now_rfc3339, opt_str, split_import_id};
 
 /// Private-state key marking a freshly imported action resource, whose null arguments adopt
 /// the configuration's values without running the action again.

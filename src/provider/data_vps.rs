@@ -14,8 +14,9 @@ use crate::plugin::framework::{
 use crate::plugin::schema::{Attribute, Block, Schema};
 use crate::plugin::value::Value;
 
-use super::common::{opt_str, HostupData};
+use super::data::HostupData;
 use super::errors::{api_error, Paths};
+use super::values::opt_str;
 
 /// The `hostup_vps` data source.
 #[derive(Debug, Default)]

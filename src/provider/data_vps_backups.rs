@@ -14,9 +14,10 @@ use crate::plugin::framework::{
 use crate::plugin::schema::{object_type, Attribute, Block, Schema};
 use crate::plugin::value::{Type, Value};
 
-use super::common::{gate_attribute, gate_value, object, opt_f64, opt_i64, opt_str, HostupData};
-use super::data_vps_snapshots::validate_vps_id;
+use super::data::HostupData;
 use super::errors::{api_error, Paths};
+use super::schema_parts::gate_attribute;
+use super::values::{gate_value, object, opt_f64, opt_i64, opt_str, validate_vps_id};
 
 /// The `hostup_vps_backups` data source.
 #[derive(Debug, Default)]
@@ -103,7 +104,7 @@ impl DataSource<HostupData> for VpsBackups {
     }
 
     async fn validate(&self, _ctx: &Ctx, req: ValidateRequest, resp: &mut ValidateResponse) {
-        validate_vps_id(&req, resp);
+        validate_vps_id(&req.config, &mut resp.diagnostics);
     }
 
     async fn read(

@@ -7,7 +7,6 @@
 use async_trait::async_trait;
 
 use crate::hostup::{Snapshot, SnapshotList};
-use crate::plugin::diag::AttributePath;
 use crate::plugin::framework::{
     Ctx, DataSource, ReadDataSourceRequest, ReadDataSourceResponse, ValidateRequest,
     ValidateResponse,
@@ -15,8 +14,10 @@ use crate::plugin::framework::{
 use crate::plugin::schema::{object_type, Attribute, Block, Schema};
 use crate::plugin::value::{Type, Value};
 
-use super::common::{gate_attribute, gate_value, object, opt_str, HostupData};
+use super::data::HostupData;
 use super::errors::{api_error, Paths};
+use super::schema_parts::gate_attribute;
+use super::values::{gate_value, object, opt_str, validate_vps_id};
 
 /// The `hostup_vps_snapshots` data source.
 #[derive(Debug, Default)]
@@ -49,20 +50,6 @@ pub fn snapshot_value(s: &Snapshot) -> Value {
         ),
         ("parent_name", opt_str(s.parent_name.as_deref())),
     ])
-}
-
-/// Validation shared with the other data sources: `vps_id` must not be blank.
-pub fn validate_vps_id(req: &ValidateRequest, resp: &mut ValidateResponse) {
-    if let Some(id) = req.config.string("vps_id") {
-        if id.trim().is_empty() {
-            resp.diagnostics
-                .error(
-                    "Empty vps_id",
-                    "`vps_id` must be a HostUp VPS id such as `vps_01hxa3b4c5d6e7f8g9h0j1k2m3`.",
-                )
-                .at(AttributePath::root("vps_id"));
-        }
-    }
 }
 
 #[async_trait]
@@ -129,7 +116,7 @@ impl DataSource<HostupData> for VpsSnapshots {
     }
 
     async fn validate(&self, _ctx: &Ctx, req: ValidateRequest, resp: &mut ValidateResponse) {
-        validate_vps_id(&req, resp);
+        validate_vps_id(&req.config, &mut resp.diagnostics);
     }
 
     async fn read(
@@ -169,7 +156,7 @@ fn fill(state: &mut crate::plugin::framework::ObjectValue, vps_id: &str, list: &
         .set_attr("reason", opt_str(list.reason.as_deref()))
         .set_attr(
             "total_snapshots",
-            super::common::opt_i64(list.total_snapshots()),
+            super::values::opt_i64(list.total_snapshots()),
         )
         .set_attr("used_snapshots", list.used_snapshots())
         .set_attr(

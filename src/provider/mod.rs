@@ -15,23 +15,26 @@ use crate::plugin::framework::{
 use crate::plugin::schema::Schema;
 
 pub mod action;
-pub mod common;
 pub mod config;
+pub mod data;
 pub mod data_vps;
 pub mod data_vps_backups;
 pub mod data_vps_snapshots;
 pub mod errors;
+pub mod operation;
 pub mod plan_checks;
 pub mod replacement;
 pub mod resource_vps_backup;
 pub mod resource_vps_snapshot;
 pub mod resource_vps_snapshot_restore;
+pub mod schema_parts;
 #[cfg(test)]
 mod sim_tests;
 pub mod this_run;
+pub mod values;
 
-pub use common::HostupData;
 pub use config::HostupConfig;
+pub use data::HostupData;
 
 /// The `hostup` provider. Stateless: everything configure learns goes into [`HostupData`].
 #[derive(Debug, Default, Clone, Copy)]

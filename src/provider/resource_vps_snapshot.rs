@@ -21,13 +21,17 @@ use crate::plugin::framework::{
 use crate::plugin::schema::{Attribute, Block, Schema};
 use crate::plugin::value::Value;
 
-use super::common::{
-    known_str, no_gate, opt_str, parse_time, post_error, prepare, read_for_gate, read_then_check,
-    required_strs, split_import_id, timeouts_block, validate_snapshot_name, validate_vps_id,
-    vps_id_argument, GateCheck, GateFuture, HostupData, SendFuture,
-};
+use super::data::HostupData;
 use super::errors::{api_error, Paths, Subject};
+use super::operation::{
+    no_gate, post_error, prepare, read_for_gate, read_then_check, GateCheck, GateFuture, SendFuture,
+};
 use super::replacement;
+use super::schema_parts::{timeouts_block, vps_id_argument};
+use super::values::{
+    known_str, opt_str, parse_time, required_strs, split_import_id, validate_snapshot_name,
+    validate_vps_id,
+};
 
 /// Type name.
 pub const TYPE_NAME: &str = "hostup_vps_snapshot";

@@ -25,13 +25,14 @@ use super::action::{
     adopt_unfinished, adoption_notice, forget, import_job, job_key, job_result_str, plan_prior,
     record_and_wait, refresh_job, settle_private, Adoption,
 };
-use super::common::{
-    known_str, opt_str, post_error, prepare, read_for_gate, read_then_check, required_strs,
-    timeouts_block, triggers_argument, validate_snapshot_name, validate_vps_id, vps_id_argument,
-    GateCheck, GateFuture, HostupData, SendFuture,
-};
+use super::data::HostupData;
 use super::errors::{gate_is_busy, Paths, Subject};
+use super::operation::{
+    post_error, prepare, read_for_gate, read_then_check, GateCheck, GateFuture, SendFuture,
+};
+use super::schema_parts::{timeouts_block, triggers_argument, vps_id_argument};
 use super::this_run::JobKey;
+use super::values::{known_str, opt_str, required_strs, validate_snapshot_name, validate_vps_id};
 
 /// Type name.
 pub const TYPE_NAME: &str = "hostup_vps_snapshot_restore";
@@ -433,7 +434,7 @@ mod tests {
 
     #[test]
     fn names_follow_hostup_rule() {
-        use super::super::common::validate_snapshot_name;
+        use super::super::values::validate_snapshot_name;
         use crate::plugin::diag::Diagnostics;
         use crate::plugin::framework::{ObjectValue, SchemaInfo};
         let mut o = ObjectValue::empty(SchemaInfo::new(VpsSnapshotRestore.schema()));

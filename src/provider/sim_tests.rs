@@ -17,8 +17,8 @@ use crate::plugin::framework::{
 use crate::plugin::value::Value;
 use crate::sim::{self, fixture, SimConfig, SimHandle};
 
-use super::common::HostupData;
 use super::config::HostupConfig;
+use super::data::HostupData;
 use super::data_vps::VpsData;
 use super::data_vps_snapshots::VpsSnapshots;
 use super::resource_vps_backup::VpsBackup;

@@ -1,11 +1,11 @@
-//! Pieces every HostUp resource and data source shares: the provider data, schema fragments,
-//! value builders and the "POST, save the job id, wait" sequence.
+//! The job-operation engine every resource that queues a HostUp job runs through: the preamble
+//! (timeout, per-VPS lock, gate re-check, wait for a busy VPS), the job-creating request sent
+//! again while HostUp refuses it as busy, and the wait for the job.
 //!
-//! Exists so the resource files hold only what is specific to them (docs/ARCHITECTURE.md, "Layers and walls": one file per
-//! resource), while the rules that must be the same everywhere (Stop ends waits, the job id is
-//! in state before waiting ends, operations on one VPS are serialised) are written once.
+//! Written once so the rules that must hold everywhere (Stop ends waits, the job id is in
+//! state before waiting ends, operations on one VPS are serialised; docs/ARCHITECTURE.md,
+//! "Contracts") cannot be skipped by one resource.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,200 +14,10 @@ use crate::hostup::{
 };
 use crate::plugin::diag::{AttributePath, Diagnostic, Diagnostics};
 use crate::plugin::framework::{timeouts, Ctx, ObjectValue};
-use crate::plugin::schema::{object_type, Attribute, NestedBlock};
-use crate::plugin::value::{Number, Type, Value};
 
-use super::config::HostupConfig;
+use super::data::HostupData;
 use super::errors::{self, Paths, Subject};
-use super::this_run::ThisRun;
-
-/// What configure produces: the provider block's settings and the one HostUp client every
-/// operation of this provider process shares (connection pool, rate limiter, per-VPS locks).
-pub struct HostupData {
-    /// The settings (endpoint, Terraform version, plan-check mode); the key inside is never
-    /// printed.
-    pub config: HostupConfig,
-    /// The shared client.
-    pub client: Client,
-    /// What this process has seen planned for the run's other resources.
-    pub run: ThisRun,
-}
-
-impl std::fmt::Debug for HostupData {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HostupData")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
-}
-
-impl HostupData {
-    /// A client handle whose requests and waits end when Terraform sends Stop.
-    pub fn client(&self, ctx: &Ctx) -> Client {
-        self.client.with_cancel(ctx.token().clone())
-    }
-}
-
-// ------------------------------------------------------------------ schema fragments
-
-/// The gate object type `{allowed, reason, code}`.
-pub fn gate_type() -> Type {
-    object_type([
-        ("allowed", Type::Bool),
-        ("reason", Type::String),
-        ("code", Type::String),
-    ])
-}
-
-/// A computed gate attribute with its description.
-pub fn gate_attribute(name: &str, what: &str) -> Attribute {
-    Attribute::new(name, gate_type())
-        .computed()
-        .description(format!(
-            "Whether HostUp allows {what} right now, as an object: `allowed` (bool), `reason` \
-         (string or null: why not, in HostUp's words) and `code` (string or null: a machine \
-         code such as `job_in_progress`, `pending_order` or `feature_not_in_plan`). Null when \
-         HostUp does not report this gate."
-        ))
-}
-
-/// The `vps_id` argument of resources (forces replacement).
-pub fn vps_id_argument(what: &str) -> Attribute {
-    Attribute::string("vps_id")
-        .required()
-        .requires_replace()
-        .description(format!(
-            "Id of the VPS {what}, as listed by HostUp (`vps_…`, e.g. \
-             `vps_01hxa3b4c5d6e7f8g9h0j1k2m3`; see the `hostup_vps` data source to look one \
-             up by name). Not a name or an IP address. Changing it forces replacement."
-        ))
-}
-
-/// The `triggers` argument of action-style resources.
-pub fn triggers_argument(what: &str) -> Attribute {
-    Attribute::map("triggers", Type::String)
-        .optional()
-        .requires_replace()
-        .description(format!(
-            "Arbitrary string values; changing any of them plans a replacement, i.e. runs the \
-             {what} again. Use it to tie the operation to something else, e.g. \
-             `{{ release = var.release }}`. Avoid values that change on every run such as \
-             `timestamp()`."
-        ))
-}
-
-/// The `timeouts` block with per-operation defaults in its descriptions.
-pub fn timeouts_block(what: &str, ops: &[(&str, &str)]) -> NestedBlock {
-    let names: Vec<&str> = ops.iter().map(|(op, _)| *op).collect();
-    let mut b = timeouts::block(&names);
-    b.block.description = format!(
-        "How long to wait for {what}, as Go-style durations such as `30s`, `45m` or `2h30m`. \
-         Changing these values never runs the operation again."
-    );
-    for a in &mut b.block.attributes {
-        if let Some((op, default)) = ops.iter().find(|(op, _)| *op == a.name) {
-            a.description = format!(
-                "How long `{op}` may wait for HostUp's job before giving up (default \
-                 `{default}`). When it passes, the job may still be running on HostUp; the \
-                 resource is then tainted with its job id in state."
-            );
-        }
-    }
-    b
-}
-
-// ------------------------------------------------------------------ values
-
-/// An optional string as a cty value.
-pub fn opt_str(s: Option<&str>) -> Value {
-    s.map_or(Value::Null, Value::from)
-}
-
-/// An optional integer as a cty value.
-pub fn opt_i64(n: Option<i64>) -> Value {
-    n.map_or(Value::Null, Value::from)
-}
-
-/// An optional float as a cty value.
-pub fn opt_f64(n: Option<f64>) -> Value {
-    n.filter(|f| f.is_finite())
-        .map_or(Value::Null, |f| Value::Number(Number::from(f)))
-}
-
-/// An object value from pairs.
-pub fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
-    Value::Object(
-        pairs
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect::<BTreeMap<_, _>>(),
-    )
-}
-
-/// A gate as the `{allowed, reason, code}` object (null when HostUp did not report it).
-pub fn gate_value(gate: Option<&Gate>) -> Value {
-    match gate {
-        None => Value::Null,
-        Some(g) => object([
-            ("allowed", Value::Bool(g.allowed)),
-            ("reason", opt_str(g.reason.as_deref())),
-            ("code", opt_str(g.code.as_deref())),
-        ]),
-    }
-}
-
-/// The current time in RFC 3339 (UTC, milliseconds, as HostUp writes its times), for
-/// `completed_at` when HostUp gave no finish time.
-pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    let ms = now
-        .replace_nanosecond(now.millisecond() as u32 * 1_000_000)
-        .unwrap_or(now);
-    ms.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
-/// Parses an RFC 3339 time; `None` when HostUp sent something else.
-pub fn parse_time(s: &str) -> Option<time::OffsetDateTime> {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
-}
-
-/// Splits an import id `<vps_id>/<second>`; both parts non-empty.
-pub fn split_import_id<'a>(id: &'a str, second: &str) -> Result<(&'a str, &'a str), Diagnostic> {
-    match id.trim().split_once('/') {
-        Some((a, b)) if !a.is_empty() && !b.is_empty() && !b.contains('/') => Ok((a, b)),
-        _ => Err(Diagnostic::error(
-            "Invalid import id",
-            format!(
-                "Expected `<vps_id>/<{second}>` (e.g. `vps_01hxa3b4c5d6e7f8g9h0j1k2m3/…`), got \
-                 {id:?}."
-            ),
-        )),
-    }
-}
-
-/// The known string at `name` of the config/plan, or `None` when unknown or null.
-pub fn known_str<'a>(obj: &'a ObjectValue, name: &str) -> Option<&'a str> {
-    obj.string(name).filter(|s| !s.is_empty())
-}
-
-/// The `timeouts.<op>` in force, or an error diagnostic pointing at it.
-pub fn timeout_of(
-    obj: &ObjectValue,
-    op: &str,
-    default: Duration,
-    diags: &mut Diagnostics,
-) -> Option<Duration> {
-    match timeouts::get(obj, op, default) {
-        Ok(t) => Some(t),
-        Err(d) => {
-            diags.push(d);
-            None
-        }
-    }
-}
-
-// ------------------------------------------------------------------ jobs
+use super::values::now_rfc3339;
 
 /// What a job-creating operation holds between its preamble and the end of its wait: the
 /// client (cancelled by Stop), what is left of `timeouts.<op>`, and the VPS lock.
@@ -493,32 +303,6 @@ pub fn read_then_check<T>(
     }
 }
 
-/// The known strings `names` of a planned or prior state, or an error naming them: resources
-/// need their identifying arguments at apply, and the plan guarantees them.
-pub fn required_strs<const N: usize>(
-    obj: &ObjectValue,
-    names: [&str; N],
-    diags: &mut Diagnostics,
-) -> Option<[String; N]> {
-    let mut out: [String; N] = std::array::from_fn(|_| String::new());
-    for (slot, name) in out.iter_mut().zip(names) {
-        match obj.string(name) {
-            Some(v) => *slot = v.to_owned(),
-            None => {
-                let list: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-                diags
-                    .error(
-                        format!("Missing {name}"),
-                        format!("{} must be known at apply.", list.join(" and ")),
-                    )
-                    .at(AttributePath::root(name));
-                return None;
-            }
-        }
-    }
-    Some(out)
-}
-
 /// How a job ended, for the state: status, progress, finish time, and the diagnostic when it
 /// did not complete.
 #[derive(Debug)]
@@ -612,64 +396,18 @@ pub fn post_error(subject: &Subject, summary: String, err: &Error, paths: &Paths
     }
 }
 
-/// Checks every resource shares: a known `vps_id` must not be blank.
-pub fn validate_vps_id(config: &ObjectValue, diags: &mut Diagnostics) {
-    if config.string("vps_id").is_some_and(|s| s.trim().is_empty()) {
-        diags
-            .error(
-                "Empty vps_id",
-                "`vps_id` must be a HostUp VPS id such as `vps_01hxa3b4c5d6e7f8g9h0j1k2m3`.",
-            )
-            .at(AttributePath::root("vps_id"));
-    }
-}
-
-/// A known snapshot name at `attr` must match HostUp's rule `^[A-Za-z0-9_-]{1,40}$`.
-pub fn validate_snapshot_name(config: &ObjectValue, attr: &str, diags: &mut Diagnostics) {
-    if let Some(n) = config.string(attr) {
-        let ok = !n.is_empty()
-            && n.len() <= 40
-            && n.bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
-        if !ok {
-            diags
-                .error(
-                    "Invalid snapshot name",
-                    format!(
-                        "{n:?} is not a valid HostUp snapshot name: use 1 to 40 letters, \
-                         digits, `_` or `-` (e.g. `before-upgrade`)."
-                    ),
-                )
-                .at(AttributePath::root(attr));
+/// The `timeouts.<op>` in force, or an error diagnostic pointing at it.
+pub fn timeout_of(
+    obj: &ObjectValue,
+    op: &str,
+    default: Duration,
+    diags: &mut Diagnostics,
+) -> Option<Duration> {
+    match timeouts::get(obj, op, default) {
+        Ok(t) => Some(t),
+        Err(d) => {
+            diags.push(d);
+            None
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn import_ids() {
-        assert_eq!(
-            split_import_id("vps_1/job_2", "job_id").ok(),
-            Some(("vps_1", "job_2"))
-        );
-        for bad in ["vps_1", "/job", "vps_1/", "a/b/c", ""] {
-            assert!(split_import_id(bad, "job_id").is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn gate_values() {
-        assert_eq!(gate_value(None), Value::Null);
-        let g = Gate {
-            allowed: false,
-            reason: Some("r".into()),
-            code: None,
-        };
-        let v = gate_value(Some(&g));
-        assert_eq!(v.attr("allowed"), Some(&Value::Bool(false)));
-        assert_eq!(v.attr("code"), Some(&Value::Null));
     }
 }
