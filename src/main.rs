@@ -6,7 +6,7 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use hostup_provider::plugin::server::ProviderService;
+use hostup_provider::plugin::rpc::ProviderService;
 use hostup_provider::plugin::{log, serve};
 
 /// Source address of this provider: the key of the debug-mode TF_REATTACH_PROVIDERS line.

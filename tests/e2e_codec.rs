@@ -24,8 +24,8 @@ use hostup_provider::plugin::framework::{
     ReadRequest, ReadResponse, Resource,
 };
 use hostup_provider::plugin::proto::tfplugin5::provider_server::ProviderServer;
+use hostup_provider::plugin::rpc::ProviderService;
 use hostup_provider::plugin::schema::{Attribute, Block, NestedBlock, Schema};
-use hostup_provider::plugin::server::ProviderService;
 use hostup_provider::plugin::value::{from_value, to_value, Type};
 
 use support::TF_DEADLINE;

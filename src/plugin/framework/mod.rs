@@ -1,7 +1,7 @@
 //! The provider framework: typed traits a provider and its resources implement, in the spirit
 //! of terraform-plugin-framework.
 //!
-//! The gRPC layer ([`crate::plugin::server`]) decodes every request against the right schema,
+//! The gRPC layer ([`crate::plugin::rpc`]) decodes every request against the right schema,
 //! runs the standard behaviour Terraform expects (default plan, private-state echo, lenient
 //! state upgrade, invariant checks) and calls these traits with plain values, so a resource
 //! file holds only HostUp logic. Every operation gets a [`Ctx`] that Terraform's Stop cancels.

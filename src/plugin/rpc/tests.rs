@@ -1,0 +1,402 @@
+//! Tests of the service over its RPC methods, with a toy provider.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response};
+
+use crate::plugin::framework::{
+    ConfigureRequest, ConfigureResponse, CreateRequest, CreateResponse, Ctx, DataSource,
+    DeleteRequest, DeleteResponse, Provider, ReadRequest, ReadResponse, Resource,
+};
+use crate::plugin::proto::tfplugin5 as pb;
+use crate::plugin::proto::tfplugin5::provider_server::Provider as ProviderRpc;
+use crate::plugin::schema::{Block, Schema};
+use crate::plugin::value::{Type, Value};
+
+
+/// Makes a protocol diagnostic list readable in test failures.
+fn summaries(d: &[pb::Diagnostic]) -> Vec<String> {
+    d.iter()
+        .map(|d| format!("{}: {}", d.summary, d.detail))
+        .collect()
+}
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use super::*;
+use crate::plugin::framework::timeouts;
+use crate::plugin::schema::{Attribute, NestedBlock};
+use crate::plugin::value::{decode_msgpack, encode_msgpack};
+
+/// A provider with one resource, `toy_thing`, whose create for `name = "slow"` waits until
+/// cancelled: enough to drive every RPC the way Terraform does.
+struct Toy {
+    started: Arc<AtomicUsize>,
+}
+
+struct Thing {
+    started: Arc<AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl Provider for Toy {
+    type Data = ();
+
+    fn type_name_prefix(&self) -> &str {
+        "toy"
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::new(Block::new().attribute(Attribute::string("region").optional()))
+    }
+
+    async fn configure(&self, _: &Ctx, _: ConfigureRequest, resp: &mut ConfigureResponse<()>) {
+        resp.data = Some(());
+    }
+
+    fn resources(&self) -> Vec<Arc<dyn Resource<()>>> {
+        vec![Arc::new(Thing {
+            started: self.started.clone(),
+        })]
+    }
+
+    fn data_sources(&self) -> Vec<Arc<dyn DataSource<()>>> {
+        Vec::new()
+    }
+}
+
+#[async_trait::async_trait]
+impl Resource<()> for Thing {
+    fn type_name(&self) -> &str {
+        "toy_thing"
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::new(
+            Block::new()
+                .attribute(Attribute::string("id").computed())
+                .attribute(Attribute::string("name").required().requires_replace())
+                .attribute(Attribute::map("tags", Type::String).optional())
+                .block(NestedBlock::list(
+                    "rule",
+                    Block::new().attribute(Attribute::number("port").optional()),
+                ))
+                .block(timeouts::block(&["create"])),
+        )
+        .version(1)
+    }
+
+    async fn create(&self, ctx: &Ctx, req: CreateRequest<()>, resp: &mut CreateResponse) {
+        let mut state = req.planned_state.clone();
+        state.set_attr("id", "thing-1");
+        resp.state = state;
+        if req.planned_state.string("name") == Some("slow") {
+            self.started.fetch_add(1, Ordering::SeqCst);
+            let why = ctx.cancelled().await;
+            resp.diagnostics.error(
+                "Create interrupted",
+                format!("thing-1 may still be running: {why}"),
+            );
+        }
+    }
+
+    async fn read(&self, _: &Ctx, _: ReadRequest<()>, _: &mut ReadResponse) {}
+
+    async fn delete(&self, _: &Ctx, _: DeleteRequest<()>, _: &mut DeleteResponse) {}
+}
+
+fn service() -> (Arc<ProviderService<Toy>>, Arc<AtomicUsize>) {
+    let started = Arc::new(AtomicUsize::new(0));
+    let svc = ProviderService::new(Toy {
+        started: started.clone(),
+    });
+    (Arc::new(svc), started)
+}
+
+fn thing_type(svc: &ProviderService<Toy>) -> Type {
+    svc.resources["toy_thing"].info.ty.clone()
+}
+
+fn dv(v: &Value, ty: &Type) -> Option<pb::DynamicValue> {
+    Some(pb::DynamicValue {
+        msgpack: encode_msgpack(v, ty).expect("test value fits the schema"),
+        json: Vec::new(),
+    })
+}
+
+fn config(name: &str) -> Value {
+    let mut m = std::collections::BTreeMap::new();
+    m.insert("id".to_string(), Value::Null);
+    m.insert("name".to_string(), name.into());
+    m.insert("tags".to_string(), Value::Null);
+    m.insert("rule".to_string(), Value::List(Vec::new()));
+    m.insert("timeouts".to_string(), Value::Null);
+    Value::Object(m)
+}
+
+#[tokio::test]
+async fn schema_types_are_valid_type_json() {
+    let (svc, _) = service();
+    let resp = svc
+        .get_schema(Request::new(pb::get_provider_schema::Request {}))
+        .await
+        .expect("GetSchema")
+        .into_inner();
+    let block = resp.resource_schemas["toy_thing"]
+        .block
+        .as_ref()
+        .expect("block");
+    let tags = block
+        .attributes
+        .iter()
+        .find(|a| a.name == "tags")
+        .expect("tags");
+    assert_eq!(tags.r#type, br#"["map","string"]"#);
+    for a in &block.attributes {
+        Type::from_json(&a.r#type).expect("every attribute type parses back");
+    }
+}
+
+#[tokio::test]
+async fn plan_then_apply_create() {
+    let (svc, _) = service();
+    let ty = thing_type(&svc);
+    let cfg = config("fast");
+    let plan = svc
+        .plan_resource_change(Request::new(pb::plan_resource_change::Request {
+            type_name: "toy_thing".into(),
+            prior_state: dv(&Value::Null, &ty),
+            proposed_new_state: dv(&cfg, &ty),
+            config: dv(&cfg, &ty),
+            ..Default::default()
+        }))
+        .await
+        .expect("plan")
+        .into_inner();
+    assert!(
+        plan.diagnostics.is_empty(),
+        "{:?}",
+        summaries(&plan.diagnostics)
+    );
+    let planned_dv = plan.planned_state.expect("planned state");
+    let planned = decode_msgpack(&planned_dv.msgpack, &ty).expect("planned decodes");
+    assert!(
+        !planned.attr("id").is_some_and(Value::is_known),
+        "{planned:?}"
+    );
+
+    let apply = svc
+        .apply_resource_change(Request::new(pb::apply_resource_change::Request {
+            type_name: "toy_thing".into(),
+            prior_state: dv(&Value::Null, &ty),
+            planned_state: Some(planned_dv),
+            config: dv(&cfg, &ty),
+            ..Default::default()
+        }))
+        .await
+        .expect("apply")
+        .into_inner();
+    assert!(
+        apply.diagnostics.is_empty(),
+        "{:?}",
+        summaries(&apply.diagnostics)
+    );
+    let state = decode_msgpack(&apply.new_state.expect("state").msgpack, &ty).expect("decode");
+    assert_eq!(state.attr("id").and_then(Value::as_str), Some("thing-1"));
+    assert_eq!(state.attr("name").and_then(Value::as_str), Some("fast"));
+}
+
+#[tokio::test]
+async fn upgrade_resource_state_refuses_json_that_is_not_an_object() {
+    let (svc, _) = service();
+    for (raw, kind) in [("null", "null"), ("[1]", "an array"), ("\"x\"", "a string")] {
+        let resp = svc
+            .upgrade_resource_state(Request::new(pb::upgrade_resource_state::Request {
+                type_name: "toy_thing".into(),
+                version: 0,
+                raw_state: Some(pb::RawState {
+                    json: raw.as_bytes().to_vec(),
+                    flatmap: Default::default(),
+                }),
+            }))
+            .await
+            .expect("upgrade answers")
+            .into_inner();
+        assert!(resp.upgraded_state.is_none(), "{raw}");
+        assert_eq!(resp.diagnostics.len(), 1, "{raw}");
+        assert_eq!(resp.diagnostics[0].summary, "Invalid stored state", "{raw}");
+        assert!(
+            resp.diagnostics[0]
+                .detail
+                .contains(&format!("is JSON {kind}, not")),
+            "{raw}: {}",
+            resp.diagnostics[0].detail
+        );
+    }
+}
+
+#[tokio::test]
+async fn upgrade_resource_state_from_json() {
+    let (svc, _) = service();
+    let ty = thing_type(&svc);
+    // Written by an older version: no `rule` or `timeouts` blocks yet, and an attribute
+    // that no longer exists.
+    let raw = br#"{"id":"thing-9","name":"old","tags":{"a":"b"},"legacy":42}"#;
+    let resp = svc
+        .upgrade_resource_state(Request::new(pb::upgrade_resource_state::Request {
+            type_name: "toy_thing".into(),
+            version: 0,
+            raw_state: Some(pb::RawState {
+                json: raw.to_vec(),
+                flatmap: Default::default(),
+            }),
+        }))
+        .await
+        .expect("upgrade")
+        .into_inner();
+    assert!(
+        resp.diagnostics.is_empty(),
+        "{:?}",
+        summaries(&resp.diagnostics)
+    );
+    let upgraded = resp.upgraded_state.expect("upgraded state");
+    assert!(upgraded.json.is_empty(), "responses are msgpack only");
+    let v = decode_msgpack(&upgraded.msgpack, &ty).expect("msgpack of the current schema");
+    assert_eq!(v.attr("id").and_then(Value::as_str), Some("thing-9"));
+    assert_eq!(
+        v.attr("tags"),
+        Some(&Value::Map([("a".to_string(), Value::from("b"))].into()))
+    );
+    assert_eq!(
+        v.attr("rule"),
+        Some(&Value::List(Vec::new())),
+        "absent LIST block"
+    );
+    assert_eq!(
+        v.attr("timeouts"),
+        Some(&Value::Null),
+        "absent SINGLE block"
+    );
+    assert!(v.attr("legacy").is_none());
+
+    // Broken JSON is a diagnostic, not a crash.
+    let resp = svc
+        .upgrade_resource_state(Request::new(pb::upgrade_resource_state::Request {
+            type_name: "toy_thing".into(),
+            version: 1,
+            raw_state: Some(pb::RawState {
+                json: br#"{"id": 5"#.to_vec(),
+                flatmap: Default::default(),
+            }),
+        }))
+        .await
+        .expect("upgrade")
+        .into_inner();
+    assert!(resp.upgraded_state.is_none());
+    assert!(
+        summaries(&resp.diagnostics)
+            .iter()
+            .any(|d| d.contains("not valid JSON")),
+        "{:?}",
+        summaries(&resp.diagnostics)
+    );
+}
+
+#[tokio::test]
+async fn bad_msgpack_from_terraform_is_a_diagnostic() {
+    let (svc, _) = service();
+    let resp = svc
+        .validate_resource_type_config(Request::new(pb::validate_resource_type_config::Request {
+            type_name: "toy_thing".into(),
+            config: Some(pb::DynamicValue {
+                msgpack: vec![0x85, 0xa2, b'i'],
+                json: Vec::new(),
+            }),
+            ..Default::default()
+        }))
+        .await
+        .expect("validate")
+        .into_inner();
+    let s = summaries(&resp.diagnostics);
+    assert!(s.iter().any(|d| d.contains("could not decode")), "{s:?}");
+}
+
+#[tokio::test]
+async fn stop_cancels_operations_in_flight() {
+    let (svc, started) = service();
+    let ty = thing_type(&svc);
+    let planned = |name: &str| {
+        let mut v = config(name);
+        if let Value::Object(m) = &mut v {
+            m.insert("id".into(), Value::unknown());
+        }
+        v
+    };
+    let cfg = planned("slow");
+    let apply = |svc: Arc<ProviderService<Toy>>, cfg: Value| {
+        let ty = ty.clone();
+        // The configuration has the computed id null (Terraform never sends unknowns in
+        // an apply-time configuration); the plan has it unknown.
+        let mut config = cfg.clone();
+        if let Value::Object(m) = &mut config {
+            m.insert("id".into(), Value::Null);
+        }
+        tokio::spawn(async move {
+            svc.apply_resource_change(Request::new(pb::apply_resource_change::Request {
+                type_name: "toy_thing".into(),
+                prior_state: dv(&Value::Null, &ty),
+                planned_state: dv(&cfg, &ty),
+                config: dv(&config, &ty),
+                ..Default::default()
+            }))
+            .await
+            .map(Response::into_inner)
+        })
+    };
+    let first = apply(svc.clone(), cfg.clone());
+    let second = apply(svc.clone(), cfg.clone());
+    // Wait (bounded) until both creates are blocked inside the resource.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while started.load(Ordering::SeqCst) < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the creates never started"
+        );
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let stop = svc
+        .stop(Request::new(pb::stop::Request {}))
+        .await
+        .expect("stop")
+        .into_inner();
+    assert_eq!(stop.error, "");
+    for h in [first, second] {
+        let resp = tokio::time::timeout(Duration::from_secs(5), h)
+            .await
+            .expect("Stop ends the create within the bound")
+            .expect("task")
+            .expect("rpc");
+        let s = summaries(&resp.diagnostics);
+        assert!(
+            s.iter().any(|d| d.contains("asked the provider to stop")),
+            "{s:?}"
+        );
+        // The id was saved before the wait, so nothing is orphaned.
+        let state = decode_msgpack(&resp.new_state.expect("state").msgpack, &ty).expect("decode");
+        assert_eq!(state.attr("id").and_then(Value::as_str), Some("thing-1"));
+    }
+    // Operations after the Stop get a fresh context.
+    let later = apply(svc.clone(), planned("fast"));
+    let resp = tokio::time::timeout(Duration::from_secs(5), later)
+        .await
+        .expect("bounded")
+        .expect("task")
+        .expect("rpc");
+    assert!(
+        resp.diagnostics.is_empty(),
+        "{:?}",
+        summaries(&resp.diagnostics)
+    );
+}
