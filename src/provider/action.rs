@@ -13,8 +13,6 @@
 //! destroy only forgets the resource (docs/ARCHITECTURE.md, "Resources"). The rules that keep that promise are here
 //! so both resources keep it the same way.
 
-use std::time::Duration;
-
 use crate::hostup::{JobKind, JobOutcome, JobRef, JobSnapshot, JobState};
 use crate::plugin::diag::{AttributePath, Diagnostic};
 use crate::plugin::framework::{
@@ -24,7 +22,7 @@ use crate::plugin::framework::{
 
 use super::data::HostupData;
 use super::errors::{self, Paths, Subject};
-use super::operation::{no_gate, prepare, Prepared};
+use super::operation::{no_gate, prepare, OpTimeout, Prepared};
 use super::this_run::JobKey;
 use super::values::{now_rfc3339, opt_str, split_import_id};
 
@@ -103,7 +101,6 @@ pub fn forget(
 /// finish time and diagnostic. Returns the job's end when it completed.
 pub async fn record_and_wait(
     job: &Prepared,
-    ctx: &Ctx,
     job_ref: &JobRef,
     status: &str,
     subject: &Subject,
@@ -117,7 +114,7 @@ pub async fn record_and_wait(
         .set_attr("job_id", id)
         .set_attr("status", status);
     resp.state = state;
-    let end = job.wait(ctx, job_ref, subject).await;
+    let end = job.wait(job_ref, subject).await;
     if let Some(s) = &end.status {
         resp.state.set_attr("status", s.as_str());
     }
@@ -173,7 +170,7 @@ pub async fn adopt_unfinished(
     subject: &Subject,
     planned: &ObjectValue,
     key: Option<&JobKey>,
-    timeout: (&str, Duration),
+    timeout: OpTimeout,
     resp: &mut CreateResponse,
 ) -> Adoption {
     let Some(job_id) = key.and_then(|k| data.run.unfinished_job(k)) else {
@@ -199,7 +196,7 @@ pub async fn adopt_unfinished(
         return Adoption::Adopted(None);
     };
     let status = status_of(&snap);
-    let end = record_and_wait(&job, ctx, &job_ref, &status, subject, planned, resp).await;
+    let end = record_and_wait(&job, &job_ref, &status, subject, planned, resp).await;
     Adoption::Adopted(end.map(Box::new))
 }
 

@@ -20,15 +20,16 @@ use super::errors::{self, Paths, Subject};
 use super::values::now_rfc3339;
 
 /// What a job-creating operation holds between its preamble and the end of its wait: the
-/// client (cancelled by Stop), what is left of `timeouts.<op>`, and the VPS lock.
+/// client (cancelled by Stop), its context, whose deadline is `timeouts.<op>`, and the VPS
+/// lock.
 pub struct Prepared {
     /// The client for the POST and the wait.
     pub client: Client,
     /// The operation's `timeouts.<op>`, as configured (for messages).
     pub timeout: Duration,
-    /// When that timeout runs out: counted from when the VPS lock was taken, so a wait for
-    /// another job on the VPS uses it up too (`None`: too far away to represent).
-    pub deadline: Option<Instant>,
+    /// The operation's context: Stop, and the deadline `timeouts.<op>` sets, counted from when
+    /// the VPS lock was taken (so a wait for another job on the VPS uses it up too).
+    pub ctx: Ctx,
     /// Held until this value drops, i.e. until the operation's wait is over.
     _lock: VpsLockGuard,
 }
@@ -121,11 +122,11 @@ pub async fn prepare<'g>(
     ctx: &Ctx,
     subject: &Subject,
     obj: &ObjectValue,
-    op: (&str, Duration),
+    op: OpTimeout,
     diags: &mut Diagnostics,
     gate: impl Fn(Client) -> GateFuture<'g>,
 ) -> Option<Prepared> {
-    let timeout = timeout_of(obj, op.0, op.1, diags)?;
+    let timeout = op.of(obj, diags)?;
     let client = data.client(ctx);
     let lock = match client.vps_lock(&subject.vps_id).await {
         Ok(g) => g,
@@ -144,8 +145,8 @@ pub async fn prepare<'g>(
     // The timeout bounds this operation's own time: not the queue behind the lock (ten backups
     // of one VPS in one run each get their full timeout), but the wait for a foreign job does.
     let started = Instant::now();
-    let deadline = started.checked_add(timeout);
-    let mut pauses = BusyPauses::new(deadline);
+    let ctx = ctx.with_timeout(timeout);
+    let mut pauses = BusyPauses::new();
     loop {
         let check = gate(client.clone()).await;
         if !check.problems.is_empty() {
@@ -156,7 +157,7 @@ pub async fn prepare<'g>(
         tracing::info!(vps_id = %subject.vps_id, gate = busy.gate_name,
             reason = busy.gate.reason.as_deref().unwrap_or(""),
             "another job is running on the VPS; waiting for it before queuing");
-        if let Err(stopped) = pauses.pause(ctx).await {
+        if let Err(stopped) = pauses.pause(&ctx).await {
             let Busy {
                 gate_name,
                 gate,
@@ -171,7 +172,7 @@ pub async fn prepare<'g>(
     Some(Prepared {
         client,
         timeout,
-        deadline,
+        ctx,
         _lock: lock,
     })
 }
@@ -179,24 +180,22 @@ pub async fn prepare<'g>(
 /// The pauses between two tries while another job keeps the VPS busy: doubling from
 /// [`BUSY_FIRST_DELAY`] to [`BUSY_MAX_DELAY`], never past the operation's deadline.
 struct BusyPauses {
-    deadline: Option<Instant>,
     next: Duration,
 }
 
 impl BusyPauses {
-    fn new(deadline: Option<Instant>) -> Self {
+    fn new() -> Self {
         Self {
-            deadline,
             next: BUSY_FIRST_DELAY,
         }
     }
 
-    /// Sleeps before the next try. `Err(true)`: Terraform sent Stop; `Err(false)`: the deadline
-    /// has passed (the last try was at the deadline).
+    /// Sleeps before the next try, never past the deadline of `ctx`. `Err(true)`: Terraform
+    /// sent Stop; `Err(false)`: the deadline has passed (the last try was at the deadline).
     async fn pause(&mut self, ctx: &Ctx) -> Result<(), bool> {
-        let left = self
-            .deadline
-            .map_or(self.next, |d| d.saturating_duration_since(Instant::now()));
+        let left = ctx.deadline().map_or(self.next, |d| {
+            d.saturating_duration_since(tokio::time::Instant::now())
+        });
         if left.is_zero() {
             return Err(false);
         }
@@ -223,18 +222,17 @@ impl Prepared {
     /// or the last refusal, is returned as it is.
     pub async fn send<'a, T>(
         &self,
-        ctx: &Ctx,
         subject: &Subject,
         request: impl Fn(Client) -> SendFuture<'a, T>,
     ) -> Result<T, Error> {
-        let mut pauses = BusyPauses::new(self.deadline);
+        let mut pauses = BusyPauses::new();
         loop {
             match request(self.client.clone()).await {
                 Err(e) if e.is_busy() => {
                     tracing::info!(vps_id = %subject.vps_id, error = %e,
                         "HostUp refused the request while another job runs on the VPS; \
                          sending it again once that job is done");
-                    if pauses.pause(ctx).await.is_err() {
+                    if pauses.pause(&self.ctx).await.is_err() {
                         return Err(e);
                     }
                 }
@@ -245,8 +243,8 @@ impl Prepared {
 
     /// Waits for the operation's job until it is terminal, the operation's deadline passes or
     /// Terraform sends Stop (see [`wait_job`]).
-    pub async fn wait(&self, ctx: &Ctx, job: &JobRef, subject: &Subject) -> JobEnd {
-        wait_job(&self.client, ctx, job, subject, self.timeout, self.deadline).await
+    pub async fn wait(&self, job: &JobRef, subject: &Subject) -> JobEnd {
+        wait_job(&self.client, &self.ctx, job, subject, self.timeout).await
     }
 }
 
@@ -317,8 +315,9 @@ pub struct JobEnd {
     pub error: Option<Diagnostic>,
 }
 
-/// Waits for `job` until it is terminal, `deadline` passes or Terraform sends Stop, and turns
-/// the result into a [`JobEnd`] (`timeout` is the configured limit the messages name).
+/// Waits for `job` until it is terminal, the deadline of `ctx` passes or Terraform sends Stop,
+/// and turns the result into a [`JobEnd`] (`timeout` is the configured limit the messages
+/// name).
 /// Progress is logged under the provider's name.
 pub async fn wait_job(
     client: &Client,
@@ -326,8 +325,8 @@ pub async fn wait_job(
     job: &JobRef,
     subject: &Subject,
     timeout: Duration,
-    deadline: Option<Instant>,
 ) -> JobEnd {
+    let deadline = ctx.deadline().map(tokio::time::Instant::into_std);
     let job_id = job.job_id.clone();
     let vps = subject.vps_id.clone();
     let on_progress: Arc<dyn Fn(&JobSnapshot) + Send + Sync> = Arc::new(move |s| {
@@ -396,18 +395,42 @@ pub fn post_error(subject: &Subject, summary: String, err: &Error, paths: &Paths
     }
 }
 
-/// The `timeouts.<op>` in force, or an error diagnostic pointing at it.
-pub fn timeout_of(
-    obj: &ObjectValue,
-    op: &str,
-    default: Duration,
-    diags: &mut Diagnostics,
-) -> Option<Duration> {
-    match timeouts::get(obj, op, default) {
-        Ok(t) => Some(t),
-        Err(d) => {
-            diags.push(d);
-            None
+/// One operation's entry of the `timeouts` block: its name there and its default, stated
+/// once (the schema's description shows the default from here). [`prepare`] applies it as the
+/// deadline of the operation's context ([`Ctx::with_timeout`]), which the busy-VPS pauses and
+/// the job wait read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpTimeout {
+    /// The attribute in the `timeouts` block (`create`, `delete`).
+    pub name: &'static str,
+    /// Its default.
+    pub default: Duration,
+}
+
+impl OpTimeout {
+    /// `timeouts.<name>`, `default` when unset.
+    pub const fn new(name: &'static str, default: Duration) -> Self {
+        OpTimeout { name, default }
+    }
+
+    /// The default as a Go-style duration, the way users write it (`30m`, `90s`).
+    pub fn default_text(&self) -> String {
+        let secs = self.default.as_secs();
+        if secs % 60 == 0 && secs > 0 {
+            format!("{}m", secs / 60)
+        } else {
+            format!("{secs}s")
+        }
+    }
+
+    /// The timeout in force in `obj` (plan or state), or an error diagnostic pointing at it.
+    pub fn of(&self, obj: &ObjectValue, diags: &mut Diagnostics) -> Option<Duration> {
+        match timeouts::get(obj, self.name, self.default) {
+            Ok(t) => Some(t),
+            Err(d) => {
+                diags.push(d);
+                None
+            }
         }
     }
 }

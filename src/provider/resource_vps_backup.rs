@@ -31,7 +31,8 @@ use super::action::{
 use super::data::HostupData;
 use super::errors::{api_error, Paths, Subject};
 use super::operation::{
-    no_gate, post_error, prepare, read_for_gate, read_then_check, GateCheck, GateFuture, SendFuture,
+    no_gate, post_error, prepare, read_for_gate, read_then_check, GateCheck, GateFuture, OpTimeout,
+    SendFuture,
 };
 use super::schema_parts::{timeouts_block, triggers_argument, vps_id_argument};
 use super::this_run::JobKey;
@@ -39,10 +40,10 @@ use super::values::{known_str, opt_str, required_strs, validate_vps_id};
 
 /// Type name.
 pub const TYPE_NAME: &str = "hostup_vps_backup";
-/// Default `timeouts.create`: backups of large disks take long (Vultr's 20 min proved short).
-pub const DEFAULT_CREATE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
-/// Default `timeouts.delete` (only used with `delete_on_destroy`).
-pub const DEFAULT_DELETE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// `timeouts.create`: backups of large disks take long (Vultr's 20 min proved short).
+pub const CREATE: OpTimeout = OpTimeout::new("create", Duration::from_secs(60 * 60));
+/// `timeouts.delete` (only used with `delete_on_destroy`).
+pub const DELETE: OpTimeout = OpTimeout::new("delete", Duration::from_secs(10 * 60));
 /// The arguments besides `vps_id` that make one backup run.
 const RUN_ARGS: &[&str] = &["note", "triggers"];
 const MAX_NOTE: usize = 255;
@@ -143,7 +144,7 @@ async fn run_backup(
     resp: &mut CreateResponse,
 ) -> (Option<JobOutcome>, Option<BTreeSet<String>>) {
     let diags = &mut resp.diagnostics;
-    let timeout = ("create", DEFAULT_CREATE_TIMEOUT);
+    let timeout = CREATE;
     let id = subject.vps_id.as_str();
     let seen = Mutex::new(None);
     let gate = |c: Client| -> GateFuture<'_> {
@@ -160,7 +161,7 @@ async fn run_backup(
         let body = &body;
         Box::pin(async move { c.create_backup(id, body).await })
     };
-    let op = match job.send(ctx, subject, send).await {
+    let op = match job.send(subject, send).await {
         Ok(op) => op,
         Err(e) => {
             diags.push(post_error(
@@ -175,7 +176,7 @@ async fn run_backup(
     tracing::info!(job_id = %op.job_id, vps_id = %id, "HostUp backup queued");
     let status = op.status.as_ref().map_or("queued", |s| s.as_str());
     let job_ref: JobRef = op.job_ref();
-    let end = record_and_wait(&job, ctx, &job_ref, status, subject, planned, resp).await;
+    let end = record_and_wait(&job, &job_ref, status, subject, planned, resp).await;
     (end, seen.into_inner().unwrap_or_else(|p| p.into_inner()))
 }
 
@@ -280,10 +281,7 @@ impl Resource<HostupData> for VpsBackup {
                             "When HostUp finished the job (RFC 3339), or null when it has not.",
                         ),
                 )
-                .block(timeouts_block(
-                    "the backup job",
-                    &[("create", "60m"), ("delete", "10m")],
-                )),
+                .block(timeouts_block("the backup job", &[CREATE, DELETE])),
         )
     }
 
@@ -367,7 +365,7 @@ impl Resource<HostupData> for VpsBackup {
             return;
         };
         let subject = subject(&vps_id);
-        let timeout = ("create", DEFAULT_CREATE_TIMEOUT);
+        let timeout = CREATE;
         let k = key(planned);
         let (end, before) =
             match adopt_unfinished(data, ctx, &subject, planned, k.as_ref(), timeout, resp).await {
@@ -451,7 +449,7 @@ impl Resource<HostupData> for VpsBackup {
             format!("deletion of backup {backup_id}"),
         )
         .bounded_by("delete");
-        let timeout = ("delete", DEFAULT_DELETE_TIMEOUT);
+        let timeout = DELETE;
         let Some(job) = prepare(data, ctx, &subject, prior, timeout, diags, no_gate).await else {
             return;
         };
@@ -459,10 +457,10 @@ impl Resource<HostupData> for VpsBackup {
         let send = |c: Client| -> SendFuture<'_, _> {
             Box::pin(async move { c.delete_backup(id, backup_id).await })
         };
-        match job.send(ctx, &subject, send).await {
+        match job.send(&subject, send).await {
             Ok(None) => {}
             Ok(Some(op)) => {
-                if let Some(e) = job.wait(ctx, &op.job_ref(), &subject).await.error {
+                if let Some(e) = job.wait(&op.job_ref(), &subject).await.error {
                     diags.push(e);
                 }
             }

@@ -24,7 +24,8 @@ use crate::plugin::value::Value;
 use super::data::HostupData;
 use super::errors::{api_error, Paths, Subject};
 use super::operation::{
-    no_gate, post_error, prepare, read_for_gate, read_then_check, GateCheck, GateFuture, SendFuture,
+    no_gate, post_error, prepare, read_for_gate, read_then_check, GateCheck, GateFuture, OpTimeout,
+    SendFuture,
 };
 use super::replacement;
 use super::schema_parts::{timeouts_block, vps_id_argument};
@@ -35,10 +36,10 @@ use super::values::{
 
 /// Type name.
 pub const TYPE_NAME: &str = "hostup_vps_snapshot";
-/// Default `timeouts.create`.
-pub const DEFAULT_CREATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
-/// Default `timeouts.delete`.
-pub const DEFAULT_DELETE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// `timeouts.create`.
+pub const CREATE: OpTimeout = OpTimeout::new("create", Duration::from_secs(30 * 60));
+/// `timeouts.delete`.
+pub const DELETE: OpTimeout = OpTimeout::new("delete", Duration::from_secs(30 * 60));
 const MAX_DESCRIPTION: usize = 255;
 
 /// The `hostup_vps_snapshot` resource.
@@ -307,10 +308,7 @@ impl Resource<HostupData> for VpsSnapshot {
                         .use_state_for_unknown()
                         .description("Name of the snapshot this one builds on, or null."),
                 )
-                .block(timeouts_block(
-                    "the snapshot jobs",
-                    &[("create", "30m"), ("delete", "30m")],
-                )),
+                .block(timeouts_block("the snapshot jobs", &[CREATE, DELETE])),
         )
     }
 
@@ -409,7 +407,7 @@ impl Resource<HostupData> for VpsSnapshot {
             return;
         };
         let subject = subject(&vps_id, &name, "creation").retaken();
-        let timeout = ("create", DEFAULT_CREATE_TIMEOUT);
+        let timeout = CREATE;
         let (id, n) = (&vps_id, &name);
         let gate = move |c: Client| -> GateFuture<'_> {
             Box::pin(async move { check_gate(data, &c, id, n, None, true).await })
@@ -426,7 +424,7 @@ impl Resource<HostupData> for VpsSnapshot {
             let body = &body;
             Box::pin(async move { c.create_snapshot(id, body).await })
         };
-        let op = match job.send(ctx, &subject, send).await {
+        let op = match job.send(&subject, send).await {
             Ok(op) => op,
             Err(e) => {
                 diags.push(post_error(
@@ -450,7 +448,7 @@ impl Resource<HostupData> for VpsSnapshot {
         }
         replacement::forget(&mut resp.private);
         resp.state = state;
-        let end = job.wait(ctx, &op.job_ref(), &subject).await;
+        let end = job.wait(&op.job_ref(), &subject).await;
         if let Some(e) = end.error {
             resp.diagnostics.push(e);
             return;
@@ -541,7 +539,7 @@ impl Resource<HostupData> for VpsSnapshot {
             return;
         };
         let subject = subject(&vps_id, &name, "deletion").bounded_by("delete");
-        let timeout = ("delete", DEFAULT_DELETE_TIMEOUT);
+        let timeout = DELETE;
         let Some(job) = prepare(data, ctx, &subject, prior, timeout, diags, no_gate).await else {
             return;
         };
@@ -549,7 +547,7 @@ impl Resource<HostupData> for VpsSnapshot {
             // A create whose wait ended early (a tainted snapshot being replaced): its job may
             // still be taking the snapshot, which could not be deleted before it exists.
             let end = job
-                .wait(ctx, &JobRef::new(create_job).on_vps(&vps_id), &subject)
+                .wait(&JobRef::new(create_job).on_vps(&vps_id), &subject)
                 .await;
             if end.outcome.is_none() {
                 if let Some(e) = end.error {
@@ -562,12 +560,12 @@ impl Resource<HostupData> for VpsSnapshot {
         let send = |c: Client| -> SendFuture<'_, _> {
             Box::pin(async move { c.delete_snapshot(id, n).await })
         };
-        match job.send(ctx, &subject, send).await {
+        match job.send(&subject, send).await {
             Ok(None) => {}
             Ok(Some(op)) => {
                 tracing::info!(job_id = %op.job_id, vps_id = %vps_id, snapshot = %name,
                     "HostUp snapshot deletion queued");
-                let end = job.wait(ctx, &op.job_ref(), &subject).await;
+                let end = job.wait(&op.job_ref(), &subject).await;
                 if let Some(e) = end.error {
                     diags.push(e);
                 }

@@ -28,7 +28,8 @@ use super::action::{
 use super::data::HostupData;
 use super::errors::{gate_is_busy, Paths, Subject};
 use super::operation::{
-    post_error, prepare, read_for_gate, read_then_check, GateCheck, GateFuture, SendFuture,
+    post_error, prepare, read_for_gate, read_then_check, GateCheck, GateFuture, OpTimeout,
+    SendFuture,
 };
 use super::schema_parts::{timeouts_block, triggers_argument, vps_id_argument};
 use super::this_run::JobKey;
@@ -36,8 +37,8 @@ use super::values::{known_str, opt_str, required_strs, validate_snapshot_name, v
 
 /// Type name.
 pub const TYPE_NAME: &str = "hostup_vps_snapshot_restore";
-/// Default `timeouts.create`.
-pub const DEFAULT_CREATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// `timeouts.create`.
+pub const CREATE: OpTimeout = OpTimeout::new("create", Duration::from_secs(30 * 60));
 
 /// The arguments besides `vps_id` that make one restore run.
 const RUN_ARGS: &[&str] = &["snapshot_name", "triggers"];
@@ -236,7 +237,7 @@ impl Resource<HostupData> for VpsSnapshotRestore {
                             "When HostUp finished the job (RFC 3339), or null when it has not.",
                         ),
                 )
-                .block(timeouts_block("the restore job", &[("create", "30m")])),
+                .block(timeouts_block("the restore job", &[CREATE])),
         )
     }
 
@@ -308,7 +309,7 @@ impl Resource<HostupData> for VpsSnapshotRestore {
             return;
         };
         let subject = subject(&vps_id, &name);
-        let timeout = ("create", DEFAULT_CREATE_TIMEOUT);
+        let timeout = CREATE;
         let k = key(planned);
         if let Adoption::Adopted(_) =
             adopt_unfinished(data, ctx, &subject, planned, k.as_ref(), timeout, resp).await
@@ -326,7 +327,7 @@ impl Resource<HostupData> for VpsSnapshotRestore {
         let send = |c: Client| -> SendFuture<'_, _> {
             Box::pin(async move { c.restore_snapshot(id, n).await })
         };
-        let op = match job.send(ctx, &subject, send).await {
+        let op = match job.send(&subject, send).await {
             Ok(op) => op,
             Err(e) => {
                 diags.push(post_error(
@@ -342,7 +343,7 @@ impl Resource<HostupData> for VpsSnapshotRestore {
             "HostUp snapshot restore queued");
         let status = op.status.as_ref().map_or("queued", |s| s.as_str());
         let job_ref: JobRef = op.job_ref();
-        record_and_wait(&job, ctx, &job_ref, status, &subject, planned, resp).await;
+        record_and_wait(&job, &job_ref, status, &subject, planned, resp).await;
     }
 
     async fn read(&self, ctx: &Ctx, req: ReadRequest<HostupData>, resp: &mut ReadResponse) {

@@ -6,6 +6,8 @@ use crate::plugin::framework::timeouts;
 use crate::plugin::schema::{object_type, Attribute, NestedBlock};
 use crate::plugin::value::Type;
 
+use super::operation::OpTimeout;
+
 /// The gate object type `{allowed, reason, code}`.
 pub fn gate_type() -> Type {
     object_type([
@@ -53,15 +55,16 @@ pub fn triggers_argument(what: &str) -> Attribute {
 }
 
 /// The `timeouts` block with per-operation defaults in its descriptions.
-pub fn timeouts_block(what: &str, ops: &[(&str, &str)]) -> NestedBlock {
-    let names: Vec<&str> = ops.iter().map(|(op, _)| *op).collect();
+pub fn timeouts_block(what: &str, ops: &[OpTimeout]) -> NestedBlock {
+    let names: Vec<&str> = ops.iter().map(|op| op.name).collect();
     let mut b = timeouts::block(&names);
     b.block.description = format!(
         "How long to wait for {what}, as Go-style durations such as `30s`, `45m` or `2h30m`. \
          Changing these values never runs the operation again."
     );
     for a in &mut b.block.attributes {
-        if let Some((op, default)) = ops.iter().find(|(op, _)| *op == a.name) {
+        if let Some(t) = ops.iter().find(|op| op.name == a.name) {
+            let (op, default) = (t.name, t.default_text());
             a.description = format!(
                 "How long `{op}` may wait for HostUp's job before giving up (default \
                  `{default}`). When it passes, the job may still be running on HostUp; the \

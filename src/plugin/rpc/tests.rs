@@ -13,7 +13,6 @@ use crate::plugin::proto::tfplugin5::provider_server::Provider as ProviderRpc;
 use crate::plugin::schema::{Block, Schema};
 use crate::plugin::value::{Type, Value};
 
-
 /// Makes a protocol diagnostic list readable in test failures.
 fn summaries(d: &[pb::Diagnostic]) -> Vec<String> {
     d.iter()
