@@ -7,6 +7,7 @@ use http::Method;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::clock::now_ms;
 use super::config::{
     GateCodeKey, JobInitialStatus, JobShape, JobTypes, SnapshotDeleteMode, SnapshotVisibility,
     VmIdForm,
@@ -15,7 +16,6 @@ use super::faults::{FaultEngine, Faults};
 use super::problem::{ApiError, FieldError};
 use super::server::{ok, Reply, Req, Shared};
 use super::state::{POWER_STATES, SERVICE_STATUSES};
-use super::util::now_ms;
 
 /// The VPS's entry of the state dump (what `PATCH /_sim/vps/{id}` and terminate answer).
 fn vps_dump(inner: &super::server::Inner, id: &str) -> Reply {

@@ -6,13 +6,13 @@
 use http::{HeaderMap, Method};
 use serde_json::{json, Map, Value};
 
+use super::clock::{iso, now_ms};
 use super::config::{JobShape, JobTypes, SnapshotDeleteMode, VmIdForm};
 use super::problem::{ApiError, FieldError};
 use super::server::{json_error_detail, Inner, Reply, Req, Shared};
 use super::state::{
     decode_cursor, valid_snapshot_name, vmid_for, Created, Gate, Job, ListQuery, Status, View,
 };
-use super::util::{iso, now_ms};
 
 /// Which endpoint a path names, with its path parameters.
 #[derive(Clone, Debug, PartialEq)]

@@ -9,14 +9,15 @@
 
 mod admin;
 mod api;
+mod clock;
 mod config;
 mod faults;
 pub mod fixture;
+mod ids;
 mod net;
 mod problem;
 mod server;
 mod state;
-mod util;
 
 use std::net::SocketAddr;
 

@@ -22,16 +22,17 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::api;
+use super::clock::{iso, now_ms};
 use super::config::{
     ApiKey, FixtureSource, GateCodeKey, JobInitialStatus, JobShape, JobTypes, SimConfig,
     SnapshotDeleteMode, SnapshotVisibility, VmIdForm,
 };
 use super::faults::{Answer, FaultEngine};
 use super::fixture::{self, Fixture};
+use super::ids::new_id;
 use super::net::{Conn, SimListener};
 use super::problem::ApiError;
 use super::state::{busy_reason, Gate, State};
-use super::util::{iso, new_id, now_ms};
 
 /// Largest request body accepted (the API's bodies are tiny).
 const MAX_BODY: usize = 1 << 20;

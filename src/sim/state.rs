@@ -9,11 +9,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::clock::{iso, parse_iso, storage_stamp};
 use super::config::{GateCodeKey, JobTypes, SnapshotVisibility};
 use super::faults::JobFate;
 use super::fixture::{Fixture, FixtureVps, Plan};
+use super::ids::{is_public_id, new_id};
 use super::problem::ApiError;
-use super::util::{iso, new_id, parse_iso, storage_stamp};
 
 /// A VPS with everything the simulator tracks about it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -422,15 +423,6 @@ pub(crate) fn vmid_for(id: &str) -> u32 {
 
 fn storage_key(vmid: u32, at: i64) -> String {
     format!("vzdump-qemu-{vmid}-{}.vma.zst", storage_stamp(at))
-}
-
-fn is_public_id(prefix: &str, id: &str) -> bool {
-    id.strip_prefix(prefix).is_some_and(|rest| {
-        rest.len() == 26
-            && rest
-                .bytes()
-                .all(|b| b"0123456789abcdefghjkmnpqrstvwxyz".contains(&b))
-    })
 }
 
 impl State {
