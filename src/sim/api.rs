@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::clock::{iso, now_ms};
 use super::config::{JobShape, JobTypes, SnapshotDeleteMode, VmIdForm};
+use super::keys::has_scope;
 use super::problem::{ApiError, FieldError};
 use super::server::{json_error_detail, Inner, Reply, Req, Shared};
 use super::state::{
@@ -130,16 +131,6 @@ pub(crate) fn presented_key(h: &HeaderMap) -> Option<String> {
     h.get("x-api-key")
         .and_then(|v| v.to_str().ok())
         .map(|v| v.trim().to_string())
-}
-
-/// Whether `scopes` grant `needed` (docs/hostup-sim.md §2: `read:all` ⊇ `read:*`,
-/// `write:all` ⊇ every non-read scope).
-pub(crate) fn has_scope(scopes: &[String], needed: &str) -> bool {
-    scopes.iter().any(|s| {
-        s == needed
-            || (s == "read:all" && needed.starts_with("read:"))
-            || (s == "write:all" && !needed.starts_with("read:"))
-    })
 }
 
 /// Rate-limit bookkeeping for one request: `Err` = 429 answer. Returns the headers to add.
@@ -581,18 +572,6 @@ mod tests {
         assert!(classify("/api/v2").is_none());
         assert_eq!(pct_decode("%zz%4"), "%zz%4");
         assert_eq!(pct_decode("%C3%A9"), "é");
-    }
-
-    #[test]
-    fn scopes() {
-        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        assert!(has_scope(&s(&["read:vm"]), "read:vm"));
-        assert!(!has_scope(&s(&["read:vm"]), "backup:vm"));
-        assert!(has_scope(&s(&["read:all"]), "read:vm"));
-        assert!(!has_scope(&s(&["read:all"]), "backup:vm"));
-        assert!(has_scope(&s(&["write:all"]), "backup:vm"));
-        assert!(!has_scope(&s(&["write:all"]), "read:vm"));
-        assert!(!has_scope(&s(&["write:vm"]), "backup:vm"));
     }
 
     #[test]

@@ -6,8 +6,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::config::ApiKey;
 use super::ids::base32_fixed;
+use super::keys::ApiKey;
 
 /// `app-01`: 3 snapshot slots holding `before-upgrade`, backup limit 3 with one backup.
 pub const VPS_APP: &str = "vps_01hxa3b4c5d6e7f8g9h0j1k2m3";

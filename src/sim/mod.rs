@@ -14,6 +14,7 @@ mod config;
 mod faults;
 pub mod fixture;
 mod ids;
+mod keys;
 mod net;
 mod problem;
 mod server;
@@ -22,11 +23,12 @@ mod state;
 use std::net::SocketAddr;
 
 pub use config::{
-    parse_duration, ApiKey, FixtureSource, GateCodeKey, JobInitialStatus, JobShape, JobTypes,
-    SimConfig, SnapshotDeleteMode, SnapshotVisibility, VmIdForm,
+    parse_duration, FixtureSource, GateCodeKey, JobInitialStatus, JobShape, JobTypes, SimConfig,
+    SnapshotDeleteMode, SnapshotVisibility, VmIdForm,
 };
 pub use faults::{FaultKind, FaultRule, Faults, JobFaults};
 pub use fixture::Fixture;
+pub use keys::ApiKey;
 
 /// A running simulator.
 ///

@@ -24,12 +24,13 @@ use tokio::task::JoinHandle;
 use super::api;
 use super::clock::{iso, now_ms};
 use super::config::{
-    ApiKey, FixtureSource, GateCodeKey, JobInitialStatus, JobShape, JobTypes, SimConfig,
+    FixtureSource, GateCodeKey, JobInitialStatus, JobShape, JobTypes, SimConfig,
     SnapshotDeleteMode, SnapshotVisibility, VmIdForm,
 };
 use super::faults::{Answer, FaultEngine};
 use super::fixture::{self, Fixture};
 use super::ids::new_id;
+use super::keys::ApiKey;
 use super::net::{Conn, SimListener};
 use super::problem::ApiError;
 use super::state::{busy_reason, Gate, State};
