@@ -7,12 +7,14 @@ use http::{HeaderMap, Method};
 use serde_json::{json, Map, Value};
 
 use super::clock::{iso, now_ms};
-use super::config::{JobShape, JobTypes, SnapshotDeleteMode, VmIdForm};
+use super::config::{JobInitialStatus, JobShape, JobTypes, SnapshotDeleteMode, VmIdForm};
+use super::http::{Reply, Req};
 use super::keys::has_scope;
 use super::problem::{ApiError, FieldError};
-use super::server::{json_error_detail, Inner, Reply, Req, Shared};
+use super::shared::{Inner, Runtime, Shared};
 use super::state::{
-    decode_cursor, valid_snapshot_name, vmid_for, Created, Gate, Job, ListQuery, Status, View,
+    decode_cursor, valid_snapshot_name, vmid_for, Created, Gate, Job, JobType, ListQuery, Status,
+    View,
 };
 
 /// Which endpoint a path names, with its path parameters.
@@ -240,6 +242,11 @@ fn authorize(shared: &Shared, e: &Endpoint, m: &Method, key: Option<&str>) -> Re
     }
 }
 
+/// The shape of a JSON value for error messages.
+fn json_error_detail(e: &serde_json::Error) -> String {
+    format!("The request body is not valid JSON: {e}.")
+}
+
 fn parse_object(body: &[u8], optional: bool) -> Result<Map<String, Value>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         if optional {
@@ -371,8 +378,8 @@ fn endpoint(
         forced,
     };
     let Inner { state, faults, .. } = inner;
-    state.jobs_start_pending = rt.job_initial_status == super::config::JobInitialStatus::Pending;
-    let mut fate = |t: super::state::JobType| faults.job_fate(&t.names());
+    state.jobs_start_pending = rt.job_initial_status == JobInitialStatus::Pending;
+    let mut fate = |t: JobType| faults.job_fate(&t.names());
     let reply = match (e, &req.method) {
         (Endpoint::ListVps, _) => {
             let (q, include) = list_query(req.query.as_deref())?;
@@ -470,7 +477,7 @@ pub(crate) struct JobView {
 }
 
 impl JobView {
-    pub fn of(rt: &super::server::Runtime) -> Self {
+    pub fn of(rt: &Runtime) -> Self {
         Self {
             shape: rt.job_shape,
             types: rt.job_types,

@@ -13,11 +13,14 @@ mod clock;
 mod config;
 mod faults;
 pub mod fixture;
+mod http;
 mod ids;
 mod keys;
 mod net;
+mod persist;
 mod problem;
 mod server;
+mod shared;
 mod state;
 
 use std::net::SocketAddr;
