@@ -17,7 +17,7 @@ use super::faults::{FaultEngine, Faults};
 use super::http::{ok, Reply, Req};
 use super::problem::{ApiError, FieldError};
 use super::shared::{Inner, LogEntry, Shared};
-use super::state::{POWER_STATES, SERVICE_STATUSES};
+use super::state::model::{POWER_STATES, SERVICE_STATUSES};
 
 /// The VPS's entry of the state dump (what `PATCH /_sim/vps/{id}` and terminate answer).
 fn vps_dump(inner: &Inner, id: &str) -> Reply {

@@ -12,10 +12,11 @@ use super::http::{Reply, Req};
 use super::keys::has_scope;
 use super::problem::{ApiError, FieldError};
 use super::shared::{Inner, Runtime, Shared};
-use super::state::{
-    decode_cursor, valid_snapshot_name, vmid_for, Created, Gate, Job, JobType, ListQuery, Status,
-    View,
-};
+use super::state::endpoints::{decode_cursor, ListQuery, View};
+use super::state::gates::Gate;
+use super::state::job::{Job, JobType, Status};
+use super::state::model::{valid_snapshot_name, vmid_for};
+use super::state::Created;
 
 /// Which endpoint a path names, with its path parameters.
 #[derive(Clone, Debug, PartialEq)]

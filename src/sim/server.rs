@@ -27,7 +27,7 @@ use super::keys::ApiKey;
 use super::net::{Conn, SimListener};
 use super::problem::ApiError;
 use super::shared::{LogEntry, Shared};
-use super::state::{busy_reason, Gate};
+use super::state::gates::{busy_reason, Gate};
 
 /// Largest request body accepted (the API's bodies are tiny).
 const MAX_BODY: usize = 1 << 20;
