@@ -7,18 +7,20 @@ use http::Method;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::api::{job_body, JobView};
+use super::clock::now_ms;
 use super::config::{
     GateCodeKey, JobInitialStatus, JobShape, JobTypes, SnapshotDeleteMode, SnapshotVisibility,
     VmIdForm,
 };
 use super::faults::{FaultEngine, Faults};
+use super::http::{ok, Reply, Req};
 use super::problem::{ApiError, FieldError};
-use super::server::{ok, Reply, Req, Shared};
-use super::state::{POWER_STATES, SERVICE_STATUSES};
-use super::util::now_ms;
+use super::shared::{Inner, LogEntry, Shared};
+use super::state::model::{POWER_STATES, SERVICE_STATUSES};
 
 /// The VPS's entry of the state dump (what `PATCH /_sim/vps/{id}` and terminate answer).
-fn vps_dump(inner: &super::server::Inner, id: &str) -> Reply {
+fn vps_dump(inner: &Inner, id: &str) -> Reply {
     let dump = inner.state.dump(now_ms());
     let entry = dump["vps"]
         .as_array()
@@ -104,8 +106,7 @@ fn route(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
                     .find(|(k, _)| k == "since")
                     .and_then(|(_, v)| v.parse().ok())
                     .unwrap_or(0);
-            let list: Vec<&super::server::LogEntry> =
-                inner.log.iter().filter(|e| e.seq > since).collect();
+            let list: Vec<&LogEntry> = inner.log.iter().filter(|e| e.seq > since).collect();
             Reply::json(200, &json!({"requests": list}))
         }
         (&Method::DELETE, ["requests"]) => {
@@ -198,14 +199,11 @@ fn route(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
                 .jobs
                 .get(*id)
                 .ok_or_else(ApiError::job_not_found)?;
-            let view = super::api::JobView {
+            let view = JobView {
                 shape: JobShape::Bare,
-                ..super::api::JobView::of(&inner.rt)
+                ..JobView::of(&inner.rt)
             };
-            Reply::json(
-                200,
-                &super::api::job_body(job, now_ms(), &view, &req.request_id),
-            )
+            Reply::json(200, &job_body(job, now_ms(), &view, &req.request_id))
         }
         (&Method::DELETE, ["jobs", id]) => {
             inner.state.forget_job(id)?;

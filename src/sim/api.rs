@@ -6,13 +6,17 @@
 use http::{HeaderMap, Method};
 use serde_json::{json, Map, Value};
 
-use super::config::{JobShape, JobTypes, SnapshotDeleteMode, VmIdForm};
+use super::clock::{iso, now_ms};
+use super::config::{JobInitialStatus, JobShape, JobTypes, SnapshotDeleteMode, VmIdForm};
+use super::http::{Reply, Req};
+use super::keys::has_scope;
 use super::problem::{ApiError, FieldError};
-use super::server::{json_error_detail, Inner, Reply, Req, Shared};
-use super::state::{
-    decode_cursor, valid_snapshot_name, vmid_for, Created, Gate, Job, ListQuery, Status, View,
-};
-use super::util::{iso, now_ms};
+use super::shared::{Inner, Runtime, Shared};
+use super::state::endpoints::{decode_cursor, ListQuery, View};
+use super::state::gates::Gate;
+use super::state::job::{Job, JobType, Status};
+use super::state::model::{valid_snapshot_name, vmid_for};
+use super::state::Created;
 
 /// Which endpoint a path names, with its path parameters.
 #[derive(Clone, Debug, PartialEq)]
@@ -132,16 +136,6 @@ pub(crate) fn presented_key(h: &HeaderMap) -> Option<String> {
         .map(|v| v.trim().to_string())
 }
 
-/// Whether `scopes` grant `needed` (docs/hostup-sim.md §2: `read:all` ⊇ `read:*`,
-/// `write:all` ⊇ every non-read scope).
-pub(crate) fn has_scope(scopes: &[String], needed: &str) -> bool {
-    scopes.iter().any(|s| {
-        s == needed
-            || (s == "read:all" && needed.starts_with("read:"))
-            || (s == "write:all" && !needed.starts_with("read:"))
-    })
-}
-
 /// Rate-limit bookkeeping for one request: `Err` = 429 answer. Returns the headers to add.
 fn rate_limit(
     inner: &mut Inner,
@@ -247,6 +241,11 @@ fn authorize(shared: &Shared, e: &Endpoint, m: &Method, key: Option<&str>) -> Re
         Some(scope) if !has_scope(&k.scopes, scope) => Err(ApiError::forbidden_scope(scope)),
         _ => Ok(()),
     }
+}
+
+/// The shape of a JSON value for error messages.
+fn json_error_detail(e: &serde_json::Error) -> String {
+    format!("The request body is not valid JSON: {e}.")
 }
 
 fn parse_object(body: &[u8], optional: bool) -> Result<Map<String, Value>, ApiError> {
@@ -380,8 +379,8 @@ fn endpoint(
         forced,
     };
     let Inner { state, faults, .. } = inner;
-    state.jobs_start_pending = rt.job_initial_status == super::config::JobInitialStatus::Pending;
-    let mut fate = |t: super::state::JobType| faults.job_fate(&t.names());
+    state.jobs_start_pending = rt.job_initial_status == JobInitialStatus::Pending;
+    let mut fate = |t: JobType| faults.job_fate(&t.names());
     let reply = match (e, &req.method) {
         (Endpoint::ListVps, _) => {
             let (q, include) = list_query(req.query.as_deref())?;
@@ -479,7 +478,7 @@ pub(crate) struct JobView {
 }
 
 impl JobView {
-    pub fn of(rt: &super::server::Runtime) -> Self {
+    pub fn of(rt: &Runtime) -> Self {
         Self {
             shape: rt.job_shape,
             types: rt.job_types,
@@ -581,18 +580,6 @@ mod tests {
         assert!(classify("/api/v2").is_none());
         assert_eq!(pct_decode("%zz%4"), "%zz%4");
         assert_eq!(pct_decode("%C3%A9"), "é");
-    }
-
-    #[test]
-    fn scopes() {
-        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        assert!(has_scope(&s(&["read:vm"]), "read:vm"));
-        assert!(!has_scope(&s(&["read:vm"]), "backup:vm"));
-        assert!(has_scope(&s(&["read:all"]), "read:vm"));
-        assert!(!has_scope(&s(&["read:all"]), "backup:vm"));
-        assert!(has_scope(&s(&["write:all"]), "backup:vm"));
-        assert!(!has_scope(&s(&["write:all"]), "read:vm"));
-        assert!(!has_scope(&s(&["write:vm"]), "backup:vm"));
     }
 
     #[test]

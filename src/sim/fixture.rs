@@ -6,7 +6,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::config::ApiKey;
+use super::ids::base32_fixed;
+use super::keys::ApiKey;
 
 /// `app-01`: 3 snapshot slots holding `before-upgrade`, backup limit 3 with one backup.
 pub const VPS_APP: &str = "vps_01hxa3b4c5d6e7f8g9h0j1k2m3";
@@ -39,18 +40,6 @@ pub fn extra_vps_id(n: usize) -> String {
 /// Name of the n-th (1-based) generated load-test VPS.
 pub fn extra_vps_name(n: usize) -> String {
     format!("load-{n:03}")
-}
-
-const CROCKFORD: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
-
-/// Lowercase Crockford base32 of `v`, left-padded to `width` digits.
-pub(crate) fn base32_fixed(mut v: u128, width: usize) -> String {
-    let mut out = vec![b'0'; width];
-    for slot in out.iter_mut().rev() {
-        *slot = CROCKFORD[(v & 31) as usize];
-        v >>= 5;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A fixture: VPSs with their plans, snapshots and backups, plus optional keys.
@@ -327,6 +316,7 @@ pub fn extra_vps(n: usize) -> FixtureVps {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::ids::CROCKFORD;
 
     fn valid_id(prefix: &str, id: &str) -> bool {
         id.strip_prefix(prefix)

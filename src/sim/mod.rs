@@ -9,23 +9,29 @@
 
 mod admin;
 mod api;
+mod clock;
 mod config;
 mod faults;
 pub mod fixture;
+mod http;
+mod ids;
+mod keys;
 mod net;
+mod persist;
 mod problem;
 mod server;
+mod shared;
 mod state;
-mod util;
 
 use std::net::SocketAddr;
 
 pub use config::{
-    parse_duration, ApiKey, FixtureSource, GateCodeKey, JobInitialStatus, JobShape, JobTypes,
-    SimConfig, SnapshotDeleteMode, SnapshotVisibility, VmIdForm,
+    parse_duration, FixtureSource, GateCodeKey, JobInitialStatus, JobShape, JobTypes, SimConfig,
+    SnapshotDeleteMode, SnapshotVisibility, VmIdForm,
 };
 pub use faults::{FaultKind, FaultRule, Faults, JobFaults};
 pub use fixture::Fixture;
+pub use keys::ApiKey;
 
 /// A running simulator.
 ///

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::util::{iso, now_ms};
+use super::clock::{iso, now_ms};
 
 /// One entry of a problem's `errors[]` (only for `invalid_request`).
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -1,11 +1,13 @@
-//! Small helpers: ids, clock, ISO timestamps.
+//! The simulator's clock: wall-clock milliseconds and their text forms (ISO-8601 times in
+//! bodies, the time part of backup storage keys).
+//!
+//! Every time the simulator keeps is such a number, so its state can be saved and reloaded and a
+//! job's timeline is the same however often it is looked at.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use time::macros::format_description;
 use time::OffsetDateTime;
-
-use super::fixture::base32_fixed;
 
 /// Wall-clock milliseconds since the Unix epoch.
 ///
@@ -44,13 +46,6 @@ pub(crate) fn storage_stamp(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// A ULID-like public id: prefix + 10 base32 digits of time + 16 random base32 digits.
-pub(crate) fn new_id(prefix: &str) -> String {
-    let t = (now_ms().max(0) as u128) & ((1u128 << 50) - 1);
-    let r: u128 = rand::random::<u128>() & ((1u128 << 80) - 1);
-    format!("{prefix}{}{}", base32_fixed(t, 10), base32_fixed(r, 16))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,15 +57,5 @@ mod tests {
         assert_eq!(s, "2026-04-27T12:00:00.123Z");
         assert_eq!(parse_iso(&s), Ok(ms));
         assert_eq!(storage_stamp(ms), "2026_04_27-12_00_00");
-    }
-
-    #[test]
-    fn ids() {
-        let id = new_id("req_");
-        assert_eq!(id.len(), 30);
-        assert!(id[4..]
-            .bytes()
-            .all(|b| b"0123456789abcdefghjkmnpqrstvwxyz".contains(&b)));
-        assert_ne!(new_id("job_"), new_id("job_"));
     }
 }
