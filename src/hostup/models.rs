@@ -1,7 +1,7 @@
 //! Typed models of the HostUp v2 resources the provider uses.
 //!
 //! Forward compatible on purpose (HostUp's docs were only partly readable, see
-//! reference/hostup-api.md): unknown fields are ignored, unknown enum values are kept as
+//! docs/hostup-sim.md records what is known of it): unknown fields are ignored, unknown enum values are kept as
 //! `Other(String)`, and every field the reference marks `|null`, optional or unsure is an
 //! `Option` with a default, so a new or missing field never breaks a plan.
 

@@ -1,7 +1,7 @@
 //! The process-wide rate limiter shared by every request to one HostUp origin and key.
 //!
 //! Exists because hundreds of resources applied in parallel must not stampede the API (the
-//! most common complaint about VM providers, anchors.md §2.1). It follows what HostUp says:
+//! most common complaint about VM providers). It follows what HostUp says:
 //! - `X-RateLimit-Limit/Remaining/Reset` describe a window; every request start takes one unit
 //!   of a local estimate of `Remaining`, corrected downwards by each response, and when the
 //!   estimate hits 0 everyone waits until `Reset`. When a window ends locally, a new one with

@@ -1,6 +1,6 @@
 //! The HostUp API proper: route table, rate limit, authentication, scopes, and the handlers.
 //!
-//! Written from shared/reference/hostup-api.md; every choice for an undocumented detail is listed
+//! Written from HostUp's public API reference; every choice for an undocumented detail is listed
 //! in docs/hostup-sim.md ("Choices for undocumented behaviour").
 
 use http::{HeaderMap, Method};

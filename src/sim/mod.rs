@@ -3,7 +3,7 @@
 //!
 //! It exists so the provider can be planned, applied, tested, demonstrated and benchmarked
 //! offline, and so every error path the client claims to handle can be produced on demand.
-//! It is written from `shared/reference/hostup-api.md`, never from `crate::hostup`, so a wrong
+//! It is written from HostUp's public API reference (developer.hostup.se; docs/hostup-sim.md), never from `crate::hostup`, so a wrong
 //! model of the API cannot hide on both sides of a test. The behaviour contract is
 //! docs/hostup-sim.md.
 

@@ -1,7 +1,7 @@
 //! The tfplugin5 `Provider` gRPC service on top of the [framework](crate::plugin::framework).
 //!
 //! This is where Terraform's protocol rules live, so providers never see them: which RPCs 1.11
-//! calls and in what form (reference tfplugin5.md §4.3–4.9), DynamicValue decoding against the
+//! calls and in what form (proto/tfplugin5.proto), DynamicValue decoding against the
 //! right schema, msgpack-only responses, private-state echo, create/update/delete dispatch,
 //! Stop cancelling every operation in flight, and invariant checks that turn Terraform's
 //! cryptic "Provider produced invalid plan/inconsistent result" into diagnostics naming the

@@ -1,5 +1,5 @@
 //! Tests of the msgpack and JSON codecs: golden bytes in the form Terraform writes (worked out
-//! from go-cty's encoder and reference tfplugin5.md §5), malformed input, and property tests
+//! from go-cty's encoder and Terraform's value encodings), malformed input, and property tests
 //! (random types and values, unknowns anywhere, nesting) for round trips.
 
 use std::collections::BTreeMap;

@@ -5,7 +5,7 @@
 //! `rmp` crate supplies the msgpack primitives (markers, writers); the structure is here.
 //!
 //! Decoding follows go-cty v1.16 `cty/msgpack` and what Terraform actually sends (reference
-//! tfplugin5.md §5.2): any int width, float32/float64 or a decimal string for numbers; str or
+//! cty's msgpack encoding, as Terraform uses it): any int width, float32/float64 or a decimal string for numbers; str or
 //! bin for strings; nil for null in any slot; any extension as unknown, with code 12 carrying
 //! refinements. Encoding writes exactly what Terraform writes: compact ints, float64 for exact
 //! non-integers, decimal strings otherwise, objects with every attribute in sorted key order,
