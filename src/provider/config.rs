@@ -101,7 +101,15 @@ pub fn schema() -> Schema {
                 Attribute::string(plan_checks::ATTRIBUTE)
                     .optional()
                     .description(
-                        "How `terraform plan` reports a check that fails for a resource it                          would create (a closed HostUp gate, a snapshot that does not exist,                          more new snapshots than free slots): `\"error\"` (default) fails the                          plan, `\"warn\"` shows a warning and leaves it to apply, which checks                          again before queuing anything. Falls back to the                          `HOSTUP_PLAN_CHECKS` environment variable. Terraform runs such a plan                          before every `terraform destroy` too, so with `\"error\"` a config                          holding such a resource is destroyed with `terraform destroy                          -refresh=false` (safe with this provider).",
+                        "How `terraform plan` reports a check that fails for a resource it would \
+                         create (a closed HostUp gate, a snapshot that does not exist, more new \
+                         snapshots than free slots): `\"error\"` (default) fails the plan, \
+                         `\"warn\"` shows a warning and leaves it to apply, which checks again \
+                         before queuing anything. Falls back to the `HOSTUP_PLAN_CHECKS` \
+                         environment variable. Terraform runs such a plan before every \
+                         `terraform destroy` too, so with `\"error\"` a configuration holding \
+                         such a resource is destroyed with `terraform destroy -refresh=false` \
+                         (safe with this provider).",
                     ),
             ),
     )
