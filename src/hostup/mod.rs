@@ -15,9 +15,15 @@
 //!
 //! Entry points: [`ClientConfig`] → [`Client::new`]; endpoint methods on [`Client`];
 //! [`Client::wait_for_job`] (see [`jobs`]); errors are [`Error`] and [`WaitError`].
+//!
+//! Rooms: `client` (the handle and what its clones share), `transport` (the one send path and
+//! its retry classes, rules in `retry`), `endpoints` (one method per HostUp endpoint), [`jobs`]
+//! (the job model, the poll planner and the wait loop), `error` (errors and their API-level
+//! hints), `models`, `config`, `ratelimit`, `locks`, `secret`, [`wire`].
 
 mod client;
 mod config;
+mod endpoints;
 mod error;
 pub mod jobs;
 mod locks;
@@ -25,13 +31,15 @@ mod models;
 mod ratelimit;
 mod retry;
 mod secret;
+mod transport;
 pub mod wire;
 
-pub use client::{Client, VpsListQuery};
+pub use client::Client;
 pub use config::{
     normalize_endpoint, ClientConfig, ConfigError, RateLimitConfig, RetryPolicy, Timeouts,
     DEFAULT_ENDPOINT,
 };
+pub use endpoints::VpsListQuery;
 pub use error::{Error, ErrorKind, FieldError, Problem, RequestInfo};
 pub use jobs::{
     simulate_wait, JobKind, JobOutcome, JobRef, JobSnapshot, JobState, PollPlanner, PollSchedule,
