@@ -283,8 +283,9 @@ impl Client {
             .ok_or_else(|| no_operation(id))
     }
 
-    /// `DELETE /api/v2/vps/{id}/backups/{backupId}`: deletes a backup; documented as 204 (done,
-    /// `None`), a 202 job is accepted too.
+    /// `DELETE /api/v2/vps/{id}/backups/{backupId}`: deletes a backup, a synchronous write
+    /// (retried like a read until HostUp's answer begins); documented as 204 (done, `None`), a
+    /// 202 job is accepted too.
     pub async fn delete_backup(
         &self,
         vps_id: &str,
@@ -301,7 +302,11 @@ impl Client {
             Some(id),
             Some(bid),
         );
-        self.send_job(Method::DELETE, url, None, info).await
+        let op: Option<Operation> = self.write(Method::DELETE, url, None, info).await?;
+        Ok(op.map(|op| Operation {
+            vps_id: Some(id.to_string()),
+            ..op
+        }))
     }
 
     /// Resolves a job's poll URL: `pollUrl` against the origin (it is host-rooted), falling

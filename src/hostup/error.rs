@@ -421,14 +421,16 @@ impl Error {
         matches!(self, Error::Cancelled { .. })
     }
 
-    /// For a job-creating request: whether HostUp may have acted on it although we got no
-    /// usable answer (5xx, timeout, reset after sending, cut body). Then a job may be running
-    /// and the caller must not blindly send the request again.
+    /// For a request that is never sent twice blindly (a job-creating request, or a
+    /// synchronous POST): whether HostUp may have acted on it although we got no usable
+    /// answer (5xx, timeout, reset after sending, cut body). Then a job may be running (or the
+    /// POST's change be made) and the caller must not blindly send the request again. Reads
+    /// and idempotent writes (a synchronous DELETE or PATCH) may be repeated: false.
     pub fn may_have_been_applied(&self) -> bool {
         let Some(req) = self.request() else {
             return false;
         };
-        if !req.job_creating {
+        if !req.job_creating && req.method != Method::POST {
             return false;
         }
         match self {
@@ -444,11 +446,13 @@ impl Error {
 
     /// What the user can do about it, in one or two sentences.
     pub fn hint(&self) -> String {
-        let applied = if self.may_have_been_applied() {
-            " HostUp may have queued the operation anyway: check the VPS's snapshots/backups \
-             (or jobs) before running it again."
-        } else {
-            ""
+        let applied = match self.request() {
+            _ if !self.may_have_been_applied() => "",
+            Some(r) if r.job_creating => {
+                " HostUp may have queued the operation anyway: check the VPS's snapshots/backups \
+                 (or jobs) before running it again."
+            }
+            _ => " HostUp may have carried it out anyway: check before running it again.",
         };
         let support = |rid: Option<&str>| match rid {
             Some(r) => format!(" If it persists, give HostUp support the request id {r}."),

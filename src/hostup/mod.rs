@@ -5,7 +5,8 @@
 //! and so that the hard rules of docs/ARCHITECTURE.md, "Contracts" live in one tested place:
 //! - a job-creating POST/DELETE is never sent twice unless HostUp certainly did not act on it
 //!   (429, or the connection failed before the request was sent);
-//! - GETs retry on 5xx / network errors / timeouts with jittered exponential backoff;
+//! - GETs retry on 5xx / network errors / timeouts with jittered exponential backoff, and a
+//!   synchronous DELETE or PATCH on network errors and timeouts until HostUp's answer begins;
 //! - `Retry-After` and `X-RateLimit-*` are honoured by every concurrent request at once;
 //! - every wait, backoff and request ends promptly on cancellation;
 //! - the API key never reaches a log line, an error text or a `Debug` dump.

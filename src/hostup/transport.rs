@@ -2,14 +2,21 @@
 //!
 //! Exists so that how a request may be repeated is decided in one place, by what the request
 //! does to HostUp (docs/ARCHITECTURE.md, "Contracts"), not by each endpoint. A [`Request`] is
-//! a read ([`Request::read`]), retried on 5xx, network errors, timeouts, cut bodies and 429, or
-//! a job-creating write ([`Request::job`]): a POST or DELETE that queues a job, sent again only
-//! when HostUp certainly did not act (429, or nothing was sent).
+//! one of three classes:
+//! - a read ([`Request::read`]): retried on 5xx, network errors, timeouts, cut bodies and 429;
+//! - a synchronous write ([`Request::write`]): HostUp acts before it answers, with a JSON body
+//!   or 204. A DELETE or PATCH has the same effect however often it is applied (HostUp's
+//!   PATCHes carry the values to set), so it is retried like a read as long as no answer has
+//!   begun (connection errors and timeouts before the response) and on 429; a POST only when
+//!   HostUp certainly did not act (429, or nothing was sent);
+//! - a job-creating write ([`Request::job`]): a POST or DELETE that queues a job, sent again
+//!   only when HostUp certainly did not act.
 //!
 //! [`Client::send`] waits for the shared rate limiter, makes the attempts and returns the final
 //! answer as a [`Reply`]; the readers here turn a reply into a model or an [`Error`] that quotes
 //! what came back (key scrubbed). The pure rules live in [`super::retry`].
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -50,6 +57,24 @@ impl Request {
         }
     }
 
+    /// A synchronous write (PATCH, POST, DELETE): its class follows from the method
+    /// ([`Idempotency::of_write`]).
+    pub(super) fn write(
+        method: Method,
+        url: Url,
+        body: Option<Bytes>,
+        info: RequestInfo,
+    ) -> Request {
+        let idem = Idempotency::of_write(&method);
+        Request {
+            method,
+            url,
+            body,
+            info,
+            idem,
+        }
+    }
+
     /// A write that queues a job: marked job-creating, so its errors can say whether HostUp
     /// may have acted anyway ([`Error::may_have_been_applied`]).
     pub(super) fn job(
@@ -64,7 +89,7 @@ impl Request {
             url,
             body,
             info,
-            idem: Idempotency::JobCreating,
+            idem: Idempotency::Once,
         }
     }
 }
@@ -97,6 +122,8 @@ enum AttemptError {
     Failed {
         failure: AttemptFailure,
         message: String,
+        /// Whether the status line had come (the failure hit the body).
+        answered: bool,
     },
     Cancelled {
         in_flight: bool,
@@ -133,6 +160,20 @@ impl Client {
     ) -> Result<T, Error> {
         let reply = self.send(Request::read(url, info), None).await?;
         self.json(&reply)
+    }
+
+    /// A synchronous write: `None` when HostUp answered 204, else its JSON body as `T`.
+    pub(super) async fn write<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Bytes>,
+        info: RequestInfo,
+    ) -> Result<Option<T>, Error> {
+        let reply = self
+            .send(Request::write(method, url, body, info), None)
+            .await?;
+        self.json_or_nothing(&reply)
     }
 
     /// A job-creating write: the operation envelope HostUp answered (`None` on 204), naming
@@ -245,8 +286,10 @@ impl Client {
         if let Some(b) = &call.body {
             rb = rb.header(CONTENT_TYPE, "application/json").body(b.clone());
         }
+        let answered = AtomicBool::new(false);
         let exchange = async {
             let mut resp = rb.send().await?;
+            answered.store(true, Ordering::Relaxed);
             let status = resp.status().as_u16();
             let headers = std::mem::take(resp.headers_mut());
             let mut body = Vec::new();
@@ -266,10 +309,12 @@ impl Client {
             _ = cancel.cancelled() => return Err(AttemptError::Cancelled { in_flight: true }),
             r = tokio::time::timeout(backstop, exchange) => r,
         };
+        let answered = answered.load(Ordering::Relaxed);
         match outcome {
             Err(_) => Err(AttemptError::Failed {
                 failure: AttemptFailure::Timeout,
                 message: "timed out".into(),
+                answered,
             }),
             Ok(Err(e)) => {
                 let failure = if e.is_connect() {
@@ -282,6 +327,7 @@ impl Client {
                 Err(AttemptError::Failed {
                     failure,
                     message: describe_reqwest(&e),
+                    answered,
                 })
             }
             Ok(Ok((status, headers, body))) => {
@@ -347,7 +393,11 @@ impl Client {
                         in_flight,
                     });
                 }
-                Err(AttemptError::Failed { failure, message }) => {
+                Err(AttemptError::Failed {
+                    failure,
+                    message,
+                    answered,
+                }) => {
                     tracing::debug!(
                         method = %call.method, path = %call.info.path,
                         attempt = attempts, duration_ms = took.as_millis() as u64,
@@ -363,6 +413,12 @@ impl Client {
                             not_sent: f == AttemptFailure::NotSent,
                             message,
                         },
+                    };
+                    // Once the answer has begun, HostUp has acted on the request.
+                    let failure = if answered {
+                        AttemptFailure::AfterAnswer
+                    } else {
+                        failure
                     };
                     (failure, None, Err(err))
                 }
@@ -401,7 +457,7 @@ impl Client {
                     } else if call.idem == Idempotency::Safe && is_cut_success(&answer) {
                         // A 2xx read whose body is not whole JSON (cut by a proxy or a
                         // dropped connection): reading again is safe.
-                        (AttemptFailure::AfterSend, None, Ok((answer, attempts)))
+                        (AttemptFailure::AfterAnswer, None, Ok((answer, attempts)))
                     } else {
                         return Ok((answer, attempts));
                     }
@@ -484,4 +540,281 @@ fn without_url(e: &reqwest::Error) -> String {
         s = s.replace(&format!(" ({u})"), "").replace(u.as_str(), "");
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::hostup::{ClientConfig, ErrorKind, RetryPolicy};
+
+    /// What the test server does with one request.
+    #[derive(Clone, Copy)]
+    enum Step {
+        /// Answers this raw status line and JSON body (empty: no body).
+        Answer(u16, &'static str),
+        /// Reads the request and closes the connection without an answer.
+        Drop,
+        /// Answers 200 with a `content-length` of 100 and a 10-byte body, then closes.
+        CutBody,
+    }
+
+    /// A one-connection-per-request HTTP/1.1 server on 127.0.0.1 that plays `steps` in order
+    /// (the last one again once they run out); returns its origin and the request count.
+    async fn serve(steps: Vec<Step>) -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let count = Arc::new(AtomicUsize::new(0));
+        let seen = count.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let n = seen.fetch_add(1, Ordering::SeqCst);
+                let step = steps[n.min(steps.len() - 1)];
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                // The head, then as much body as content-length says.
+                while let Ok(r @ 1..) = sock.read(&mut chunk).await {
+                    buf.extend_from_slice(&chunk[..r]);
+                    let text = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len = text
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if buf.len() >= end + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                let out = match step {
+                    Step::Answer(status, body) => format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n\
+                         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    ),
+                    Step::Drop => String::new(),
+                    Step::CutBody => "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                         content-length: 100\r\nconnection: close\r\n\r\n{\"a\":1,\"b\""
+                        .to_string(),
+                };
+                let _ = sock.write_all(out.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            }
+        });
+        (origin, count)
+    }
+
+    fn client(origin: &str) -> Client {
+        let mut cfg = ClientConfig::new(origin, "k-transport-test").unwrap();
+        cfg.retry = RetryPolicy {
+            max_attempts: 4,
+            max_rate_limited_attempts: 4,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(50),
+            max_rate_limit_wait: Duration::from_secs(2),
+            max_total: Duration::from_secs(20),
+        };
+        Client::new(cfg).unwrap()
+    }
+
+    fn url(origin: &str, path: &str) -> Url {
+        Url::parse(&format!("{origin}{path}")).unwrap()
+    }
+
+    fn info(method: Method, path: &str) -> RequestInfo {
+        let mut info = RequestInfo::new(method, path.to_string(), "change the thing");
+        info.vps_id = Some("vps_t".into());
+        info
+    }
+
+    /// Sends one synchronous write to a server playing `steps`; returns the result and how
+    /// many requests reached the server.
+    async fn write(
+        method: Method,
+        steps: Vec<Step>,
+    ) -> (Result<Option<Value>, Error>, usize, Client) {
+        let (origin, count) = serve(steps).await;
+        let c = client(&origin);
+        let path = "/api/v2/vps/vps_t/backup-schedules";
+        let body = Some(json_body(&serde_json::json!({"enabled": true})).unwrap());
+        let r = c
+            .write::<Value>(method.clone(), url(&origin, path), body, info(method, path))
+            .await;
+        (r, count.load(Ordering::SeqCst), c)
+    }
+
+    #[tokio::test]
+    async fn a_synchronous_write_answers_json_or_nothing() {
+        for method in [Method::PATCH, Method::POST, Method::DELETE] {
+            let (r, n, c) = write(method.clone(), vec![Step::Answer(200, r#"{"a":1}"#)]).await;
+            assert_eq!(r.unwrap(), Some(serde_json::json!({"a": 1})), "{method}");
+            assert_eq!(n, 1, "{method}");
+            // A write changes its VPS, as far as the gate reads of this process can tell.
+            assert_eq!(c.vps_changes("vps_t"), 1, "{method}");
+            let (r, _, _) = write(method.clone(), vec![Step::Answer(204, "")]).await;
+            assert_eq!(r.unwrap(), None, "{method}");
+        }
+        // An error status is HostUp's problem, as for every request.
+        let (r, n, _) = write(
+            Method::PATCH,
+            vec![Step::Answer(
+                422,
+                r#"{"title":"Invalid","errors":[{"pointer":"/enabled"}]}"#,
+            )],
+        )
+        .await;
+        let e = r.unwrap_err();
+        assert_eq!((e.status(), n), (Some(422), 1));
+        assert_eq!(e.field_errors()[0].pointer.as_deref(), Some("/enabled"));
+        assert!(!e.may_have_been_applied());
+    }
+
+    #[tokio::test]
+    async fn an_idempotent_write_is_retried_until_an_answer_begins() {
+        for method in [Method::DELETE, Method::PATCH] {
+            // The connection broke before any answer: sent again, like a read.
+            let (r, n, _) = write(
+                method.clone(),
+                vec![Step::Drop, Step::Drop, Step::Answer(204, "")],
+            )
+            .await;
+            assert_eq!(r.unwrap(), None, "{method}");
+            assert_eq!(n, 3, "{method}");
+            // 429: sent again.
+            let (r, n, _) = write(
+                method.clone(),
+                vec![
+                    Step::Answer(429, r#"{"code":"rate_limit_exceeded","retryAfter":0}"#),
+                    Step::Answer(204, ""),
+                ],
+            )
+            .await;
+            assert_eq!((r.unwrap(), n), (None, 2), "{method}");
+            // HostUp answered: a 5xx or a cut body is not sent again (HostUp acted, and a
+            // second DELETE would answer differently).
+            let (r, n, _) = write(
+                method.clone(),
+                vec![Step::Answer(502, r#"{"code":"upstream_failed"}"#)],
+            )
+            .await;
+            assert_eq!((r.unwrap_err().status(), n), (Some(502), 1), "{method}");
+            let (r, n, _) = write(method.clone(), vec![Step::CutBody, Step::Answer(204, "")]).await;
+            let e = r.unwrap_err();
+            assert_eq!(n, 1, "{method}: {e}");
+            assert_eq!(e.kind(), ErrorKind::Network, "{method}: {e}");
+            // Repeating it is harmless: no "may have been applied" warning.
+            assert!(!e.may_have_been_applied(), "{method}: {e}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_synchronous_post_goes_once_unless_hostup_certainly_did_not_act() {
+        let (r, n, _) = write(Method::POST, vec![Step::Drop, Step::Answer(200, "{}")]).await;
+        let e = r.unwrap_err();
+        assert_eq!(n, 1, "{e}");
+        assert!(
+            matches!(
+                e,
+                Error::Network {
+                    not_sent: false,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.may_have_been_applied(), "{e}");
+        assert!(e.hint().contains("may have carried it out"), "{}", e.hint());
+        let (r, n, _) = write(
+            Method::POST,
+            vec![Step::Answer(503, "{}"), Step::Answer(200, "{}")],
+        )
+        .await;
+        assert_eq!((r.unwrap_err().status(), n), (Some(503), 1));
+        let (r, n, _) = write(
+            Method::POST,
+            vec![
+                Step::Answer(429, r#"{"retryAfter":0}"#),
+                Step::Answer(200, "{}"),
+            ],
+        )
+        .await;
+        assert_eq!((r.unwrap(), n), (Some(serde_json::json!({})), 2));
+    }
+
+    #[tokio::test]
+    async fn a_read_is_retried_on_a_cut_body_a_job_creating_write_is_not() {
+        let (origin, count) = serve(vec![Step::CutBody, Step::Answer(200, r#"{"a":2}"#)]).await;
+        let c = client(&origin);
+        let v: Value = c
+            .get_json(
+                url(&origin, "/api/v2/vps"),
+                info(Method::GET, "/api/v2/vps"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (v, count.load(Ordering::SeqCst)),
+            (serde_json::json!({"a": 2}), 2)
+        );
+
+        let (origin, count) = serve(vec![Step::CutBody, Step::Answer(204, "")]).await;
+        let c = client(&origin);
+        let path = "/api/v2/vps/vps_t/backups";
+        let e = c
+            .send_job(
+                Method::POST,
+                url(&origin, path),
+                None,
+                info(Method::POST, path),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(count.load(Ordering::SeqCst), 1, "{e}");
+        assert!(e.may_have_been_applied(), "{e}");
+        assert!(e.hint().contains("may have queued"), "{}", e.hint());
+    }
+
+    #[tokio::test]
+    async fn a_backup_delete_takes_204_or_a_202_operation() {
+        let (origin, count) = serve(vec![Step::Answer(204, "")]).await;
+        let c = client(&origin);
+        assert_eq!(c.delete_backup("vps_t", "bkp_1").await.unwrap(), None);
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+
+        let (origin, _) = serve(vec![Step::Answer(
+            202,
+            r#"{"operation":{"jobId":"job_d","status":"queued","pollUrl":"/api/jobs/job_d"}}"#,
+        )])
+        .await;
+        let op = client(&origin)
+            .delete_backup("vps_t", "bkp_1")
+            .await
+            .unwrap()
+            .expect("the 202's operation");
+        assert_eq!(op.job_id, "job_d");
+        assert_eq!(op.vps_id.as_deref(), Some("vps_t"));
+        assert_eq!(op.job_ref().vps_id.as_deref(), Some("vps_t"));
+
+        // A 2xx body that names no job is quoted, as for every job-creating request.
+        let (origin, _) = serve(vec![Step::Answer(200, r#"{"deleted":true}"#)]).await;
+        let e = client(&origin)
+            .delete_backup("vps_t", "bkp_1")
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Decode, "{e}");
+        assert!(
+            e.to_string().contains("no operation.jobId in the answer"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("deleted"), "{e}");
+    }
 }
