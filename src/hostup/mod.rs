@@ -41,7 +41,7 @@ pub use config::{
     DEFAULT_ENDPOINT,
 };
 pub use endpoints::VpsListQuery;
-pub use error::{Error, ErrorKind, FieldError, Problem, RequestInfo};
+pub use error::{Error, ErrorKind, FieldError, Hint, Problem, Remedy, RequestInfo};
 pub use jobs::{
     simulate_wait, JobKind, JobOutcome, JobRef, JobSnapshot, JobState, PollPlanner, PollSchedule,
     ProgressCallback, ProgressTracker, SimulatedWait, TerminalState, WaitError, WaitOptions,

@@ -214,9 +214,9 @@ impl WaitError {
     /// What the user can do next.
     pub fn hint(&self) -> String {
         match self {
-            WaitError::Deadline { .. } => "The job may still finish on HostUp. Raise the \
-                 timeout (timeouts.create) if jobs of this size take longer, and check the \
-                 VPS's backups/snapshots before running the operation again."
+            WaitError::Deadline { .. } => "The job may still finish on HostUp. Give the wait a \
+                 later deadline if jobs of this size take longer, and check the VPS's \
+                 backups/snapshots before running the operation again."
                 .to_string(),
             WaitError::Cancelled { .. } => "The wait was interrupted; the job may still be \
                  running on HostUp. Check the VPS's backups/snapshots before running the \
