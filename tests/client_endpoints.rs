@@ -200,6 +200,26 @@ async fn synchronous_snapshot_delete_is_none() {
 }
 
 #[tokio::test]
+async fn backup_delete_is_synchronous() {
+    let sim = start(quick_jobs()).await;
+    let c = sim.client(KEY_TEST);
+    let before = c.vps_changes(VPS_APP);
+    assert!(c
+        .delete_backup(VPS_APP, BACKUP_APP)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(c.list_backups(VPS_APP).await.unwrap().backups.is_empty());
+    // A write changes the VPS, as far as this process's gate reads can tell.
+    assert_eq!(c.vps_changes(VPS_APP), before + 1);
+    // Once gone, HostUp says so.
+    let e = c.delete_backup(VPS_APP, BACKUP_APP).await.unwrap_err();
+    assert!(e.is_not_found(), "{e}");
+    assert_eq!(e.code(), Some("backup_not_found"));
+    assert!(!e.may_have_been_applied(), "{e}");
+}
+
+#[tokio::test]
 async fn backups_list_and_create_with_and_without_note() {
     let sim = start(quick_jobs()).await;
     let c = sim.client(KEY_TEST);

@@ -1,5 +1,6 @@
 //! Every error kind of the HostUp client, produced by hostup-sim over real HTTP, with the hint a
-//! user can act on; and the API key never in any text.
+//! user can act on (the client's, and the diagnostic the provider makes of it); and the API key
+//! never in any text.
 
 mod client_util;
 
@@ -7,12 +8,15 @@ use std::time::Duration;
 
 use client_util::*;
 use hostup_provider::hostup::{Client, CreateBackup, CreateSnapshot, Error, ErrorKind, Timeouts};
+use hostup_provider::provider::errors::{api_error, Paths};
 use hostup_provider::sim::SimConfig;
 use serde_json::json;
 
-/// Display and hint together, as a diagnostic would show them; never containing `key`.
+/// Display and hint together, and the diagnostic the provider shows for them (which adds where
+/// Terraform sets what the hint asks to change); never containing `key`.
 fn text(e: &Error, key: &str) -> String {
-    let t = format!("{e} | {}", e.hint());
+    let d = api_error("Could not call HostUp", e, &Paths::vps());
+    let t = format!("{e} | {} | {} | {}", e.hint(), d.summary, d.detail);
     assert!(!t.contains(key), "the API key leaked: {t}");
     assert!(
         !format!("{e:?}").contains(key),

@@ -1,6 +1,7 @@
 //! Retries against hostup-sim, with the sim's own request counters as the witness: reads are
 //! retried on 5xx, resets and cut bodies; a job-creating POST is sent again only after a 429;
-//! no fault ever makes the client send a job-creating POST twice; Retry-After is honoured.
+//! no fault ever makes the client send a job-creating POST twice; a synchronous DELETE is sent
+//! again until HostUp's answer begins; Retry-After is honoured.
 
 mod client_util;
 
@@ -13,6 +14,7 @@ use serde_json::{json, Value};
 
 const POST_BACKUPS: &str = "POST /api/v2/vps/{id}/backups";
 const GET_SNAPSHOTS: &str = "GET /api/v2/vps/{id}/snapshots";
+const DELETE_BACKUP: &str = "DELETE /api/v2/vps/{id}/backups/{backupId}";
 
 #[tokio::test]
 async fn reads_are_retried_on_server_errors_and_resets() {
@@ -106,6 +108,59 @@ async fn no_fault_makes_a_job_creating_post_go_twice() {
             assert!(e.hint().contains("may have queued"), "{rule}: {}", e.hint());
         }
     }
+}
+
+#[tokio::test]
+async fn a_backup_delete_is_sent_again_until_hostup_answers() {
+    let sim = start(SimConfig::default()).await;
+    let mut cfg = sim.config(KEY_TEST);
+    cfg.timeouts = Timeouts {
+        request: Duration::from_millis(500),
+        connect: Duration::from_secs(2),
+    };
+    let c = Client::new(cfg).unwrap();
+    let gone = |sim: &client_util::TestSim| {
+        let c = sim.client(KEY_TEST);
+        async move { c.list_backups(VPS_APP).await.unwrap().backups.is_empty() }
+    };
+    // No answer came (a reset before HostUp acted, a 429, an answer slower than the request
+    // timeout): sent again, and the backup is deleted once.
+    for rule in [
+        json!({"kind":"reset"}),
+        json!({"kind":"rateLimit","retryAfter":1}),
+        json!({"kind":"latency","ms":1500}),
+    ] {
+        sim.reset().await;
+        let mut rule = rule;
+        rule["count"] = json!(1);
+        rule["method"] = json!("DELETE");
+        sim.faults(json!({ "rules": [rule.clone()] })).await;
+        let r = c.delete_backup(VPS_APP, BACKUP_APP).await;
+        assert!(r.unwrap_or_else(|e| panic!("{rule}: {e}")).is_none());
+        assert!(gone(&sim).await, "{rule}");
+        if rule["kind"] != "latency" {
+            // (A request the client timed out on is dropped by the sim unlogged.)
+            assert_eq!(sim.count(DELETE_BACKUP).await, 2, "{rule}");
+        }
+    }
+    // HostUp deleted it but the answer was lost: the repeat finds nothing, which the caller
+    // takes as done (the provider's destroy does).
+    sim.reset().await;
+    sim.faults(json!({"rules":[{"kind":"reset","after":true,"count":1,"method":"DELETE"}]}))
+        .await;
+    let e = c.delete_backup(VPS_APP, BACKUP_APP).await.unwrap_err();
+    assert!(e.is_not_found(), "{e}");
+    assert_eq!(sim.count(DELETE_BACKUP).await, 2);
+    assert!(gone(&sim).await);
+    // HostUp answered with an error: not sent again.
+    sim.reset().await;
+    sim.faults(json!({"rules":[{"kind":"error","status":502,"count":1,"method":"DELETE"}]}))
+        .await;
+    let e = c.delete_backup(VPS_APP, BACKUP_APP).await.unwrap_err();
+    assert_eq!(e.status(), Some(502), "{e}");
+    assert_eq!(e.request().map(|r| r.attempts), Some(1));
+    assert_eq!(sim.count(DELETE_BACKUP).await, 1);
+    assert!(!gone(&sim).await);
 }
 
 #[tokio::test]

@@ -1,5 +1,11 @@
 //! Errors of the HostUp client: Problem Details, non-JSON bodies, network failures, timeouts,
 //! cancellation and undecodable bodies, each with accessors and an actionable hint.
+//!
+//! Exists so that what HostUp's answers mean is said once, in HostUp's terms: codes, ids,
+//! scopes, jobs, what to check on HostUp. Where the fix is a setting of the caller's (the API
+//! key, the endpoint, how many requests it sends), the hint names it as a [`Remedy`] and the
+//! caller says where that is set: the provider's `errors.rs` adds its arguments, environment
+//! variables and Terraform's flags (docs/ARCHITECTURE.md, "Layers and walls").
 
 use std::fmt;
 use std::time::Duration;
@@ -421,14 +427,16 @@ impl Error {
         matches!(self, Error::Cancelled { .. })
     }
 
-    /// For a job-creating request: whether HostUp may have acted on it although we got no
-    /// usable answer (5xx, timeout, reset after sending, cut body). Then a job may be running
-    /// and the caller must not blindly send the request again.
+    /// For a request that is never sent twice blindly (a job-creating request, or a
+    /// synchronous POST): whether HostUp may have acted on it although we got no usable
+    /// answer (5xx, timeout, reset after sending, cut body). Then a job may be running (or the
+    /// POST's change be made) and the caller must not blindly send the request again. Reads
+    /// and idempotent writes (a synchronous DELETE or PATCH) may be repeated: false.
     pub fn may_have_been_applied(&self) -> bool {
         let Some(req) = self.request() else {
             return false;
         };
-        if !req.job_creating {
+        if !req.job_creating && req.method != Method::POST {
             return false;
         }
         match self {
@@ -442,21 +450,41 @@ impl Error {
         }
     }
 
-    /// What the user can do about it, in one or two sentences.
+    /// What the user can do about it, in one or two sentences: [`Error::hint_parts`] read
+    /// as one text.
     pub fn hint(&self) -> String {
-        let applied = if self.may_have_been_applied() {
-            " HostUp may have queued the operation anyway: check the VPS's snapshots/backups \
-             (or jobs) before running it again."
-        } else {
-            ""
+        self.hint_parts().to_string()
+    }
+
+    /// What the user can do about it, in HostUp's terms, in parts: the step, the setting of
+    /// the caller's to change if it is one ([`Remedy`]), and the notes. A caller that has its
+    /// own words for where that setting lives (the provider: its arguments, environment
+    /// variables and Terraform's flags) puts them between the step and the notes.
+    pub fn hint_parts(&self) -> Hint {
+        let applied = match self.request() {
+            _ if !self.may_have_been_applied() => "",
+            Some(r) if r.job_creating => {
+                " HostUp may have queued the operation anyway: check the VPS's snapshots/backups \
+                 (or jobs) before running it again."
+            }
+            _ => " HostUp may have carried it out anyway: check before running it again.",
         };
         let support = |rid: Option<&str>| match rid {
             Some(r) => format!(" If it persists, give HostUp support the request id {r}."),
             None => String::new(),
         };
-        match self {
+        let (step, remedy, notes) = match self {
             Error::Problem { request, problem } => {
-                problem_hint(request, problem) + applied + &support(problem.request_id.as_deref())
+                let remedy = match problem.status {
+                    401 => Some(Remedy::ApiKey),
+                    429 => Some(Remedy::FewerRequests),
+                    _ => None,
+                };
+                (
+                    problem_hint(request, problem),
+                    remedy,
+                    format!("{applied}{}", support(problem.request_id.as_deref())),
+                )
             }
             Error::NonJson {
                 request,
@@ -466,64 +494,130 @@ impl Error {
                 ..
             } => {
                 if (300..400).contains(status) {
-                    format!(
+                    let step = format!(
                         "HostUp redirected {} {} to {}; set the endpoint to the final origin \
                          (e.g. https://cloud.hostup.se).",
                         request.method,
                         request.path,
                         location.as_deref().unwrap_or("another location")
-                    )
+                    );
+                    (step, None, String::new())
                 } else if *status >= 500 {
-                    format!(
+                    (
                         "HostUp or a proxy in front of it answered with an error page instead \
-                         of JSON; this is usually temporary, retry later.{applied}{}",
-                        support(request_id.as_deref())
+                         of JSON; this is usually temporary, retry later."
+                            .to_string(),
+                        None,
+                        format!("{applied}{}", support(request_id.as_deref())),
                     )
                 } else {
-                    format!(
+                    (
                         "The endpoint answered with something that is not the HostUp API; check \
-                         the endpoint setting (HOSTUP_ENDPOINT) and any proxy in between.{applied}"
+                         the endpoint and any proxy in between."
+                            .to_string(),
+                        Some(Remedy::Endpoint),
+                        applied.to_string(),
                     )
                 }
             }
-            Error::Network { not_sent: true, .. } => "Could not connect to HostUp: check the \
-                 endpoint (HOSTUP_ENDPOINT), DNS, firewall and proxy settings (HTTPS_PROXY); \
-                 nothing was sent."
-                .to_string(),
-            Error::Network { .. } => format!(
-                "The connection to HostUp broke after the request was sent; retry later.{applied}"
+            Error::Network { not_sent: true, .. } => (
+                "Could not connect to HostUp: check the endpoint, DNS, firewall and proxy \
+                 settings (HTTPS_PROXY); nothing was sent."
+                    .to_string(),
+                Some(Remedy::Endpoint),
+                String::new(),
             ),
-            Error::Timeout { after, .. } => format!(
-                "HostUp did not answer within {:.1}s; it may be slow or unreachable, retry \
-                 later.{applied}",
-                after.as_secs_f64()
+            Error::Network { .. } => (
+                "The connection to HostUp broke after the request was sent; retry later."
+                    .to_string(),
+                None,
+                applied.to_string(),
             ),
-            Error::Cancelled { .. } => format!(
-                "The operation was cancelled before HostUp answered.{}",
-                if self.may_have_been_applied() {
-                    " The request had been sent, so a job may still be running on HostUp."
-                } else {
-                    ""
-                }
+            Error::Timeout { after, .. } => (
+                format!(
+                    "HostUp did not answer within {:.1}s; it may be slow or unreachable, retry \
+                     later.",
+                    after.as_secs_f64()
+                ),
+                None,
+                applied.to_string(),
+            ),
+            Error::Cancelled { .. } => (
+                format!(
+                    "The operation was cancelled before HostUp answered.{}",
+                    if self.may_have_been_applied() {
+                        " The request had been sent, so a job may still be running on HostUp."
+                    } else {
+                        ""
+                    }
+                ),
+                None,
+                String::new(),
             ),
             Error::Decode {
                 request_id,
                 message,
                 ..
-            } if message.starts_with("EOF while") => {
-                format!(
-                    "HostUp's answer was cut off before its end (a proxy or a dropped \
-                     connection); retry later.{applied}{}",
-                    support(request_id.as_deref())
-                )
-            }
-            Error::Decode { request_id, .. } => format!(
-                "HostUp answered in a shape this provider version does not understand; upgrade \
-                 the provider or report it with the quoted body.{applied}{}",
-                support(request_id.as_deref())
+            } if message.starts_with("EOF while") => (
+                "HostUp's answer was cut off before its end (a proxy or a dropped connection); \
+                 retry later."
+                    .to_string(),
+                None,
+                format!("{applied}{}", support(request_id.as_deref())),
             ),
-            Error::InvalidInput { .. } => "Fix the value and try again.".to_string(),
+            Error::Decode { request_id, .. } => (
+                "HostUp answered in a shape this version of the client does not understand; \
+                 upgrade the client or report it with the quoted body."
+                    .to_string(),
+                Some(Remedy::NewerClient),
+                format!("{applied}{}", support(request_id.as_deref())),
+            ),
+            Error::InvalidInput { .. } => (
+                "Fix the value and try again.".to_string(),
+                None,
+                String::new(),
+            ),
+        };
+        Hint {
+            step,
+            remedy,
+            notes,
         }
+    }
+}
+
+/// What a caller's user changes about an error when it is a setting of the caller's (how it
+/// configured the client, or how many requests it sends), not something on HostUp. The client
+/// knows what to change, the caller where that is set (docs/ARCHITECTURE.md, "Layers and
+/// walls": the provider's texts speak Terraform, the client's do not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Remedy {
+    /// The API key: HostUp did not accept it (401).
+    ApiKey,
+    /// The endpoint: what answered is not HostUp's API, or nothing answered.
+    Endpoint,
+    /// Fewer requests at once: still rate-limited after the client's retries (429).
+    FewerRequests,
+    /// A newer client: HostUp answered in a shape this one does not understand.
+    NewerClient,
+}
+
+/// [`Error::hint_parts`]: an error's next step in HostUp's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hint {
+    /// What the answer means and what to do about it, one or two sentences.
+    pub step: String,
+    /// The setting of the caller's to change, if that is what the step asks for.
+    pub remedy: Option<Remedy>,
+    /// Whether HostUp may have acted anyway, and the request id for HostUp support: empty, or
+    /// sentences each starting with a space.
+    pub notes: String,
+}
+
+impl fmt::Display for Hint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.step, self.notes)
     }
 }
 
@@ -531,9 +625,7 @@ fn problem_hint(request: &RequestInfo, problem: &Problem) -> String {
     let code = problem.code.as_deref().unwrap_or("");
     let reason = problem.detail.as_deref().or(problem.title.as_deref());
     match problem.status {
-        401 => "Check the API key: set the provider's api_key (or the HOSTUP_API_KEY \
-                environment variable) to a valid, unrevoked HostUp API key."
-            .to_string(),
+        401 => "Check the API key: use a valid, unrevoked HostUp API key.".to_string(),
         403 => {
             let scope = problem
                 .named_scope()
@@ -597,7 +689,7 @@ fn problem_hint(request: &RequestInfo, problem: &Problem) -> String {
             },
         ),
         429 => format!(
-            "Still rate-limited by HostUp after {} attempts{}; lower terraform -parallelism, \
+            "Still rate-limited by HostUp after {} attempts{}; send fewer requests at once, \
              stop other tools using the same API key, or retry later.",
             request.attempts.max(1),
             problem
@@ -851,6 +943,90 @@ mod tests {
             !generic.contains("VPS list") && generic.contains("not_found"),
             "{generic}"
         );
+    }
+
+    /// docs/ARCHITECTURE.md, "Layers and walls": the client's hints speak HostUp, never
+    /// Terraform; where a setting of the caller's is the fix, the hint names a [`Remedy`].
+    #[test]
+    fn hints_speak_hostup_not_terraform() {
+        let problem = |status: u16| Error::Problem {
+            request: req(Method::POST, "/api/v2/vps/vps_x/backups", Some("backup:vm")),
+            problem: Box::new(Problem {
+                status,
+                request_id: Some("req_1".into()),
+                retry_after: Some(Duration::from_secs(3)),
+                ..Problem::default()
+            }),
+        };
+        let non_json = |status: u16| Error::NonJson {
+            request: req(Method::GET, "/api/v2/vps", None),
+            status,
+            content_type: Some("text/html".into()),
+            snippet: "<html>".into(),
+            request_id: None,
+            location: Some("https://elsewhere.example/".into()),
+        };
+        let network = |not_sent: bool| Error::Network {
+            request: req(Method::GET, "/api/v2/vps", None),
+            not_sent,
+            message: "refused".into(),
+        };
+        let decode = |message: &str| Error::Decode {
+            request: req(Method::GET, "/api/v2/vps", None),
+            status: 200,
+            message: message.into(),
+            snippet: "{".into(),
+            request_id: None,
+        };
+        let cases = [
+            (problem(401), Some(Remedy::ApiKey)),
+            (problem(403), None),
+            (problem(404), None),
+            (problem(409), None),
+            (problem(422), None),
+            (problem(429), Some(Remedy::FewerRequests)),
+            (problem(503), None),
+            (non_json(302), None),
+            (non_json(404), Some(Remedy::Endpoint)),
+            (non_json(502), None),
+            (network(true), Some(Remedy::Endpoint)),
+            (network(false), None),
+            (decode("EOF while parsing"), None),
+            (decode("missing field `data`"), Some(Remedy::NewerClient)),
+            (
+                Error::Timeout {
+                    request: req(Method::GET, "/api/v2/vps", None),
+                    after: Duration::from_secs(30),
+                },
+                None,
+            ),
+            (
+                Error::InvalidInput {
+                    message: "bad".into(),
+                },
+                None,
+            ),
+        ];
+        for (e, remedy) in cases {
+            let parts = e.hint_parts();
+            assert_eq!(parts.remedy, remedy, "{e}");
+            assert_eq!(e.hint(), format!("{}{}", parts.step, parts.notes));
+            let hint = e.hint();
+            for word in [
+                "api_key",
+                "HOSTUP_",
+                "terraform",
+                "Terraform",
+                "timeouts.",
+                "-parallelism",
+                "provider",
+            ] {
+                assert!(!hint.contains(word), "{word:?} in the hint of {e}: {hint}");
+            }
+        }
+        assert!(problem(401).hint().contains("API key"));
+        assert!(problem(429).hint().contains("fewer requests at once"));
+        assert!(problem(429).hint_parts().notes.contains("req_1"));
     }
 
     #[test]

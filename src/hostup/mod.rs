@@ -5,7 +5,8 @@
 //! and so that the hard rules of docs/ARCHITECTURE.md, "Contracts" live in one tested place:
 //! - a job-creating POST/DELETE is never sent twice unless HostUp certainly did not act on it
 //!   (429, or the connection failed before the request was sent);
-//! - GETs retry on 5xx / network errors / timeouts with jittered exponential backoff;
+//! - GETs retry on 5xx / network errors / timeouts with jittered exponential backoff, and a
+//!   synchronous DELETE or PATCH on network errors and timeouts until HostUp's answer begins;
 //! - `Retry-After` and `X-RateLimit-*` are honoured by every concurrent request at once;
 //! - every wait, backoff and request ends promptly on cancellation;
 //! - the API key never reaches a log line, an error text or a `Debug` dump.
@@ -15,9 +16,15 @@
 //!
 //! Entry points: [`ClientConfig`] → [`Client::new`]; endpoint methods on [`Client`];
 //! [`Client::wait_for_job`] (see [`jobs`]); errors are [`Error`] and [`WaitError`].
+//!
+//! Rooms: `client` (the handle and what its clones share), `transport` (the one send path and
+//! its retry classes, rules in `retry`), `endpoints` (one method per HostUp endpoint), [`jobs`]
+//! (the job model, the poll planner and the wait loop), `error` (errors and their API-level
+//! hints), `models`, `config`, `ratelimit`, `locks`, `secret`, [`wire`].
 
 mod client;
 mod config;
+mod endpoints;
 mod error;
 pub mod jobs;
 mod locks;
@@ -25,14 +32,16 @@ mod models;
 mod ratelimit;
 mod retry;
 mod secret;
+mod transport;
 pub mod wire;
 
-pub use client::{Client, VpsListQuery};
+pub use client::Client;
 pub use config::{
     normalize_endpoint, ClientConfig, ConfigError, RateLimitConfig, RetryPolicy, Timeouts,
     DEFAULT_ENDPOINT,
 };
-pub use error::{Error, ErrorKind, FieldError, Problem, RequestInfo};
+pub use endpoints::VpsListQuery;
+pub use error::{Error, ErrorKind, FieldError, Hint, Problem, Remedy, RequestInfo};
 pub use jobs::{
     simulate_wait, JobKind, JobOutcome, JobRef, JobSnapshot, JobState, PollPlanner, PollSchedule,
     ProgressCallback, ProgressTracker, SimulatedWait, TerminalState, WaitError, WaitOptions,

@@ -456,6 +456,15 @@ pub struct Operation {
     pub vps_id: Option<String>,
 }
 
+/// Reads any shape [`Operation::from_value`] accepts; a body without a job id is an error.
+impl<'de> Deserialize<'de> for Operation {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        Operation::from_value(&v)
+            .ok_or_else(|| serde::de::Error::custom("no operation.jobId in the answer"))
+    }
+}
+
 impl Operation {
     /// Parses the operation envelope, tolerating the legacy `{success, data:{jobId}}` and a
     /// bare `{jobId, …}` object; None when no job id can be found.

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use http::HeaderMap;
+use http::{HeaderMap, Method};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -16,9 +16,28 @@ use super::config::RetryPolicy;
 pub(crate) enum Idempotency {
     /// A read: retried on 5xx, network errors, timeouts and 429.
     Safe,
-    /// Creates a job (POST, DELETE): retried only on 429 and when the connection failed
-    /// before the request was sent.
-    JobCreating,
+    /// A synchronous write with the same effect however often it is applied (DELETE, and
+    /// HostUp's PATCHes, which carry the values to set): retried on 429 and on network errors
+    /// and timeouts before HostUp's answer began; never once HostUp answered (5xx, a body
+    /// cut off), since HostUp then acted and a repeat may answer differently (a second
+    /// DELETE finds nothing).
+    Idempotent,
+    /// Sent once unless HostUp certainly did not act: a job-creating request (POST, DELETE)
+    /// or a synchronous POST. Retried only on 429 and when the connection failed before the
+    /// request was sent.
+    Once,
+}
+
+impl Idempotency {
+    /// The class of a synchronous write by its method: DELETE, PATCH and PUT are
+    /// [`Idempotency::Idempotent`], anything else (POST) [`Idempotency::Once`].
+    pub(crate) fn of_write(method: &Method) -> Idempotency {
+        if *method == Method::DELETE || *method == Method::PATCH || *method == Method::PUT {
+            Idempotency::Idempotent
+        } else {
+            Idempotency::Once
+        }
+    }
 }
 
 /// What happened to one attempt, as far as retrying is concerned.
@@ -30,20 +49,23 @@ pub(crate) enum AttemptFailure {
     ServerError,
     /// Connection failed before anything was sent (refused, DNS, TLS handshake).
     NotSent,
-    /// Failed after sending (reset, cut body).
+    /// Failed after sending, before the answer began (reset).
     AfterSend,
-    /// Per-attempt timeout.
+    /// Per-attempt timeout before the answer began.
     Timeout,
+    /// The answer began (its status came) but its body broke off, timed out or was not
+    /// whole.
+    AfterAnswer,
 }
 
-/// The retry rule of docs/ARCHITECTURE.md, "Contracts": a job-creating request is repeated only when HostUp certainly
-/// did not act on it.
+/// The retry rule of docs/ARCHITECTURE.md, "Contracts": a job-creating request is repeated
+/// only when HostUp certainly did not act on it; an idempotent write as long as no answer
+/// began.
 pub(crate) fn may_retry(idem: Idempotency, failure: AttemptFailure) -> bool {
     match failure {
         AttemptFailure::RateLimited | AttemptFailure::NotSent => true,
-        AttemptFailure::ServerError | AttemptFailure::AfterSend | AttemptFailure::Timeout => {
-            idem == Idempotency::Safe
-        }
+        AttemptFailure::AfterSend | AttemptFailure::Timeout => idem != Idempotency::Once,
+        AttemptFailure::ServerError | AttemptFailure::AfterAnswer => idem == Idempotency::Safe,
     }
 }
 
@@ -172,14 +194,43 @@ mod tests {
     #[test]
     fn retry_rules() {
         use AttemptFailure::*;
-        for f in [RateLimited, ServerError, NotSent, AfterSend, Timeout] {
+        for f in [
+            RateLimited,
+            ServerError,
+            NotSent,
+            AfterSend,
+            Timeout,
+            AfterAnswer,
+        ] {
             assert!(may_retry(Idempotency::Safe, f));
         }
-        assert!(may_retry(Idempotency::JobCreating, RateLimited));
-        assert!(may_retry(Idempotency::JobCreating, NotSent));
-        assert!(!may_retry(Idempotency::JobCreating, ServerError));
-        assert!(!may_retry(Idempotency::JobCreating, AfterSend));
-        assert!(!may_retry(Idempotency::JobCreating, Timeout));
+        // Job-creating requests (and synchronous POSTs).
+        assert!(may_retry(Idempotency::Once, RateLimited));
+        assert!(may_retry(Idempotency::Once, NotSent));
+        assert!(!may_retry(Idempotency::Once, ServerError));
+        assert!(!may_retry(Idempotency::Once, AfterSend));
+        assert!(!may_retry(Idempotency::Once, Timeout));
+        assert!(!may_retry(Idempotency::Once, AfterAnswer));
+        // Idempotent writes: like a read until HostUp's answer begins.
+        for f in [RateLimited, NotSent, AfterSend, Timeout] {
+            assert!(may_retry(Idempotency::Idempotent, f), "{f:?}");
+        }
+        assert!(!may_retry(Idempotency::Idempotent, ServerError));
+        assert!(!may_retry(Idempotency::Idempotent, AfterAnswer));
+    }
+
+    #[test]
+    fn write_classes_follow_the_method() {
+        assert_eq!(
+            Idempotency::of_write(&Method::DELETE),
+            Idempotency::Idempotent
+        );
+        assert_eq!(
+            Idempotency::of_write(&Method::PATCH),
+            Idempotency::Idempotent
+        );
+        assert_eq!(Idempotency::of_write(&Method::PUT), Idempotency::Idempotent);
+        assert_eq!(Idempotency::of_write(&Method::POST), Idempotency::Once);
     }
 
     #[test]

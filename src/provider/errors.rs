@@ -4,13 +4,17 @@
 //! Exists so every resource says the same things the same way (docs/ARCHITECTURE.md, "Errors"): the
 //! summary says what failed in user terms, the detail carries HostUp's `detail`, `code` and
 //! `requestId` plus what to do next, and the diagnostic points at the attribute it is about.
+//! The next step is the client's hint (what HostUp's answer means, in HostUp's terms) with the
+//! Terraform-level part added here ([`api_hint`]): the provider's arguments, environment
+//! variables and Terraform's flags, which the client does not know.
 //! Wait failures always name the VPS, the job, its last status and progress, and say that the
 //! job may still be running on HostUp. Nothing here ever sees the API key (the client's errors
 //! are scrubbed and never carry it).
 
 use std::time::Duration;
 
-use crate::hostup::{Error, Gate, JobOutcome, JobSnapshot, WaitError};
+use super::config::{ENV_API_KEY, ENV_ENDPOINT};
+use crate::hostup::{Error, Gate, Hint, JobOutcome, JobSnapshot, Remedy, WaitError};
 use crate::plugin::diag::{AttributePath, Diagnostic};
 
 /// What an operation is about, so every diagnostic can name it.
@@ -143,6 +147,40 @@ pub fn missing_scope(err: &Error) -> Option<String> {
     })
 }
 
+/// What to do about an API error: the client's step, then where to change the setting it
+/// names ([`Remedy`]) in Terraform's terms, then the client's notes (whether HostUp may have
+/// acted anyway, the request id for support).
+pub fn api_hint(err: &Error) -> String {
+    let Hint {
+        step,
+        remedy,
+        notes,
+    } = err.hint_parts();
+    match remedy.map(terraform_step) {
+        Some(t) => format!("{step} {t}{notes}"),
+        None => format!("{step}{notes}"),
+    }
+}
+
+/// Where a [`Remedy`] is set, for a Terraform user.
+fn terraform_step(remedy: Remedy) -> String {
+    match remedy {
+        Remedy::ApiKey => {
+            format!("Set the provider's api_key (or the {ENV_API_KEY} environment variable) to it.")
+        }
+        Remedy::Endpoint => format!(
+            "The endpoint is the provider's endpoint argument (or the {ENV_ENDPOINT} environment \
+             variable)."
+        ),
+        Remedy::FewerRequests => {
+            "To send fewer requests at once, lower terraform -parallelism.".to_owned()
+        }
+        Remedy::NewerClient => {
+            "The client is built into the provider: upgrading the provider upgrades it.".to_owned()
+        }
+    }
+}
+
 /// An API call failed. `summary` says what we tried in user terms ("Could not list the
 /// snapshots of VPS vps_…"); the detail carries HostUp's answer and the hint.
 pub fn api_error(summary: impl Into<String>, err: &Error, paths: &Paths) -> Diagnostic {
@@ -176,7 +214,7 @@ pub fn api_error(summary: impl Into<String>, err: &Error, paths: &Paths) -> Diag
         ));
     }
     detail.push_str("\n\n");
-    detail.push_str(&err.hint());
+    detail.push_str(&api_hint(err));
     let d = Diagnostic::error(summary, detail);
     match paths.for_error(err) {
         Some(p) => d.with_path(p),
@@ -389,7 +427,7 @@ pub fn wait_error(subject: &Subject, err: &WaitError, timeout: Duration) -> Diag
             format!(
                 "Polling the job failed: {source}. The job was {last} and may still be \
                  running on HostUp.\n\n{}\n\n{next}",
-                source.hint()
+                api_hint(source)
             ),
         ),
     }
@@ -499,6 +537,7 @@ mod tests {
             "may still be running on HostUp",
             "tainted",
             "3s",
+            "timeouts.create",
         ] {
             assert!(all.contains(needle), "{needle} missing in {all}");
         }
@@ -511,6 +550,57 @@ mod tests {
         let d = wait_error(&subject(), &e, Duration::from_secs(3));
         assert!(d.detail.contains("may still be running on HostUp"));
         assert!(d.summary.contains("Interrupted"));
+    }
+
+    fn problem(status: u16, request_id: Option<&str>) -> Error {
+        let mut request =
+            crate::hostup::RequestInfo::new(http::Method::GET, "/api/v2/vps".into(), "list VPSs");
+        request.attempts = 2;
+        Error::Problem {
+            request: Box::new(request),
+            problem: Box::new(crate::hostup::Problem {
+                status,
+                request_id: request_id.map(str::to_owned),
+                ..crate::hostup::Problem::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn api_errors_add_where_terraform_sets_what_to_change() {
+        let detail = |e: &Error| api_error("Could not list the VPSs", e, &Paths::vps()).detail;
+        // The client's step, then the provider's, then the client's notes.
+        let d = detail(&problem(401, Some("req_7")));
+        let (key, note) = (
+            d.find("HOSTUP_API_KEY").expect(&d),
+            d.find("support the request id req_7").expect(&d),
+        );
+        assert!(d.contains("valid, unrevoked HostUp API key") && d.contains("api_key"));
+        assert!(key < note, "{d}");
+        let d = detail(&problem(429, None));
+        assert!(
+            d.contains("after 2 attempts") && d.contains("terraform -parallelism"),
+            "{d}"
+        );
+        let refused = Error::Network {
+            request: Box::new(crate::hostup::RequestInfo::new(
+                http::Method::GET,
+                "/api/v2/vps".into(),
+                "list VPSs",
+            )),
+            not_sent: true,
+            message: "connection refused".into(),
+        };
+        let d = detail(&refused);
+        assert!(
+            d.contains("nothing was sent")
+                && d.contains("endpoint argument (or the HOSTUP_ENDPOINT"),
+            "{d}"
+        );
+        // Errors whose fix is on HostUp's side get no Terraform step.
+        let d = detail(&problem(502, None));
+        assert!(!d.contains("provider's") && !d.contains("HOSTUP_"), "{d}");
+        assert_eq!(api_hint(&problem(502, None)), problem(502, None).hint());
     }
 
     #[test]
