@@ -233,7 +233,12 @@ pub fn gate_closed(
     at_apply: bool,
 ) -> Diagnostic {
     let reason = gate.reason.as_deref().unwrap_or("HostUp gave no reason");
-    let code = gate.code.as_deref().unwrap_or("none");
+    // HostUp's code, when the gate has one (a gate may carry none).
+    let code = gate
+        .code
+        .as_deref()
+        .map(|c| format!(" (code {c})"))
+        .unwrap_or_default();
     let next = match gate.code.as_deref() {
         Some("job_in_progress") => {
             "Another job is running on this VPS; wait for it to finish and run again."
@@ -263,7 +268,7 @@ pub fn gate_closed(
             "HostUp does not allow the {} on VPS {} now",
             subject.action, subject.vps_id
         ),
-        format!("HostUp's gate {gate_name} is closed: {reason} (code {code}); {when}.\n\n{next}"),
+        format!("HostUp's gate {gate_name} is closed: {reason}{code}; {when}.\n\n{next}"),
     )
     .with_path(path)
 }
@@ -507,6 +512,44 @@ mod tests {
 
     fn subject() -> Subject {
         Subject::new("hostup_vps_backup", "vps_1", "backup")
+    }
+
+    #[test]
+    fn a_gate_without_a_code_names_none() {
+        let gate = Gate {
+            allowed: false,
+            reason: Some("Quota used up.".into()),
+            code: None,
+        };
+        let d = gate_closed(
+            &subject(),
+            "canCreateBackup",
+            &gate,
+            AttributePath::root("vps_id"),
+            false,
+        );
+        assert!(
+            d.detail.contains("Quota used up.; Nothing was sent"),
+            "{}",
+            d.detail
+        );
+        assert!(!d.detail.contains("code"), "{}", d.detail);
+        let coded = Gate {
+            code: Some("backup_quota_exceeded".into()),
+            ..gate
+        };
+        let d = gate_closed(
+            &subject(),
+            "canCreateBackup",
+            &coded,
+            AttributePath::root("vps_id"),
+            true,
+        );
+        assert!(
+            d.detail.contains("(code backup_quota_exceeded)"),
+            "{}",
+            d.detail
+        );
     }
 
     fn snap(progress: f64) -> JobSnapshot {
