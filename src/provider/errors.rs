@@ -273,13 +273,6 @@ pub fn gate_closed(
     .with_path(path)
 }
 
-/// True when `gate` is closed only while the VPS is busy (another job runs on it, or it is not
-/// ready): it reopens by itself, so plan warns instead of failing and apply waits instead of
-/// giving up.
-pub fn gate_is_busy(gate: &Gate) -> bool {
-    gate.is_busy()
-}
-
 /// Plan's warning when another job (not one of this run) is running on the VPS.
 pub fn busy_warning(
     subject: &Subject,

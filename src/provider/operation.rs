@@ -69,7 +69,7 @@ impl GateCheck {
         at_apply: bool,
     ) {
         match gate {
-            Some(g) if errors::gate_is_busy(g) => {
+            Some(g) if g.is_busy() => {
                 self.busy = Some(Busy {
                     gate_name,
                     gate: g.clone(),

@@ -26,7 +26,7 @@ use super::action::{
     record_and_wait, refresh_job, settle_private, Adoption,
 };
 use super::data::HostupData;
-use super::errors::{gate_is_busy, Paths, Subject};
+use super::errors::{Paths, Subject};
 use super::operation::{
     post_error, prepare, read_for_gate, read_then_check, GateCheck, GateFuture, OpTimeout,
     SendFuture,
@@ -84,7 +84,7 @@ pub fn check_restore(
     check.gate(&subj, "canRestore", gate, path.clone(), at_apply);
     let unavailable = list.available == Some(false) || list.total_snapshots() == Some(0);
     // A gate closed for a lasting reason already says why; one that is merely busy does not.
-    if unavailable && gate.is_none_or(|g| g.allowed || gate_is_busy(g)) {
+    if unavailable && gate.is_none_or(|g| g.allowed || g.is_busy()) {
         check.problems.push(
             Diagnostic::error(
                 format!("VPS {vps_id} has no snapshots in its plan"),
