@@ -20,11 +20,66 @@ use crate::plugin::framework::{
     ReadRequest, ReadResponse,
 };
 
+use crate::plugin::schema::{Attribute, Block};
+
 use super::data::HostupData;
 use super::errors::{self, Paths, Subject};
-use super::operation::{no_gate, prepare, OpTimeout, Prepared};
 use super::this_run::JobKey;
-use super::values::{now_rfc3339, opt_str, split_import_id};
+use super::values::{now_rfc3339, split_import_id};
+
+// What an action-style resource is built from besides this room's own rules: the job-operation
+// engine, the schema fragments and the value helpers. They live in rooms of their own (other
+// types use them too); an action-style resource file takes them from here, so it names three
+// rooms (this one, the provider's data, the error texts) and holds only what is its own.
+pub use super::operation::{
+    no_gate, post_error, prepare, read_for_gate, read_then_check, GateCheck, GateFuture, OpTimeout,
+    Prepared, SendFuture,
+};
+pub use super::schema_parts::{timeouts_block, triggers_argument, vps_id_argument};
+pub use super::values::{
+    known_str, opt_str, required_strs, validate_snapshot_name, validate_vps_id,
+};
+
+/// What pairs an action resource in state with the create that replaces it (see
+/// [`job_key`]).
+pub type Key = JobKey;
+
+/// The computed attributes every action-style resource has (`id`, `job_id`, `status`,
+/// `completed_at`), added to its block; `what` names the operation ("backup", "restore").
+pub fn job_attributes(block: Block, what: &str) -> Block {
+    block
+        .attribute(
+            Attribute::string("id")
+                .computed()
+                .use_state_for_unknown()
+                .description(format!("The {what} job id (same as `job_id`).")),
+        )
+        .attribute(
+            Attribute::string("job_id")
+                .computed()
+                .use_state_for_unknown()
+                .description(format!(
+                    "Id of the HostUp job that ran the {what} (`job_…`). Saved in state as \
+                     soon as HostUp accepted the {what}, before waiting."
+                )),
+        )
+        .attribute(
+            Attribute::string("status")
+                .computed()
+                .use_state_for_unknown()
+                .description(
+                    "Last known status of the job: `completed` after a successful apply; \
+                     `failed`, or the status seen last (e.g. `in_progress`), on a tainted \
+                     resource whose wait failed.",
+                ),
+        )
+        .attribute(
+            Attribute::string("completed_at")
+                .computed()
+                .use_state_for_unknown()
+                .description("When HostUp finished the job (RFC 3339), or null when it has not."),
+        )
+}
 
 /// Private-state key marking a freshly imported action resource, whose null arguments adopt
 /// the configuration's values without running the action again.

@@ -25,18 +25,13 @@ use crate::plugin::framework::{
 use crate::plugin::schema::{Attribute, Block, Schema};
 
 use super::action::{
-    adopt_unfinished, adoption_notice, forget, import_job, job_key, job_result_str, plan_prior,
-    record_and_wait, refresh_job, settle_private, Adoption,
+    adopt_unfinished, adoption_notice, forget, import_job, job_attributes, job_key, job_result_str,
+    known_str, no_gate, opt_str, plan_prior, post_error, prepare, read_for_gate, read_then_check,
+    record_and_wait, refresh_job, required_strs, settle_private, timeouts_block, triggers_argument,
+    validate_vps_id, vps_id_argument, Adoption, GateCheck, GateFuture, Key, OpTimeout, SendFuture,
 };
 use super::data::HostupData;
 use super::errors::{api_error, Paths, Subject};
-use super::operation::{
-    no_gate, post_error, prepare, read_for_gate, read_then_check, GateCheck, GateFuture, OpTimeout,
-    SendFuture,
-};
-use super::schema_parts::{timeouts_block, triggers_argument, vps_id_argument};
-use super::this_run::JobKey;
-use super::values::{known_str, opt_str, required_strs, validate_vps_id};
 
 /// Type name.
 pub const TYPE_NAME: &str = "hostup_vps_backup";
@@ -56,7 +51,7 @@ fn subject(vps_id: &str) -> Subject {
     Subject::new(TYPE_NAME, vps_id, "backup")
 }
 
-fn key(obj: &ObjectValue) -> Option<JobKey> {
+fn key(obj: &ObjectValue) -> Option<Key> {
     job_key(TYPE_NAME, obj, RUN_ARGS)
 }
 
@@ -188,7 +183,7 @@ impl Resource<HostupData> for VpsBackup {
 
     fn schema(&self) -> Schema {
         Schema::new(
-            Block::new()
+            job_attributes(Block::new()
                 .description(
                     "Queues an offsite backup of a HostUp VPS and waits until HostUp reports \
                      the backup job completed, so later steps (an upgrade, a restore) run only \
@@ -247,40 +242,7 @@ impl Resource<HostupData> for VpsBackup {
                              once the job completed. Null when neither tells (e.g. an \
                              imported job whose result does not name it).",
                         ),
-                )
-                .attribute(
-                    Attribute::string("id")
-                        .computed()
-                        .use_state_for_unknown()
-                        .description("The backup job id (same as `job_id`)."),
-                )
-                .attribute(
-                    Attribute::string("job_id")
-                        .computed()
-                        .use_state_for_unknown()
-                        .description(
-                            "Id of the HostUp job that ran the backup (`job_…`). Saved in \
-                             state as soon as HostUp accepted the backup, before waiting.",
-                        ),
-                )
-                .attribute(
-                    Attribute::string("status")
-                        .computed()
-                        .use_state_for_unknown()
-                        .description(
-                            "Last known status of the job: `completed` after a successful \
-                             apply; `failed`, or the status seen last (e.g. `in_progress`), \
-                             on a tainted resource whose wait failed.",
-                        ),
-                )
-                .attribute(
-                    Attribute::string("completed_at")
-                        .computed()
-                        .use_state_for_unknown()
-                        .description(
-                            "When HostUp finished the job (RFC 3339), or null when it has not.",
-                        ),
-                )
+                ), "backup")
                 .block(timeouts_block("the backup job", &[CREATE, DELETE])),
         )
     }

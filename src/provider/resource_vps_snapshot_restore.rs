@@ -22,18 +22,14 @@ use crate::plugin::framework::{
 use crate::plugin::schema::{Attribute, Block, Schema};
 
 use super::action::{
-    adopt_unfinished, adoption_notice, forget, import_job, job_key, job_result_str, plan_prior,
-    record_and_wait, refresh_job, settle_private, Adoption,
+    adopt_unfinished, adoption_notice, forget, import_job, job_attributes, job_key, job_result_str,
+    known_str, opt_str, plan_prior, post_error, prepare, read_for_gate, read_then_check,
+    record_and_wait, refresh_job, required_strs, settle_private, timeouts_block, triggers_argument,
+    validate_snapshot_name, validate_vps_id, vps_id_argument, Adoption, GateCheck, GateFuture, Key,
+    OpTimeout, SendFuture,
 };
 use super::data::HostupData;
 use super::errors::{Paths, Subject};
-use super::operation::{
-    post_error, prepare, read_for_gate, read_then_check, GateCheck, GateFuture, OpTimeout,
-    SendFuture,
-};
-use super::schema_parts::{timeouts_block, triggers_argument, vps_id_argument};
-use super::this_run::JobKey;
-use super::values::{known_str, opt_str, required_strs, validate_snapshot_name, validate_vps_id};
 
 /// Type name.
 pub const TYPE_NAME: &str = "hostup_vps_snapshot_restore";
@@ -43,7 +39,7 @@ pub const CREATE: OpTimeout = OpTimeout::new("create", Duration::from_secs(30 * 
 /// The arguments besides `vps_id` that make one restore run.
 const RUN_ARGS: &[&str] = &["snapshot_name", "triggers"];
 
-fn key(obj: &ObjectValue) -> Option<JobKey> {
+fn key(obj: &ObjectValue) -> Option<Key> {
     job_key(TYPE_NAME, obj, RUN_ARGS)
 }
 
@@ -154,9 +150,10 @@ impl Resource<HostupData> for VpsSnapshotRestore {
 
     fn schema(&self) -> Schema {
         Schema::new(
-            Block::new()
-                .description(
-                    "Rolls a HostUp VPS back to one of its snapshots and waits until HostUp \
+            job_attributes(
+                Block::new()
+                    .description(
+                        "Rolls a HostUp VPS back to one of its snapshots and waits until HostUp \
                      reports the rollback job completed.\n\n\
                      **Warning: this is destructive. Applying it replaces the VPS disk with \
                      the snapshot: everything written since the snapshot was taken is lost. \
@@ -190,54 +187,23 @@ impl Resource<HostupData> for VpsSnapshotRestore {
                      Needs an API key with scopes `read:vm` and `backup:vm`.\n\n\
                      Import an existing restore job with `terraform import \
                      hostup_vps_snapshot_restore.NAME <vps_id>/<job_id>`.",
-                )
-                .attribute(vps_id_argument("to roll back"))
-                .attribute(
-                    Attribute::string("snapshot_name")
-                        .required()
-                        .requires_replace()
-                        .description(
-                            "Name of the snapshot to roll back to (e.g. `before-upgrade`), as \
+                    )
+                    .attribute(vps_id_argument("to roll back"))
+                    .attribute(
+                        Attribute::string("snapshot_name")
+                            .required()
+                            .requires_replace()
+                            .description(
+                                "Name of the snapshot to roll back to (e.g. `before-upgrade`), as \
                              listed by the `hostup_vps_snapshots` data source. Plan fails \
                              when it does not exist. Changing it forces replacement, i.e. \
                              another restore.",
-                        ),
-                )
-                .attribute(triggers_argument("restore"))
-                .attribute(
-                    Attribute::string("id")
-                        .computed()
-                        .use_state_for_unknown()
-                        .description("The restore job id (same as `job_id`)."),
-                )
-                .attribute(
-                    Attribute::string("job_id")
-                        .computed()
-                        .use_state_for_unknown()
-                        .description(
-                            "Id of the HostUp job that ran the restore (`job_…`). Saved in \
-                             state as soon as HostUp accepted the restore, before waiting.",
-                        ),
-                )
-                .attribute(
-                    Attribute::string("status")
-                        .computed()
-                        .use_state_for_unknown()
-                        .description(
-                            "Last known status of the job: `completed` after a successful \
-                             apply; `failed`, or the status seen last, on a tainted resource \
-                             whose wait failed.",
-                        ),
-                )
-                .attribute(
-                    Attribute::string("completed_at")
-                        .computed()
-                        .use_state_for_unknown()
-                        .description(
-                            "When HostUp finished the job (RFC 3339), or null when it has not.",
-                        ),
-                )
-                .block(timeouts_block("the restore job", &[CREATE])),
+                            ),
+                    )
+                    .attribute(triggers_argument("restore")),
+                "restore",
+            )
+            .block(timeouts_block("the restore job", &[CREATE])),
         )
     }
 
