@@ -243,7 +243,19 @@ impl Under {
         type_name: &str,
         config: Option<pb::DynamicValue>,
     ) -> Result<Vec<pb::Diagnostic>, tonic::Status> {
-        bounded(
+        self.validate_resource_within(DEADLINE, type_name, config)
+            .await
+    }
+
+    /// [`Under::validate_resource`] with its own hang bound (for 100 MiB messages).
+    async fn validate_resource_within(
+        &self,
+        limit: Duration,
+        type_name: &str,
+        config: Option<pb::DynamicValue>,
+    ) -> Result<Vec<pb::Diagnostic>, tonic::Status> {
+        within(
+            limit,
             "ValidateResourceTypeConfig",
             self.plugin.client().validate_resource_type_config(
                 pb::validate_resource_type_config::Request {
@@ -384,7 +396,20 @@ impl Under {
         version: i64,
         raw: Option<pb::RawState>,
     ) -> Result<pb::upgrade_resource_state::Response, tonic::Status> {
-        bounded(
+        self.upgrade_within(DEADLINE, type_name, version, raw).await
+    }
+
+    /// [`Under::upgrade`] with its own hang bound (a 100 MiB state takes a debug build
+    /// seconds to decode on a loaded 2-core machine; the bound only tells a hang).
+    async fn upgrade_within(
+        &self,
+        limit: Duration,
+        type_name: &str,
+        version: i64,
+        raw: Option<pb::RawState>,
+    ) -> Result<pb::upgrade_resource_state::Response, tonic::Status> {
+        within(
+            limit,
             "UpgradeResourceState",
             self.plugin
                 .client()
@@ -1197,13 +1222,10 @@ async fn hundred_mib_messages_are_answered() {
     let c = "ValidateResourceTypeConfig with 100 MiB of garbage msgpack";
     let mut garbage = vec![0xc1u8];
     garbage.resize(MIB100, 0x5a);
-    let d = within(
-        Duration::from_secs(60),
-        c,
-        u.validate_resource(BACKUP, msgpack(garbage)),
-    )
-    .await
-    .expect(c);
+    let d = u
+        .validate_resource_within(Duration::from_secs(120), BACKUP, msgpack(garbage))
+        .await
+        .expect(c);
     record(c, &expect_error(c, &d));
     u.plugin.assert_healthy(c).await;
 
@@ -1213,13 +1235,10 @@ async fn hundred_mib_messages_are_answered() {
         &bt,
         &[("vps_id", VPS_APP.into()), ("note", note.clone().into())],
     );
-    let d = within(
-        Duration::from_secs(60),
-        c,
-        u.validate_resource(BACKUP, dv(&cfg, &bt)),
-    )
-    .await
-    .expect(c);
+    let d = u
+        .validate_resource_within(Duration::from_secs(120), BACKUP, dv(&cfg, &bt))
+        .await
+        .expect(c);
     let e = expect_error(c, &d);
     assert_eq!(e, "Note too long", "{:?}", describe(&d));
     record(c, &e);
@@ -1228,13 +1247,11 @@ async fn hundred_mib_messages_are_answered() {
     let c = "UpgradeResourceState with a 100 MiB raw JSON state";
     let raw = format!(r#"{{"vps_id":"{VPS_APP}","id":"job_1","note":"{note}"}}"#);
     drop(note);
-    let r = within(
-        Duration::from_secs(60),
-        c,
-        u.upgrade(BACKUP, 0, raw_json(raw.as_bytes())),
-    )
-    .await
-    .expect(c);
+    let limit = Duration::from_secs(120);
+    let r = u
+        .upgrade_within(limit, BACKUP, 0, raw_json(raw.as_bytes()))
+        .await
+        .expect(c);
     drop(raw);
     well_formed(c, &r.diagnostics);
     let s = r.upgraded_state.as_ref().expect("an upgraded state");
@@ -1249,12 +1266,9 @@ async fn hundred_mib_messages_are_answered() {
     let c = "ValidateResourceTypeConfig with a 300 MiB message (over the 256 MiB limit)";
     let mut over = vec![0xc1u8];
     over.resize(300 << 20, 0);
-    let r = within(
-        Duration::from_secs(60),
-        c,
-        u.validate_resource(BACKUP, msgpack(over)),
-    )
-    .await;
+    let r = u
+        .validate_resource_within(Duration::from_secs(120), BACKUP, msgpack(over))
+        .await;
     let status = r.expect_err("a message over the limit is refused");
     assert!(
         matches!(
