@@ -6,7 +6,7 @@
 //! encode), a `hostup-sim` process, and schema types read back from GetSchema.
 //!
 //! Shared by tests/plugin_transport.rs (handshake, mTLS, Shutdown) and
-//! tests/protocol_robustness.rs. Every wait is bounded: a call that does not answer fails the
+//! tests/protocol_robustness/. Every wait is bounded: a call that does not answer fails the
 //! test.
 #![allow(dead_code)]
 
