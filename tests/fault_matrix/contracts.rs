@@ -1,0 +1,379 @@
+//! The contract each cell checks for its fault (docs/ARCHITECTURE.md, "Contracts").
+
+use std::time::Duration;
+
+use hostup_provider::sim::fixture::{SNAPSHOT_APP, VPS_APP};
+use serde_json::Value;
+
+use crate::faults::{Fault, Target};
+use crate::support::{Tf, TfOutput};
+use crate::terraform_output::{flat, redact_job_ids};
+use crate::{FAIL_MESSAGE, REQUEST_TIMEOUT, SIGINT_LIMIT, SLOW_MS, STUCK_TIMEOUT};
+
+/// After SIGINT: terraform exits with an error within [`SIGINT_LIMIT`].
+pub(crate) fn check_interrupted(
+    out: &TfOutput,
+    after_sigint: Option<Duration>,
+    violations: &mut Vec<String>,
+) {
+    if after_sigint.is_none_or(|t| t > SIGINT_LIMIT) {
+        violations.push(format!(
+            "terraform did not exit within {}s of SIGINT",
+            SIGINT_LIMIT.as_secs()
+        ));
+    }
+    if out.code == Some(0) {
+        violations.push("apply succeeded although it was interrupted".into());
+    }
+}
+
+/// Persistent read faults: retries run out, and the error quotes the start of the body HostUp
+/// sent (docs/ARCHITECTURE.md, "Contracts": never a panic, never a bare "expected value at line 1").
+pub(crate) fn check_fails_quoting_body(fault: Fault, out: &TfOutput, violations: &mut Vec<String>) {
+    let text = flat(&out.all());
+    if out.code == Some(0) || out.code.is_none() {
+        violations.push(format!("apply did not fail cleanly (exit {:?})", out.code));
+    }
+    let quoted = match fault {
+        Fault::PersistentHtml502 => text.contains("HTTP 502") && text.contains("\"<html>"),
+        // The cut body starts like HostUp's JSON: its first key is quoted back.
+        _ => text.contains("{\"") || text.contains("{\\\""),
+    };
+    if !quoted {
+        violations.push("the error does not quote the start of the body".into());
+    }
+}
+
+/// The slow cell passes only if the client gave up on the slow answer and asked again: the
+/// delayed request (the first on its route) must not be the first one on its route to be
+/// answered. Had the client waited (no working request timeout), it would be.
+pub(crate) fn check_gave_up_on_slow_answer(
+    target: Target,
+    requests: &[Value],
+    violations: &mut Vec<String>,
+) {
+    let route = match target {
+        Target::Snapshots => "/api/v2/vps/{id}/snapshots",
+        _ => "/api/jobs/{jobId}",
+    };
+    let on_route: Vec<&Value> = requests
+        .iter()
+        .filter(|r| r["method"] == "GET" && r["route"] == route)
+        .collect();
+    let slow = on_route
+        .iter()
+        .position(|r| r["durationMs"].as_u64().unwrap_or(0) >= SLOW_MS);
+    if on_route.is_empty() || slow == Some(0) {
+        violations.push(format!(
+            "the client waited for the {SLOW_MS} ms answer instead of timing out after \
+             {REQUEST_TIMEOUT} and retrying"
+        ));
+    }
+}
+
+/// What one cell's run left behind, for its contract to judge.
+pub(crate) struct Outcome<'a> {
+    pub(crate) fault: Fault,
+    pub(crate) target: Target,
+    pub(crate) tf: &'a Tf,
+    /// The requests the sim saw.
+    pub(crate) requests: &'a [Value],
+    /// The jobs the sim knew of, including any it was made to forget.
+    pub(crate) jobs: &'a [Value],
+    pub(crate) out: &'a TfOutput,
+    /// How long terraform took to exit after SIGINT, when the cell sent one.
+    pub(crate) after_sigint: Option<Duration>,
+    /// POSTs that arrived at the sim, counted by the probe rule (PostSlow only).
+    pub(crate) post_arrivals: Option<u64>,
+}
+
+impl Outcome<'_> {
+    /// Checks the contract of the cell's target; returns the table's state and POSTs columns.
+    pub(crate) fn check(&self, violations: &mut Vec<String>) -> (String, String) {
+        match self.target {
+            Target::Snapshots => self.check_data_source(violations),
+            _ => self.check_resource(violations),
+        }
+    }
+
+    /// Contract of the data source cells: every fault here is transient, so the read is retried
+    /// and apply succeeds with the right values, without any mutating request.
+    fn check_data_source(&self, violations: &mut Vec<String>) -> (String, String) {
+        let Outcome {
+            fault,
+            tf,
+            requests,
+            out,
+            after_sigint,
+            ..
+        } = *self;
+        if fault == Fault::SigintInRequest {
+            check_interrupted(out, after_sigint, violations);
+        } else if fault.is_persistent() {
+            check_fails_quoting_body(fault, out, violations);
+        } else if out.code != Some(0) {
+            violations.push(format!(
+                "apply failed (exit {:?}) on a transient read fault",
+                out.code
+            ));
+        }
+        let state: Value = serde_json::from_str(&tf.state_file()).unwrap_or(Value::Null);
+        let total = &state["outputs"]["total"]["value"];
+        let names = &state["outputs"]["names"]["value"];
+        let in_state = state["resources"].as_array().is_some_and(|rs| {
+            rs.iter()
+                .any(|r| r["mode"] == "data" && r["type"] == "hostup_vps_snapshots")
+        });
+        if out.code == Some(0) && !fault.is_persistent() && fault != Fault::SigintInRequest {
+            if *total != serde_json::json!(3) {
+                violations.push(format!("total_snapshots is {total}, expected 3"));
+            }
+            if *names != serde_json::json!([SNAPSHOT_APP]) {
+                violations.push(format!(
+                    "snapshot names are {names}, expected [{SNAPSHOT_APP:?}]"
+                ));
+            }
+        }
+        let mutations = requests.iter().filter(|r| r["method"] != "GET").count();
+        if mutations != 0 {
+            violations.push(format!(
+                "{mutations} mutating request(s) from a data source"
+            ));
+        }
+        let st = if in_state {
+            format!("read into state; total_snapshots = {total}, snapshots = {names}")
+        } else {
+            "not in state".into()
+        };
+        (st, format!("{mutations} (reads only)"))
+    }
+
+    /// Contract of the resource cells (docs/ARCHITECTURE.md, "Contracts").
+    fn check_resource(&self, violations: &mut Vec<String>) -> (String, String) {
+        let Outcome {
+            fault,
+            target,
+            tf,
+            requests,
+            jobs,
+            out,
+            after_sigint,
+            post_arrivals,
+        } = *self;
+        let text = flat(&out.all());
+        let post_route = target.post_route().unwrap_or_default();
+        let job_type = target.job_type().unwrap_or_default();
+        let posts: Vec<&Value> = requests
+            .iter()
+            .filter(|r| r["method"] == "POST" && r["route"] == post_route)
+            .collect();
+        let answered = posts.iter().filter(|r| r["fault"].is_null()).count();
+        let faulted: Vec<String> = posts
+            .iter()
+            .filter_map(|r| r["fault"].as_str().map(str::to_owned))
+            .collect();
+        let op_jobs: Vec<&Value> = jobs.iter().filter(|j| j["type"] == job_type).collect();
+        let job_id = op_jobs
+            .first()
+            .and_then(|j| j["jobId"].as_str())
+            .unwrap_or("")
+            .to_owned();
+        let other_posts = requests
+            .iter()
+            .filter(|r| r["method"] != "GET" && r["route"] != post_route)
+            .count();
+
+        // Never more than one POST per operation (a 429'd one never reached the API).
+        if answered > 1 || op_jobs.len() > 1 {
+            violations.push(format!(
+                "{answered} POSTs reached HostUp and {} jobs were created (at most one allowed)",
+                op_jobs.len()
+            ));
+        }
+        if !fault.is_post_fault() && faulted.iter().any(|f| f != "rateLimit") {
+            violations.push(format!(
+                "a POST was answered by a non-429 fault ({faulted:?}) and may have been re-sent"
+            ));
+        }
+        if other_posts != 0 {
+            violations.push(format!("{other_posts} unexpected mutating request(s)"));
+        }
+        let expected_jobs = if fault.is_persistent() { 0 } else { 1 };
+        // A POST slower than the timeout may or may not have reached the handler.
+        let jobs_ok =
+            op_jobs.len() == expected_jobs || (fault == Fault::PostSlow && op_jobs.len() <= 1);
+        if !jobs_ok {
+            violations.push(format!(
+                "expected {expected_jobs} {job_type} job(s), got {}",
+                op_jobs.len()
+            ));
+        }
+        let sent = post_arrivals.unwrap_or(posts.len() as u64);
+        if fault.is_post_fault() && sent != 1 {
+            violations.push(format!(
+                "the POST whose answer was lost was sent {sent} times (must be exactly once)"
+            ));
+        }
+
+        // The state afterwards.
+        let state: Value = serde_json::from_str(&tf.state_file()).unwrap_or(Value::Null);
+        let ty = target.resource_type().unwrap_or_default();
+        let inst = state["resources"]
+            .as_array()
+            .and_then(|rs| {
+                rs.iter()
+                    .find(|r| r["mode"] == "managed" && r["type"] == ty && r["name"] == "t")
+            })
+            .and_then(|r| r["instances"].get(0).cloned())
+            .unwrap_or(Value::Null);
+        let present = !inst.is_null();
+        let tainted = inst["status"] == "tainted";
+        let st_job = inst["attributes"]["job_id"].as_str().unwrap_or("");
+        let st_status = inst["attributes"]["status"].as_str().unwrap_or("null");
+        let job_matches = !job_id.is_empty() && st_job == job_id;
+        let state_text = if !present {
+            "absent".to_string()
+        } else {
+            format!(
+                "{}; job_id {}; status `{st_status}`",
+                if tainted { "**tainted**" } else { "present" },
+                if job_matches {
+                    "= the sim's job".to_string()
+                } else if st_job.is_empty() {
+                    "missing".to_string()
+                } else {
+                    format!("`{}` ≠ the sim's job", redact_job_ids(st_job))
+                }
+            )
+        };
+        let posts_text = {
+            let mut s = format!("{answered}");
+            if !faulted.is_empty() {
+                s.push_str(&format!(
+                    " (+{} answered by `{}`)",
+                    faulted.len(),
+                    faulted.join("`, `")
+                ));
+            }
+            if let Some(n) = post_arrivals {
+                s = format!("{n} arrived, {answered} answered");
+            }
+            let n = op_jobs.len();
+            format!("{s} → {n} job{}", if n == 1 { "" } else { "s" })
+        };
+
+        let must = |ok: bool, what: &str, violations: &mut Vec<String>| {
+            if !ok {
+                violations.push(what.to_string());
+            }
+        };
+        let has = |s: &str| text.contains(s);
+        if fault.is_job_fault() || fault == Fault::SigintInRequest {
+            // The wait failed: an error, and a tainted resource holding the job id.
+            must(
+                out.code.is_some_and(|c| c != 0),
+                "apply did not fail",
+                violations,
+            );
+            must(present, "the resource is not in state", violations);
+            must(tainted, "the resource is not tainted", violations);
+            must(
+                job_matches,
+                "state does not hold the sim's job id",
+                violations,
+            );
+            must(
+                !job_id.is_empty() && has(&job_id),
+                "the error does not name the job",
+                violations,
+            );
+            must(has(VPS_APP), "the error does not name the VPS", violations);
+            match fault {
+                Fault::JobFailed => {
+                    must(
+                        has(FAIL_MESSAGE),
+                        "the error lacks HostUp's failure message",
+                        violations,
+                    );
+                    must(
+                        st_status == "failed",
+                        "status in state is not `failed`",
+                        violations,
+                    );
+                }
+                Fault::JobStuck => {
+                    must(
+                        has("Timed out"),
+                        "the error does not say it timed out",
+                        violations,
+                    );
+                    must(
+                        has("timeouts.create") && has(STUCK_TIMEOUT),
+                        "the error does not name timeouts.create and its value",
+                        violations,
+                    );
+                }
+                Fault::JobUnknown => {
+                    must(
+                        has("no longer knows") || has("job_not_found"),
+                        "the error does not say HostUp does not know the job",
+                        violations,
+                    );
+                }
+                Fault::Sigint | Fault::SigintInRequest => {
+                    check_interrupted(out, after_sigint, violations);
+                    must(
+                        has("may still be running"),
+                        "the error does not say the job may still be running",
+                        violations,
+                    );
+                }
+                _ => {}
+            }
+        } else if fault.is_persistent() {
+            // Retries run out at plan time: a clean error quoting the body, nothing queued.
+            check_fails_quoting_body(fault, out, violations);
+            must(
+                !present,
+                "a resource is in state although nothing was queued",
+                violations,
+            );
+        } else if fault.is_post_fault() {
+            // The answer to the POST was lost: never re-sent, and the error says a job may exist.
+            must(
+                out.code.is_some_and(|c| c != 0),
+                "apply did not fail",
+                violations,
+            );
+            must(
+                has("may have been queued") && has("import"),
+                "the error does not say the operation may have been queued (and how to adopt it)",
+                violations,
+            );
+            must(has(VPS_APP), "the error does not name the VPS", violations);
+        } else {
+            // Transient read faults are retried: apply succeeds, the job completed.
+            must(
+                out.code == Some(0),
+                "apply failed on a transient fault",
+                violations,
+            );
+            must(
+                present && !tainted,
+                "the resource is not cleanly in state",
+                violations,
+            );
+            must(
+                job_matches,
+                "state does not hold the sim's job id",
+                violations,
+            );
+            must(
+                st_status == "completed",
+                "status in state is not `completed`",
+                violations,
+            );
+        }
+        (state_text, posts_text)
+    }
+}
