@@ -25,7 +25,7 @@ pub const ENV_API_KEY: &str = "HOSTUP_API_KEY";
 pub const ENV_ENDPOINT: &str = "HOSTUP_ENDPOINT";
 /// Environment variable overriding the per-attempt HTTP request timeout (a Go-style duration,
 /// default 30s). Exists for networks or proxies slower than HostUp itself, and so that the
-/// fault-matrix test (tests/fault_matrix.rs) can exercise "HostUp answers slower than the
+/// fault-matrix test (tests/fault_matrix/) can exercise "HostUp answers slower than the
 /// request timeout" in seconds instead of minutes. Not a schema attribute: it tunes the
 /// transport, not the infrastructure, so it stays out of plans and state.
 pub const ENV_REQUEST_TIMEOUT: &str = "HOSTUP_REQUEST_TIMEOUT";

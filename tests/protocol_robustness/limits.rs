@@ -6,7 +6,7 @@ use std::time::Duration;
 use hostup_provider::plugin::proto::tfplugin5 as pb;
 use hostup_provider::plugin::value::{decode_msgpack, Type, Value};
 
-use crate::plugin_client::Sim;
+use crate::plugin_client::{within, Sim};
 use crate::under::{raw_json, Under};
 use crate::values::{
     describe, dv, expect_error, first_error, msgpack, noise, null_dv, object, record, well_formed,
