@@ -13,10 +13,14 @@
 //! destroy only forgets the resource (docs/ARCHITECTURE.md, "Resources"). The rules that keep that promise are here
 //! so both resources keep it the same way.
 
+use std::fmt::Debug;
+
+use serde::{Deserialize, Serialize};
+
 use crate::hostup::{JobKind, JobOutcome, JobRef, JobSnapshot, JobState};
 use crate::plugin::diag::{AttributePath, Diagnostic};
 use crate::plugin::framework::{
-    CreateResponse, Ctx, ImportResponse, ObjectValue, PlanRequest, PlanResponse, Private,
+    CreateResponse, Ctx, Field, ImportResponse, ObjectValue, PlanRequest, PlanResponse, Private,
     ReadRequest, ReadResponse,
 };
 
@@ -24,7 +28,6 @@ use crate::plugin::schema::{Attribute, Block};
 
 use super::data::HostupData;
 use super::errors::{self, Paths, Subject};
-use super::this_run::JobKey;
 use super::values::{now_rfc3339, split_import_id};
 
 // What an action-style resource is built from besides this room's own rules: the job-operation
@@ -36,13 +39,32 @@ pub use super::operation::{
     Prepared, SendFuture,
 };
 pub use super::schema_parts::{timeouts_block, triggers_argument, vps_id_argument};
-pub use super::values::{
-    known_str, opt_str, required_strs, validate_snapshot_name, validate_vps_id,
-};
+pub use super::this_run::JobKey;
+pub use super::values::{known, required, validate_snapshot_name, validate_vps_id, Triggers};
 
-/// What pairs an action resource in state with the create that replaces it (see
-/// [`job_key`]).
-pub type Key = JobKey;
+/// The attributes of [`job_attributes`] as an action-style resource reads them from its
+/// state: which job it stands for and what was last seen of it.
+#[derive(Debug, Deserialize)]
+struct JobModel {
+    vps_id: Field<String>,
+    job_id: Field<String>,
+    status: Field<String>,
+}
+
+/// What an action-style resource records of its job as soon as HostUp accepted it.
+#[derive(Serialize)]
+struct JobStarted<'a> {
+    id: &'a str,
+    job_id: &'a str,
+    status: &'a str,
+}
+
+/// What it records of the job's end (or of the last look at it).
+#[derive(Serialize)]
+struct JobSeen<'a> {
+    status: &'a str,
+    completed_at: Option<&'a str>,
+}
 
 /// The computed attributes every action-style resource has (`id`, `job_id`, `status`,
 /// `completed_at`), added to its block; `what` names the operation ("backup", "restore").
@@ -108,14 +130,16 @@ pub fn settle_private(private: &mut Private) {
 }
 
 /// What pairs an action resource in state with the create that replaces it: its type, VPS and
-/// `args` (the arguments besides `vps_id` and `timeouts`), as [`super::this_run`] keys them.
-pub fn job_key(type_name: &str, obj: &ObjectValue, args: &[&str]) -> Option<JobKey> {
-    let vps_id = obj.string("vps_id")?;
-    let rest: Vec<String> = args
-        .iter()
-        .map(|a| format!("{a}={:?}", obj.attr(a)))
-        .collect();
-    Some((type_name.to_owned(), vps_id.to_owned(), rest.join(";")))
+/// `run_args` (the arguments besides `vps_id` and `timeouts`, from its typed model), as
+/// [`super::this_run`] keys them. A prior state, a config and a plan of the same arguments
+/// give the same key; an argument still unknown gives another.
+pub fn job_key(type_name: &str, vps_id: &Field<String>, run_args: &impl Debug) -> Option<JobKey> {
+    let vps_id = vps_id.get()?;
+    Some((
+        type_name.to_owned(),
+        vps_id.clone(),
+        format!("{run_args:?}"),
+    ))
 }
 
 /// Private-state key of the plan of a create that adopts an unfinished job: the job id. The
@@ -125,11 +149,14 @@ pub fn job_key(type_name: &str, obj: &ObjectValue, args: &[&str]) -> Option<JobK
 /// [`super::this_run`].
 const ADOPT_KEY: &str = "adopt_job";
 
-fn unfinished_in(state: &ObjectValue) -> Option<&str> {
-    let terminal = state
-        .string("status")
+/// The job of a state whose last seen status was not final.
+fn unfinished_in(state: &ObjectValue) -> Option<String> {
+    let m: JobModel = state.decode().ok()?;
+    let terminal = m
+        .status
+        .as_deref()
         .is_some_and(|s| JobState::of_word(s).is_terminal());
-    state.string("job_id").filter(|_| !terminal)
+    m.job_id.into_option().filter(|_| !terminal)
 }
 
 /// Destroy of an action resource only forgets it; when its job had not finished (a tainted
@@ -145,7 +172,7 @@ pub fn forget(
     };
     let job = private
         .get::<String>(ADOPT_KEY)
-        .or_else(|| unfinished_in(prior).map(str::to_owned));
+        .or_else(|| unfinished_in(prior));
     if let Some(job_id) = job {
         data.run.saw_unfinished_job(key, &job_id);
     }
@@ -164,17 +191,17 @@ pub async fn record_and_wait(
 ) -> Option<JobOutcome> {
     let mut state = planned.clone();
     let id = job_ref.job_id.as_str();
-    state
-        .set_attr("id", id)
-        .set_attr("job_id", id)
-        .set_attr("status", status);
+    state.set_fields(&JobStarted {
+        id,
+        job_id: id,
+        status,
+    });
     resp.state = state;
     let end = job.wait(job_ref, subject).await;
-    if let Some(s) = &end.status {
-        resp.state.set_attr("status", s.as_str());
-    }
-    resp.state
-        .set_attr("completed_at", opt_str(end.completed_at.as_deref()));
+    resp.state.set_fields(&JobSeen {
+        status: end.status.as_ref().map_or(status, |s| s.as_str()),
+        completed_at: end.completed_at.as_deref(),
+    });
     match end.error {
         Some(e) => {
             resp.diagnostics.push(e);
@@ -275,8 +302,13 @@ pub async fn refresh_job(
 ) -> Option<JobSnapshot> {
     let cur = &req.current_state;
     let job_id = unfinished_in(cur)?;
+    let job_id = job_id.as_str();
     let mut job_ref = JobRef::new(job_id);
-    if let Some(v) = cur.string("vps_id") {
+    if let Ok(JobModel {
+        vps_id: Field::Value(v),
+        ..
+    }) = cur.decode()
+    {
         job_ref = job_ref.on_vps(v);
     }
     match data.client(ctx).get_job(&job_ref).await {
@@ -287,7 +319,6 @@ pub async fn refresh_job(
                 data.run.saw_unfinished_job(k, job_id);
             }
             if let Some(st) = resp.state.as_mut() {
-                st.set_attr("status", status_of(&snap));
                 let finished = match snap.job_state() {
                     JobState::Completed => {
                         Some(snap.finished_at.clone().unwrap_or_else(now_rfc3339))
@@ -295,7 +326,10 @@ pub async fn refresh_job(
                     JobState::Failed => snap.finished_at.clone(),
                     _ => None,
                 };
-                st.set_attr("completed_at", opt_str(finished.as_deref()));
+                st.set_fields(&JobSeen {
+                    status: &status_of(&snap),
+                    completed_at: finished.as_deref(),
+                });
             }
             Some(snap)
         }
@@ -366,12 +400,23 @@ pub async fn import_job(
         );
         return None;
     }
-    resp.state
-        .set_attr("vps_id", vps_id)
-        .set_attr("id", job_id)
-        .set_attr("job_id", job_id)
-        .set_attr("status", status_of(&snap))
-        .set_attr("completed_at", opt_str(snap.finished_at.as_deref()));
+    /// What an import knows of every action resource: its VPS and its job.
+    #[derive(Serialize)]
+    struct Imported<'a> {
+        vps_id: &'a str,
+        #[serde(flatten)]
+        started: JobStarted<'a>,
+        completed_at: Option<&'a str>,
+    }
+    resp.state.set_fields(&Imported {
+        vps_id,
+        started: JobStarted {
+            id: job_id,
+            job_id,
+            status: &status_of(&snap),
+        },
+        completed_at: snap.finished_at.as_deref(),
+    });
     resp.private.set(IMPORTED_KEY, &true);
     Some(snap)
 }

@@ -4,23 +4,51 @@
 //! their servers by name; HostUp's docs insist names and IPs are never valid ids.
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 use crate::hostup::Vps;
 use crate::plugin::diag::AttributePath;
 use crate::plugin::framework::{
-    Ctx, DataSource, ObjectValue, ReadDataSourceRequest, ReadDataSourceResponse, ValidateRequest,
+    Ctx, DataSource, Field, ReadDataSourceRequest, ReadDataSourceResponse, ValidateRequest,
     ValidateResponse,
 };
 use crate::plugin::schema::{Attribute, Block, Schema};
-use crate::plugin::value::Value;
 
 use super::data::HostupData;
 use super::errors::{api_error, Paths};
-use super::values::opt_str;
 
 /// The `hostup_vps` data source.
 #[derive(Debug, Default)]
 pub struct VpsData;
+
+/// The data source's arguments: exactly one of them is set.
+#[derive(Debug, Deserialize)]
+struct Config {
+    id: Field<String>,
+    name: Field<String>,
+}
+
+/// What a read records of the VPS found.
+#[derive(Serialize)]
+struct Found<'a> {
+    id: &'a str,
+    name: Option<&'a str>,
+    primary_ip: Option<&'a str>,
+    service_status: Option<&'a str>,
+    power_state: Option<&'a str>,
+}
+
+impl<'a> Found<'a> {
+    fn of(v: &'a Vps) -> Self {
+        Found {
+            id: &v.id,
+            name: v.name.as_deref(),
+            primary_ip: v.primary_ip.as_deref(),
+            service_status: v.service_status.as_ref().map(|s| s.as_str()),
+            power_state: v.power_state.as_ref().map(|s| s.as_str()),
+        }
+    }
+}
 
 #[async_trait]
 impl DataSource<HostupData> for VpsData {
@@ -65,27 +93,27 @@ impl DataSource<HostupData> for VpsData {
     }
 
     async fn validate(&self, _ctx: &Ctx, req: ValidateRequest, resp: &mut ValidateResponse) {
-        let c = &req.config;
-        if !c.is_known("id") || !c.is_known("name") {
+        let Some(c) = req.config.model::<Config>(&mut resp.diagnostics) else {
+            return;
+        };
+        if c.id.is_unknown() || c.name.is_unknown() {
             return;
         }
-        let id = c.attr("id");
-        let name = c.attr("name");
-        if id.is_null() == name.is_null() {
+        if c.id.is_null() == c.name.is_null() {
             resp.diagnostics
                 .error(
                     "Set exactly one of id and name",
                     "`hostup_vps` looks a VPS up either by `id` or by `name`; set one of them \
                      (not both, not neither).",
                 )
-                .at(AttributePath::root(if id.is_null() {
+                .at(AttributePath::root(if c.id.is_null() {
                     "id"
                 } else {
                     "name"
                 }));
         }
-        for attr in ["id", "name"] {
-            if c.string(attr).is_some_and(|s| s.trim().is_empty()) {
+        for (attr, value) in [("id", &c.id), ("name", &c.name)] {
+            if value.as_deref().is_some_and(|s| s.trim().is_empty()) {
                 resp.diagnostics
                     .error(
                         format!("Empty {attr}"),
@@ -105,10 +133,15 @@ impl DataSource<HostupData> for VpsData {
         let Some(data) = req.provider.require(&mut resp.diagnostics) else {
             return;
         };
+        let Some(config) = req.config.model::<Config>(&mut resp.diagnostics) else {
+            return;
+        };
         let client = data.client(ctx);
-        if let Some(id) = req.config.string("id") {
+        if let Some(id) = config.id.as_deref() {
             match client.get_vps(id).await {
-                Ok(v) => fill(&mut resp.state, &v),
+                Ok(v) => {
+                    resp.state.set_fields(&Found::of(&v));
+                }
                 Err(e) => {
                     let paths = Paths {
                         vps_id: Some("id"),
@@ -123,7 +156,7 @@ impl DataSource<HostupData> for VpsData {
             }
             return;
         }
-        let Some(name) = req.config.string("name") else {
+        let Some(name) = config.name.as_deref() else {
             resp.diagnostics.error(
                 "Set exactly one of id and name",
                 "`hostup_vps` needs `id` or `name`.",
@@ -132,7 +165,9 @@ impl DataSource<HostupData> for VpsData {
         };
         match client.find_vps_by_name(name).await {
             Ok(found) => match found.as_slice() {
-                [one] => fill(&mut resp.state, one),
+                [one] => {
+                    resp.state.set_fields(&Found::of(one));
+                }
                 [] => {
                     resp.diagnostics
                         .error(
@@ -170,23 +205,4 @@ impl DataSource<HostupData> for VpsData {
             }
         }
     }
-}
-
-fn fill(state: &mut ObjectValue, v: &Vps) {
-    state
-        .set_attr("id", v.id.as_str())
-        .set_attr("name", opt_str(v.name.as_deref()))
-        .set_attr("primary_ip", opt_str(v.primary_ip.as_deref()))
-        .set_attr(
-            "service_status",
-            v.service_status
-                .as_ref()
-                .map_or(Value::Null, |s| Value::from(s.as_str())),
-        )
-        .set_attr(
-            "power_state",
-            v.power_state
-                .as_ref()
-                .map_or(Value::Null, |s| Value::from(s.as_str())),
-        );
 }

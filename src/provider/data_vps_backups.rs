@@ -5,19 +5,20 @@
 //! `hostup_vps_backup`, and list what a restore could use.
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
-use crate::hostup::{Backup, BackupList};
+use crate::hostup::{Backup, BackupList, QuotaInfo};
 use crate::plugin::framework::{
-    Ctx, DataSource, ObjectValue, ReadDataSourceRequest, ReadDataSourceResponse, ValidateRequest,
+    Ctx, DataSource, Field, ReadDataSourceRequest, ReadDataSourceResponse, ValidateRequest,
     ValidateResponse,
 };
 use crate::plugin::schema::{object_type, Attribute, Block, Schema};
-use crate::plugin::value::{Type, Value};
+use crate::plugin::value::Type;
 
 use super::data::HostupData;
 use super::errors::{api_error, Paths};
 use super::schema_parts::gate_attribute;
-use super::values::{gate_value, object, opt_f64, opt_i64, opt_str, validate_vps_id};
+use super::values::{validate_vps_id, GateModel};
 
 /// The `hostup_vps_backups` data source.
 #[derive(Debug, Default)]
@@ -35,16 +36,77 @@ fn backup_type() -> Type {
     ])
 }
 
-fn backup_value(b: &Backup) -> Value {
-    object([
-        ("id", Value::from(b.id.as_str())),
-        ("display_id", opt_str(b.display_id.as_deref())),
-        ("storage_key", opt_str(b.storage_key.as_deref())),
-        ("created_at", opt_str(b.created_at.as_deref())),
-        ("size_gb", opt_f64(b.size_gb)),
-        ("backup_type", opt_str(b.backup_type.as_deref())),
-        ("note", opt_str(b.note.as_deref())),
-    ])
+/// The data source's argument.
+#[derive(Debug, Deserialize)]
+struct Config {
+    vps_id: Field<String>,
+}
+
+/// What a read records: the list, the quota and the gates as HostUp reports them.
+#[derive(Serialize)]
+struct Listed<'a> {
+    id: &'a str,
+    backups: Vec<BackupModel<'a>>,
+    quota_info: Option<QuotaModel>,
+    can_create_backup: Option<GateModel<'a>>,
+    can_restore: Option<GateModel<'a>>,
+}
+
+/// One element of `backups` (a size that is not a finite number is null).
+#[derive(Serialize)]
+struct BackupModel<'a> {
+    id: &'a str,
+    display_id: Option<&'a str>,
+    storage_key: Option<&'a str>,
+    created_at: Option<&'a str>,
+    size_gb: Option<f64>,
+    backup_type: Option<&'a str>,
+    note: Option<&'a str>,
+}
+
+impl<'a> BackupModel<'a> {
+    fn of(b: &'a Backup) -> Self {
+        BackupModel {
+            id: &b.id,
+            display_id: b.display_id.as_deref(),
+            storage_key: b.storage_key.as_deref(),
+            created_at: b.created_at.as_deref(),
+            size_gb: b.size_gb.filter(|f| f.is_finite()),
+            backup_type: b.backup_type.as_deref(),
+            note: b.note.as_deref(),
+        }
+    }
+}
+
+/// `quota_info`.
+#[derive(Serialize)]
+struct QuotaModel {
+    used: Option<i64>,
+    limit: Option<i64>,
+    remaining: Option<i64>,
+}
+
+impl QuotaModel {
+    fn of(q: &QuotaInfo) -> Self {
+        QuotaModel {
+            used: q.used,
+            limit: q.limit,
+            remaining: q.remaining,
+        }
+    }
+}
+
+impl<'a> Listed<'a> {
+    fn of(vps_id: &'a str, list: &'a BackupList) -> Self {
+        let actions = list.actions.as_ref();
+        Listed {
+            id: vps_id,
+            backups: list.backups.iter().map(BackupModel::of).collect(),
+            quota_info: list.quota_info.as_ref().map(QuotaModel::of),
+            can_create_backup: GateModel::of(actions.and_then(|a| a.can_create_backup.as_ref())),
+            can_restore: GateModel::of(actions.and_then(|a| a.can_restore.as_ref())),
+        }
+    }
 }
 
 #[async_trait]
@@ -104,7 +166,9 @@ impl DataSource<HostupData> for VpsBackups {
     }
 
     async fn validate(&self, _ctx: &Ctx, req: ValidateRequest, resp: &mut ValidateResponse) {
-        validate_vps_id(&req.config, &mut resp.diagnostics);
+        if let Some(c) = req.config.model::<Config>(&mut resp.diagnostics) {
+            validate_vps_id(&c.vps_id, &mut resp.diagnostics);
+        }
     }
 
     async fn read(
@@ -116,11 +180,16 @@ impl DataSource<HostupData> for VpsBackups {
         let Some(data) = req.provider.require(&mut resp.diagnostics) else {
             return;
         };
-        let Some(vps_id) = req.config.string("vps_id").map(str::to_owned) else {
+        let Some(Config {
+            vps_id: Field::Value(vps_id),
+        }) = req.config.model(&mut resp.diagnostics)
+        else {
             return;
         };
         match data.client(ctx).list_backups(&vps_id).await {
-            Ok(list) => fill(&mut resp.state, &vps_id, &list),
+            Ok(list) => {
+                resp.state.set_fields(&Listed::of(&vps_id, &list));
+            }
             Err(e) => {
                 resp.diagnostics.push(api_error(
                     format!("Could not list the backups of VPS {vps_id}"),
@@ -132,36 +201,11 @@ impl DataSource<HostupData> for VpsBackups {
     }
 }
 
-fn fill(state: &mut ObjectValue, vps_id: &str, list: &BackupList) {
-    let actions = list.actions.as_ref();
-    let quota = list.quota_info.as_ref().map_or(Value::Null, |q| {
-        object([
-            ("used", opt_i64(q.used)),
-            ("limit", opt_i64(q.limit)),
-            ("remaining", opt_i64(q.remaining)),
-        ])
-    });
-    state
-        .set_attr("id", vps_id)
-        .set_attr(
-            "backups",
-            Value::List(list.backups.iter().map(backup_value).collect()),
-        )
-        .set_attr("quota_info", quota)
-        .set_attr(
-            "can_create_backup",
-            gate_value(actions.and_then(|a| a.can_create_backup.as_ref())),
-        )
-        .set_attr(
-            "can_restore",
-            gate_value(actions.and_then(|a| a.can_restore.as_ref())),
-        );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::framework::SchemaInfo;
+    use crate::plugin::framework::{ObjectValue, SchemaInfo};
+    use crate::plugin::value::Value;
 
     #[test]
     fn fills_every_computed_attribute() {
@@ -174,7 +218,7 @@ mod tests {
         .unwrap_or_default();
         let mut st = ObjectValue::empty(SchemaInfo::new(VpsBackups.schema()));
         st.set_attr("vps_id", "vps_1");
-        fill(&mut st, "vps_1", &list);
+        st.set_fields(&Listed::of("vps_1", &list));
         assert!(st.take_misuse().is_empty());
         assert_eq!(st.attr("can_restore"), &Value::Null);
         assert_eq!(st.attr("quota_info").attr("used"), Some(&Value::from(1i64)));

@@ -5,19 +5,20 @@
 //! whether HostUp would accept a snapshot or restore right now, before changing anything.
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 use crate::hostup::{Snapshot, SnapshotList};
 use crate::plugin::framework::{
-    Ctx, DataSource, ReadDataSourceRequest, ReadDataSourceResponse, ValidateRequest,
+    Ctx, DataSource, Field, ReadDataSourceRequest, ReadDataSourceResponse, ValidateRequest,
     ValidateResponse,
 };
 use crate::plugin::schema::{object_type, Attribute, Block, Schema};
-use crate::plugin::value::{Type, Value};
+use crate::plugin::value::Type;
 
 use super::data::HostupData;
 use super::errors::{api_error, Paths};
 use super::schema_parts::gate_attribute;
-use super::values::{gate_value, object, opt_str, validate_vps_id};
+use super::values::{validate_vps_id, GateModel};
 
 /// The `hostup_vps_snapshots` data source.
 #[derive(Debug, Default)]
@@ -36,20 +37,65 @@ pub fn snapshot_object_type() -> Type {
     ])
 }
 
-/// One snapshot as an element of `snapshots`.
-pub fn snapshot_value(s: &Snapshot) -> Value {
-    object([
-        ("name", Value::from(s.name.as_str())),
-        ("display_id", opt_str(s.display_id.as_deref())),
-        ("description", opt_str(s.description.as_deref())),
-        ("created_at", opt_str(s.created_at.as_deref())),
-        ("expires_at", opt_str(s.expires_at.as_deref())),
-        (
-            "includes_memory_state",
-            s.includes_memory_state.map_or(Value::Null, Value::Bool),
-        ),
-        ("parent_name", opt_str(s.parent_name.as_deref())),
-    ])
+/// The data source's argument.
+#[derive(Debug, Deserialize)]
+struct Config {
+    vps_id: Field<String>,
+}
+
+/// What a read records: the list, the slots and the gates as HostUp reports them.
+#[derive(Serialize)]
+struct Listed<'a> {
+    id: &'a str,
+    available: bool,
+    reason: Option<&'a str>,
+    total_snapshots: Option<i64>,
+    used_snapshots: i64,
+    can_create: Option<GateModel<'a>>,
+    can_restore: Option<GateModel<'a>>,
+    snapshots: Vec<SnapshotModel<'a>>,
+}
+
+/// One element of `snapshots`.
+#[derive(Serialize)]
+struct SnapshotModel<'a> {
+    name: &'a str,
+    display_id: Option<&'a str>,
+    description: Option<&'a str>,
+    created_at: Option<&'a str>,
+    expires_at: Option<&'a str>,
+    includes_memory_state: Option<bool>,
+    parent_name: Option<&'a str>,
+}
+
+impl<'a> SnapshotModel<'a> {
+    fn of(s: &'a Snapshot) -> Self {
+        SnapshotModel {
+            name: &s.name,
+            display_id: s.display_id.as_deref(),
+            description: s.description.as_deref(),
+            created_at: s.created_at.as_deref(),
+            expires_at: s.expires_at.as_deref(),
+            includes_memory_state: s.includes_memory_state,
+            parent_name: s.parent_name.as_deref(),
+        }
+    }
+}
+
+impl<'a> Listed<'a> {
+    fn of(vps_id: &'a str, list: &'a SnapshotList) -> Self {
+        let actions = list.actions.as_ref();
+        Listed {
+            id: vps_id,
+            available: list.available.unwrap_or(list.total_snapshots() != Some(0)),
+            reason: list.reason.as_deref(),
+            total_snapshots: list.total_snapshots(),
+            used_snapshots: list.used_snapshots(),
+            can_create: GateModel::of(actions.and_then(|a| a.can_create.as_ref())),
+            can_restore: GateModel::of(actions.and_then(|a| a.can_restore.as_ref())),
+            snapshots: list.data.iter().map(SnapshotModel::of).collect(),
+        }
+    }
 }
 
 #[async_trait]
@@ -116,7 +162,9 @@ impl DataSource<HostupData> for VpsSnapshots {
     }
 
     async fn validate(&self, _ctx: &Ctx, req: ValidateRequest, resp: &mut ValidateResponse) {
-        validate_vps_id(&req.config, &mut resp.diagnostics);
+        if let Some(c) = req.config.model::<Config>(&mut resp.diagnostics) {
+            validate_vps_id(&c.vps_id, &mut resp.diagnostics);
+        }
     }
 
     async fn read(
@@ -128,12 +176,17 @@ impl DataSource<HostupData> for VpsSnapshots {
         let Some(data) = req.provider.require(&mut resp.diagnostics) else {
             return;
         };
-        let Some(vps_id) = req.config.string("vps_id").map(str::to_owned) else {
+        let Some(Config {
+            vps_id: Field::Value(vps_id),
+        }) = req.config.model(&mut resp.diagnostics)
+        else {
             return;
         };
         let client = data.client(ctx);
         match client.list_snapshots(&vps_id).await {
-            Ok(list) => fill(&mut resp.state, &vps_id, &list),
+            Ok(list) => {
+                resp.state.set_fields(&Listed::of(&vps_id, &list));
+            }
             Err(e) => {
                 resp.diagnostics.push(api_error(
                     format!("Could not list the snapshots of VPS {vps_id}"),
@@ -145,38 +198,11 @@ impl DataSource<HostupData> for VpsSnapshots {
     }
 }
 
-fn fill(state: &mut crate::plugin::framework::ObjectValue, vps_id: &str, list: &SnapshotList) {
-    let actions = list.actions.as_ref();
-    state
-        .set_attr("id", vps_id)
-        .set_attr(
-            "available",
-            Value::Bool(list.available.unwrap_or(list.total_snapshots() != Some(0))),
-        )
-        .set_attr("reason", opt_str(list.reason.as_deref()))
-        .set_attr(
-            "total_snapshots",
-            super::values::opt_i64(list.total_snapshots()),
-        )
-        .set_attr("used_snapshots", list.used_snapshots())
-        .set_attr(
-            "can_create",
-            gate_value(actions.and_then(|a| a.can_create.as_ref())),
-        )
-        .set_attr(
-            "can_restore",
-            gate_value(actions.and_then(|a| a.can_restore.as_ref())),
-        )
-        .set_attr(
-            "snapshots",
-            Value::List(list.data.iter().map(snapshot_value).collect()),
-        );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::plugin::framework::{ObjectValue, SchemaInfo};
+    use crate::plugin::value::Value;
 
     #[test]
     fn fills_every_computed_attribute() {
@@ -192,7 +218,7 @@ mod tests {
         let info = SchemaInfo::new(VpsSnapshots.schema());
         let mut st = ObjectValue::empty(info);
         st.set_attr("vps_id", "vps_1");
-        fill(&mut st, "vps_1", &list);
+        st.set_fields(&Listed::of("vps_1", &list));
         assert!(st.take_misuse().is_empty());
         assert_eq!(st.i64("total_snapshots"), Some(3));
         assert_eq!(st.i64("used_snapshots"), Some(1));

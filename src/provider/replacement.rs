@@ -16,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::plugin::framework::{ObjectValue, PlanRequest, PlanResponse, Private};
+use crate::plugin::framework::{PlanResponse, Private};
 
 /// Private-state key of the note.
 const KEY: &str = "replaces";
@@ -31,28 +31,22 @@ pub struct Replaced {
     pub name: Option<String>,
 }
 
-/// The first plan call: notes the prior object (`name_attr` names its name attribute) in the
-/// planned private state. Call it in every plan with a prior state: whether a replacement
-/// follows is not known here.
-pub fn note_prior<D>(req: &PlanRequest<D>, name_attr: &str, resp: &mut PlanResponse) {
-    let Some(prior) = &req.prior_state else {
-        return;
-    };
-    let Some(vps_id) = prior.string("vps_id") else {
-        return;
-    };
+/// The first plan call: notes the prior object (its VPS and name) in the planned private
+/// state. Call it in every plan with a prior state: whether a replacement follows is not
+/// known here.
+pub fn note_prior(vps_id: &str, name: Option<&str>, resp: &mut PlanResponse) {
     let note = Replaced {
         vps_id: vps_id.to_owned(),
-        name: prior.string(name_attr).map(str::to_owned),
+        name: name.map(str::to_owned),
     };
     resp.planned_private.set(KEY, &note);
 }
 
 /// The object this create half of a replacement replaces, when the first call noted one on
-/// the same VPS as `config`.
-pub fn replaced(private: &Private, config: &ObjectValue) -> Option<Replaced> {
+/// the same VPS as the configuration's `vps_id`.
+pub fn replaced(private: &Private, vps_id: &str) -> Option<Replaced> {
     let note = private.get::<Replaced>(KEY)?;
-    (config.string("vps_id") == Some(note.vps_id.as_str())).then_some(note)
+    (note.vps_id == vps_id).then_some(note)
 }
 
 /// Drops the note from the private state a create or update stores: it only ever describes

@@ -12,23 +12,25 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::hostup::{BackupList, Client, CreateBackup, JobKind, JobOutcome, JobRef};
 use crate::plugin::diag::{AttributePath, Diagnostic};
 use crate::plugin::framework::{
-    timeouts, CreateRequest, CreateResponse, Ctx, DeleteRequest, DeleteResponse, ImportRequest,
-    ImportResponse, ObjectValue, PlanDestroyRequest, PlanDestroyResponse, PlanRequest,
-    PlanResponse, ReadRequest, ReadResponse, Resource, UpdateRequest, UpdateResponse,
+    timeouts, CreateRequest, CreateResponse, Ctx, DeleteRequest, DeleteResponse, Field,
+    ImportRequest, ImportResponse, ObjectValue, PlanDestroyRequest, PlanDestroyResponse,
+    PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, UpdateRequest, UpdateResponse,
     ValidateRequest, ValidateResponse,
 };
 use crate::plugin::schema::{Attribute, Block, Schema};
 
 use super::action::{
     adopt_unfinished, adoption_notice, forget, import_job, job_attributes, job_key, job_result_str,
-    known_str, no_gate, opt_str, plan_prior, post_error, prepare, read_for_gate, read_then_check,
-    record_and_wait, refresh_job, required_strs, settle_private, timeouts_block, triggers_argument,
-    validate_vps_id, vps_id_argument, Adoption, GateCheck, GateFuture, Key, OpTimeout, SendFuture,
+    known, no_gate, plan_prior, post_error, prepare, read_for_gate, read_then_check,
+    record_and_wait, refresh_job, required, settle_private, timeouts_block, triggers_argument,
+    validate_vps_id, vps_id_argument, Adoption, GateCheck, GateFuture, JobKey, OpTimeout,
+    SendFuture, Triggers,
 };
 use super::data::HostupData;
 use super::errors::{api_error, Paths, Subject};
@@ -39,7 +41,8 @@ pub const TYPE_NAME: &str = "hostup_vps_backup";
 pub const CREATE: OpTimeout = OpTimeout::new("create", Duration::from_secs(60 * 60));
 /// `timeouts.delete` (only used with `delete_on_destroy`).
 pub const DELETE: OpTimeout = OpTimeout::new("delete", Duration::from_secs(10 * 60));
-/// The arguments besides `vps_id` that make one backup run.
+/// The arguments besides `vps_id` that make one backup run (the attributes of
+/// [`Model::run_args`]).
 const RUN_ARGS: &[&str] = &["note", "triggers"];
 const MAX_NOTE: usize = 255;
 
@@ -51,8 +54,53 @@ fn subject(vps_id: &str) -> Subject {
     Subject::new(TYPE_NAME, vps_id, "backup")
 }
 
-fn key(obj: &ObjectValue) -> Option<Key> {
-    job_key(TYPE_NAME, obj, RUN_ARGS)
+/// The resource's typed model: its attributes as config, plan and state hold them (those of
+/// the job every action-style resource has are read and written by the action room).
+#[derive(Debug, Deserialize)]
+struct Model {
+    vps_id: Field<String>,
+    note: Field<String>,
+    triggers: Field<Triggers>,
+    delete_on_destroy: Field<bool>,
+    backup_id: Field<String>,
+    job_id: Field<String>,
+}
+
+impl Model {
+    /// The arguments that make one backup run ([`RUN_ARGS`]), for [`job_key`].
+    fn run_args(&self) -> impl std::fmt::Debug + '_ {
+        (&self.note, &self.triggers)
+    }
+
+    fn key(&self) -> Option<JobKey> {
+        job_key(TYPE_NAME, &self.vps_id, &self.run_args())
+    }
+
+    /// What plan_destroy and delete call the backup: by its id once known, else by its job.
+    fn backup_words(&self) -> String {
+        match self.backup_id.as_deref() {
+            Some(b) => format!("backup {b}"),
+            None => format!(
+                "the backup of job {}",
+                self.job_id.as_deref().unwrap_or("?")
+            ),
+        }
+    }
+}
+
+/// What a backup records besides its job: the id of the backup it made, once known.
+#[derive(Serialize)]
+struct Made<'a> {
+    backup_id: Option<&'a str>,
+}
+
+/// What an import recovers besides the job: the note and the backup, when the job's result
+/// names them (`delete_on_destroy` is the configuration's to give).
+#[derive(Serialize)]
+struct Imported<'a> {
+    note: Option<&'a str>,
+    backup_id: Option<&'a str>,
+    delete_on_destroy: Option<bool>,
 }
 
 /// The id of the backup a completed job made: from the job's result when HostUp gives it (the
@@ -136,6 +184,7 @@ async fn run_backup(
     ctx: &Ctx,
     subject: &Subject,
     planned: &ObjectValue,
+    note: Option<&str>,
     resp: &mut CreateResponse,
 ) -> (Option<JobOutcome>, Option<BTreeSet<String>>) {
     let diags = &mut resp.diagnostics;
@@ -150,7 +199,7 @@ async fn run_backup(
         return (None, None);
     };
     let body = CreateBackup {
-        note: planned.string("note").map(str::to_owned),
+        note: note.map(str::to_owned),
     };
     let send = |c: Client| -> SendFuture<'_, _> {
         let body = &body;
@@ -249,8 +298,11 @@ impl Resource<HostupData> for VpsBackup {
 
     async fn validate(&self, _ctx: &Ctx, req: ValidateRequest, resp: &mut ValidateResponse) {
         timeouts::validate(&req.config, &mut resp.diagnostics);
-        validate_vps_id(&req.config, &mut resp.diagnostics);
-        if let Some(note) = req.config.string("note") {
+        let Some(m) = req.config.model::<Model>(&mut resp.diagnostics) else {
+            return;
+        };
+        validate_vps_id(&m.vps_id, &mut resp.diagnostics);
+        if let Some(note) = m.note.as_deref() {
             if note.chars().count() > MAX_NOTE {
                 resp.diagnostics
                     .error(
@@ -271,11 +323,13 @@ impl Resource<HostupData> for VpsBackup {
             plan_prior(&req, RUN_ARGS, resp);
             return;
         }
-        let (Some(data), Some(vps_id)) = (req.provider.get(), known_str(&req.config, "vps_id"))
-        else {
+        let Some(m) = req.config.model::<Model>(&mut resp.diagnostics) else {
             return;
         };
-        if let Some(notice) = adoption_notice(data, key(&req.config).as_ref(), "backup", resp) {
+        let (Some(data), Some(vps_id)) = (req.provider.get(), known(&m.vps_id)) else {
+            return;
+        };
+        if let Some(notice) = adoption_notice(data, m.key().as_ref(), "backup", resp) {
             resp.diagnostics.push(notice);
             return;
         }
@@ -291,18 +345,12 @@ impl Resource<HostupData> for VpsBackup {
         req: PlanDestroyRequest<HostupData>,
         resp: &mut PlanDestroyResponse,
     ) {
-        let prior = &req.prior_state;
-        let vps = prior.string("vps_id").unwrap_or("?");
-        let what = prior.string("backup_id").map_or_else(
-            || {
-                format!(
-                    "the backup of job {}",
-                    prior.string("job_id").unwrap_or("?")
-                )
-            },
-            |b| format!("backup {b}"),
-        );
-        let d = if prior.bool("delete_on_destroy") == Some(true) {
+        let Some(prior) = req.prior_state.model::<Model>(&mut resp.diagnostics) else {
+            return;
+        };
+        let vps = prior.vps_id.as_deref().unwrap_or("?");
+        let what = prior.backup_words();
+        let d = if prior.delete_on_destroy.get() == Some(&true) {
             Diagnostic::warning(
                 format!("Destroying deletes {what} of VPS {vps} on HostUp"),
                 "delete_on_destroy is true: the backup is deleted on HostUp and cannot be \
@@ -323,33 +371,46 @@ impl Resource<HostupData> for VpsBackup {
             return;
         };
         let planned = &req.planned_state;
-        let Some([vps_id]) = required_strs(planned, ["vps_id"], &mut resp.diagnostics) else {
+        let Some(m) = planned.model::<Model>(&mut resp.diagnostics) else {
             return;
         };
-        let subject = subject(&vps_id);
+        let Some(vps_id) = required(&m.vps_id, "vps_id", &mut resp.diagnostics) else {
+            return;
+        };
+        let subject = subject(vps_id);
         let timeout = CREATE;
-        let k = key(planned);
-        let (end, before) =
-            match adopt_unfinished(data, ctx, &subject, planned, k.as_ref(), timeout, resp).await {
-                Adoption::Adopted(end) => (end.map(|e| *e), None),
-                Adoption::None => run_backup(data, ctx, &subject, planned, resp).await,
-            };
+        let note = m.note.as_deref();
+        let (end, before) = match adopt_unfinished(
+            data,
+            ctx,
+            &subject,
+            planned,
+            m.key().as_ref(),
+            timeout,
+            resp,
+        )
+        .await
+        {
+            Adoption::Adopted(end) => (end.map(|e| *e), None),
+            Adoption::None => run_backup(data, ctx, &subject, planned, note, resp).await,
+        };
         let Some(end) = end else {
             // Not completed: a job in state (tainted) has made no backup yet.
             if !resp.state.is_null() {
-                resp.state.set_attr("backup_id", opt_str(None));
+                resp.state.set_fields(&Made { backup_id: None });
             }
             return;
         };
-        let note = planned.string("note");
         let mut id = backup_id_of(end.last.result.as_ref(), None, None, note);
         if let (None, Some(before)) = (&id, &before) {
             // The result does not name the backup: the list does, as its one new entry.
-            if let Ok(list) = data.client(ctx).list_backups(&vps_id).await {
+            if let Ok(list) = data.client(ctx).list_backups(vps_id).await {
                 id = backup_id_of(None, Some(before), Some(&list), note);
             }
         }
-        resp.state.set_attr("backup_id", opt_str(id.as_deref()));
+        resp.state.set_fields(&Made {
+            backup_id: id.as_deref(),
+        });
     }
 
     async fn read(&self, ctx: &Ctx, req: ReadRequest<HostupData>, resp: &mut ReadResponse) {
@@ -357,15 +418,19 @@ impl Resource<HostupData> for VpsBackup {
         let Some(data) = req.provider.get() else {
             return;
         };
-        let k = key(&req.current_state);
-        let Some(job) = refresh_job(data, ctx, &req, k, resp).await else {
+        let Some(m) = req.current_state.model::<Model>(&mut resp.diagnostics) else {
             return;
         };
-        if req.current_state.string("backup_id").is_none() {
-            let note = req.current_state.string("note");
+        let Some(job) = refresh_job(data, ctx, &req, m.key(), resp).await else {
+            return;
+        };
+        if m.backup_id.is_null() {
+            let note = m.note.as_deref();
             if let Some(id) = backup_id_of(job.result.as_ref(), None, None, note) {
                 if let Some(st) = resp.state.as_mut() {
-                    st.set_attr("backup_id", id);
+                    st.set_fields(&Made {
+                        backup_id: Some(&id),
+                    });
                 }
             }
         }
@@ -378,44 +443,43 @@ impl Resource<HostupData> for VpsBackup {
     }
 
     async fn delete(&self, ctx: &Ctx, req: DeleteRequest<HostupData>, resp: &mut DeleteResponse) {
+        let diags = &mut resp.diagnostics;
         let prior = &req.prior_state;
-        forget(req.provider.get(), key(prior), prior, &req.prior_private);
-        if prior.bool("delete_on_destroy") != Some(true) {
+        let Some(m) = prior.model::<Model>(diags) else {
+            return;
+        };
+        forget(req.provider.get(), m.key(), prior, &req.prior_private);
+        if m.delete_on_destroy.get() != Some(&true) {
             tracing::info!(
-                job_id = prior.string("job_id").unwrap_or(""),
+                job_id = m.job_id.as_deref().unwrap_or(""),
                 "forgetting hostup_vps_backup; the backup stays on HostUp"
             );
             return;
         }
-        let diags = &mut resp.diagnostics;
         let Some(data) = req.provider.require(diags) else {
             return;
         };
-        let Some([vps_id]) = required_strs(prior, ["vps_id"], diags) else {
+        let Some(vps_id) = required(&m.vps_id, "vps_id", diags) else {
             return;
         };
-        let Some(backup_id) = prior.string("backup_id") else {
+        let Some(backup_id) = m.backup_id.as_deref() else {
             diags.push(Diagnostic::warning(
                 format!(
                     "The backup of job {} was not deleted",
-                    prior.string("job_id").unwrap_or("?")
+                    m.job_id.as_deref().unwrap_or("?")
                 ),
                 "delete_on_destroy is true, but the id of the backup this job made is not \
                  known, so nothing was deleted on HostUp. Delete it in the HostUp dashboard.",
             ));
             return;
         };
-        let subject = Subject::new(
-            TYPE_NAME,
-            &vps_id,
-            format!("deletion of backup {backup_id}"),
-        )
-        .bounded_by("delete");
+        let subject = Subject::new(TYPE_NAME, vps_id, format!("deletion of backup {backup_id}"))
+            .bounded_by("delete");
         let timeout = DELETE;
         let Some(job) = prepare(data, ctx, &subject, prior, timeout, diags, no_gate).await else {
             return;
         };
-        let id = vps_id.as_str();
+        let id = vps_id;
         let send = |c: Client| -> SendFuture<'_, _> {
             Box::pin(async move { c.delete_backup(id, backup_id).await })
         };
@@ -447,10 +511,33 @@ impl Resource<HostupData> for VpsBackup {
         if let Some(job) = import_job(data, ctx, &req.id, "backup", &kinds, resp).await {
             let note = job_result_str(&job, &["backup", "note"]);
             let id = backup_id_of(job.result.as_ref(), None, None, note);
-            resp.state
-                .set_attr("note", opt_str(note))
-                .set_attr("backup_id", opt_str(id.as_deref()))
-                .set_attr("delete_on_destroy", opt_str(None));
+            resp.state.set_fields(&Imported {
+                note,
+                backup_id: id.as_deref(),
+                delete_on_destroy: None,
+            });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::framework::SchemaInfo;
+
+    #[test]
+    fn the_model_fits_the_schema() {
+        let mut o = ObjectValue::empty(SchemaInfo::new(VpsBackup.schema()));
+        o.set_fields(&Imported {
+            note: Some("n"),
+            backup_id: Some("bkp_1"),
+            delete_on_destroy: None,
+        })
+        .set_fields(&Made { backup_id: None });
+        assert!(o.take_misuse().is_empty());
+        let m: Model = o.decode().expect("decodes");
+        assert_eq!(m.note.as_deref(), Some("n"));
+        assert!(m.backup_id.is_null());
+        assert_eq!(m.backup_words(), "the backup of job ?");
     }
 }

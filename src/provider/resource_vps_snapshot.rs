@@ -9,17 +9,17 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 use crate::hostup::{Client, CreateSnapshot, JobRef, Snapshot, SnapshotList};
 use crate::plugin::diag::{AttributePath, Diagnostic};
 use crate::plugin::framework::{
-    timeouts, CreateRequest, CreateResponse, Ctx, DeleteRequest, DeleteResponse, ImportRequest,
-    ImportResponse, ObjectValue, PlanDestroyRequest, PlanDestroyResponse, PlanRequest,
+    timeouts, CreateRequest, CreateResponse, Ctx, DeleteRequest, DeleteResponse, Field,
+    ImportRequest, ImportResponse, PlanDestroyRequest, PlanDestroyResponse, PlanRequest,
     PlanResponse, ReadRequest, ReadResponse, Resource, UpdateRequest, UpdateResponse,
     ValidateRequest, ValidateResponse,
 };
 use crate::plugin::schema::{Attribute, Block, Schema};
-use crate::plugin::value::Value;
 
 use super::data::HostupData;
 use super::errors::{api_error, Paths, Subject};
@@ -30,8 +30,7 @@ use super::operation::{
 use super::replacement;
 use super::schema_parts::{timeouts_block, vps_id_argument};
 use super::values::{
-    known_str, opt_str, parse_time, required_strs, split_import_id, validate_snapshot_name,
-    validate_vps_id,
+    known, parse_time, required, split_import_id, validate_snapshot_name, validate_vps_id,
 };
 
 /// Type name.
@@ -58,17 +57,69 @@ fn expired(s: &Snapshot) -> bool {
         .is_some_and(|t| t <= time::OffsetDateTime::now_utc())
 }
 
-fn fill(state: &mut ObjectValue, vps_id: &str, s: &Snapshot) {
-    state
-        .set_attr("id", format!("{vps_id}/{}", s.name))
-        .set_attr("display_id", opt_str(s.display_id.as_deref()))
-        .set_attr("created_at", opt_str(s.created_at.as_deref()))
-        .set_attr("expires_at", opt_str(s.expires_at.as_deref()))
-        .set_attr(
-            "includes_memory_state",
-            s.includes_memory_state.map_or(Value::Null, Value::Bool),
-        )
-        .set_attr("parent_name", opt_str(s.parent_name.as_deref()));
+/// The resource's typed model: its attributes as config, plan and state hold them.
+#[derive(Debug, Deserialize)]
+struct Model {
+    vps_id: Field<String>,
+    name: Field<String>,
+    description: Field<String>,
+    job_id: Field<String>,
+    created_at: Field<String>,
+}
+
+impl Model {
+    /// The create job of a snapshot whose create never saw the snapshot listed
+    /// (`created_at` is still null in state: the wait ended before the job did).
+    fn unconfirmed_create_job(&self) -> Option<&str> {
+        self.job_id.as_deref().filter(|_| self.created_at.is_null())
+    }
+}
+
+/// What the state records of the snapshot as HostUp lists it.
+#[derive(Serialize)]
+struct Listed<'a> {
+    id: String,
+    display_id: Option<&'a str>,
+    created_at: Option<&'a str>,
+    expires_at: Option<&'a str>,
+    includes_memory_state: Option<bool>,
+    parent_name: Option<&'a str>,
+}
+
+impl<'a> Listed<'a> {
+    fn of(vps_id: &str, s: &'a Snapshot) -> Self {
+        Listed {
+            id: format!("{vps_id}/{}", s.name),
+            display_id: s.display_id.as_deref(),
+            created_at: s.created_at.as_deref(),
+            expires_at: s.expires_at.as_deref(),
+            includes_memory_state: s.includes_memory_state,
+            parent_name: s.parent_name.as_deref(),
+        }
+    }
+}
+
+/// What a create records as soon as HostUp accepted the snapshot job.
+#[derive(Serialize)]
+struct Started<'a> {
+    id: String,
+    job_id: &'a str,
+}
+
+/// The arguments an import recovers from the list (`job_id` null: no job of this resource is
+/// pending).
+#[derive(Serialize)]
+struct Arguments<'a> {
+    vps_id: &'a str,
+    name: &'a str,
+    description: Option<&'a str>,
+    job_id: Option<&'a str>,
+}
+
+/// The description as HostUp lists it (refresh: drift from outside Terraform).
+#[derive(Serialize)]
+struct Described<'a> {
+    description: Option<&'a str>,
 }
 
 /// What the plan knows of the run's other snapshots on the VPS (see [`super::this_run`]).
@@ -188,17 +239,9 @@ fn duplicate(vps_id: &str, name: &str) -> Diagnostic {
     .with_path(AttributePath::root("name"))
 }
 
-/// The create job of a snapshot whose create never saw the snapshot listed (`created_at` is
-/// still null in state: the wait ended before the job did).
-fn unconfirmed_create_job(state: &ObjectValue) -> Option<&str> {
-    state
-        .string("job_id")
-        .filter(|_| state.attr("created_at").is_null())
-}
-
 /// Whether the snapshot's create job is still queued or running on HostUp.
-async fn being_taken(client: &Client, state: &ObjectValue) -> bool {
-    let Some(job_id) = unconfirmed_create_job(state) else {
+async fn being_taken(client: &Client, state: &Model) -> bool {
+    let Some(job_id) = state.unconfirmed_create_job() else {
         return false;
     };
     match client.get_job(&JobRef::new(job_id)).await {
@@ -313,12 +356,16 @@ impl Resource<HostupData> for VpsSnapshot {
     }
 
     async fn validate(&self, _ctx: &Ctx, req: ValidateRequest, resp: &mut ValidateResponse) {
-        timeouts::validate(&req.config, &mut resp.diagnostics);
-        validate_vps_id(&req.config, &mut resp.diagnostics);
-        validate_snapshot_name(&req.config, "name", &mut resp.diagnostics);
-        if let Some(d) = req.config.string("description") {
+        let diags = &mut resp.diagnostics;
+        timeouts::validate(&req.config, diags);
+        let Some(m) = req.config.model::<Model>(diags) else {
+            return;
+        };
+        validate_vps_id(&m.vps_id, diags);
+        validate_snapshot_name(&m.name, "name", diags);
+        if let Some(d) = m.description.as_deref() {
             if d.chars().count() > MAX_DESCRIPTION {
-                resp.diagnostics
+                diags
                     .error(
                         "Description too long",
                         format!("HostUp accepts at most {MAX_DESCRIPTION} characters."),
@@ -333,31 +380,33 @@ impl Resource<HostupData> for VpsSnapshot {
             return;
         };
         if let Some(prior) = &req.prior_state {
+            let Some(prior) = prior.model::<Model>(&mut resp.diagnostics) else {
+                return;
+            };
+            let (Some(vps_id), name) = (prior.vps_id.as_deref(), prior.name.as_deref()) else {
+                return;
+            };
             // Whether a replacement follows is not known here (`-replace` looks like any
             // plan): note the prior snapshot for the second call, and claim its name unless an
             // argument change already says it is replaced.
-            replacement::note_prior(&req, "name", resp);
-            if let (true, Some(vps_id), Some(name)) = (
-                resp.requires_replace.is_empty(),
-                prior.string("vps_id"),
-                prior.string("name"),
-            ) {
+            replacement::note_prior(vps_id, name, resp);
+            if let (true, Some(name)) = (resp.requires_replace.is_empty(), name) {
                 if data.run.keep_snapshot(vps_id, name).is_err() {
                     resp.diagnostics.push(duplicate(vps_id, name));
                 }
             }
             return;
         }
-        let (Some(vps_id), Some(name)) = (
-            known_str(&req.config, "vps_id"),
-            known_str(&req.config, "name"),
-        ) else {
+        let Some(m) = req.config.model::<Model>(&mut resp.diagnostics) else {
+            return;
+        };
+        let (Some(vps_id), Some(name)) = (known(&m.vps_id), known(&m.name)) else {
             return;
         };
         // The snapshot this create replaces: the one the first call noted (an argument change
         // or `-replace`), or a tainted one of this name refreshed in this run (Terraform plans
         // a tainted object's replacement as a plain create).
-        let replaces = match replacement::replaced(&req.prior_private, &req.config) {
+        let replaces = match replacement::replaced(&req.prior_private, vps_id) {
             Some(r) => r.name,
             None => data
                 .run
@@ -386,12 +435,14 @@ impl Resource<HostupData> for VpsSnapshot {
         req: PlanDestroyRequest<HostupData>,
         resp: &mut PlanDestroyResponse,
     ) {
-        let prior = &req.prior_state;
+        let Some(prior) = req.prior_state.model::<Model>(&mut resp.diagnostics) else {
+            return;
+        };
         resp.diagnostics.push(Diagnostic::warning(
             format!(
                 "Destroying deletes snapshot {:?} of VPS {} on HostUp",
-                prior.string("name").unwrap_or("?"),
-                prior.string("vps_id").unwrap_or("?")
+                prior.name.as_deref().unwrap_or("?"),
+                prior.vps_id.as_deref().unwrap_or("?")
             ),
             "The VPS can no longer be rolled back to it.",
         ));
@@ -403,12 +454,18 @@ impl Resource<HostupData> for VpsSnapshot {
             return;
         };
         let planned = &req.planned_state;
-        let Some([vps_id, name]) = required_strs(planned, ["vps_id", "name"], diags) else {
+        let Some(m) = planned.model::<Model>(diags) else {
             return;
         };
-        let subject = subject(&vps_id, &name, "creation").retaken();
+        let (Some(vps_id), Some(name)) = (
+            required(&m.vps_id, "vps_id", diags),
+            required(&m.name, "name", diags),
+        ) else {
+            return;
+        };
+        let subject = subject(vps_id, name, "creation").retaken();
         let timeout = CREATE;
-        let (id, n) = (&vps_id, &name);
+        let (id, n) = (vps_id, name);
         let gate = move |c: Client| -> GateFuture<'_> {
             Box::pin(async move { check_gate(data, &c, id, n, None, true).await })
         };
@@ -417,8 +474,8 @@ impl Resource<HostupData> for VpsSnapshot {
         };
         let client = &job.client;
         let body = CreateSnapshot {
-            name: name.clone(),
-            description: planned.string("description").map(str::to_owned),
+            name: name.to_owned(),
+            description: m.description.as_deref().map(str::to_owned),
         };
         let send = |c: Client| -> SendFuture<'_, _> {
             let body = &body;
@@ -440,11 +497,14 @@ impl Resource<HostupData> for VpsSnapshot {
         tracing::info!(job_id = %op.job_id, vps_id = %vps_id, snapshot = %name,
             "HostUp snapshot queued");
         let mut state = planned.clone();
-        state
-            .set_attr("id", format!("{vps_id}/{name}"))
-            .set_attr("job_id", op.job_id.as_str());
-        if !state.is_known("description") {
-            state.set_attr("description", opt_str(body.description.as_deref()));
+        state.set_fields(&Started {
+            id: format!("{vps_id}/{name}"),
+            job_id: op.job_id.as_str(),
+        });
+        if m.description.is_unknown() {
+            state.set_fields(&Described {
+                description: body.description.as_deref(),
+            });
         }
         replacement::forget(&mut resp.private);
         resp.state = state;
@@ -453,9 +513,11 @@ impl Resource<HostupData> for VpsSnapshot {
             resp.diagnostics.push(e);
             return;
         }
-        match client.list_snapshots(&vps_id).await {
-            Ok(list) => match list.find(&name) {
-                Some(s) => fill(&mut resp.state, &vps_id, s),
+        match client.list_snapshots(vps_id).await {
+            Ok(list) => match list.find(name) {
+                Some(s) => {
+                    resp.state.set_fields(&Listed::of(vps_id, s));
+                }
                 None => {
                     resp.diagnostics.error(
                         format!(
@@ -485,8 +547,10 @@ impl Resource<HostupData> for VpsSnapshot {
         let Some(data) = req.provider.require(&mut resp.diagnostics) else {
             return;
         };
-        let cur = &req.current_state;
-        let (Some(vps_id), Some(name)) = (cur.string("vps_id"), cur.string("name")) else {
+        let Some(cur) = req.current_state.model::<Model>(&mut resp.diagnostics) else {
+            return;
+        };
+        let (Some(vps_id), Some(name)) = (cur.vps_id.as_deref(), cur.name.as_deref()) else {
             return;
         };
         let client = data.client(ctx);
@@ -495,11 +559,13 @@ impl Resource<HostupData> for VpsSnapshot {
                 Some(s) => {
                     data.run.saw_snapshot(vps_id, name);
                     if let Some(st) = resp.state.as_mut() {
-                        fill(st, vps_id, s);
-                        st.set_attr("description", opt_str(s.description.as_deref()));
+                        st.set_fields(&Listed::of(vps_id, s))
+                            .set_fields(&Described {
+                                description: s.description.as_deref(),
+                            });
                     }
                 }
-                None if being_taken(&client, cur).await => {
+                None if being_taken(&client, &cur).await => {
                     // Its create job (of an apply that stopped waiting) is still running:
                     // the snapshot is not listed yet, but it is this resource's.
                     data.run.saw_snapshot(vps_id, name);
@@ -535,19 +601,25 @@ impl Resource<HostupData> for VpsSnapshot {
             return;
         };
         let prior = &req.prior_state;
-        let Some([vps_id, name]) = required_strs(prior, ["vps_id", "name"], diags) else {
+        let Some(m) = prior.model::<Model>(diags) else {
             return;
         };
-        let subject = subject(&vps_id, &name, "deletion").bounded_by("delete");
+        let (Some(vps_id), Some(name)) = (
+            required(&m.vps_id, "vps_id", diags),
+            required(&m.name, "name", diags),
+        ) else {
+            return;
+        };
+        let subject = subject(vps_id, name, "deletion").bounded_by("delete");
         let timeout = DELETE;
         let Some(job) = prepare(data, ctx, &subject, prior, timeout, diags, no_gate).await else {
             return;
         };
-        if let Some(create_job) = unconfirmed_create_job(prior) {
+        if let Some(create_job) = m.unconfirmed_create_job() {
             // A create whose wait ended early (a tainted snapshot being replaced): its job may
             // still be taking the snapshot, which could not be deleted before it exists.
             let end = job
-                .wait(&JobRef::new(create_job).on_vps(&vps_id), &subject)
+                .wait(&JobRef::new(create_job).on_vps(vps_id), &subject)
                 .await;
             if end.outcome.is_none() {
                 if let Some(e) = end.error {
@@ -556,7 +628,7 @@ impl Resource<HostupData> for VpsSnapshot {
                 }
             }
         }
-        let (id, n) = (&vps_id, &name);
+        let (id, n) = (vps_id, name);
         let send = |c: Client| -> SendFuture<'_, _> {
             Box::pin(async move { c.delete_snapshot(id, n).await })
         };
@@ -599,11 +671,13 @@ impl Resource<HostupData> for VpsSnapshot {
             Ok(list) => match list.find(name) {
                 Some(s) => {
                     resp.state
-                        .set_attr("vps_id", vps_id)
-                        .set_attr("name", name)
-                        .set_attr("description", opt_str(s.description.as_deref()))
-                        .set_attr("job_id", Value::Null);
-                    fill(&mut resp.state, vps_id, s);
+                        .set_fields(&Arguments {
+                            vps_id,
+                            name,
+                            description: s.description.as_deref(),
+                            job_id: None,
+                        })
+                        .set_fields(&Listed::of(vps_id, s));
                 }
                 None => {
                     let names: Vec<&str> = list.data.iter().map(|s| s.name.as_str()).collect();
@@ -621,5 +695,33 @@ impl Resource<HostupData> for VpsSnapshot {
                 ));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::framework::{ObjectValue, SchemaInfo};
+
+    #[test]
+    fn the_model_fits_the_schema() {
+        let mut o = ObjectValue::empty(SchemaInfo::new(VpsSnapshot.schema()));
+        let s = Snapshot {
+            name: "a".into(),
+            includes_memory_state: Some(false),
+            ..Snapshot::default()
+        };
+        o.set_fields(&Arguments {
+            vps_id: "vps_1",
+            name: "a",
+            description: None,
+            job_id: Some("job_1"),
+        })
+        .set_fields(&Listed::of("vps_1", &s))
+        .set_fields(&Described { description: None });
+        assert!(o.take_misuse().is_empty());
+        let m: Model = o.decode().expect("decodes");
+        assert_eq!(m.unconfirmed_create_job(), Some("job_1"));
+        assert_eq!(o.string("id"), Some("vps_1/a"));
     }
 }

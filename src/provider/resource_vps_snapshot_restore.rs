@@ -10,12 +10,13 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 use crate::hostup::{Client, JobKind, JobRef, SnapshotList};
 use crate::plugin::diag::{AttributePath, Diagnostic};
 use crate::plugin::framework::{
-    timeouts, CreateRequest, CreateResponse, Ctx, DeleteRequest, DeleteResponse, ImportRequest,
-    ImportResponse, ObjectValue, PlanDestroyRequest, PlanDestroyResponse, PlanRequest,
+    timeouts, CreateRequest, CreateResponse, Ctx, DeleteRequest, DeleteResponse, Field,
+    ImportRequest, ImportResponse, PlanDestroyRequest, PlanDestroyResponse, PlanRequest,
     PlanResponse, ReadRequest, ReadResponse, Resource, UpdateRequest, UpdateResponse,
     ValidateRequest, ValidateResponse,
 };
@@ -23,10 +24,10 @@ use crate::plugin::schema::{Attribute, Block, Schema};
 
 use super::action::{
     adopt_unfinished, adoption_notice, forget, import_job, job_attributes, job_key, job_result_str,
-    known_str, opt_str, plan_prior, post_error, prepare, read_for_gate, read_then_check,
-    record_and_wait, refresh_job, required_strs, settle_private, timeouts_block, triggers_argument,
-    validate_snapshot_name, validate_vps_id, vps_id_argument, Adoption, GateCheck, GateFuture, Key,
-    OpTimeout, SendFuture,
+    known, plan_prior, post_error, prepare, read_for_gate, read_then_check, record_and_wait,
+    refresh_job, required, settle_private, timeouts_block, triggers_argument,
+    validate_snapshot_name, validate_vps_id, vps_id_argument, Adoption, GateCheck, GateFuture,
+    JobKey, OpTimeout, SendFuture, Triggers,
 };
 use super::data::HostupData;
 use super::errors::{Paths, Subject};
@@ -36,11 +37,35 @@ pub const TYPE_NAME: &str = "hostup_vps_snapshot_restore";
 /// `timeouts.create`.
 pub const CREATE: OpTimeout = OpTimeout::new("create", Duration::from_secs(30 * 60));
 
-/// The arguments besides `vps_id` that make one restore run.
+/// The arguments besides `vps_id` that make one restore run (the attributes of
+/// [`Model::run_args`]).
 const RUN_ARGS: &[&str] = &["snapshot_name", "triggers"];
 
-fn key(obj: &ObjectValue) -> Option<Key> {
-    job_key(TYPE_NAME, obj, RUN_ARGS)
+/// The resource's typed model: its arguments as config, plan and state hold them (the job's
+/// attributes are the action room's).
+#[derive(Debug, Deserialize)]
+struct Model {
+    vps_id: Field<String>,
+    snapshot_name: Field<String>,
+    triggers: Field<Triggers>,
+    job_id: Field<String>,
+}
+
+impl Model {
+    /// The arguments that make one restore run ([`RUN_ARGS`]), for [`job_key`].
+    fn run_args(&self) -> impl std::fmt::Debug + '_ {
+        (&self.snapshot_name, &self.triggers)
+    }
+
+    fn key(&self) -> Option<JobKey> {
+        job_key(TYPE_NAME, &self.vps_id, &self.run_args())
+    }
+}
+
+/// What an import recovers besides the job: the snapshot, when the job's result names it.
+#[derive(Serialize)]
+struct Imported<'a> {
+    snapshot_name: Option<&'a str>,
 }
 
 /// The `hostup_vps_snapshot_restore` resource.
@@ -208,20 +233,30 @@ impl Resource<HostupData> for VpsSnapshotRestore {
     }
 
     async fn validate(&self, _ctx: &Ctx, req: ValidateRequest, resp: &mut ValidateResponse) {
-        timeouts::validate(&req.config, &mut resp.diagnostics);
-        validate_vps_id(&req.config, &mut resp.diagnostics);
-        validate_snapshot_name(&req.config, "snapshot_name", &mut resp.diagnostics);
+        let diags = &mut resp.diagnostics;
+        timeouts::validate(&req.config, diags);
+        let Some(m) = req.config.model::<Model>(diags) else {
+            return;
+        };
+        validate_vps_id(&m.vps_id, diags);
+        validate_snapshot_name(&m.snapshot_name, "snapshot_name", diags);
     }
 
     async fn plan(&self, ctx: &Ctx, req: PlanRequest<HostupData>, resp: &mut PlanResponse) {
+        let Some(m) = req.config.model::<Model>(&mut resp.diagnostics) else {
+            return;
+        };
+        let name = known(&m.snapshot_name);
         if let Some(prior) = &req.prior_state {
             plan_prior(&req, RUN_ARGS, resp);
             // The first of a replacement's two calls: Terraform drops the warnings of the
             // second (node_resource_abstract_instance.go, `plan`: "only append these new
             // diagnostics if there's at least one error"), so the warning is given here.
             if !resp.requires_replace.is_empty() {
-                let vps_id = known_str(&req.config, "vps_id").or(prior.string("vps_id"));
-                let name = known_str(&req.config, "snapshot_name");
+                let Some(before) = prior.model::<Model>(&mut resp.diagnostics) else {
+                    return;
+                };
+                let vps_id = known(&m.vps_id).or(before.vps_id.as_deref());
                 resp.diagnostics.push(destructive_warning(
                     vps_id.unwrap_or("(known after apply)"),
                     name.unwrap_or("(known after apply)"),
@@ -229,8 +264,7 @@ impl Resource<HostupData> for VpsSnapshotRestore {
             }
             return;
         }
-        let vps_id = known_str(&req.config, "vps_id");
-        let name = known_str(&req.config, "snapshot_name");
+        let vps_id = known(&m.vps_id);
         resp.diagnostics.push(destructive_warning(
             vps_id.unwrap_or("(known after apply)"),
             name.unwrap_or("(known after apply)"),
@@ -238,7 +272,7 @@ impl Resource<HostupData> for VpsSnapshotRestore {
         let (Some(data), Some(vps_id), Some(name)) = (req.provider.get(), vps_id, name) else {
             return;
         };
-        if let Some(notice) = adoption_notice(data, key(&req.config).as_ref(), "restore", resp) {
+        if let Some(notice) = adoption_notice(data, m.key().as_ref(), "restore", resp) {
             resp.diagnostics.push(notice);
             return;
         }
@@ -255,11 +289,13 @@ impl Resource<HostupData> for VpsSnapshotRestore {
         req: PlanDestroyRequest<HostupData>,
         resp: &mut PlanDestroyResponse,
     ) {
-        let prior = &req.prior_state;
+        let Some(prior) = req.prior_state.model::<Model>(&mut resp.diagnostics) else {
+            return;
+        };
         resp.diagnostics.push(Diagnostic::warning(
             format!(
                 "Destroying does not undo the restore of VPS {}",
-                prior.string("vps_id").unwrap_or("?")
+                prior.vps_id.as_deref().unwrap_or("?")
             ),
             "Only the Terraform state forgets it; nothing is sent to HostUp.",
         ));
@@ -270,20 +306,33 @@ impl Resource<HostupData> for VpsSnapshotRestore {
             return;
         };
         let planned = &req.planned_state;
-        let names = ["vps_id", "snapshot_name"];
-        let Some([vps_id, name]) = required_strs(planned, names, &mut resp.diagnostics) else {
+        let diags = &mut resp.diagnostics;
+        let Some(m) = planned.model::<Model>(diags) else {
             return;
         };
-        let subject = subject(&vps_id, &name);
+        let (Some(vps_id), Some(name)) = (
+            required(&m.vps_id, "vps_id", diags),
+            required(&m.snapshot_name, "snapshot_name", diags),
+        ) else {
+            return;
+        };
+        let subject = subject(vps_id, name);
         let timeout = CREATE;
-        let k = key(planned);
-        if let Adoption::Adopted(_) =
-            adopt_unfinished(data, ctx, &subject, planned, k.as_ref(), timeout, resp).await
+        if let Adoption::Adopted(_) = adopt_unfinished(
+            data,
+            ctx,
+            &subject,
+            planned,
+            m.key().as_ref(),
+            timeout,
+            resp,
+        )
+        .await
         {
             return;
         }
         let diags = &mut resp.diagnostics;
-        let (id, n) = (&vps_id, &name);
+        let (id, n) = (vps_id, name);
         let gate = move |c: Client| -> GateFuture<'_> {
             Box::pin(async move { check_gate(data, &c, id, n, false, true).await })
         };
@@ -315,8 +364,10 @@ impl Resource<HostupData> for VpsSnapshotRestore {
     async fn read(&self, ctx: &Ctx, req: ReadRequest<HostupData>, resp: &mut ReadResponse) {
         // Never re-runs the restore and never drifts; a job unfinished in state is read.
         if let Some(data) = req.provider.get() {
-            let k = key(&req.current_state);
-            refresh_job(data, ctx, &req, k, resp).await;
+            let Some(m) = req.current_state.model::<Model>(&mut resp.diagnostics) else {
+                return;
+            };
+            refresh_job(data, ctx, &req, m.key(), resp).await;
         }
     }
 
@@ -324,11 +375,14 @@ impl Resource<HostupData> for VpsSnapshotRestore {
         settle_private(&mut resp.private);
     }
 
-    async fn delete(&self, _ctx: &Ctx, req: DeleteRequest<HostupData>, _resp: &mut DeleteResponse) {
+    async fn delete(&self, _ctx: &Ctx, req: DeleteRequest<HostupData>, resp: &mut DeleteResponse) {
         let prior = &req.prior_state;
-        forget(req.provider.get(), key(prior), prior, &req.prior_private);
+        let Some(m) = prior.model::<Model>(&mut resp.diagnostics) else {
+            return;
+        };
+        forget(req.provider.get(), m.key(), prior, &req.prior_private);
         tracing::info!(
-            job_id = prior.string("job_id").unwrap_or(""),
+            job_id = m.job_id.as_deref().unwrap_or(""),
             "forgetting hostup_vps_snapshot_restore; a restore cannot be undone"
         );
     }
@@ -340,8 +394,8 @@ impl Resource<HostupData> for VpsSnapshotRestore {
         let kinds = [JobKind::SnapshotRestore];
         let kind = "snapshot restore";
         if let Some(job) = import_job(data, ctx, &req.id, kind, &kinds, resp).await {
-            let name = job_result_str(&job, &["snapshotName"]);
-            resp.state.set_attr("snapshot_name", opt_str(name));
+            let snapshot_name = job_result_str(&job, &["snapshotName"]);
+            resp.state.set_fields(&Imported { snapshot_name });
         }
     }
 }
@@ -401,15 +455,23 @@ mod tests {
 
     #[test]
     fn names_follow_hostup_rule() {
-        use super::super::values::validate_snapshot_name;
         use crate::plugin::diag::Diagnostics;
-        use crate::plugin::framework::{ObjectValue, SchemaInfo};
-        let mut o = ObjectValue::empty(SchemaInfo::new(VpsSnapshotRestore.schema()));
         for (name, ok) in [("before-upgrade", true), ("a b", false), ("", false)] {
-            o.set_attr("snapshot_name", name);
             let mut d = Diagnostics::new();
-            validate_snapshot_name(&o, "snapshot_name", &mut d);
+            validate_snapshot_name(&Field::Value(name.to_owned()), "snapshot_name", &mut d);
             assert_eq!(d.is_empty(), ok, "{name}");
         }
+    }
+
+    #[test]
+    fn the_model_fits_the_schema() {
+        use crate::plugin::framework::{ObjectValue, SchemaInfo};
+        let mut o = ObjectValue::empty(SchemaInfo::new(VpsSnapshotRestore.schema()));
+        o.set_fields(&Imported {
+            snapshot_name: Some("a"),
+        });
+        assert!(o.take_misuse().is_empty());
+        let m: Model = o.decode().expect("decodes");
+        assert_eq!(m.snapshot_name.as_deref(), Some("a"));
     }
 }

@@ -3,46 +3,32 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
+
 use crate::hostup::Gate;
 use crate::plugin::diag::{AttributePath, Diagnostic, Diagnostics};
-use crate::plugin::framework::ObjectValue;
-use crate::plugin::value::{Number, Value};
+use crate::plugin::framework::Field;
 
-/// An optional string as a cty value.
-pub fn opt_str(s: Option<&str>) -> Value {
-    s.map_or(Value::Null, Value::from)
+/// The `triggers` argument of the action-style resources, in their typed models.
+pub type Triggers = BTreeMap<String, String>;
+
+/// A gate as the `{allowed, reason, code}` object of the schema's gate attributes (see
+/// `schema_parts::gate_type`); an absent gate is null.
+#[derive(Debug, Serialize)]
+pub struct GateModel<'a> {
+    allowed: bool,
+    reason: Option<&'a str>,
+    code: Option<&'a str>,
 }
 
-/// An optional integer as a cty value.
-pub fn opt_i64(n: Option<i64>) -> Value {
-    n.map_or(Value::Null, Value::from)
-}
-
-/// An optional float as a cty value.
-pub fn opt_f64(n: Option<f64>) -> Value {
-    n.filter(|f| f.is_finite())
-        .map_or(Value::Null, |f| Value::Number(Number::from(f)))
-}
-
-/// An object value from pairs.
-pub fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
-    Value::Object(
-        pairs
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect::<BTreeMap<_, _>>(),
-    )
-}
-
-/// A gate as the `{allowed, reason, code}` object (null when HostUp did not report it).
-pub fn gate_value(gate: Option<&Gate>) -> Value {
-    match gate {
-        None => Value::Null,
-        Some(g) => object([
-            ("allowed", Value::Bool(g.allowed)),
-            ("reason", opt_str(g.reason.as_deref())),
-            ("code", opt_str(g.code.as_deref())),
-        ]),
+impl<'a> GateModel<'a> {
+    /// The gate HostUp reported, if it did.
+    pub fn of(gate: Option<&'a Gate>) -> Option<Self> {
+        gate.map(|g| GateModel {
+            allowed: g.allowed,
+            reason: g.reason.as_deref(),
+            code: g.code.as_deref(),
+        })
     }
 }
 
@@ -76,40 +62,34 @@ pub fn split_import_id<'a>(id: &'a str, second: &str) -> Result<(&'a str, &'a st
     }
 }
 
-/// The known string at `name` of the config/plan, or `None` when unknown or null.
-pub fn known_str<'a>(obj: &'a ObjectValue, name: &str) -> Option<&'a str> {
-    obj.string(name).filter(|s| !s.is_empty())
+/// A known, non-empty string argument of a config or plan; `None` while it is unknown, null
+/// or empty (plan-time checks skip what is not known yet).
+pub fn known(field: &Field<String>) -> Option<&str> {
+    field.as_deref().filter(|s| !s.is_empty())
 }
 
-/// The known strings `names` of a planned or prior state, or an error naming them: resources
-/// need their identifying arguments at apply, and the plan guarantees them.
-pub fn required_strs<const N: usize>(
-    obj: &ObjectValue,
-    names: [&str; N],
+/// An identifying argument a resource needs at apply (`vps_id`, a snapshot name), named
+/// `name` in the error: the plan guarantees it, so its absence is reported, never guessed.
+pub fn required<'a>(
+    field: &'a Field<String>,
+    name: &str,
     diags: &mut Diagnostics,
-) -> Option<[String; N]> {
-    let mut out: [String; N] = std::array::from_fn(|_| String::new());
-    for (slot, name) in out.iter_mut().zip(names) {
-        match obj.string(name) {
-            Some(v) => *slot = v.to_owned(),
-            None => {
-                let list: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-                diags
-                    .error(
-                        format!("Missing {name}"),
-                        format!("{} must be known at apply.", list.join(" and ")),
-                    )
-                    .at(AttributePath::root(name));
-                return None;
-            }
-        }
+) -> Option<&'a str> {
+    let value = field.as_deref();
+    if value.is_none() {
+        diags
+            .error(
+                format!("Missing {name}"),
+                format!("`{name}` must be known at apply."),
+            )
+            .at(AttributePath::root(name));
     }
-    Some(out)
+    value
 }
 
 /// Checks every resource shares: a known `vps_id` must not be blank.
-pub fn validate_vps_id(config: &ObjectValue, diags: &mut Diagnostics) {
-    if config.string("vps_id").is_some_and(|s| s.trim().is_empty()) {
+pub fn validate_vps_id(vps_id: &Field<String>, diags: &mut Diagnostics) {
+    if vps_id.as_deref().is_some_and(|s| s.trim().is_empty()) {
         diags
             .error(
                 "Empty vps_id",
@@ -119,9 +99,10 @@ pub fn validate_vps_id(config: &ObjectValue, diags: &mut Diagnostics) {
     }
 }
 
-/// A known snapshot name at `attr` must match HostUp's rule `^[A-Za-z0-9_-]{1,40}$`.
-pub fn validate_snapshot_name(config: &ObjectValue, attr: &str, diags: &mut Diagnostics) {
-    if let Some(n) = config.string(attr) {
+/// A known snapshot name (the argument `attr`) must match HostUp's rule
+/// `^[A-Za-z0-9_-]{1,40}$`.
+pub fn validate_snapshot_name(name: &Field<String>, attr: &str, diags: &mut Diagnostics) {
+    if let Some(n) = name.as_deref() {
         let ok = !n.is_empty()
             && n.len() <= 40
             && n.bytes()
@@ -156,15 +137,29 @@ mod tests {
     }
 
     #[test]
-    fn gate_values() {
-        assert_eq!(gate_value(None), Value::Null);
+    fn gate_models() {
+        assert!(GateModel::of(None).is_none());
         let g = Gate {
             allowed: false,
             reason: Some("r".into()),
             code: None,
         };
-        let v = gate_value(Some(&g));
-        assert_eq!(v.attr("allowed"), Some(&Value::Bool(false)));
-        assert_eq!(v.attr("code"), Some(&Value::Null));
+        let v = serde_json::to_value(GateModel::of(Some(&g))).expect("serialises");
+        assert_eq!(
+            v,
+            serde_json::json!({"allowed": false, "reason": "r", "code": null})
+        );
+    }
+
+    #[test]
+    fn known_and_required_arguments() {
+        assert_eq!(known(&Field::Value("vps_1".into())), Some("vps_1"));
+        for absent in [Field::Value(String::new()), Field::Null, Field::Unknown] {
+            assert_eq!(known(&absent), None);
+        }
+        let mut d = Diagnostics::new();
+        assert_eq!(required(&Field::Null, "vps_id", &mut d), None);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d.0[0].attribute, Some(AttributePath::root("vps_id")));
     }
 }

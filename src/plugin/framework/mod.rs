@@ -30,6 +30,7 @@ pub(crate) mod plan;
 mod private;
 pub mod timeouts;
 
+pub use crate::plugin::value::Field;
 pub use ctx::{Cancelled, Ctx};
 pub(crate) use object::{misuse_diagnostic as misuse, unknown_paths, unknowns_to_null};
 pub use object::{value_error_diagnostic, values_equal, ObjectValue, SchemaInfo};

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::plugin::diag::{AttributePath, Diagnostic, PathStep};
+use crate::plugin::diag::{AttributePath, Diagnostic, Diagnostics, PathStep};
 use crate::plugin::schema::{Block, Nesting, Schema};
 use crate::plugin::value::{self, Type, Value, ValueError};
 
@@ -186,6 +186,60 @@ impl ObjectValue {
                 self
             }
         }
+    }
+
+    /// [`ObjectValue::decode`] for resource code: the typed model (fields of
+    /// [`value::Field`] where values may be unknown or null), or `None` with the error
+    /// recorded in `diags` (a model that does not fit its schema is a provider bug).
+    pub fn model<T: serde::de::DeserializeOwned>(&self, diags: &mut Diagnostics) -> Option<T> {
+        match self.decode() {
+            Ok(t) => Some(t),
+            Err(d) => {
+                diags.push(d);
+                None
+            }
+        }
+    }
+
+    /// Sets the top-level attributes a struct names, one per field, from its values (a `None`
+    /// or [`value::Field::Null`] field sets null); attributes it does not name are left as
+    /// they are. The partial counterpart of [`ObjectValue::set_from`], for an operation that
+    /// records what it learned (`job_id`, `status`) in a planned or prior state. Names and
+    /// types are checked like [`ObjectValue::set_attr`] does.
+    pub fn set_fields<T: serde::Serialize + ?Sized>(&mut self, t: &T) -> &mut Self {
+        let fields = match serde_json::to_value(t) {
+            Ok(serde_json::Value::Object(m)) => m,
+            Ok(_) => {
+                self.misuse
+                    .push("set_fields needs a struct or map".to_owned());
+                return self;
+            }
+            Err(e) => {
+                self.misuse
+                    .push(format!("cannot serialise the fields: {e}"));
+                return self;
+            }
+        };
+        for (name, json) in fields {
+            let path = AttributePath::root(name.as_str());
+            let Some(ty) = type_at(&self.info.ty, &path) else {
+                self.misuse
+                    .push(format!("attribute {path} does not exist in the schema"));
+                continue;
+            };
+            let decoded = serde_json::to_vec(&json)
+                .map_err(|e| ValueError::new(e.to_string()))
+                .and_then(|bytes| value::decode_json(&bytes, ty));
+            match decoded {
+                Ok(v) => {
+                    self.set_path(&path, v);
+                }
+                Err(e) => self.misuse.push(format!(
+                    "value for {path} does not match its schema type: {e}"
+                )),
+            }
+        }
+        self
     }
 
     /// Replaces the whole object with null (e.g. a failed create that created nothing).

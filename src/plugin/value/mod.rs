@@ -41,12 +41,14 @@ use std::collections::BTreeMap;
 #[cfg(test)]
 mod codec_tests;
 mod error;
+mod field;
 mod json;
 mod msgpack;
 mod number;
 mod serde_access;
 
 pub use error::{display_path, PathStep, ValueError};
+pub use field::Field;
 pub use json::{decode_json, decode_json_lenient, encode_json};
 pub use msgpack::{decode_msgpack, encode_msgpack};
 pub use number::Number;

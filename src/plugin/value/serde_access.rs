@@ -16,6 +16,7 @@ use serde::de::{
 use serde::Serialize;
 
 use super::error::{PathStep, ValueError};
+use super::field::FIELD_TOKEN;
 use super::{decode_json, Number, Type, Value};
 
 /// Reads a value into any `Deserialize` type: objects and maps as structs or maps, lists,
@@ -137,9 +138,17 @@ impl<'de> de::Deserializer<'de> for ValueDe<'de> {
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
-        _name: &'static str,
+        name: &'static str,
         visitor: V,
     ) -> Result<V::Value, DeError> {
+        if name == FIELD_TOKEN {
+            // A model [`super::Field`]: an unknown is one of its values, not an error.
+            return match self.inner() {
+                Value::Unknown(_) => visitor.visit_unit(),
+                Value::Null => visitor.visit_none(),
+                _ => visitor.visit_some(self),
+            };
+        }
         visitor.visit_newtype_struct(self)
     }
 
@@ -365,6 +374,51 @@ mod tests {
         let e = to_value(&serde_json::json!({"nope": 1}), &ty()).expect_err("extra field");
         assert!(e.to_string().contains("nope"), "{e}");
         let e = to_value(&serde_json::json!({"size": "big"}), &ty()).expect_err("bad number");
+        assert_eq!(e.path, vec![PathStep::Attr("size".into())], "{e}");
+    }
+
+    #[test]
+    fn fields_tell_unknown_from_null() {
+        use super::super::Field;
+        #[derive(Debug, Deserialize, Serialize)]
+        struct Args {
+            vps_id: Field<String>,
+            note: Field<String>,
+            triggers: Field<BTreeMap<String, String>>,
+        }
+        let mut v = to_value(&serde_json::json!({"vps_id": "x"}), &ty()).expect("to_value");
+        if let Value::Object(m) = &mut v {
+            m.insert("note".into(), Value::unknown());
+        }
+        let a: Args = from_value(&v).expect("unknown in a Field");
+        assert_eq!(a.vps_id, Field::Value("x".to_owned()));
+        assert!(a.note.is_unknown());
+        assert!(a.triggers.is_null());
+        // Written back, a known Field is its value and a null one null; an unknown is refused.
+        let back = to_value(
+            &Args {
+                note: Field::Null,
+                ..a
+            },
+            &ty(),
+        )
+        .expect("known fields write");
+        assert_eq!(back.attr("vps_id").and_then(Value::as_str), Some("x"));
+        assert_eq!(back.attr("note"), Some(&Value::Null));
+        let unknown = Args {
+            vps_id: Field::Unknown,
+            note: Field::Null,
+            triggers: Field::Null,
+        };
+        assert!(to_value(&unknown, &ty()).is_err());
+        // Inside a Field, a type mismatch is still an error naming the attribute.
+        let bad = to_value(&serde_json::json!({"vps_id": "x", "size": 1}), &ty()).expect("v");
+        #[derive(Debug, Deserialize)]
+        struct Wrong {
+            #[allow(dead_code)]
+            size: Field<String>,
+        }
+        let e = from_value::<Wrong>(&bad).expect_err("number as string");
         assert_eq!(e.path, vec![PathStep::Attr("size".into())], "{e}");
     }
 
