@@ -43,6 +43,8 @@ ensure_tools() {
   command -v jq >/dev/null || missing+=(jq)
   command -v strip >/dev/null || missing+=(binutils)
   command -v bc >/dev/null || missing+=(bc)
+  # The Rust peer (tf-provider's build script, tonic-build) needs protoc; ours does not.
+  command -v protoc >/dev/null || missing+=(protobuf-compiler)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]} (apt)"
     local sudo=""

@@ -1,9 +1,9 @@
 //! Typed models of the HostUp v2 resources the provider uses.
 //!
-//! Forward compatible on purpose (HostUp's docs were only partly readable, see
-//! docs/hostup-sim.md records what is known of it): unknown fields are ignored, unknown enum values are kept as
-//! `Other(String)`, and every field the reference marks `|null`, optional or unsure is an
-//! `Option` with a default, so a new or missing field never breaks a plan.
+//! Forward compatible on purpose (HostUp's docs were only partly readable, see docs/hostup-sim.md
+//! records what is known of it): unknown fields are ignored, unknown enum values are kept as
+//! `Other(String)`, and every field the reference marks `|null`, optional or unsure is an `Option`
+//! with a default, so a new or missing field never breaks a plan.
 
 use std::fmt;
 

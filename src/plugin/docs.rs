@@ -1,10 +1,10 @@
 //! Registry documentation generated from schemas, as `tfplugindocs` does for Go providers.
 //!
-//! Schema descriptions are the single source of a provider's docs (docs/ARCHITECTURE.md, "Layers and walls"): the same text
-//! Terraform shows in language servers ends up on the registry pages, and a test compares the
-//! committed `docs/` with what this module renders, so the two cannot drift. It knows nothing of
-//! any particular provider: it walks [`Schema`]s and reads example files from the registry's
-//! `examples/` layout.
+//! Schema descriptions are the single source of a provider's docs (docs/ARCHITECTURE.md, "Layers
+//! and walls"): the same text Terraform shows in language servers ends up on the registry pages,
+//! and a test compares the committed `docs/` with what this module renders, so the two cannot
+//! drift. It knows nothing of any particular provider: it walks [`Schema`]s and reads example files
+//! from the registry's `examples/` layout.
 //!
 //! Output layout (what the Terraform Registry reads):
 //! - `index.md`: the provider block, with `examples/provider/provider.tf`;

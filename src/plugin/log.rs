@@ -17,9 +17,9 @@ use tracing::level_filters::LevelFilter;
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
 
-/// Installs the stderr JSON logger (level from `TF_LOG_PROVIDER`, else `TF_LOG`) and the panic
-/// hook (a panic anywhere then prints Go-style and exits with status 2). Call once, first thing in `main`, so that even start-up failures are reported in a form
-/// Terraform shows.
+/// Installs the stderr JSON logger (level from `TF_LOG_PROVIDER`, else `TF_LOG`) and the panic hook
+/// (a panic anywhere then prints Go-style and exits with status 2). Call once, first thing in
+/// `main`, so that even start-up failures are reported in a form Terraform shows.
 ///
 /// `module` becomes the `@module` key of every line, e.g. `"provider.terraform-provider-hostup"`.
 /// When logging is off (the default) no subscriber is installed at all, so disabled `tracing`

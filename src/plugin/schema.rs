@@ -498,9 +498,9 @@ impl NestedBlock {
         self
     }
 
-    /// The min/max Terraform expects on the wire: for SINGLE blocks both must be equal, 0 (optional)
-    /// or 1 (required); Terraform rejects the schema otherwise ("MinItems and MaxItems must match
-    /// in NestingSingle mode").
+    /// The min/max Terraform expects on the wire: for SINGLE blocks both must be equal, 0
+    /// (optional) or 1 (required); Terraform rejects the schema otherwise ("MinItems and MaxItems
+    /// must match in NestingSingle mode").
     pub(crate) fn wire_items(&self) -> (i64, i64) {
         match self.nesting {
             Nesting::Single => (self.min_items, self.min_items),

@@ -6,10 +6,11 @@
 //! sets `TCP_NODELAY` on every connection (without it each small gRPC reply can wait ~40 ms on
 //! Nagle), and exits as soon as `GRPCController.Shutdown` has been answered.
 //!
-//! Transport: TCP on `127.0.0.1:0` (accepted by every go-plugin client on every OS, no socket
-//! file to clean up, no path length limit), or on the first free port from `PLUGIN_MIN_PORT` to
-//! `PLUGIN_MAX_PORT` when both are set, as go-plugin does. With `PLUGIN_CLIENT_CERT` set: TLS with mutual
-//! authentication (see [`tls`]); without it (`TF_DISABLE_PLUGIN_TLS`, debug mode): plaintext h2c.
+//! Transport: TCP on `127.0.0.1:0` (accepted by every go-plugin client on every OS, no socket file
+//! to clean up, no path length limit), or on the first free port from `PLUGIN_MIN_PORT` to
+//! `PLUGIN_MAX_PORT` when both are set, as go-plugin does. With `PLUGIN_CLIENT_CERT` set: TLS with
+//! mutual authentication (see [`tls`]); without it (`TF_DISABLE_PLUGIN_TLS`, debug mode): plaintext
+//! h2c.
 
 mod handshake;
 mod tls;

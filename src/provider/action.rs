@@ -8,10 +8,10 @@
 //! [`super::this_run`] the unfinished job; the create half, recognised by the same arguments,
 //! adopts it instead of queuing a second backup or rolling the disk back twice.
 //!
-//! An action-style resource stands for one run of an operation. Creating it runs the operation
-//! and waits for its job; nothing else ever runs it again: refresh only reads the job, and
-//! destroy only forgets the resource (docs/ARCHITECTURE.md, "Resources"). The rules that keep that promise are here
-//! so both resources keep it the same way.
+//! An action-style resource stands for one run of an operation. Creating it runs the operation and
+//! waits for its job; nothing else ever runs it again: refresh only reads the job, and destroy only
+//! forgets the resource (docs/ARCHITECTURE.md, "Resources"). The rules that keep that promise are
+//! here so both resources keep it the same way.
 
 use std::fmt::Debug;
 

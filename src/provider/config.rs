@@ -8,12 +8,12 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use serde::Deserialize;
 use url::{Host, Url};
 
 use crate::plugin::diag::{AttributePath, Diagnostics};
-use crate::plugin::framework::ObjectValue;
+use crate::plugin::framework::{Field, ObjectValue};
 use crate::plugin::schema::{Attribute, Block, Schema};
-use crate::plugin::value::Value;
 
 use super::plan_checks::{self, PlanChecks};
 
@@ -179,22 +179,33 @@ fn endpoint_summary(err: &EndpointError) -> &'static str {
     }
 }
 
+/// The provider block's typed model.
+#[derive(Deserialize)]
+struct Model {
+    api_key: Field<String>,
+    endpoint: Field<String>,
+    plan_checks: Field<String>,
+}
+
 /// Validation of the provider block (PrepareProviderConfig): only known values are checked;
 /// unknown ones (from variables in `terraform validate`, or other resources) are skipped.
 pub fn validate(config: &ObjectValue, diags: &mut Diagnostics) {
-    if let Value::String(s) = config.attr("endpoint") {
+    let Some(m) = config.model::<Model>(diags) else {
+        return;
+    };
+    if let Some(s) = m.endpoint.as_deref() {
         if let Err(e) = parse_endpoint(s) {
             diags
                 .error(endpoint_summary(&e), format!("The endpoint {e}."))
                 .at(AttributePath::root("endpoint"));
         }
     }
-    if let Err(e) = PlanChecks::from_config(config.attr(plan_checks::ATTRIBUTE), &|_| None) {
+    if let Err(e) = PlanChecks::from_config(m.plan_checks.as_deref(), &|_| None) {
         diags
             .error("Invalid plan_checks", e)
             .at(AttributePath::root(plan_checks::ATTRIBUTE));
     }
-    if let Value::String(s) = config.attr("api_key") {
+    if let Some(s) = m.api_key.as_deref() {
         if s.trim().is_empty() {
             diags
                 .error(
@@ -221,8 +232,9 @@ pub fn configure(
     if !config.is_wholly_known() {
         return None;
     }
+    let m = config.model::<Model>(diags)?;
     let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-    let endpoint = match config.string("endpoint") {
+    let endpoint = match m.endpoint.as_deref() {
         Some(s) => match parse_endpoint(s) {
             Ok(u) => Some(u),
             Err(e) => {
@@ -250,7 +262,7 @@ pub fn configure(
             None => Url::parse(DEFAULT_ENDPOINT).ok(),
         },
     };
-    let api_key = match config.string("api_key") {
+    let api_key = match m.api_key.as_deref() {
         Some(k) if !k.trim().is_empty() => Some(k.trim().to_owned()),
         Some(_) => {
             diags
@@ -277,7 +289,7 @@ pub fn configure(
             }
         },
     };
-    let plan_checks = match PlanChecks::from_config(config.attr(plan_checks::ATTRIBUTE), env) {
+    let plan_checks = match PlanChecks::from_config(m.plan_checks.as_deref(), env) {
         Ok(m) => Some(m),
         Err(e) => {
             diags
@@ -298,6 +310,7 @@ pub fn configure(
 mod tests {
     use super::*;
     use crate::plugin::framework::SchemaInfo;
+    use crate::plugin::value::Value;
     use std::collections::HashMap;
 
     fn cfg(api_key: Value, endpoint: Value) -> ObjectValue {

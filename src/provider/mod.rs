@@ -1,7 +1,7 @@
 //! The HostUp provider: glue between the plugin framework and the HostUp API.
 //!
-//! One file per resource or data source (docs/ARCHITECTURE.md, "Layers and walls"); this file only registers them and owns
-//! the provider block (in [`config`]).
+//! One file per resource or data source (docs/ARCHITECTURE.md, "Layers and walls"); this file only
+//! registers them and owns the provider block (in [`config`]).
 
 use std::sync::Arc;
 

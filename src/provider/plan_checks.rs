@@ -11,7 +11,6 @@
 //! every such error into a warning for workspaces that prefer to learn at apply.
 
 use crate::plugin::diag::{Diagnostic, Severity};
-use crate::plugin::value::Value;
 
 /// The provider argument that sets the mode.
 pub const ATTRIBUTE: &str = "plan_checks";
@@ -41,10 +40,10 @@ impl PlanChecks {
     /// The mode from the provider block's value, else the environment, else the default.
     /// A blank value counts as unset, so `variable … { default = "" }` falls through.
     pub fn from_config(
-        value: &Value,
+        value: Option<&str>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<PlanChecks, String> {
-        if let Value::String(s) = value {
+        if let Some(s) = value {
             if !s.trim().is_empty() {
                 return PlanChecks::parse(s).map_err(|e| format!("`{ATTRIBUTE}`: {e}."));
             }
@@ -91,26 +90,25 @@ mod tests {
 
     #[test]
     fn block_then_environment_then_default() {
-        let s = |x: &str| Value::String(x.into());
         assert_eq!(
-            PlanChecks::from_config(&s("warn"), &env(Some("error"))),
+            PlanChecks::from_config(Some("warn"), &env(Some("error"))),
             Ok(PlanChecks::Warn)
         );
         assert_eq!(
-            PlanChecks::from_config(&Value::Null, &env(Some(" WARN "))),
+            PlanChecks::from_config(None, &env(Some(" WARN "))),
             Ok(PlanChecks::Warn)
         );
         assert_eq!(
-            PlanChecks::from_config(&s(""), &env(Some("warn"))),
+            PlanChecks::from_config(Some(""), &env(Some("warn"))),
             Ok(PlanChecks::Warn)
         );
         assert_eq!(
-            PlanChecks::from_config(&Value::Null, &env(None)),
+            PlanChecks::from_config(None, &env(None)),
             Ok(PlanChecks::Error)
         );
-        let e = PlanChecks::from_config(&Value::Null, &env(Some("loud"))).unwrap_err();
+        let e = PlanChecks::from_config(None, &env(Some("loud"))).unwrap_err();
         assert!(e.contains(ENV) && e.contains("\"loud\""), "{e}");
-        let e = PlanChecks::from_config(&s("nope"), &env(None)).unwrap_err();
+        let e = PlanChecks::from_config(Some("nope"), &env(None)).unwrap_err();
         assert!(e.contains("`plan_checks`"), "{e}");
     }
 

@@ -1,11 +1,11 @@
 //! Resource `hostup_vps_backup`: queue an offsite backup of a VPS and wait until HostUp has
 //! completed it.
 //!
-//! An action-style resource (docs/ARCHITECTURE.md, "Resources"): create runs the backup; any argument change (besides
-//! `timeouts`) runs it again through a replacement; read never queues anything; destroy only
-//! forgets it (the backup stays on HostUp). Plan checks HostUp's backup gate, apply checks it
-//! again before the POST, and the job id is saved before waiting so a failed or interrupted
-//! wait leaves a tainted resource instead of an orphaned job.
+//! An action-style resource (docs/ARCHITECTURE.md, "Resources"): create runs the backup; any
+//! argument change (besides `timeouts`) runs it again through a replacement; read never queues
+//! anything; destroy only forgets it (the backup stays on HostUp). Plan checks HostUp's backup
+//! gate, apply checks it again before the POST, and the job id is saved before waiting so a failed
+//! or interrupted wait leaves a tainted resource instead of an orphaned job.
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -231,67 +231,65 @@ impl Resource<HostupData> for VpsBackup {
     }
 
     fn schema(&self) -> Schema {
+        let block = Block::new()
+            .description(
+                "Queues an offsite backup of a HostUp VPS and waits until HostUp reports \
+                the backup job completed, so later steps (an upgrade, a restore) run only \
+                once the backup exists.\n\n\
+                This is an action-style resource: creating it runs the backup once. \
+                Changing `vps_id`, `note` or `triggers` plans a replacement, which runs a \
+                new backup; nothing else ever runs it again (refresh and provider \
+                upgrades never do). **Destroying it only removes it from the Terraform \
+                state: the backup is kept on HostUp**, unless `delete_on_destroy` is \
+                true; the destroy plan says which (Terraform 1.3 and later).\n\n\
+                `terraform plan` checks HostUp's backup gate (`canCreateBackup`: quota, \
+                plan, service status) and fails with HostUp's reason and code when a \
+                backup would be refused; apply checks it again just before queuing. When \
+                the gate is closed only because another job is running on the VPS (code \
+                `job_in_progress`, e.g. one started from the dashboard), plan warns and \
+                apply waits for that job to finish, within `timeouts.create`. The job id \
+                is saved in state as soon as HostUp accepts \
+                the backup: if the wait then fails (the job fails, `timeouts.create` \
+                passes, or you press Ctrl-C) the resource is kept with its job id and \
+                marked tainted. The next apply replaces it: if that job is still queued \
+                or running, or has completed, apply adopts it instead of queuing \
+                another backup; if it failed, it runs a new one. Backups of one \
+                VPS (and restores, snapshots) in one run are queued one after another.\n\n\
+                Needs an API key with scopes `read:vm` and `backup:vm`.\n\n\
+                Import an existing backup job with `terraform import \
+                hostup_vps_backup.NAME <vps_id>/<job_id>`.",
+            )
+            .attribute(vps_id_argument("to back up"))
+            .attribute(
+                Attribute::string("note")
+                    .optional()
+                    .requires_replace()
+                    .description(
+                        "A note stored with the backup on HostUp (at most 255 \
+                        characters), e.g. `Before upgrade`. Changing it forces \
+                        replacement, i.e. a new backup.",
+                    ),
+            )
+            .attribute(triggers_argument("backup"))
+            .attribute(Attribute::bool("delete_on_destroy").optional().description(
+                "Whether destroying this resource deletes the backup on HostUp \
+                (default false: the backup is kept, and only the Terraform state \
+                forgets it). Changing it updates in place; it never runs a \
+                backup.",
+            ))
+            .attribute(
+                Attribute::string("backup_id")
+                    .computed()
+                    .use_state_for_unknown()
+                    .description(
+                        "Id of the backup the job made (`bkp_…`), as HostUp's job result \
+                        gives it, or else the one new backup in the VPS's backup list \
+                        once the job completed. Null when neither tells (e.g. an \
+                        imported job whose result does not name it).",
+                    ),
+            );
         Schema::new(
-            job_attributes(Block::new()
-                .description(
-                    "Queues an offsite backup of a HostUp VPS and waits until HostUp reports \
-                     the backup job completed, so later steps (an upgrade, a restore) run only \
-                     once the backup exists.\n\n\
-                     This is an action-style resource: creating it runs the backup once. \
-                     Changing `vps_id`, `note` or `triggers` plans a replacement, which runs a \
-                     new backup; nothing else ever runs it again (refresh and provider \
-                     upgrades never do). **Destroying it only removes it from the Terraform \
-                     state: the backup is kept on HostUp**, unless `delete_on_destroy` is \
-                     true; the destroy plan says which (Terraform 1.3 and later).\n\n\
-                     `terraform plan` checks HostUp's backup gate (`canCreateBackup`: quota, \
-                     plan, service status) and fails with HostUp's reason and code when a \
-                     backup would be refused; apply checks it again just before queuing. When \
-                     the gate is closed only because another job is running on the VPS (code \
-                     `job_in_progress`, e.g. one started from the dashboard), plan warns and \
-                     apply waits for that job to finish, within `timeouts.create`. The job id is saved in state as soon as HostUp accepts \
-                     the backup: if the wait then fails (the job fails, `timeouts.create` \
-                     passes, or you press Ctrl-C) the resource is kept with its job id and \
-                     marked tainted. The next apply replaces it: if that job is still queued \
-                     or running, or has completed, apply adopts it instead of queuing \
-                     another backup; if it failed, it runs a new one. Backups of one \
-                     VPS (and restores, snapshots) in one run are queued one after another.\n\n\
-                     Needs an API key with scopes `read:vm` and `backup:vm`.\n\n\
-                     Import an existing backup job with `terraform import \
-                     hostup_vps_backup.NAME <vps_id>/<job_id>`.",
-                )
-                .attribute(vps_id_argument("to back up"))
-                .attribute(
-                    Attribute::string("note")
-                        .optional()
-                        .requires_replace()
-                        .description(
-                            "A note stored with the backup on HostUp (at most 255 \
-                             characters), e.g. `Before upgrade`. Changing it forces \
-                             replacement, i.e. a new backup.",
-                        ),
-                )
-                .attribute(triggers_argument("backup"))
-                .attribute(
-                    Attribute::bool("delete_on_destroy")
-                        .optional()
-                        .description(
-                            "Whether destroying this resource deletes the backup on HostUp \
-                             (default false: the backup is kept, and only the Terraform state \
-                             forgets it). Changing it updates in place; it never runs a \
-                             backup.",
-                        ),
-                )
-                .attribute(
-                    Attribute::string("backup_id")
-                        .computed()
-                        .use_state_for_unknown()
-                        .description(
-                            "Id of the backup the job made (`bkp_…`), as HostUp's job result \
-                             gives it, or else the one new backup in the VPS's backup list \
-                             once the job completed. Null when neither tells (e.g. an \
-                             imported job whose result does not name it).",
-                        ),
-                ), "backup")
+            job_attributes(block, "backup")
                 .block(timeouts_block("the backup job", &[CREATE, DELETE])),
         )
     }
@@ -309,7 +307,7 @@ impl Resource<HostupData> for VpsBackup {
                         "Note too long",
                         format!(
                             "HostUp accepts notes of at most {MAX_NOTE} characters; this one \
-                             has {}.",
+                            has {}.",
                             note.chars().count()
                         ),
                     )
@@ -354,13 +352,13 @@ impl Resource<HostupData> for VpsBackup {
             Diagnostic::warning(
                 format!("Destroying deletes {what} of VPS {vps} on HostUp"),
                 "delete_on_destroy is true: the backup is deleted on HostUp and cannot be \
-                 restored afterwards.",
+                restored afterwards.",
             )
         } else {
             Diagnostic::warning(
                 format!("Destroying keeps {what} of VPS {vps} on HostUp"),
                 "Only the Terraform state forgets it; set `delete_on_destroy = true` to delete \
-                 backups on destroy.",
+                backups on destroy.",
             )
         };
         resp.diagnostics.push(d);
@@ -469,7 +467,7 @@ impl Resource<HostupData> for VpsBackup {
                     m.job_id.as_deref().unwrap_or("?")
                 ),
                 "delete_on_destroy is true, but the id of the backup this job made is not \
-                 known, so nothing was deleted on HostUp. Delete it in the HostUp dashboard.",
+                known, so nothing was deleted on HostUp. Delete it in the HostUp dashboard.",
             ));
             return;
         };

@@ -176,9 +176,9 @@ fn check_create(
                 format!("Not enough snapshot slots on VPS {vps_id}"),
                 format!(
                     "This configuration creates {new} new snapshots on the VPS, and it has \
-                     {free} free of {t} slots. Remove snapshots from the configuration, delete \
-                     some on HostUp (or let them expire), or add slots to the VPS plan. \
-                     Nothing was sent to HostUp."
+                    {free} free of {t} slots. Remove snapshots from the configuration, delete \
+                    some on HostUp (or let them expire), or add slots to the VPS plan. \
+                    Nothing was sent to HostUp."
                 ),
             )
             .with_path(AttributePath::root("name")),
@@ -189,8 +189,8 @@ fn check_create(
         // provider nothing of the lifecycle block, and creates before it destroys.
         let detail = format!(
             "Choose another name, or adopt the existing snapshot with `terraform import \
-             {TYPE_NAME}.NAME {vps_id}/{name}`. With `create_before_destroy`, a replacement \
-             needs a new name: HostUp names are unique per VPS. Nothing was sent to HostUp."
+            {TYPE_NAME}.NAME {vps_id}/{name}`. With `create_before_destroy`, a replacement \
+            needs a new name: HostUp names are unique per VPS. Nothing was sent to HostUp."
         );
         check.problems.push(
             Diagnostic::error(
@@ -233,8 +233,8 @@ fn duplicate(vps_id: &str, name: &str) -> Diagnostic {
     Diagnostic::error(
         format!("Two resources want snapshot {name:?} of VPS {vps_id}"),
         "Another hostup_vps_snapshot in this configuration has the same name on the same VPS; \
-         HostUp names are unique per VPS. Give each snapshot its own name. Nothing was sent \
-         to HostUp.",
+        HostUp names are unique per VPS. Give each snapshot its own name. Nothing was sent \
+        to HostUp.",
     )
     .with_path(AttributePath::root("name"))
 }
@@ -261,22 +261,22 @@ impl Resource<HostupData> for VpsSnapshot {
             Block::new()
                 .description(
                     "A named snapshot of a HostUp VPS. Creating it queues a snapshot job and \
-                     waits until HostUp reports it completed; destroying it deletes the \
-                     snapshot on HostUp (and waits for the delete job).\n\n\
-                     HostUp snapshots are short-lived: they expire about 24 hours after they \
-                     are taken. When a refresh finds that the snapshot expired (or was \
-                     deleted outside Terraform), it is dropped from state and the next plan \
-                     creates it again. Changing any argument replaces the snapshot: the old one is \
-                     deleted first, so the new one may keep its name and reuse its slot.\n\n\
-                     Plan checks HostUp's create gate (`canCreate`: snapshot slots, plan) and \
-                     that the name is free; apply checks again just before queuing. Another \
-                     job running on the VPS (code `job_in_progress`) is not an error: plan \
-                     warns and apply waits for it, within `timeouts.create`. Operations on one VPS in \
-                     one run are queued one after another, so a `hostup_vps_snapshot_restore` \
-                     or `hostup_vps_backup` of the same VPS waits its turn.\n\n\
-                     Needs an API key with scopes `read:vm` and `backup:vm`.\n\n\
-                     Import an existing snapshot with `terraform import \
-                     hostup_vps_snapshot.NAME <vps_id>/<name>`.",
+                    waits until HostUp reports it completed; destroying it deletes the \
+                    snapshot on HostUp (and waits for the delete job).\n\n\
+                    HostUp snapshots are short-lived: they expire about 24 hours after they \
+                    are taken. When a refresh finds that the snapshot expired (or was \
+                    deleted outside Terraform), it is dropped from state and the next plan \
+                    creates it again. Changing any argument replaces the snapshot: the old one is \
+                    deleted first, so the new one may keep its name and reuse its slot.\n\n\
+                    Plan checks HostUp's create gate (`canCreate`: snapshot slots, plan) and \
+                    that the name is free; apply checks again just before queuing. Another \
+                    job running on the VPS (code `job_in_progress`) is not an error: plan \
+                    warns and apply waits for it, within `timeouts.create`. Operations on one VPS in \
+                    one run are queued one after another, so a `hostup_vps_snapshot_restore` \
+                    or `hostup_vps_backup` of the same VPS waits its turn.\n\n\
+                    Needs an API key with scopes `read:vm` and `backup:vm`.\n\n\
+                    Import an existing snapshot with `terraform import \
+                    hostup_vps_snapshot.NAME <vps_id>/<name>`.",
                 )
                 .attribute(vps_id_argument("to snapshot"))
                 .attribute(
@@ -285,9 +285,9 @@ impl Resource<HostupData> for VpsSnapshot {
                         .requires_replace()
                         .description(
                             "Name of the snapshot, unique on the VPS: 1 to 40 letters, digits, \
-                             `_` or `-` (e.g. `before-upgrade`). It is the name a \
-                             `hostup_vps_snapshot_restore` refers to. Changing it forces \
-                             replacement.",
+                            `_` or `-` (e.g. `before-upgrade`). It is the name a \
+                            `hostup_vps_snapshot_restore` refers to. Changing it forces \
+                            replacement.",
                         ),
                 )
                 .attribute(
@@ -298,8 +298,8 @@ impl Resource<HostupData> for VpsSnapshot {
                         .requires_replace()
                         .description(
                             "Free-text description stored with the snapshot (at most 255 \
-                             characters). Changing it forces replacement; leaving it unset \
-                             keeps what HostUp has (e.g. after an import).",
+                            characters). Changing it forces replacement; leaving it unset \
+                            keeps what HostUp has (e.g. after an import).",
                         ),
                 )
                 .attribute(
@@ -314,7 +314,7 @@ impl Resource<HostupData> for VpsSnapshot {
                         .use_state_for_unknown()
                         .description(
                             "Id of the HostUp job that created the snapshot (`job_…`); null \
-                             for an imported snapshot.",
+                            for an imported snapshot.",
                         ),
                 )
                 .attribute(
@@ -335,8 +335,8 @@ impl Resource<HostupData> for VpsSnapshot {
                         .use_state_for_unknown()
                         .description(
                             "When HostUp deletes the snapshot by itself (RFC 3339); after \
-                             that, refresh drops it from state and the next plan creates it \
-                             again.",
+                            that, refresh drops it from state and the next plan creates it \
+                            again.",
                         ),
                 )
                 .attribute(
@@ -522,12 +522,12 @@ impl Resource<HostupData> for VpsSnapshot {
                     resp.diagnostics.error(
                         format!(
                             "Snapshot {name:?} of VPS {vps_id} is missing after its job \
-                             completed"
+                            completed"
                         ),
                         format!(
                             "HostUp reported job {} completed, but the snapshot list does not \
-                             contain it. The resource is marked tainted; check the VPS in \
-                             HostUp and apply again.",
+                            contain it. The resource is marked tainted; check the VPS in \
+                            HostUp and apply again.",
                             op.job_id
                         ),
                     );

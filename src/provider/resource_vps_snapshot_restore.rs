@@ -76,14 +76,15 @@ fn subject(vps_id: &str, name: &str) -> Subject {
     Subject::new(TYPE_NAME, vps_id, format!("restore of snapshot {name:?}"))
 }
 
-/// The warning every restore plan carries (docs/ARCHITECTURE.md, "Resources": restore is destructive).
+/// The warning every restore plan carries (docs/ARCHITECTURE.md, "Resources": restore is
+/// destructive).
 pub fn destructive_warning(vps_id: &str, name: &str) -> Diagnostic {
     Diagnostic::warning(
         format!("Applying this replaces the disk of VPS {vps_id} with snapshot {name:?}"),
         "hostup_vps_snapshot_restore rolls the VPS back to the snapshot: everything written to \
-         the VPS disk since the snapshot was taken is lost, and the VPS restarts from the \
-         snapshot's state. This cannot be undone (destroying the resource does not undo it). \
-         Take a backup or snapshot first if you may need the current data.",
+        the VPS disk since the snapshot was taken is lost, and the VPS restarts from the \
+        snapshot's state. This cannot be undone (destroying the resource does not undo it). \
+        Take a backup or snapshot first if you may need the current data.",
     )
     .with_path(AttributePath::root("snapshot_name"))
 }
@@ -131,9 +132,9 @@ pub fn check_restore(
                 format!("VPS {vps_id} has no snapshot named {name:?}"),
                 format!(
                     "{existing} Snapshots expire about 24 hours after they are taken (the \
-                     `hostup_vps_snapshots` data source lists those that exist). To restore a \
-                     snapshot this configuration takes, refer to it: `snapshot_name = \
-                     hostup_vps_snapshot.NAME.name`. Nothing was sent to HostUp."
+                    `hostup_vps_snapshots` data source lists those that exist). To restore a \
+                    snapshot this configuration takes, refer to it: `snapshot_name = \
+                    hostup_vps_snapshot.NAME.name`. Nothing was sent to HostUp."
                 ),
             )
             .with_path(path),
@@ -174,61 +175,58 @@ impl Resource<HostupData> for VpsSnapshotRestore {
     }
 
     fn schema(&self) -> Schema {
-        Schema::new(
-            job_attributes(
-                Block::new()
-                    .description(
-                        "Rolls a HostUp VPS back to one of its snapshots and waits until HostUp \
-                     reports the rollback job completed.\n\n\
-                     **Warning: this is destructive. Applying it replaces the VPS disk with \
-                     the snapshot: everything written since the snapshot was taken is lost. \
-                     It cannot be undone.** The plan warns about it when the resource is \
-                     created, when an argument change replaces it, and when a tainted one is \
-                     replaced. `terraform apply -replace=ADDRESS` also runs it again, but its \
-                     plan shows no such warning: Terraform does not tell the provider about \
-                     `-replace`.\n\n\
-                     This is an action-style resource: creating it runs the restore once. \
-                     Changing any argument (`vps_id`, `snapshot_name`, `triggers`) plans a \
-                     replacement, which runs the restore again; nothing else ever does. \
-                     **Destroying it only removes it from the Terraform state; it does not \
-                     undo the restore.**\n\n\
-                     `terraform plan` reads the VPS's snapshots and fails at `snapshot_name` \
-                     when the snapshot does not exist (listing the ones that do) or when \
-                     HostUp's restore gate (`canRestore`) is closed, with its reason and \
-                     code; apply checks again just before queuing. Another job running on the \
-                     VPS (code `job_in_progress`) is not an error: plan warns and apply waits \
-                     for it, within `timeouts.create`. The job id is saved in \
-                     state as soon as HostUp accepts the restore: if the wait then fails (the \
-                     job fails, `timeouts.create` passes, or you press Ctrl-C) the resource \
-                     is kept with its job id and marked tainted. The next apply replaces it: \
-                     if that job is still queued or running, or has completed, apply adopts \
-                     it instead of restoring again; only a failed job is run anew. Operations \
-                     on one VPS in one run are queued one after another.\n\n\
-                     To roll back to a snapshot the same configuration takes, refer to it \
-                     (`snapshot_name = hostup_vps_snapshot.NAME.name`): plan then accepts the \
-                     snapshot it has not created yet, and Terraform restores only after it \
-                     exists. Usually the restore is added later (e.g. with `count = \
-                     var.rollback ? 1 : 0`), once the change it undoes went wrong.\n\n\
-                     Needs an API key with scopes `read:vm` and `backup:vm`.\n\n\
-                     Import an existing restore job with `terraform import \
-                     hostup_vps_snapshot_restore.NAME <vps_id>/<job_id>`.",
-                    )
-                    .attribute(vps_id_argument("to roll back"))
-                    .attribute(
-                        Attribute::string("snapshot_name")
-                            .required()
-                            .requires_replace()
-                            .description(
-                                "Name of the snapshot to roll back to (e.g. `before-upgrade`), as \
-                             listed by the `hostup_vps_snapshots` data source. Plan fails \
-                             when it does not exist. Changing it forces replacement, i.e. \
-                             another restore.",
-                            ),
-                    )
-                    .attribute(triggers_argument("restore")),
-                "restore",
+        let block = Block::new()
+            .description(
+                "Rolls a HostUp VPS back to one of its snapshots and waits until HostUp \
+                reports the rollback job completed.\n\n\
+                **Warning: this is destructive. Applying it replaces the VPS disk with \
+                the snapshot: everything written since the snapshot was taken is lost. \
+                It cannot be undone.** The plan warns about it when the resource is \
+                created, when an argument change replaces it, and when a tainted one is \
+                replaced. `terraform apply -replace=ADDRESS` also runs it again, but its \
+                plan shows no such warning: Terraform does not tell the provider about \
+                `-replace`.\n\n\
+                This is an action-style resource: creating it runs the restore once. \
+                Changing any argument (`vps_id`, `snapshot_name`, `triggers`) plans a \
+                replacement, which runs the restore again; nothing else ever does. \
+                **Destroying it only removes it from the Terraform state; it does not \
+                undo the restore.**\n\n\
+                `terraform plan` reads the VPS's snapshots and fails at `snapshot_name` \
+                when the snapshot does not exist (listing the ones that do) or when \
+                HostUp's restore gate (`canRestore`) is closed, with its reason and \
+                code; apply checks again just before queuing. Another job running on the \
+                VPS (code `job_in_progress`) is not an error: plan warns and apply waits \
+                for it, within `timeouts.create`. The job id is saved in \
+                state as soon as HostUp accepts the restore: if the wait then fails (the \
+                job fails, `timeouts.create` passes, or you press Ctrl-C) the resource \
+                is kept with its job id and marked tainted. The next apply replaces it: \
+                if that job is still queued or running, or has completed, apply adopts \
+                it instead of restoring again; only a failed job is run anew. Operations \
+                on one VPS in one run are queued one after another.\n\n\
+                To roll back to a snapshot the same configuration takes, refer to it \
+                (`snapshot_name = hostup_vps_snapshot.NAME.name`): plan then accepts the \
+                snapshot it has not created yet, and Terraform restores only after it \
+                exists. Usually the restore is added later (e.g. with `count = \
+                var.rollback ? 1 : 0`), once the change it undoes went wrong.\n\n\
+                Needs an API key with scopes `read:vm` and `backup:vm`.\n\n\
+                Import an existing restore job with `terraform import \
+                hostup_vps_snapshot_restore.NAME <vps_id>/<job_id>`.",
             )
-            .block(timeouts_block("the restore job", &[CREATE])),
+            .attribute(vps_id_argument("to roll back"))
+            .attribute(
+                Attribute::string("snapshot_name")
+                    .required()
+                    .requires_replace()
+                    .description(
+                        "Name of the snapshot to roll back to (e.g. `before-upgrade`), as \
+                        listed by the `hostup_vps_snapshots` data source. Plan fails \
+                        when it does not exist. Changing it forces replacement, i.e. \
+                        another restore.",
+                    ),
+            )
+            .attribute(triggers_argument("restore"));
+        Schema::new(
+            job_attributes(block, "restore").block(timeouts_block("the restore job", &[CREATE])),
         )
     }
 

@@ -1,11 +1,11 @@
 //! `hostup-sim`: a local HostUp API (VPS inventory, snapshots, backups, job polling) with an
 //! admin API and fault injection.
 //!
-//! It exists so the provider can be planned, applied, tested, demonstrated and benchmarked
-//! offline, and so every error path the client claims to handle can be produced on demand.
-//! It is written from HostUp's public API reference (developer.hostup.se; docs/hostup-sim.md), never from `crate::hostup`, so a wrong
-//! model of the API cannot hide on both sides of a test. The behaviour contract is
-//! docs/hostup-sim.md.
+//! It exists so the provider can be planned, applied, tested, demonstrated and benchmarked offline,
+//! and so every error path the client claims to handle can be produced on demand. It is written
+//! from HostUp's public API reference (developer.hostup.se; docs/hostup-sim.md), never from
+//! `crate::hostup`, so a wrong model of the API cannot hide on both sides of a test. The behaviour
+//! contract is docs/hostup-sim.md.
 
 mod admin;
 mod api;

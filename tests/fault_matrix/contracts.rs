@@ -27,8 +27,8 @@ pub(crate) fn check_interrupted(
     }
 }
 
-/// Persistent read faults: retries run out, and the error quotes the start of the body HostUp
-/// sent (docs/ARCHITECTURE.md, "Contracts": never a panic, never a bare "expected value at line 1").
+/// Persistent read faults: retries run out, and the error quotes the start of the body HostUp sent
+/// (docs/ARCHITECTURE.md, "Contracts": never a panic, never a bare "expected value at line 1").
 pub(crate) fn check_fails_quoting_body(fault: Fault, out: &TfOutput, violations: &mut Vec<String>) {
     let text = flat(&out.all());
     if out.code == Some(0) || out.code.is_none() {

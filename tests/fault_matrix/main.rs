@@ -4,9 +4,10 @@
 //!
 //! Each cell gets its own simulator (port 0) and its own terraform working directory, runs one
 //! `terraform apply`, and records terraform's exit status, the first error summary, the state
-//! afterwards and the POSTs the simulator saw. The cell then checks the docs/ARCHITECTURE.md, "Contracts" contract for
-//! its fault. The table is written to docs/RELIABILITY.md (between the `fault-matrix` markers)
-//! before the test fails on any broken contract, so the document always shows the last run.
+//! afterwards and the POSTs the simulator saw. The cell then checks the docs/ARCHITECTURE.md,
+//! "Contracts" contract for its fault. The table is written to docs/RELIABILITY.md (between the
+//! `fault-matrix` markers) before the test fails on any broken contract, so the document always
+//! shows the last run.
 //!
 //! Cells run in parallel threads; nothing sleeps for synchronisation (conditions are polled
 //! with deadlines), and every terraform run is killed if it outlives its deadline.
@@ -45,8 +46,8 @@ const STUCK_TIMEOUT: &str = "3s";
 const REQUEST_TIMEOUT: &str = "2s";
 /// Latency of the slow answer: well past [`REQUEST_TIMEOUT`].
 const SLOW_MS: u64 = 5000;
-/// docs/ARCHITECTURE.md, "Contracts": after Ctrl-C terraform must be gone within this (the contract says the
-/// provider's waits end within a second; terraform then saves state and exits).
+/// docs/ARCHITECTURE.md, "Contracts": after Ctrl-C terraform must be gone within this (the contract
+/// says the provider's waits end within a second; terraform then saves state and exits).
 const SIGINT_LIMIT: Duration = Duration::from_secs(5);
 /// After SIGINT, terraform is killed (and the cell fails) if it is still running after this.
 const AFTER_SIGINT_DEADLINE: Duration = Duration::from_secs(30);

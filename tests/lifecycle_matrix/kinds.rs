@@ -91,7 +91,8 @@ impl Kind {
         }
     }
 
-    /// The mutating requests a destroy sends (docs/ARCHITECTURE.md, "Resources": backups and restores are forgotten).
+    /// The mutating requests a destroy sends (docs/ARCHITECTURE.md, "Resources": backups and
+    /// restores are forgotten).
     pub fn destroy_requests(self) -> Vec<(&'static str, u64)> {
         match self {
             Kind::Snapshot => vec![(DELETE_SNAPSHOT, 1)],

@@ -1,8 +1,9 @@
-//! The lifecycle matrix (docs/ARCHITECTURE.md, "Testing"): every resource type (`hostup_vps_backup`,
-//! `hostup_vps_snapshot_restore`, `hostup_vps_snapshot`) × every Terraform workflow of docs/ARCHITECTURE.md, "Contracts"
-//! "Terraform lifecycle", driven through the real `terraform` CLI (the one on PATH, plus each
-//! binary listed in HOSTUP_EXTRA_TERRAFORM, e.g. 1.0.3 from `scripts/fetch-terraform-compat`)
-//! against the real `hostup-sim` binary. The table it produces is docs/LIFECYCLE.md.
+//! The lifecycle matrix (docs/ARCHITECTURE.md, "Testing"): every resource type
+//! (`hostup_vps_backup`, `hostup_vps_snapshot_restore`, `hostup_vps_snapshot`) × every Terraform
+//! workflow of docs/ARCHITECTURE.md, "Contracts" "Terraform lifecycle", driven through the real
+//! `terraform` CLI (the one on PATH, plus each binary listed in HOSTUP_EXTRA_TERRAFORM, e.g. 1.0.3
+//! from `scripts/fetch-terraform-compat`) against the real `hostup-sim` binary. The table it
+//! produces is docs/LIFECYCLE.md.
 //!
 //! Each cell gets its own simulator (port 0, the fixture of `kinds.rs`, 200 ms jobs unless a
 //! long job is the point) and its own working directory, runs its workflow's terraform
@@ -32,9 +33,10 @@
 //! - **`timeouts` only**: `["update"]`, applied with no request (timeouts never force
 //!   replacement; `getAction` in the same file plans an update).
 //! - **`-replace=ADDR`** (`plan -replace=ADDR -out=tfplan`, then `apply tfplan`: `apply
-//!   -replace=ADDR` in two steps, so the plan can be read): `getAction` (`matchedForceReplace`) forces the replacement without
-//!   the provider's first call saying so, so the second call (null prior) is the provider's
-//!   only sight of it: a snapshot keeping its name must not call its own name taken.
+//!   -replace=ADDR` in two steps, so the plan can be read): `getAction` (`matchedForceReplace`)
+//! forces the replacement without   the provider's first call saying so, so the second call (null
+//! prior) is the provider's   only sight of it: a snapshot keeping its name must not call its own
+//! name taken.
 //! - **`taint`, then apply**: `internal/command/taint.go` `TaintCommand.Run` marks the
 //!   object; `plan` in node_resource_abstract_instance.go then plans from a null prior (the
 //!   provider sees a plain create) and turns it into `["delete","create"]`

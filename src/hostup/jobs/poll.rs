@@ -372,12 +372,13 @@ mod tests {
             }
             lat.sort_by(f64::total_cmp);
             polls.sort_unstable();
-            // docs/ARCHITECTURE.md, "Targets" asks for 5 s at 30 minutes; an hour-long job sits at 99 % for 36 s and
-            // its end is bracketed less tightly.
+            // docs/ARCHITECTURE.md, "Targets" asks for 5 s at 30 minutes; an hour-long job sits at
+            // 99 % for 36 s and its end is bracketed less tightly.
             let bound = if d > 1800.0 { 10.0 } else { 5.0 };
             assert!(lat[20] < bound, "{d}s: median detection {:.2}s", lat[20]);
-            // docs/ARCHITECTURE.md, "Targets": no more polls than hcloud for a 30-minute job; at most one more for
-            // the others (as for jobs that complete at 99 %), for far quicker detection.
+            // docs/ARCHITECTURE.md, "Targets": no more polls than hcloud for a 30-minute job; at
+            // most one more for the others (as for jobs that complete at 99 %), for far quicker
+            // detection.
             let allowed = hcloud_polls(d) + usize::from(d != 1800.0);
             assert!(polls[20] <= allowed, "{d}s: median polls {}", polls[20]);
         }

@@ -1,9 +1,10 @@
 //! [`ObjectValue`]: a config, plan or state object together with its schema type.
 //!
-//! Resources read and write attributes by name; the type travels with the value so a wrong
-//! attribute name or a value of the wrong type is caught where it is written (and reported as a
-//! clear "provider bug" diagnostic) instead of surfacing as an undecodable msgpack object in
-//! Terraform.
+//! Resources read it into a typed model ([`ObjectValue::model`]) and write back what they
+//! learned ([`ObjectValue::set_fields`]); the framework itself works by attribute path. The
+//! type travels with the value so a wrong attribute name or a value of the wrong type is caught
+//! where it is written (and reported as a clear "provider bug" diagnostic) instead of
+//! surfacing as an undecodable msgpack object in Terraform.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,11 +1,11 @@
 //! The JSON forms of cty: type JSON (schema attribute types, dynamic wrappers) and value JSON
 //! (state files, `RawState.json` in UpgradeResourceState, `DynamicValue.json`).
 //!
-//! Written by hand on top of `serde_json` because no crate knows go-cty's rules (reference
-//! cty's JSON encoding, as Terraform uses it). Decoding is driven by the type, the way go-cty's is: the type
-//! decides whether a JSON object is a map, an object or a `{"value", "type"}` dynamic wrapper.
-//! Numbers are read from their literal text (through `serde_json::value::RawValue`), never
-//! through f64, so `0.1` or a 30-digit integer in state survive exactly.
+//! Written by hand on top of `serde_json` because no crate knows go-cty's rules (reference cty's
+//! JSON encoding, as Terraform uses it). Decoding is driven by the type, the way go-cty's is: the
+//! type decides whether a JSON object is a map, an object or a `{"value", "type"}` dynamic wrapper.
+//! Numbers are read from their literal text (through `serde_json::value::RawValue`), never through
+//! f64, so `0.1` or a 30-digit integer in state survive exactly.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

@@ -10,7 +10,8 @@
 //! Entry points: [`decode_msgpack`] / [`encode_msgpack`] (the wire form of DynamicValue),
 //! [`decode_json`] / [`encode_json`] (state files, `DynamicValue.json`, `RawState.json`),
 //! [`Type::from_json`] / [`Type::to_json`] (schema attribute types, dynamic wrappers), and
-//! [`from_value`] / [`to_value`] (serde access for resource code).
+//! [`from_value`] / [`to_value`] (serde access for resource code, with [`Field`] for what may
+//! be unknown).
 //!
 //! ```
 //! use hostup_provider::plugin::value::{

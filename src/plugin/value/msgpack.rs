@@ -4,12 +4,12 @@
 //! `[type JSON, value]` dynamic wrappers, unknowns as msgpack extensions, refinements). The
 //! `rmp` crate supplies the msgpack primitives (markers, writers); the structure is here.
 //!
-//! Decoding follows go-cty v1.16 `cty/msgpack` and what Terraform actually sends (reference
-//! cty's msgpack encoding, as Terraform uses it): any int width, float32/float64 or a decimal string for numbers; str or
-//! bin for strings; nil for null in any slot; any extension as unknown, with code 12 carrying
-//! refinements. Encoding writes exactly what Terraform writes: compact ints, float64 for exact
-//! non-integers, decimal strings otherwise, objects with every attribute in sorted key order,
-//! `d4 00 00` for unrefined unknowns and ext 12 only with at least one refinement.
+//! Decoding follows go-cty v1.16 `cty/msgpack` and what Terraform actually sends (reference cty's
+//! msgpack encoding, as Terraform uses it): any int width, float32/float64 or a decimal string for
+//! numbers; str or bin for strings; nil for null in any slot; any extension as unknown, with code
+//! 12 carrying refinements. Encoding writes exactly what Terraform writes: compact ints, float64
+//! for exact non-integers, decimal strings otherwise, objects with every attribute in sorted key
+//! order, `d4 00 00` for unrefined unknowns and ext 12 only with at least one refinement.
 //!
 //! Input is untrusted: every length is checked against the bytes left before anything is
 //! allocated, nesting is capped at [`MAX_DEPTH`], and every problem is a [`ValueError`] naming

@@ -1,5 +1,6 @@
-//! The workflows (the table's rows) and what each expects of each resource type (docs/ARCHITECTURE.md, "Contracts"
-//! "Terraform lifecycle"). Every workflow starts from a fresh simulator and working directory.
+//! The workflows (the table's rows) and what each expects of each resource type
+//! (docs/ARCHITECTURE.md, "Contracts" "Terraform lifecycle"). Every workflow starts from a fresh
+//! simulator and working directory.
 
 use crate::cell::{Cell, PlanWant, Step};
 use crate::kinds::{Kind, Res};
