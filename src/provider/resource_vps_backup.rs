@@ -538,4 +538,25 @@ mod tests {
         assert!(m.backup_id.is_null());
         assert_eq!(m.backup_words(), "the backup of job ?");
     }
+
+    #[test]
+    fn a_trigger_unknown_at_plan_is_a_value_of_the_model() {
+        use crate::plugin::value::Value;
+        let mut o = ObjectValue::empty(SchemaInfo::new(VpsBackup.schema()));
+        o.set_attr("vps_id", "vps_1").set_attr(
+            "triggers",
+            Value::Map([("release".to_owned(), Value::unknown())].into()),
+        );
+        let m: Model = o.decode().expect("an unknown trigger decodes");
+        let t = m.triggers.get().expect("the map is known");
+        assert!(t["release"].is_unknown());
+        // The key of an unknown trigger differs from any known one: no adoption across it.
+        let mut known = o.clone();
+        known.set_attr(
+            "triggers",
+            Value::Map([("release".to_owned(), Value::from("v1"))].into()),
+        );
+        let k: Model = known.decode().expect("decodes");
+        assert_ne!(m.key(), k.key());
+    }
 }

@@ -9,8 +9,10 @@ use crate::hostup::Gate;
 use crate::plugin::diag::{AttributePath, Diagnostic, Diagnostics};
 use crate::plugin::framework::Field;
 
-/// The `triggers` argument of the action-style resources, in their typed models.
-pub type Triggers = BTreeMap<String, String>;
+/// The `triggers` argument of the action-style resources, in their typed models. Its values
+/// are [`Field`]s too: one of them may be unknown at plan (`{ release = var.release }` in
+/// `terraform validate`) while the map itself is known.
+pub type Triggers = BTreeMap<String, Field<String>>;
 
 /// A gate as the `{allowed, reason, code}` object of the schema's gate attributes (see
 /// `schema_parts::gate_type`); an absent gate is null.
