@@ -33,10 +33,10 @@
 //! - **`timeouts` only**: `["update"]`, applied with no request (timeouts never force
 //!   replacement; `getAction` in the same file plans an update).
 //! - **`-replace=ADDR`** (`plan -replace=ADDR -out=tfplan`, then `apply tfplan`: `apply
-//!   -replace=ADDR` in two steps, so the plan can be read): `getAction` (`matchedForceReplace`)
-//! forces the replacement without   the provider's first call saying so, so the second call (null
-//! prior) is the provider's   only sight of it: a snapshot keeping its name must not call its own
-//! name taken.
+//!   -replace=ADDR` in two steps, so the plan can be read): `getAction`
+//!   (`matchedForceReplace`) forces the replacement without the provider's first call saying
+//!   so, so the second call (null prior) is the provider's only sight of it: a snapshot keeping
+//!   its name must not call its own name taken.
 //! - **`taint`, then apply**: `internal/command/taint.go` `TaintCommand.Run` marks the
 //!   object; `plan` in node_resource_abstract_instance.go then plans from a null prior (the
 //!   provider sees a plain create) and turns it into `["delete","create"]`
