@@ -279,12 +279,14 @@ pub enum Error {
         /// What failed (no URL credentials, no key).
         message: String,
     },
-    /// No complete answer within the request timeout.
+    /// No complete answer within the request timeout, on the last attempt.
     Timeout {
-        /// The call.
+        /// The call (its `attempts` says how many were made).
         request: Box<RequestInfo>,
         /// The per-attempt timeout that expired.
         after: Duration,
+        /// From the first attempt to giving up, pauses between attempts included.
+        elapsed: Duration,
     },
     /// The caller cancelled.
     Cancelled {
@@ -533,12 +535,8 @@ impl Error {
                 None,
                 applied.to_string(),
             ),
-            Error::Timeout { after, .. } => (
-                format!(
-                    "HostUp did not answer within {:.1}s; it may be slow or unreachable, retry \
-                     later.",
-                    after.as_secs_f64()
-                ),
+            Error::Timeout { .. } => (
+                "HostUp may be slow or unreachable; retry later.".to_string(),
                 None,
                 applied.to_string(),
             ),
@@ -649,22 +647,20 @@ fn problem_hint(request: &RequestInfo, problem: &Problem) -> String {
             let target = request.target.as_deref().unwrap_or("");
             match code {
                 "snapshot_not_found" => format!(
-                    "VPS {vps} has no snapshot named {target:?}; list its snapshots (GET \
-                     /api/v2/vps/{vps}/snapshots) and use one of their names (snapshots \
-                     expire after about 24 hours)."
+                    "VPS {vps} has no snapshot named {target:?} (snapshots expire about 24 \
+                     hours after they are taken); use the name of one it has."
                 ),
-                "backup_not_found" => format!(
-                    "VPS {vps} has no backup {target:?}; list its backups (GET \
-                     /api/v2/vps/{vps}/backups) and use one of their ids."
-                ),
+                "backup_not_found" => {
+                    format!("VPS {vps} has no backup {target:?}; use the id of one it has.")
+                }
                 "job_not_found" => format!(
                     "HostUp does not know job {target:?} (it may have expired); check the VPS's \
                      snapshots/backups to see whether the operation happened."
                 ),
                 "vps_not_found" | "" if !vps.is_empty() => format!(
-                    "The VPS id {vps:?} is not one from the VPS list: use an id from GET \
-                     /api/v2/vps (data[].id, like vps_01hxa3b4c5d6e7f8g9h0j1k2m3), not a name \
-                     or an IP address, and check the key's account owns it."
+                    "HostUp lists no VPS {vps:?} for this API key: use the VPS's id (like \
+                     vps_01hxa3b4c5d6e7f8g9h0j1k2m3), not its name or IP address, and check \
+                     that the key's account owns the VPS."
                 ),
                 _ => format!(
                     "HostUp does not know this resource{}; check the ids used.",
@@ -676,18 +672,9 @@ fn problem_hint(request: &RequestInfo, problem: &Problem) -> String {
                 ),
             }
         }
-        409 => format!(
-            "HostUp refused to {} right now{}{}. Check the gate (actions.canCreate / \
-             canCreateBackup / canRestore) in the snapshot or backup list; if another job is \
-             running on this VPS, wait for it to finish and retry.",
-            request.operation,
-            reason.map(|r| format!(": {r}")).unwrap_or_default(),
-            if code.is_empty() {
-                String::new()
-            } else {
-                format!(" (code {code})")
-            },
-        ),
+        409 => "If another job is running on this VPS, wait for it to finish and try again; \
+                 otherwise resolve what HostUp names first."
+            .to_string(),
         429 => format!(
             "Still rate-limited by HostUp after {} attempts{}; send fewer requests at once, \
              stop other tools using the same API key, or retry later.",
@@ -735,23 +722,30 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Problem { request, problem } => {
+                // A 5xx is HostUp failing, not HostUp refusing.
+                let verb = if problem.status >= 500 {
+                    "failed to"
+                } else {
+                    "refused to"
+                };
                 write!(
                     f,
-                    "HostUp refused to {} ({} {}): HTTP {}",
+                    "HostUp {verb} {} ({} {}): HTTP {}",
                     request.operation, request.method, request.path, problem.status
                 )?;
                 if let Some(c) = &problem.code {
                     write!(f, " {c}")?;
                 }
                 match (&problem.title, &problem.detail) {
-                    (Some(t), Some(d)) if t != d => write!(f, ": {t}: {d}")?,
+                    // "Too many requests" + "Too many requests. Retry after 1 seconds.": once.
+                    (Some(t), Some(d)) if !d.starts_with(t.trim_end_matches('.')) => {
+                        write!(f, ": {t}: {d}")?
+                    }
                     (_, Some(d)) => write!(f, ": {d}")?,
                     (Some(t), None) => write!(f, ": {t}")?,
                     (None, None) => {}
                 }
-                if let Some(r) = &problem.request_id {
-                    write!(f, " (request id {r})")?;
-                }
+                // The request id is the hint's, once (its note for HostUp support).
                 Ok(())
             }
             Error::NonJson {
@@ -759,47 +753,51 @@ impl fmt::Display for Error {
                 status,
                 content_type,
                 snippet,
-                request_id,
                 ..
             } => {
                 write!(
                     f,
-                    "HostUp answered {} {} ({}) with HTTP {status} and a body that is not JSON \
-                     (content-type {}): {snippet:?}",
-                    request.method,
-                    request.path,
-                    request.operation,
-                    content_type.as_deref().unwrap_or("none"),
+                    "HostUp answered {} {} ({}) with HTTP {status} and ",
+                    request.method, request.path, request.operation,
                 )?;
-                if let Some(r) = request_id {
-                    write!(f, " (request id {r})")?;
+                match html_title(snippet) {
+                    Some(t) => write!(f, "an HTML page ({t:?}) instead of JSON"),
+                    None if snippet.is_empty() => write!(f, "an empty body instead of JSON"),
+                    None => write!(
+                        f,
+                        "a body that is not JSON (content-type {}): {:?}",
+                        content_type.as_deref().unwrap_or("none"),
+                        one_line(snippet)
+                    ),
                 }
-                Ok(())
             }
             Error::Network {
-                request,
-                not_sent,
-                message,
+                request, message, ..
             } => write!(
                 f,
-                "could not {} ({} {}): {message}{}",
-                request.operation,
-                request.method,
-                request.path,
-                if *not_sent {
-                    " (the request was not sent)"
-                } else {
-                    " (the connection failed after the request was sent)"
+                "Could not reach HostUp to {} ({} {}): {message}",
+                request.operation, request.method, request.path,
+            ),
+            Error::Timeout {
+                request,
+                after,
+                elapsed,
+            } => {
+                write!(
+                    f,
+                    "HostUp did not answer {} {} ({}) ",
+                    request.method, request.path, request.operation
+                )?;
+                match request.attempts {
+                    0 | 1 => write!(f, "within {}", seconds(*after)),
+                    n => write!(
+                        f,
+                        "in {n} attempts of {} each ({} in all)",
+                        seconds(*after),
+                        seconds(*elapsed)
+                    ),
                 }
-            ),
-            Error::Timeout { request, after } => write!(
-                f,
-                "HostUp did not answer {} {} ({}) within {:.1}s",
-                request.method,
-                request.path,
-                request.operation,
-                after.as_secs_f64()
-            ),
+            }
             Error::Cancelled { request, in_flight } => write!(
                 f,
                 "cancelled while trying to {} ({} {}){}",
@@ -817,22 +815,52 @@ impl fmt::Display for Error {
                 status,
                 message,
                 snippet,
-                request_id,
-            } => {
-                write!(
-                    f,
-                    "HostUp answered {} {} ({}) with HTTP {status} and a body that does not \
-                     match what was expected ({message}): {snippet:?}",
-                    request.method, request.path, request.operation
-                )?;
-                if let Some(r) = request_id {
-                    write!(f, " (request id {r})")?;
-                }
-                Ok(())
-            }
+                ..
+            } => write!(
+                f,
+                "HostUp answered {} {} ({}) with HTTP {status} and a body that does not match \
+                 what was expected ({message}): {:?}",
+                request.method,
+                request.path,
+                request.operation,
+                one_line(snippet)
+            ),
             Error::InvalidInput { message } => f.write_str(message),
         }
     }
+}
+
+/// `30s`, `1.5s`, `2m36s`: a duration as messages write it.
+fn seconds(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 60_000 {
+        let s = ms as f64 / 1000.0;
+        if (s - s.round()).abs() < 0.05 {
+            format!("{}s", s.round() as u64)
+        } else {
+            format!("{s:.1}s")
+        }
+    } else {
+        let secs = d.as_secs();
+        match secs % 60 {
+            0 => format!("{}m", secs / 60),
+            r => format!("{}m{r}s", secs / 60),
+        }
+    }
+}
+
+/// The `<title>` of an HTML body (an error page of HostUp's proxy), whitespace collapsed.
+fn html_title(body: &str) -> Option<String> {
+    let lower = body.to_ascii_lowercase();
+    let start = lower.find("<title>")? + "<title>".len();
+    let end = start + lower[start..].find("</title>")?;
+    let t = one_line(body.get(start..end)?);
+    (!t.is_empty()).then_some(t)
+}
+
+/// Text with every run of whitespace (`\r\n` of an error page) as one space.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The first [`SNIPPET_BYTES`] bytes of a body as text, cut at a char boundary (lossy for
@@ -936,11 +964,11 @@ mod tests {
             }),
         };
         for c in [Some("vps_not_found"), None] {
-            assert!(e(c).hint().contains("not one from the VPS list"), "{c:?}");
+            assert!(e(c).hint().contains("lists no VPS"), "{c:?}");
         }
         let generic = e(Some("not_found")).hint();
         assert!(
-            !generic.contains("VPS list") && generic.contains("not_found"),
+            !generic.contains("lists no VPS") && generic.contains("not_found"),
             "{generic}"
         );
     }
@@ -997,6 +1025,7 @@ mod tests {
                 Error::Timeout {
                     request: req(Method::GET, "/api/v2/vps", None),
                     after: Duration::from_secs(30),
+                    elapsed: Duration::from_secs(156),
                 },
                 None,
             ),
@@ -1027,6 +1056,63 @@ mod tests {
         assert!(problem(401).hint().contains("API key"));
         assert!(problem(429).hint().contains("fewer requests at once"));
         assert!(problem(429).hint_parts().notes.contains("req_1"));
+    }
+
+    #[test]
+    fn texts_say_each_fact_once_and_truly() {
+        let mut r = req(Method::GET, "/api/v2/vps/vps_x/backups", Some("read:vm"));
+        r.attempts = 5;
+        let e = Error::Timeout {
+            request: r,
+            after: Duration::from_secs(30),
+            elapsed: Duration::from_secs(156),
+        };
+        let text = format!("{e}. {}", e.hint());
+        assert!(
+            text.contains("in 5 attempts of 30s each (2m36s in all)"),
+            "{text}"
+        );
+        assert_eq!(text.matches("30s").count(), 1, "{text}");
+        let e = Error::Problem {
+            request: req(Method::GET, "/api/v2/vps", None),
+            problem: Box::new(Problem {
+                status: 429,
+                title: Some("Too many requests".into()),
+                detail: Some("Too many requests. Retry after 1 seconds.".into()),
+                request_id: Some("req_9".into()),
+                ..Problem::default()
+            }),
+        };
+        let text = format!("{e}. {}", e.hint());
+        assert_eq!(text.matches("Too many requests").count(), 1, "{text}");
+        assert_eq!(text.matches("req_9").count(), 1, "{text}");
+        let e = Error::Problem {
+            request: req(Method::POST, "/api/v2/vps/vps_x/backups", None),
+            problem: Box::new(Problem {
+                status: 502,
+                ..Problem::default()
+            }),
+        };
+        assert!(
+            e.to_string()
+                .starts_with("HostUp failed to create a backup"),
+            "{e}"
+        );
+        let e = Error::NonJson {
+            request: req(Method::GET, "/api/v2/vps", None),
+            status: 502,
+            content_type: Some("text/html".into()),
+            snippet: "<html>\r\n<head><title>502 Bad\r\n Gateway</title></head>".into(),
+            request_id: None,
+            location: None,
+        };
+        assert!(
+            e.to_string()
+                .ends_with("an HTML page (\"502 Bad Gateway\") instead of JSON"),
+            "{e}"
+        );
+        assert_eq!(seconds(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(seconds(Duration::from_secs(60)), "1m");
     }
 
     #[test]

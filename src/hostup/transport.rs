@@ -326,7 +326,7 @@ impl Client {
                 };
                 Err(AttemptError::Failed {
                     failure,
-                    message: describe_reqwest(&e),
+                    message: network_words(&e),
                     answered,
                 })
             }
@@ -407,6 +407,7 @@ impl Client {
                         AttemptFailure::Timeout => Error::Timeout {
                             request: Box::new(call.info.clone()),
                             after: self.inner.timeouts.request,
+                            elapsed: started.elapsed(),
                         },
                         f => Error::Network {
                             request: Box::new(call.info.clone()),
@@ -515,31 +516,69 @@ pub(super) fn json_body<T: serde::Serialize>(v: &T) -> Result<Bytes, Error> {
         })
 }
 
-/// A reqwest error's text without its URL (no secrets are in our URLs, but the sources are
-/// more useful than the wrapper).
-fn describe_reqwest(e: &reqwest::Error) -> String {
+/// What went wrong on the connection, in a sentence of our own: the library's error chain
+/// (`client error (Connect): tcp connect error: Connection refused (os error 111)`) names its
+/// internals, not what the user can check. The cases are the ones a HostUp user meets: nothing
+/// listening, a name that does not resolve, TLS spoken to a plain-HTTP server (an `https://`
+/// endpoint of a local simulator), a certificate not accepted, a connection reset or closed.
+fn network_words(e: &reqwest::Error) -> String {
     use std::error::Error as _;
-    let mut parts = Vec::new();
+    use std::io::ErrorKind as Io;
+    let mut chain: Vec<&(dyn std::error::Error + 'static)> = Vec::new();
     let mut src = e.source();
     while let Some(s) = src {
-        let t = s.to_string();
-        if !parts.contains(&t) {
-            parts.push(t);
-        }
+        chain.push(s);
         src = s.source();
     }
-    if parts.is_empty() {
-        parts.push(without_url(e));
+    let texts: Vec<String> = chain.iter().map(|s| s.to_string()).collect();
+    tracing::debug!(chain = %texts.join(": "), "HostUp connection error");
+    let any = |needle: &str| texts.iter().any(|t| t.contains(needle));
+    for s in &chain {
+        if let Some(tls) = s.downcast_ref::<rustls::Error>() {
+            return match tls {
+                rustls::Error::InvalidMessage(_) => "the server does not speak TLS (an https://                     endpoint pointed at a plain-HTTP server?)"
+                    .to_owned(),
+                rustls::Error::InvalidCertificate(c) => {
+                    format!("the server's TLS certificate was not accepted ({c:?})")
+                }
+                other => format!("the TLS handshake failed ({other})"),
+            };
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            let words = match io.kind() {
+                Io::ConnectionRefused => Some("the connection was refused: nothing listens there"),
+                Io::ConnectionReset => Some("the connection was reset"),
+                Io::ConnectionAborted | Io::BrokenPipe | Io::UnexpectedEof => {
+                    Some("the server closed the connection")
+                }
+                Io::TimedOut => Some("connecting timed out"),
+                Io::AddrNotAvailable | Io::NetworkUnreachable | Io::HostUnreachable => {
+                    Some("the network or the host is unreachable")
+                }
+                _ => None,
+            };
+            if let Some(w) = words {
+                return w.to_owned();
+            }
+        }
     }
-    parts.join(": ")
-}
-
-fn without_url(e: &reqwest::Error) -> String {
-    let mut s = e.to_string();
-    if let Some(u) = e.url() {
-        s = s.replace(&format!(" ({u})"), "").replace(u.as_str(), "");
+    if any("dns error") || any("failed to lookup address") {
+        return "the host name could not be resolved".to_owned();
     }
-    s
+    if any("InvalidContentType") || any("corrupt message") {
+        return "the server does not speak TLS (an https:// endpoint pointed at a plain-HTTP                 server?)"
+            .to_owned();
+    }
+    if any("connection closed before message completed") || any("IncompleteMessage") {
+        return "the server closed the connection before answering".to_owned();
+    }
+    if e.is_timeout() {
+        return "no answer in time".to_owned();
+    }
+    if e.is_connect() {
+        return "the connection could not be made".to_owned();
+    }
+    "the connection failed".to_owned()
 }
 
 #[cfg(test)]

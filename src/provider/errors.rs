@@ -33,6 +33,9 @@ pub struct Subject {
     pub timeout_attr: &'static str,
     /// What the next apply does with a resource whose wait failed.
     pub after_failure: AfterFailure,
+    /// Whether the operation replaces data on the VPS (a restore): an interruption then says
+    /// that the job may still finish.
+    pub destructive: bool,
 }
 
 /// What the next apply does with a resource whose job wait ended in failure, for the next
@@ -56,7 +59,14 @@ impl Subject {
             type_name,
             timeout_attr: "create",
             after_failure: AfterFailure::Adopts,
+            destructive: false,
         }
+    }
+
+    /// The same subject, for an operation that replaces the VPS disk (builder).
+    pub fn destructive(mut self) -> Self {
+        self.destructive = true;
+        self
     }
 
     /// The same subject, its waits bounded by `timeouts.<attr>` (builder); a delete leaves the
@@ -198,8 +208,10 @@ pub fn api_error(summary: impl Into<String>, err: &Error, paths: &Paths) -> Diag
             detail.push_str(&format!(" Code: {code}."));
         }
     }
+    let hint = api_hint(err);
+    // The request id once: the hint's note for HostUp support carries it when it has one.
     if let Some(rid) = err.request_id() {
-        if !detail.contains(rid) {
+        if !detail.contains(rid) && !hint.contains(rid) {
             detail.push_str(&format!(" Request id: {rid}."));
         }
     }
@@ -214,7 +226,7 @@ pub fn api_error(summary: impl Into<String>, err: &Error, paths: &Paths) -> Diag
         ));
     }
     detail.push_str("\n\n");
-    detail.push_str(&api_hint(err));
+    detail.push_str(&hint);
     let d = Diagnostic::error(summary, detail);
     match paths.for_error(err) {
         Some(p) => d.with_path(p),
@@ -222,9 +234,37 @@ pub fn api_error(summary: impl Into<String>, err: &Error, paths: &Paths) -> Diag
     }
 }
 
+/// HostUp's code of a gate, as ` (code …)`; nothing when the gate has none.
+fn code_note(gate: &Gate) -> String {
+    gate.code
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(|c| format!(" (code {c})"))
+        .unwrap_or_default()
+}
+
+/// Why a gate is closed: HostUp's reason, or (when it gave none) what its code means.
+fn gate_reason(gate: &Gate) -> String {
+    if let Some(r) = gate.reason.as_deref().filter(|r| !r.trim().is_empty()) {
+        return r.trim_end_matches('.').to_owned();
+    }
+    match gate.code.as_deref() {
+        Some("job_in_progress") => "another job is running on this VPS",
+        Some("pending_order") => "the VPS order is not complete yet",
+        Some("feature_not_in_plan") => "the VPS plan does not include this feature",
+        Some("snapshot_limit_reached") => "all snapshot slots are used",
+        Some("backup_quota_exceeded") => "the backup quota is used up",
+        Some("service_suspended") | Some("service_inactive") => "the VPS service is not active",
+        _ => "HostUp gave no reason",
+    }
+    .to_owned()
+}
+
 /// A gate HostUp reports as closed (plan time or just before the POST).
 ///
-/// `gate_name` is the API's name (`canRestore`), `path` the attribute to point at.
+/// `gate_name` is the API's name (`canRestore`), for the logs; the text says what it gates in
+/// the user's words. HostUp's reason is quoted once (it often says what to do already), then
+/// one next step in Terraform's terms.
 pub fn gate_closed(
     subject: &Subject,
     gate_name: &str,
@@ -232,43 +272,30 @@ pub fn gate_closed(
     path: AttributePath,
     at_apply: bool,
 ) -> Diagnostic {
-    let reason = gate.reason.as_deref().unwrap_or("HostUp gave no reason");
-    // HostUp's code, when the gate has one (a gate may carry none).
-    let code = gate
-        .code
-        .as_deref()
-        .map(|c| format!(" (code {c})"))
-        .unwrap_or_default();
-    let next = match gate.code.as_deref() {
-        Some("job_in_progress") => {
-            "Another job is running on this VPS; wait for it to finish and run again."
-        }
-        Some("pending_order") => "The VPS order is not complete yet; wait until it is active.",
-        Some("feature_not_in_plan") => {
-            "The VPS plan does not include this feature; add it to the plan in HostUp first."
-        }
-        Some("snapshot_limit_reached") => {
-            "All snapshot slots are used; delete a snapshot (or let one expire) first."
-        }
-        Some("backup_quota_exceeded") => {
-            "The backup quota is used up; delete an old backup or raise the quota first."
-        }
-        Some("service_suspended") | Some("service_inactive") => {
-            "The VPS service is not active; resolve that with HostUp first."
-        }
-        _ => "Resolve the reason above in HostUp, then run again.",
-    };
+    tracing::debug!(
+        gate = gate_name,
+        code = gate.code.as_deref().unwrap_or(""),
+        "gate closed"
+    );
     let when = if at_apply {
-        "Checked again just before queuing: nothing was queued"
+        "Checked again just before queuing: nothing was queued."
     } else {
-        "Nothing was sent to HostUp"
+        "Nothing was sent to HostUp."
+    };
+    let next = match gate.code.as_deref() {
+        Some("job_in_progress") => "Wait for that job to finish, then run `terraform apply` again.",
+        _ => "Once that is resolved on HostUp, run `terraform apply` again.",
     };
     Diagnostic::error(
         format!(
             "HostUp does not allow the {} on VPS {} now",
             subject.action, subject.vps_id
         ),
-        format!("HostUp's gate {gate_name} is closed: {reason}{code}; {when}.\n\n{next}"),
+        format!(
+            "HostUp says: {}{}. {when}\n\n{next}",
+            gate_reason(gate),
+            code_note(gate)
+        ),
     )
     .with_path(path)
 }
@@ -280,15 +307,16 @@ pub fn busy_warning(
     gate: &Gate,
     path: AttributePath,
 ) -> Diagnostic {
-    let reason = gate.reason.as_deref().unwrap_or("HostUp gave no reason");
-    let code = gate.code.as_deref().unwrap_or_default();
+    tracing::debug!(gate = gate_name, "gate busy");
     Diagnostic::warning(
         format!("VPS {} is busy with another job", subject.vps_id),
         format!(
-            "HostUp's gate {gate_name} is closed for now: {reason} (code {code}). \
-             Apply will wait for that job to finish, within `timeouts.{}`, before it queues \
-             the {}.",
-            subject.timeout_attr, subject.action
+            "HostUp says: {}{}. Apply will wait for that job to finish, within \
+             `timeouts.{}`, before it queues the {}.",
+            gate_reason(gate),
+            code_note(gate),
+            subject.timeout_attr,
+            subject.action
         ),
     )
     .with_path(path)
@@ -304,8 +332,7 @@ pub fn busy_gave_up(
     waited: Duration,
     stopped: bool,
 ) -> Diagnostic {
-    let reason = gate.reason.as_deref().unwrap_or("HostUp gave no reason");
-    let code = gate.code.as_deref().unwrap_or_default();
+    tracing::debug!(gate = gate_name, "gate stayed busy");
     let waited = format_duration(waited);
     let (why, next) = if stopped {
         (
@@ -328,8 +355,10 @@ pub fn busy_gave_up(
             subject.action, subject.vps_id
         ),
         format!(
-            "HostUp's gate {gate_name} stayed closed for {waited}: {reason} (code \
-             {code}); then {why}. Nothing was queued.\n\n{next}"
+            "The VPS stayed busy for {waited} (HostUp says: {}{}); then {why}. Nothing was \
+             queued.\n\n{next}",
+            gate_reason(gate),
+            code_note(gate)
         ),
     )
     .with_path(path)
@@ -364,7 +393,11 @@ fn next_step(subject: &Subject, failed: bool) -> String {
              starting another {}; it runs a new one only if this job failed.",
             subject.action
         ),
-        (AfterFailure::Retakes, _) => format!(
+        (AfterFailure::Retakes, true) => "The resource is saved in state and marked tainted: \
+             the next apply deletes what the failed job left, if anything, and takes the \
+             snapshot again."
+            .to_owned(),
+        (AfterFailure::Retakes, false) => format!(
             "The resource is saved in state and marked tainted: the next apply waits for \
              this job to end, deletes what it made and takes the snapshot again. To keep it \
              instead, run `terraform untaint` on the {t} resource once the job has completed."
@@ -403,8 +436,13 @@ pub fn wait_error(subject: &Subject, err: &WaitError, timeout: Duration) -> Diag
             ),
             format!(
                 "Terraform asked the provider to stop (Ctrl-C) while the job was {last}. The \
-                 job may still be running on HostUp: check the VPS in HostUp before running \
-                 it again.\n\n{next}"
+                 job may still be running on HostUp{}: check the VPS in HostUp before running \
+                 it again.\n\n{next}",
+                if subject.destructive {
+                    ", and if it finishes the VPS disk is replaced even so"
+                } else {
+                    ""
+                }
             ),
         ),
         WaitError::JobNotFound { source, .. } => Diagnostic::error(
@@ -522,11 +560,26 @@ mod tests {
             false,
         );
         assert!(
-            d.detail.contains("Quota used up.; Nothing was sent"),
+            d.detail
+                .contains("HostUp says: Quota used up. Nothing was sent"),
             "{}",
             d.detail
         );
         assert!(!d.detail.contains("code"), "{}", d.detail);
+        let busy = busy_warning(
+            &subject(),
+            "canCreateBackup",
+            &Gate {
+                reason: None,
+                ..gate.clone()
+            },
+            AttributePath::root("vps_id"),
+        );
+        assert!(
+            !busy.detail.contains("code") && busy.detail.contains("HostUp gave no reason"),
+            "{}",
+            busy.detail
+        );
         let coded = Gate {
             code: Some("backup_quota_exceeded".into()),
             ..gate

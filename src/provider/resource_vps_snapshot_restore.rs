@@ -73,7 +73,7 @@ struct Imported<'a> {
 pub struct VpsSnapshotRestore;
 
 fn subject(vps_id: &str, name: &str) -> Subject {
-    Subject::new(TYPE_NAME, vps_id, format!("restore of snapshot {name:?}"))
+    Subject::new(TYPE_NAME, vps_id, format!("restore of snapshot {name:?}")).destructive()
 }
 
 /// The warning every restore plan carries (docs/ARCHITECTURE.md, "Resources": restore is

@@ -25,13 +25,13 @@ use super::resource_vps_backup::VpsBackup;
 use super::resource_vps_snapshot::VpsSnapshot;
 use super::resource_vps_snapshot_restore::VpsSnapshotRestore;
 
-struct Env {
-    sim: SimHandle,
+pub(super) struct Env {
+    pub(super) sim: SimHandle,
     http: reqwest::Client,
 }
 
 impl Env {
-    async fn start(cfg: SimConfig) -> Env {
+    pub(super) async fn start(cfg: SimConfig) -> Env {
         let sim = match sim::start(cfg).await {
             Ok(s) => s,
             Err(e) => panic!("sim start: {e}"),
@@ -42,7 +42,7 @@ impl Env {
         }
     }
 
-    fn data(&self, key: &str) -> ProviderData<HostupData> {
+    pub(super) fn data(&self, key: &str) -> ProviderData<HostupData> {
         let config = HostupConfig {
             api_key: key.to_owned(),
             endpoint: url::Url::parse(&self.sim.base_url()).expect("sim url"),
@@ -57,7 +57,7 @@ impl Env {
         })))
     }
 
-    async fn admin(
+    pub(super) async fn admin(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -73,7 +73,7 @@ impl Env {
         r.json().await.unwrap_or(serde_json::Value::Null)
     }
 
-    async fn count(&self, route: &str) -> u64 {
+    pub(super) async fn count(&self, route: &str) -> u64 {
         self.admin(reqwest::Method::GET, "/_sim/counters", json!(null))
             .await
             .get(route)
@@ -81,18 +81,21 @@ impl Env {
             .unwrap_or(0)
     }
 
-    async fn faults(&self, body: serde_json::Value) {
+    pub(super) async fn faults(&self, body: serde_json::Value) {
         self.admin(reqwest::Method::POST, "/_sim/faults", body)
             .await;
     }
 }
 
-fn fast() -> SimConfig {
+pub(super) fn fast() -> SimConfig {
     SimConfig::default().with_job_duration(Duration::from_millis(300))
 }
 
 /// A config object of `schema` with `attrs` set.
-fn config_of(schema: crate::plugin::schema::Schema, attrs: &[(&str, Value)]) -> ObjectValue {
+pub(super) fn config_of(
+    schema: crate::plugin::schema::Schema,
+    attrs: &[(&str, Value)],
+) -> ObjectValue {
     let mut o = ObjectValue::empty(SchemaInfo::new(schema));
     for (k, v) in attrs {
         o.set_attr(k, v.clone());
@@ -101,7 +104,7 @@ fn config_of(schema: crate::plugin::schema::Schema, attrs: &[(&str, Value)]) -> 
 }
 
 /// The plan of a create: config with every computed-only attribute unknown.
-fn planned_of(config: &ObjectValue) -> ObjectValue {
+pub(super) fn planned_of(config: &ObjectValue) -> ObjectValue {
     let mut p = config.clone();
     let computed: Vec<String> = config
         .schema()
@@ -117,7 +120,7 @@ fn planned_of(config: &ObjectValue) -> ObjectValue {
     p
 }
 
-async fn plan<R: Resource<HostupData>>(
+pub(super) async fn plan<R: Resource<HostupData>>(
     r: &R,
     data: &ProviderData<HostupData>,
     config: &ObjectValue,
@@ -140,7 +143,7 @@ async fn plan<R: Resource<HostupData>>(
     resp
 }
 
-async fn create<R: Resource<HostupData>>(
+pub(super) async fn create<R: Resource<HostupData>>(
     r: &R,
     ctx: &Ctx,
     data: &ProviderData<HostupData>,
@@ -162,7 +165,7 @@ async fn create<R: Resource<HostupData>>(
     resp
 }
 
-fn errors(d: &Diagnostics) -> String {
+pub(super) fn errors(d: &Diagnostics) -> String {
     d.iter()
         .filter(|x| x.severity == Severity::Error)
         .map(|x| format!("{} | {} | {:?}", x.summary, x.detail, x.attribute))
@@ -170,7 +173,7 @@ fn errors(d: &Diagnostics) -> String {
         .join("\n")
 }
 
-fn backup_config(vps: &str) -> ObjectValue {
+pub(super) fn backup_config(vps: &str) -> ObjectValue {
     config_of(
         VpsBackup.schema(),
         &[("vps_id", vps.into()), ("note", "Before upgrade".into())],
@@ -178,7 +181,7 @@ fn backup_config(vps: &str) -> ObjectValue {
 }
 
 /// The config with `timeouts.create = t` (the block's other operations null).
-fn with_timeout(mut c: ObjectValue, t: &str) -> ObjectValue {
+pub(super) fn with_timeout(mut c: ObjectValue, t: &str) -> ObjectValue {
     let block = c
         .schema()
         .block
@@ -258,7 +261,7 @@ async fn unknown_vps_points_at_vps_id() {
     let p = plan(&VpsBackup, &data, &cfg).await;
     let e = errors(&p.diagnostics);
     assert!(
-        e.contains("vps_not_found") && e.contains("not one from the VPS list"),
+        e.contains("vps_not_found") && e.contains("lists no VPS"),
         "{e}"
     );
     assert_eq!(
