@@ -207,22 +207,49 @@ fn insecure_or_malformed_endpoint_fails_validate_at_the_attribute() {
     assert_error_at(&out, "Invalid endpoint", "endpoint");
 }
 
+/// `api_key = ""` and `endpoint = ""` (a variable defaulting to "") are unset: the
+/// environment supplies them, and without it the error names both places.
 #[test]
-fn empty_or_missing_api_key_names_the_attribute_and_the_variable() {
+fn empty_api_key_and_endpoint_are_unset_and_a_missing_key_names_the_variable() {
     let sim = Sim::start(&[]);
+    let mut wd = Tf::new(&with_lookup("  api_key  = \"\"\n  endpoint = \"\""));
+    wd.ok(&["validate"]);
+    wd.env("HOSTUP_API_KEY", support::KEY)
+        .env("HOSTUP_ENDPOINT", &sim.url);
+    let out = wd.ok(&["plan"]);
+    assert!(out.stdout.contains("app-01"), "{}", out.all());
+
     let wd = Tf::new(&with_lookup(&format!(
         "  api_key  = \"\"\n  endpoint = \"{}\"",
         sim.url
     )));
-    let out = wd.fails(&["validate"]);
-    assert_error_at(&out, "Empty API key", "api_key");
-
-    wd.write_config(&with_lookup(&format!("  endpoint = \"{}\"", sim.url)));
     let out = wd.fails(&["plan"]);
     let all = out.all();
     assert!(all.contains("Error: Missing HostUp API key"), "{all}");
     assert!(all.contains("HOSTUP_API_KEY"), "{all}");
     assert_eq!(sim.mutations(), 0);
+}
+
+/// A host and port without their scheme, and a bare path, fail `terraform validate` at
+/// `endpoint` with the fix, not a parser's words.
+#[test]
+fn an_endpoint_without_scheme_or_a_bare_path_says_how_to_write_it() {
+    for (endpoint, needle) in [
+        ("localhost:8080", "http://localhost:8080"),
+        ("127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("/foo", "https://cloud.hostup.se"),
+    ] {
+        let wd = Tf::new(&with_lookup(&format!(
+            "  api_key  = \"k\"\n  endpoint = \"{endpoint}\""
+        )));
+        let out = wd.fails(&["validate"]);
+        assert_error_at(&out, "Invalid endpoint", "endpoint");
+        let all = out.all();
+        assert!(all.contains(needle), "{endpoint}: {all}");
+        for jargon in ["relative URL", "scheme \"localhost\""] {
+            assert!(!all.contains(jargon), "{endpoint}: {all}");
+        }
+    }
 }
 
 #[test]

@@ -118,7 +118,26 @@ pub fn schema() -> Schema {
 /// Checks an endpoint URL: absolute http(s), no credentials/query/fragment, and plain http
 /// only to a loopback host (anything else would send the API key in clear text).
 pub fn parse_endpoint(text: &str) -> Result<Url, EndpointError> {
-    let url = Url::parse(text.trim()).map_err(|e| EndpointError::NotAUrl(e.to_string()))?;
+    let text = text.trim();
+    // `localhost:8080` parses as the scheme "localhost", `127.0.0.1:8080` not at all: both
+    // are a host and port written without their scheme.
+    if text.starts_with('/') {
+        return Err(EndpointError::NotAUrl(format!(
+            "{text:?} is a path, not the address of a server"
+        )));
+    }
+    if !text.contains("://") {
+        // Suggest the scheme this host would be allowed with: http:// only for loopback.
+        let scheme = match Url::parse(&format!("http://{text}")) {
+            Ok(url) if is_loopback(&url) => "http",
+            _ => "https",
+        };
+        return Err(EndpointError::NoScheme {
+            text: text.to_owned(),
+            written: format!("{scheme}://{text}"),
+        });
+    }
+    let url = Url::parse(text).map_err(|e| EndpointError::NotAUrl(e.to_string()))?;
     match url.scheme() {
         "https" => {}
         "http" => {
@@ -143,6 +162,14 @@ pub fn parse_endpoint(text: &str) -> Result<Url, EndpointError> {
 /// Why an endpoint was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EndpointError {
+    /// A host (and port) without `http://` or `https://`.
+    #[error("{text:?} has no scheme; write it with https:// (http:// only for a local simulator): {written}")]
+    NoScheme {
+        /// What was written.
+        text: String,
+        /// The same with the scheme it would be allowed with.
+        written: String,
+    },
     /// Not an absolute URL.
     #[error("is not an absolute URL ({0}); write it like https://cloud.hostup.se")]
     NotAUrl(String),
@@ -187,13 +214,19 @@ struct Model {
     plan_checks: Field<String>,
 }
 
+/// A setting of the block, when set: an empty or blank string counts as unset, so that
+/// `variable "endpoint" { default = "" }` falls back to the environment like an absent one.
+fn set(field: &Field<String>) -> Option<&str> {
+    field.as_deref().filter(|s| !s.trim().is_empty())
+}
+
 /// Validation of the provider block (PrepareProviderConfig): only known values are checked;
 /// unknown ones (from variables in `terraform validate`, or other resources) are skipped.
 pub fn validate(config: &ObjectValue, diags: &mut Diagnostics) {
     let Some(m) = config.model::<Model>(diags) else {
         return;
     };
-    if let Some(s) = m.endpoint.as_deref() {
+    if let Some(s) = set(&m.endpoint) {
         if let Err(e) = parse_endpoint(s) {
             diags
                 .error(endpoint_summary(&e), format!("The endpoint {e}."))
@@ -204,17 +237,6 @@ pub fn validate(config: &ObjectValue, diags: &mut Diagnostics) {
         diags
             .error("Invalid plan_checks", e)
             .at(AttributePath::root(plan_checks::ATTRIBUTE));
-    }
-    if let Some(s) = m.api_key.as_deref() {
-        if s.trim().is_empty() {
-            diags
-                .error(
-                    "Empty API key",
-                    "`api_key` is set to an empty string. Set it to your HostUp API key, or \
-                     remove it to use the HOSTUP_API_KEY environment variable.",
-                )
-                .at(AttributePath::root("api_key"));
-        }
     }
 }
 
@@ -234,7 +256,7 @@ pub fn configure(
     }
     let m = config.model::<Model>(diags)?;
     let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-    let endpoint = match m.endpoint.as_deref() {
+    let endpoint = match set(&m.endpoint) {
         Some(s) => match parse_endpoint(s) {
             Ok(u) => Some(u),
             Err(e) => {
@@ -262,18 +284,8 @@ pub fn configure(
             None => Url::parse(DEFAULT_ENDPOINT).ok(),
         },
     };
-    let api_key = match m.api_key.as_deref() {
-        Some(k) if !k.trim().is_empty() => Some(k.trim().to_owned()),
-        Some(_) => {
-            diags
-                .error(
-                    "Empty API key",
-                    "`api_key` is set to an empty string. Set it to your HostUp API key, or \
-                     remove it to use the HOSTUP_API_KEY environment variable.",
-                )
-                .at(AttributePath::root("api_key"));
-            None
-        }
+    let api_key = match set(&m.api_key) {
+        Some(k) => Some(k.trim().to_owned()),
         None => match nonempty(env(ENV_API_KEY)) {
             Some(k) => Some(k.trim().to_owned()),
             None => {
@@ -345,14 +357,26 @@ mod tests {
             parse_endpoint("http://example.com"),
             Err(EndpointError::HttpNotLoopback)
         );
+        for (bare, fix) in [
+            ("localhost:8080", "http://localhost:8080"),
+            ("127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ] {
+            let e = parse_endpoint(bare).expect_err(bare).to_string();
+            assert!(e.contains(fix) && !e.contains("relative URL"), "{e}");
+        }
+        let e = parse_endpoint("/foo").expect_err("a path").to_string();
+        assert!(
+            e.contains("is a path") && e.contains("https://cloud.hostup.se"),
+            "{e}"
+        );
         assert_eq!(
             parse_endpoint("http://10.0.0.1"),
             Err(EndpointError::HttpNotLoopback)
         );
-        assert!(matches!(
-            parse_endpoint("cloud.hostup.se"),
-            Err(EndpointError::NotAUrl(_))
-        ));
+        let e = parse_endpoint("cloud.hostup.se")
+            .expect_err("no scheme")
+            .to_string();
+        assert!(e.ends_with(": https://cloud.hostup.se"), "{e}");
         assert!(matches!(
             parse_endpoint("ftp://x"),
             Err(EndpointError::Scheme(_))
