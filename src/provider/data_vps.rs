@@ -16,6 +16,7 @@ use crate::plugin::schema::{Attribute, Block, Schema};
 
 use super::data::HostupData;
 use super::errors::{api_error, Paths};
+use super::values::validate_vps_id_at;
 
 /// The `hostup_vps` data source.
 #[derive(Debug, Default)]
@@ -112,7 +113,8 @@ impl DataSource<HostupData> for VpsData {
                     "name"
                 }));
         }
-        for (attr, value) in [("id", &c.id), ("name", &c.name)] {
+        validate_vps_id_at(&c.id, "id", &mut resp.diagnostics);
+        for (attr, value) in [("name", &c.name)] {
             if value.as_deref().is_some_and(|s| s.trim().is_empty()) {
                 resp.diagnostics
                     .error(

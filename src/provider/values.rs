@@ -89,15 +89,69 @@ pub fn required<'a>(
     value
 }
 
-/// Checks every resource shares: a known `vps_id` must not be blank.
+/// Checks every resource shares: a known `vps_id` must have the form HostUp documents
+/// (`vps_` and 26 lowercase letters and digits, like `vps_01hxa3b4c5d6e7f8g9h0j1k2m3`;
+/// the prefix is documented, the length inferred). Blank, padded with whitespace, an IP
+/// address, or without the prefix (a name) is an error at `terraform validate`; the prefix
+/// with another tail only a warning, HostUp having the last word at plan.
 pub fn validate_vps_id(vps_id: &Field<String>, diags: &mut Diagnostics) {
-    if vps_id.as_deref().is_some_and(|s| s.trim().is_empty()) {
-        diags
-            .error(
-                "Empty vps_id",
-                "`vps_id` must be a HostUp VPS id such as `vps_01hxa3b4c5d6e7f8g9h0j1k2m3`.",
-            )
-            .at(AttributePath::root("vps_id"));
+    validate_vps_id_at(vps_id, "vps_id", diags);
+}
+
+/// [`validate_vps_id`] for an argument of another name (the `hostup_vps` data source's `id`).
+pub fn validate_vps_id_at(vps_id: &Field<String>, attr: &str, diags: &mut Diagnostics) {
+    let Some(id) = vps_id.as_deref() else {
+        return;
+    };
+    let at = AttributePath::root(attr);
+    let lookup = "To use a VPS by name, look its id up with the `hostup_vps` data source \
+                  (`data \"hostup_vps\" \"app\" { name = \"app-01\" }`, then \
+                  `data.hostup_vps.app.id`).";
+    let error =
+        |summary: String, detail: String| Diagnostic::error(summary, detail).with_path(at.clone());
+    if id.trim().is_empty() {
+        diags.push(error(
+            format!("Empty {attr}"),
+            format!("`{attr}` must be a HostUp VPS id such as `vps_01hxa3b4c5d6e7f8g9h0j1k2m3`."),
+        ));
+    } else if id.trim() != id {
+        diags.push(error(
+            format!("{attr} has surrounding whitespace"),
+            format!(
+                "{id:?} starts or ends with whitespace; HostUp ids have none. Remove it (e.g. \
+                 with `trimspace()`)."
+            ),
+        ));
+    } else if id.parse::<std::net::IpAddr>().is_ok() {
+        diags.push(error(
+            format!("{attr} is an IP address, not a VPS id"),
+            format!("HostUp addresses a VPS by its id (`vps_…`), never by its IP {id}. {lookup}"),
+        ));
+    } else if !id.starts_with("vps_") {
+        diags.push(error(
+            format!("{attr} is not a HostUp VPS id"),
+            format!(
+                "HostUp VPS ids start with `vps_` (like `vps_01hxa3b4c5d6e7f8g9h0j1k2m3`); \
+                 {id:?} looks like a name. {lookup}"
+            ),
+        ));
+    } else {
+        let tail = &id["vps_".len()..];
+        let usual = tail.len() == 26
+            && tail
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if !usual {
+            diags.push(
+                Diagnostic::warning(
+                    format!("{attr} {id:?} does not have the usual form of a VPS id"),
+                    "HostUp VPS ids are `vps_` and 26 lowercase letters and digits (like \
+                     `vps_01hxa3b4c5d6e7f8g9h0j1k2m3`). The plan asks HostUp, which says \
+                     whether it knows this one.",
+                )
+                .with_path(at),
+            );
+        }
     }
 }
 
@@ -163,5 +217,34 @@ mod tests {
         assert_eq!(required(&Field::Null, "vps_id", &mut d), None);
         assert_eq!(d.len(), 1);
         assert_eq!(d.0[0].attribute, Some(AttributePath::root("vps_id")));
+    }
+
+    #[test]
+    fn vps_ids_have_hostups_form() {
+        use crate::plugin::diag::Severity;
+        let check = |id: &str| {
+            let mut d = Diagnostics::new();
+            validate_vps_id(&Field::Value(id.to_owned()), &mut d);
+            d.0.first().map(|x| (x.severity, x.summary.clone()))
+        };
+        assert_eq!(check("vps_01hxa3b4c5d6e7f8g9h0j1k2m3"), None);
+        for (id, summary) in [
+            ("", "Empty vps_id"),
+            (
+                " vps_01hxa3b4c5d6e7f8g9h0j1k2m3\n",
+                "vps_id has surrounding whitespace",
+            ),
+            ("203.0.113.7", "vps_id is an IP address, not a VPS id"),
+            ("::1", "vps_id is an IP address, not a VPS id"),
+            ("app-01", "vps_id is not a HostUp VPS id"),
+        ] {
+            assert_eq!(
+                check(id),
+                Some((Severity::Error, summary.to_owned())),
+                "{id:?}"
+            );
+        }
+        let (severity, _) = check("vps_legacy").expect("a warning");
+        assert_eq!(severity, Severity::Warning);
     }
 }
