@@ -267,6 +267,52 @@ async fn unknown_job_is_reported_not_waited_on_forever() {
 }
 
 #[tokio::test]
+async fn a_job_forgotten_mid_wait_ends_the_wait_after_one_more_look() {
+    let sim = start(sim_with_jobs(200)).await;
+    let c = sim.client(KEY_TEST);
+    let job = stuck_job(&sim, &c).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let opts = WaitOptions {
+        on_progress: Some(Arc::new(move |s: &JobSnapshot| {
+            let _ = tx.send(s.progress);
+        })),
+        ..WaitOptions::default()
+    };
+    let waiter = tokio::spawn({
+        let c = c.clone();
+        let job = job.clone();
+        async move { c.wait_for_job(&job, opts).await }
+    });
+    // Seen in progress: HostUp then forgets it (as it does once a job has expired).
+    assert!(rx.recv().await.is_some(), "the job was seen");
+    let forgot = reqwest::Client::new()
+        .delete(format!("{}/_sim/jobs/{}", sim.url(), job.job_id))
+        .send()
+        .await
+        .expect("forget");
+    assert!(forgot.status().is_success(), "{}", forgot.status());
+    let t0 = Instant::now();
+    let err = waiter.await.unwrap().unwrap_err();
+    let WaitError::JobNotFound { last, .. } = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        last.is_some(),
+        "the last answer before HostUp forgot it is kept"
+    );
+    // Two 404s: the first, and the one look that rules out a node lagging behind; not the three
+    // (with the backoff of a long job between them) a job never seen gets.
+    let not_found = sim
+        .requests()
+        .await
+        .iter()
+        .filter(|r| r["route"] == "/api/jobs/{jobId}" && r["status"] == 404)
+        .count();
+    assert_eq!(not_found, 2);
+    eprintln!("gave up {:?} after HostUp forgot the job", t0.elapsed());
+}
+
+#[tokio::test]
 async fn polls_survive_transient_faults() {
     let sim = start(sim_with_jobs(600)).await;
     let c = sim.client(KEY_TEST);

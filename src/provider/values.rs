@@ -182,6 +182,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn completed_at_of_our_own_clock_has_hostups_milliseconds() {
+        let t = now_rfc3339();
+        assert!(t.ends_with('Z') && parse_time(&t).is_some(), "{t}");
+        // `…:08.275Z` or `…:08Z` (a whole second), never nanoseconds.
+        let fraction = t.rsplit_once('.').map_or("Z", |(_, f)| f);
+        assert!(fraction.len() <= 4, "{t}");
+    }
+
+    #[test]
     fn import_ids() {
         assert_eq!(
             split_import_id("vps_1/job_2", "job_id").ok(),

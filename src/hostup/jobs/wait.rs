@@ -20,8 +20,15 @@ use crate::hostup::error::{Error, ErrorKind};
 
 /// How long the last poll may run past a wait's deadline.
 const DEADLINE_GRACE: Duration = Duration::from_secs(2);
-/// 404s on a job before it is declared unknown.
+/// 404s in a row on a job never seen before it is declared unknown (a job just created may
+/// not be visible to every HostUp node yet).
 const JOB_NOT_FOUND_LIMIT: u32 = 3;
+/// 404s in a row on a job that answered before: HostUp forgot it (it expired or was removed).
+/// One more look, [`FORGOTTEN_RECHECK`] later, rules out a node that lagged behind.
+const JOB_FORGOTTEN_LIMIT: u32 = 2;
+/// The pause before that look: short, since the poll backoff of a long job is not a reason
+/// to keep waiting on one that is gone.
+const FORGOTTEN_RECHECK: Duration = Duration::from_secs(1);
 /// Consecutive failed polls (after each poll's own retries) before a wait gives up.
 const POLL_FAILURE_LIMIT: u32 = 5;
 
@@ -250,6 +257,8 @@ impl Client {
         let mut last: Option<JobSnapshot> = None;
         let mut failures = 0u32;
         let mut not_found = 0u32;
+        // A 404 on a job that answered before: the next look comes soon (see FORGOTTEN_RECHECK).
+        let mut forgotten = false;
         let mut warned: HashSet<String> = HashSet::new();
         let initial_terminal = job.initial_status.as_deref().is_some_and(|s| {
             JobSnapshot::from_value(&serde_json::json!({ "status": s }))
@@ -339,7 +348,13 @@ impl Client {
                 Err(e) if e.status() == Some(404) => {
                     planner.record_failure();
                     not_found += 1;
-                    if not_found >= JOB_NOT_FOUND_LIMIT {
+                    let limit = if last.is_some() {
+                        forgotten = true;
+                        JOB_FORGOTTEN_LIMIT
+                    } else {
+                        JOB_NOT_FOUND_LIMIT
+                    };
+                    if not_found >= limit {
                         return Err(WaitError::JobNotFound {
                             job_id,
                             vps_id: job.vps_id.clone(),
@@ -382,6 +397,9 @@ impl Client {
                 });
             }
             delay = planner.next_delay(start.elapsed(), retry_after, rand::random());
+            if std::mem::take(&mut forgotten) {
+                delay = delay.min(FORGOTTEN_RECHECK);
+            }
         }
     }
 }
