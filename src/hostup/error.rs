@@ -833,13 +833,12 @@ impl fmt::Display for Error {
 /// `30s`, `1.5s`, `2m36s`: a duration as messages write it.
 fn seconds(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms < 60_000 {
-        let s = ms as f64 / 1000.0;
-        if (s - s.round()).abs() < 0.05 {
-            format!("{}s", s.round() as u64)
-        } else {
-            format!("{s:.1}s")
-        }
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        // Up to two decimals, trailing zeros dropped: 30s, 2.5s, 1.25s.
+        let s = format!("{:.2}", ms as f64 / 1000.0);
+        format!("{}s", s.trim_end_matches('0').trim_end_matches('.'))
     } else {
         let secs = d.as_secs();
         match secs % 60 {
@@ -1111,6 +1110,8 @@ mod tests {
                 .ends_with("an HTML page (\"502 Bad Gateway\") instead of JSON"),
             "{e}"
         );
+        assert_eq!(seconds(Duration::from_millis(250)), "250ms");
+        assert_eq!(seconds(Duration::from_millis(2531)), "2.53s");
         assert_eq!(seconds(Duration::from_millis(1500)), "1.5s");
         assert_eq!(seconds(Duration::from_secs(60)), "1m");
     }
