@@ -637,8 +637,8 @@ fn problem_hint(request: &RequestInfo, problem: &Problem) -> String {
                     .to_string()
                 });
             format!(
-                "The API key lacks the scope {scope} needed to {}; create a key with scope \
-                 {scope} in the HostUp dashboard (API keys) and use it.",
+                "To {}, HostUp needs a key with the scope {scope}: create one in the HostUp \
+                 dashboard (API keys) and use it.",
                 request.operation
             )
         }
@@ -809,6 +809,17 @@ impl fmt::Display for Error {
                 } else {
                     ""
                 }
+            ),
+            // A cut body: what serde says of it (`EOF while parsing…`) is no news to a user.
+            Error::Decode {
+                request,
+                status,
+                message,
+                ..
+            } if message.starts_with("EOF while") => write!(
+                f,
+                "HostUp answered {} {} ({}) with HTTP {status} and a body cut off before its end",
+                request.method, request.path, request.operation
             ),
             Error::Decode {
                 request,

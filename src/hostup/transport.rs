@@ -214,7 +214,7 @@ impl Client {
                 request: Box::new(info.clone()),
                 status: answer.status,
                 content_type,
-                snippet: self.inner.api_key.scrub(&snippet(&answer.body)),
+                snippet: self.quoted_body(&answer.body),
                 request_id: answer.request_id.clone(),
                 location: None,
             });
@@ -234,13 +234,21 @@ impl Client {
         self.json(reply).map(Some)
     }
 
+    /// The start of a body that was not what was expected, key scrubbed; logged at debug, since
+    /// the texts a user reads say what came in words (docs/MESSAGES.md).
+    fn quoted_body(&self, body: &[u8]) -> String {
+        let quoted = self.inner.api_key.scrub(&snippet(body));
+        tracing::debug!(body = %quoted, "HostUp answered with an unexpected body");
+        quoted
+    }
+
     /// A success body that does not match what was expected: quoted, key scrubbed.
     pub(super) fn shape_error(&self, reply: &Reply, message: String) -> Error {
         Error::Decode {
             request: Box::new(reply.info.clone()),
             status: reply.answer.status,
             message,
-            snippet: self.inner.api_key.scrub(&snippet(&reply.answer.body)),
+            snippet: self.quoted_body(&reply.answer.body),
             request_id: reply.answer.request_id.clone(),
         }
     }
@@ -267,7 +275,7 @@ impl Client {
                 request: Box::new(info),
                 status: answer.status,
                 content_type,
-                snippet: self.inner.api_key.scrub(&snippet(&answer.body)),
+                snippet: self.quoted_body(&answer.body),
                 request_id: answer.request_id.clone(),
                 location: header_text(&answer.headers, LOCATION.as_str()),
             },
@@ -521,6 +529,42 @@ pub(super) fn json_body<T: serde::Serialize>(v: &T) -> Result<Bytes, Error> {
 /// internals, not what the user can check. The cases are the ones a HostUp user meets: nothing
 /// listening, a name that does not resolve, TLS spoken to a plain-HTTP server (an `https://`
 /// endpoint of a local simulator), a certificate not accepted, a connection reset or closed.
+/// The rustls error in `e`: it travels inside io::Errors (one in another), whose `source()`
+/// skips the error they carry.
+fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    let inner = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+    rustls_error(inner)
+}
+
+/// A TLS failure in a user's words.
+fn tls_words(e: &rustls::Error) -> String {
+    use rustls::CertificateError as Cert;
+    let cert = |why: &str| format!("the server's TLS certificate was not accepted: {why}");
+    match e {
+        rustls::Error::InvalidMessage(_) => NOT_TLS.to_owned(),
+        rustls::Error::InvalidCertificate(c) => match c {
+            Cert::UnknownIssuer => {
+                cert("it is not signed by an authority this machine trusts (self-signed?)")
+            }
+            Cert::Expired | Cert::ExpiredContext { .. } => cert("it has expired"),
+            Cert::NotValidYet | Cert::NotValidYetContext { .. } => cert("it is not valid yet"),
+            Cert::NotValidForName | Cert::NotValidForNameContext { .. } => {
+                cert("it is not valid for this host name")
+            }
+            Cert::Revoked => cert("it has been revoked"),
+            _ => cert("it is not valid"),
+        },
+        _ => "the TLS handshake with the server failed".to_owned(),
+    }
+}
+
+/// The words for TLS spoken to a server that answers in plain HTTP.
+const NOT_TLS: &str =
+    "the server does not speak TLS (an https:// endpoint pointed at a plain-HTTP server?)";
+
 fn network_words(e: &reqwest::Error) -> String {
     use std::error::Error as _;
     use std::io::ErrorKind as Io;
@@ -534,15 +578,8 @@ fn network_words(e: &reqwest::Error) -> String {
     tracing::debug!(chain = %texts.join(": "), "HostUp connection error");
     let any = |needle: &str| texts.iter().any(|t| t.contains(needle));
     for s in &chain {
-        if let Some(tls) = s.downcast_ref::<rustls::Error>() {
-            return match tls {
-                rustls::Error::InvalidMessage(_) => "the server does not speak TLS (an https://                     endpoint pointed at a plain-HTTP server?)"
-                    .to_owned(),
-                rustls::Error::InvalidCertificate(c) => {
-                    format!("the server's TLS certificate was not accepted ({c:?})")
-                }
-                other => format!("the TLS handshake failed ({other})"),
-            };
+        if let Some(tls) = rustls_error(*s) {
+            return tls_words(tls);
         }
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
             let words = match io.kind() {
@@ -566,8 +603,7 @@ fn network_words(e: &reqwest::Error) -> String {
         return "the host name could not be resolved".to_owned();
     }
     if any("InvalidContentType") || any("corrupt message") {
-        return "the server does not speak TLS (an https:// endpoint pointed at a plain-HTTP                 server?)"
-            .to_owned();
+        return NOT_TLS.to_owned();
     }
     if any("connection closed before message completed") || any("IncompleteMessage") {
         return "the server closed the connection before answering".to_owned();

@@ -202,7 +202,10 @@ pub fn api_error(summary: impl Into<String>, err: &Error, paths: &Paths) -> Diag
     } else if err.is_cancelled() {
         summary = format!("{summary}: cancelled");
     }
-    let mut detail = format!("{err}.");
+    let mut detail = err.to_string();
+    if !detail.ends_with('.') {
+        detail.push('.');
+    }
     if let Some(code) = err.code() {
         if !detail.contains(code) {
             detail.push_str(&format!(" Code: {code}."));
@@ -243,21 +246,26 @@ fn code_note(gate: &Gate) -> String {
         .unwrap_or_default()
 }
 
-/// Why a gate is closed: HostUp's reason, or (when it gave none) what its code means.
-fn gate_reason(gate: &Gate) -> String {
+/// Why a gate is closed, as a sentence without its full stop: HostUp's reason quoted, or (when
+/// it gave none) what its code means in our words, or that it gave no reason; its code once.
+fn gate_why(gate: &Gate) -> String {
     if let Some(r) = gate.reason.as_deref().filter(|r| !r.trim().is_empty()) {
-        return r.trim_end_matches('.').to_owned();
+        return format!(
+            "HostUp says: {}{}",
+            r.trim().trim_end_matches('.'),
+            code_note(gate)
+        );
     }
-    match gate.code.as_deref() {
-        Some("job_in_progress") => "another job is running on this VPS",
-        Some("pending_order") => "the VPS order is not complete yet",
-        Some("feature_not_in_plan") => "the VPS plan does not include this feature",
-        Some("snapshot_limit_reached") => "all snapshot slots are used",
-        Some("backup_quota_exceeded") => "the backup quota is used up",
-        Some("service_suspended") | Some("service_inactive") => "the VPS service is not active",
+    let meaning = match gate.code.as_deref() {
+        Some("job_in_progress") => "Another job is running on this VPS",
+        Some("pending_order") => "The VPS order is not complete yet",
+        Some("feature_not_in_plan") => "The VPS plan does not include this feature",
+        Some("snapshot_limit_reached") => "All snapshot slots are used",
+        Some("backup_quota_exceeded") => "The backup quota is used up",
+        Some("service_suspended") | Some("service_inactive") => "The VPS service is not active",
         _ => "HostUp gave no reason",
-    }
-    .to_owned()
+    };
+    format!("{meaning}{}", code_note(gate))
 }
 
 /// A gate HostUp reports as closed (plan time or just before the POST).
@@ -291,11 +299,7 @@ pub fn gate_closed(
             "HostUp does not allow the {} on VPS {} now",
             subject.action, subject.vps_id
         ),
-        format!(
-            "HostUp says: {}{}. {when}\n\n{next}",
-            gate_reason(gate),
-            code_note(gate)
-        ),
+        format!("{}. {when}\n\n{next}", gate_why(gate)),
     )
     .with_path(path)
 }
@@ -311,10 +315,9 @@ pub fn busy_warning(
     Diagnostic::warning(
         format!("VPS {} is busy with another job", subject.vps_id),
         format!(
-            "HostUp says: {}{}. Apply will wait for that job to finish, within \
-             `timeouts.{}`, before it queues the {}.",
-            gate_reason(gate),
-            code_note(gate),
+            "{}. Apply will wait for that job to finish, within `timeouts.{}`, before it \
+             queues the {}.",
+            gate_why(gate),
             subject.timeout_attr,
             subject.action
         ),
@@ -355,10 +358,8 @@ pub fn busy_gave_up(
             subject.action, subject.vps_id
         ),
         format!(
-            "The VPS stayed busy for {waited} (HostUp says: {}{}); then {why}. Nothing was \
-             queued.\n\n{next}",
-            gate_reason(gate),
-            code_note(gate)
+            "The VPS stayed busy for {waited}, then {why}. {}. Nothing was queued.\n\n{next}",
+            gate_why(gate)
         ),
     )
     .with_path(path)
@@ -484,8 +485,9 @@ pub fn job_failed(subject: &Subject, outcome: &JobOutcome) -> Diagnostic {
             "HostUp job {} failed ({} of VPS {}): {message}",
             outcome.job_id, subject.action, subject.vps_id
         ),
+        // HostUp's message is in the summary; the detail adds where the job stopped.
         format!(
-            "HostUp reports the job as {}{progress}: {message}.\n\n{}",
+            "HostUp reports the job as {}{progress}.\n\n{}",
             outcome.status(),
             next_step(subject, true)
         ),

@@ -15,6 +15,8 @@ use crate::plugin::framework::{
 use crate::plugin::schema::Schema;
 
 pub mod action;
+#[cfg(test)]
+mod catalogue_tests;
 pub mod config;
 pub mod data;
 pub mod data_vps;

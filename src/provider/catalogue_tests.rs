@@ -1,0 +1,1080 @@
+//! The catalogue of messages: every kind of diagnostic the provider and its client produce,
+//! each triggered for real (the resources and data sources against the in-process hostup-sim
+//! over HTTP on 127.0.0.1, the provider block through its own validate and configure), held
+//! to the project's message style (docs/MESSAGES.md) by [`style_faults`], and written into
+//! docs/MESSAGES.md between its markers so that a change of text shows in review.
+//!
+//! A few entries are built directly, each saying why (the simulator's closed gates always
+//! carry a code, so a gate without one cannot be asked of it).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::hostup::Gate;
+use crate::plugin::diag::{AttributePath, Diagnostic, Diagnostics, Severity};
+use crate::plugin::framework::{
+    Ctx, DataSource, DeleteRequest, DeleteResponse, ImportRequest, ImportResponse, ObjectValue,
+    Private, ProviderData, ReadDataSourceRequest, ReadDataSourceResponse, ReadRequest,
+    ReadResponse, Resource, SchemaInfo, ValidateRequest, ValidateResponse,
+};
+use crate::plugin::value::Value;
+use crate::sim::fixture;
+
+use super::config::{self, HostupConfig};
+use super::data::HostupData;
+use super::data_vps::VpsData;
+use super::data_vps_snapshots::VpsSnapshots;
+use super::errors::{self, Subject};
+use super::resource_vps_backup::VpsBackup;
+use super::resource_vps_snapshot::VpsSnapshot;
+use super::resource_vps_snapshot_restore::VpsSnapshotRestore;
+use super::sim_tests::{backup_config, config_of, create, fast, plan, Env};
+
+const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/MESSAGES.md");
+const BEGIN: &str = "<!-- catalogue:begin -->";
+const END: &str = "<!-- catalogue:end -->";
+
+/// A VPS id of HostUp's form that the simulator does not have.
+const VPS_UNKNOWN: &str = "vps_01hxa3b4c5d6e7f8g9h0j1k2zz";
+
+type Run = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+
+/// What a case produced: its diagnostics, and the sim's base URL (masked in the page).
+struct Outcome {
+    diags: Vec<Diagnostic>,
+    base_url: Option<String>,
+}
+
+impl Outcome {
+    fn of(d: &Diagnostics, env: Option<&Env>) -> Self {
+        Outcome {
+            diags: d.iter().cloned().collect(),
+            base_url: env.map(|e| e.sim.base_url()),
+        }
+    }
+}
+
+/// One entry of the catalogue.
+struct Case {
+    /// Short name (the page's heading).
+    name: &'static str,
+    /// What triggers it, in a user's words.
+    trigger: &'static str,
+    /// Text the messages must not contain for this case (e.g. an env var that was not the
+    /// source of the setting).
+    forbid: &'static [&'static str],
+    run: Run,
+}
+
+fn case(
+    name: &'static str,
+    trigger: &'static str,
+    forbid: &'static [&'static str],
+    run: impl Future<Output = Outcome> + Send + 'static,
+) -> Case {
+    Case {
+        name,
+        trigger,
+        forbid,
+        run: Box::pin(run),
+    }
+}
+
+/// Provider data whose client talks to `endpoint` (with an optional per-attempt timeout).
+fn data_at(
+    endpoint: &str,
+    key: &str,
+    request_timeout: Option<Duration>,
+) -> ProviderData<HostupData> {
+    let config = HostupConfig {
+        api_key: key.to_owned(),
+        endpoint: url::Url::parse(endpoint).expect("endpoint"),
+        terraform_version: "test".into(),
+        plan_checks: Default::default(),
+    };
+    let client = super::build_client_with(&config, request_timeout).expect("client");
+    ProviderData::new(Some(Arc::new(HostupData {
+        config,
+        client,
+        run: Default::default(),
+    })))
+}
+
+/// The provider block's validate, then (if it passed) configure with `env`.
+fn provider(attrs: &[(&str, Value)], env: &'static [(&'static str, &'static str)]) -> Outcome {
+    let cfg = config_of(config::schema(), attrs);
+    let mut d = Diagnostics::new();
+    config::validate(&cfg, &mut d);
+    if !d.has_errors() {
+        let env = |name: &str| {
+            env.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        let _ = config::configure(&cfg, "1.11.4", &env, &mut d);
+    }
+    Outcome::of(&d, None)
+}
+
+async fn validate<R: Resource<HostupData>>(r: &R, attrs: Vec<(&str, Value)>) -> Outcome {
+    let mut resp = ValidateResponse::default();
+    let req = ValidateRequest {
+        config: config_of(r.schema(), &attrs),
+    };
+    r.validate(&Ctx::background(), req, &mut resp).await;
+    Outcome::of(&resp.diagnostics, None)
+}
+
+async fn read_data<D: DataSource<HostupData>>(
+    d: &D,
+    data: ProviderData<HostupData>,
+    attrs: &[(&str, Value)],
+) -> Diagnostics {
+    let cfg = config_of(d.schema(), attrs);
+    let mut resp = ReadDataSourceResponse {
+        state: cfg.clone(),
+        diagnostics: Diagnostics::new(),
+    };
+    let req = ReadDataSourceRequest {
+        config: cfg,
+        provider: data,
+    };
+    d.read(&Ctx::background(), req, &mut resp).await;
+    resp.diagnostics
+}
+
+/// The snapshot list of app-01 read through a client at `endpoint`.
+async fn list_at(endpoint: &str, timeout: Option<Duration>, env: Option<&Env>) -> Outcome {
+    let data = data_at(endpoint, fixture::KEY_TEST, timeout);
+    let d = read_data(&VpsSnapshots, data, &[("vps_id", fixture::VPS_APP.into())]).await;
+    Outcome::of(&d, env)
+}
+
+/// The snapshot list of app-01 while the sim answers with `faults`.
+async fn list_with_faults(faults: serde_json::Value) -> Outcome {
+    let env = Env::start(fast()).await;
+    env.faults(faults).await;
+    let url = env.sim.base_url();
+    list_at(&url, None, Some(&env)).await
+}
+
+async fn plan_backup(vps: &str, key: &str) -> Outcome {
+    let env = Env::start(fast()).await;
+    let d = plan(&VpsBackup, &env.data(key), &backup_config(vps)).await;
+    Outcome::of(&d.diagnostics, Some(&env))
+}
+
+/// A backup created (plan skipped) while the sim has `faults`, with `timeouts.create`.
+async fn create_backup_with(faults: serde_json::Value, timeout: Option<&str>) -> Outcome {
+    let env = Env::start(fast()).await;
+    env.faults(faults).await;
+    let mut cfg = backup_config(fixture::VPS_APP);
+    if let Some(t) = timeout {
+        cfg = with_timeouts(cfg, &[("create", t)]);
+    }
+    let r = create(
+        &VpsBackup,
+        &Ctx::background(),
+        &env.data(fixture::KEY_TEST),
+        &cfg,
+    )
+    .await;
+    Outcome::of(&r.diagnostics, Some(&env))
+}
+
+/// `c` with the given operations of its `timeouts` block set (the others null).
+fn with_timeouts(mut c: ObjectValue, set: &[(&str, &str)]) -> ObjectValue {
+    let ops: Vec<String> = c
+        .schema()
+        .block
+        .blocks
+        .iter()
+        .find(|b| b.type_name == "timeouts")
+        .map_or_else(Vec::new, |b| {
+            b.block.attributes.iter().map(|a| a.name.clone()).collect()
+        });
+    let value = Value::Object(
+        ops.into_iter()
+            .map(|op| {
+                let v = set
+                    .iter()
+                    .find(|(k, _)| *k == op)
+                    .map_or(Value::Null, |(_, t)| Value::from(*t));
+                (op, v)
+            })
+            .collect(),
+    );
+    c.set_attr("timeouts", value);
+    c
+}
+
+fn snapshot_config(vps: &str, name: &str) -> ObjectValue {
+    config_of(
+        VpsSnapshot.schema(),
+        &[("vps_id", vps.into()), ("name", name.into())],
+    )
+}
+
+fn restore_config(vps: &str, snapshot: &str) -> ObjectValue {
+    config_of(
+        VpsSnapshotRestore.schema(),
+        &[("vps_id", vps.into()), ("snapshot_name", snapshot.into())],
+    )
+}
+
+/// Starts `create` of `r` with `cfg` on a stuck job, and stops it (as Terraform's Stop does)
+/// once the job has been polled once.
+async fn stopped<R: Resource<HostupData>>(r: R, cfg: ObjectValue) -> Outcome {
+    let env = Env::start(fast()).await;
+    env.faults(json!({"jobs":{"stuckNext":1}})).await;
+    let data = env.data(fixture::KEY_TEST);
+    let token = CancellationToken::new();
+    let ctx = Ctx::new(token.clone(), None);
+    let task = tokio::spawn(async move { create(&r, &ctx, &data, &cfg).await });
+    until_polled(&env, 1).await;
+    token.cancel();
+    let resp = task.await.expect("create task");
+    Outcome::of(&resp.diagnostics, Some(&env))
+}
+
+/// Returns once the sim has answered `n` job polls (or after 20 s, and the case then shows
+/// whatever came of it).
+async fn until_polled(env: &Env, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while env.count("GET /api/jobs/{jobId}").await < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn read_resource<R: Resource<HostupData>>(
+    r: &R,
+    data: ProviderData<HostupData>,
+    state: ObjectValue,
+) -> ReadResponse {
+    let mut resp = ReadResponse {
+        state: Some(state.clone()),
+        private: Private::new(),
+        diagnostics: Diagnostics::new(),
+    };
+    let req = ReadRequest {
+        current_state: state,
+        private: Private::new(),
+        provider: data,
+    };
+    r.read(&Ctx::background(), req, &mut resp).await;
+    resp
+}
+
+async fn import<R: Resource<HostupData>>(r: &R, id: &str) -> Outcome {
+    let env = Env::start(fast()).await;
+    let mut resp = ImportResponse {
+        state: ObjectValue::empty(SchemaInfo::new(r.schema())),
+        private: Private::new(),
+        diagnostics: Diagnostics::new(),
+    };
+    let req = ImportRequest {
+        id: id.to_owned(),
+        provider: env.data(fixture::KEY_TEST),
+    };
+    r.import(&Ctx::background(), req, &mut resp).await;
+    Outcome::of(&resp.diagnostics, Some(&env))
+}
+
+fn gate(reason: Option<&str>, code: Option<&str>) -> Gate {
+    Gate {
+        allowed: false,
+        reason: reason.map(str::to_owned),
+        code: code.map(str::to_owned),
+    }
+}
+
+fn direct(d: Diagnostic) -> Outcome {
+    Outcome {
+        diags: vec![d],
+        base_url: None,
+    }
+}
+
+fn s(v: &str) -> Value {
+    Value::from(v)
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        // --- The provider block and the environment.
+        case(
+            "No API key",
+            "no `api_key` in the provider block and `HOSTUP_API_KEY` unset",
+            &[],
+            async { provider(&[], &[]) },
+        ),
+        case(
+            "Empty api_key and endpoint are unset",
+            "`api_key = \"\"` and `endpoint = \"\"` (e.g. a variable defaulting to \"\") with both \
+             environment variables unset: the key is missing, nothing is said of the empty strings",
+            &["Empty"],
+            async { provider(&[("api_key", s("")), ("endpoint", s(""))], &[]) },
+        ),
+        case(
+            "Endpoint without scheme",
+            "`endpoint = \"localhost:8080\"`",
+            &["relative URL", "scheme \"localhost\""],
+            async { provider(&[("api_key", s("k")), ("endpoint", s("localhost:8080"))], &[]) },
+        ),
+        case(
+            "Endpoint without scheme, remote host",
+            "`endpoint = \"cloud.hostup.se\"`",
+            &[],
+            async { provider(&[("api_key", s("k")), ("endpoint", s("cloud.hostup.se"))], &[]) },
+        ),
+        case(
+            "Endpoint that is a path",
+            "`endpoint = \"/foo\"`",
+            &["api_key"],
+            async { provider(&[("api_key", s("k")), ("endpoint", s("/foo"))], &[]) },
+        ),
+        case(
+            "Plain HTTP to a remote host, from the block",
+            "`endpoint = \"http://cloud.example.com\"`",
+            &["HOSTUP_ENDPOINT"],
+            async {
+                provider(
+                    &[("api_key", s("k")), ("endpoint", s("http://cloud.example.com"))],
+                    &[],
+                )
+            },
+        ),
+        case(
+            "Plain HTTP to a remote host, from the environment",
+            "`HOSTUP_ENDPOINT=http://cloud.example.com`, no `endpoint` in the block",
+            &[],
+            async {
+                provider(
+                    &[("api_key", s("k"))],
+                    &[("HOSTUP_ENDPOINT", "http://cloud.example.com")],
+                )
+            },
+        ),
+        case(
+            "Credentials in the endpoint",
+            "`endpoint = \"https://user:secret@cloud.hostup.se\"`",
+            &["secret"],
+            async {
+                provider(
+                    &[
+                        ("api_key", s("k")),
+                        ("endpoint", s("https://user:secret@cloud.hostup.se")),
+                    ],
+                    &[],
+                )
+            },
+        ),
+        // --- Arguments, offline at `terraform validate`.
+        case(
+            "vps_id blank",
+            "`vps_id = \"\"`",
+            &[],
+            validate(&VpsBackup, vec![("vps_id", s(""))]),
+        ),
+        case(
+            "vps_id with surrounding spaces",
+            "`vps_id = \" vps_01hxa3b4c5d6e7f8g9h0j1k2m3\\n\"` (e.g. from a file read with `file()`)",
+            &[],
+            validate(
+                &VpsBackup,
+                vec![("vps_id", s(" vps_01hxa3b4c5d6e7f8g9h0j1k2m3\n"))],
+            ),
+        ),
+        case(
+            "vps_id is an IP address",
+            "`vps_id = \"192.0.2.10\"`",
+            &[],
+            validate(&VpsSnapshot, vec![("vps_id", s("192.0.2.10")), ("name", s("a"))]),
+        ),
+        case(
+            "vps_id is a name",
+            "`vps_id = \"app-01\"`",
+            &[],
+            validate(&VpsSnapshotRestore, vec![("vps_id", s("app-01")), ("snapshot_name", s("a"))]),
+        ),
+        case(
+            "vps_id of an unusual form",
+            "`vps_id = \"vps_APP\"` (a warning: HostUp's ids may take other forms)",
+            &[],
+            validate(&VpsBackup, vec![("vps_id", s("vps_APP"))]),
+        ),
+        case(
+            "Snapshot name HostUp would refuse",
+            "`name = \"Pre Deploy!\"`",
+            &[],
+            validate(
+                &VpsSnapshot,
+                vec![("vps_id", s(fixture::VPS_APP)), ("name", s("Pre Deploy!"))],
+            ),
+        ),
+        case(
+            "A timeout that is not a duration",
+            "`timeouts { create = \"soon\" }`",
+            &[],
+            async {
+                let cfg = with_timeouts(backup_config(fixture::VPS_APP), &[("create", "soon")]);
+                let mut resp = ValidateResponse::default();
+                VpsBackup
+                    .validate(&Ctx::background(), ValidateRequest { config: cfg }, &mut resp)
+                    .await;
+                Outcome::of(&resp.diagnostics, None)
+            },
+        ),
+        // --- Reaching HostUp.
+        case(
+            "Nothing listens at the endpoint",
+            "`endpoint = \"http://127.0.0.1:1\"` (connection refused)",
+            &["os error", "client error", "tcp connect"],
+            list_at("http://127.0.0.1:1", None, None),
+        ),
+        case(
+            "https:// to a plain-HTTP server",
+            "`endpoint = \"https://127.0.0.1:PORT\"` where hostup-sim speaks plain HTTP",
+            &["InvalidContentType", "corrupt message"],
+            async {
+                let env = Env::start(fast()).await;
+                let url = env.sim.base_url().replacen("http://", "https://", 1);
+                list_at(&url, None, Some(&env)).await
+            },
+        ),
+        case(
+            "Connection reset on every attempt",
+            "every GET answered by a TCP reset (`reset` fault)",
+            &["os error", "client error"],
+            list_with_faults(json!({"rules":[{"kind":"reset"}]})),
+        ),
+        case(
+            "An HTML error page",
+            "every GET answered by a proxy's HTML 502 page (`html502` fault)",
+            &["<html", "\r"],
+            list_with_faults(json!({"rules":[{"kind":"html502"}]})),
+        ),
+        case(
+            "HostUp fails (5xx) on every attempt",
+            "every GET answered 503 (`error` fault)",
+            &[],
+            list_with_faults(json!({"rules":[{"kind":"error","status":503}]})),
+        ),
+        case(
+            "A body cut short",
+            "every GET answered with half its body (`truncate` fault)",
+            &[],
+            list_with_faults(json!({"rules":[{"kind":"truncate"}]})),
+        ),
+        case(
+            "No answer in time",
+            "each attempt slower than the 200 ms request timeout (`HOSTUP_REQUEST_TIMEOUT=200ms`, \
+             latency 1 s)",
+            &[],
+            async {
+                let env = Env::start(fast()).await;
+                env.faults(json!({"rules":[{"kind":"latency","ms":1000}]})).await;
+                let url = env.sim.base_url();
+                list_at(&url, Some(Duration::from_millis(200)), Some(&env)).await
+            },
+        ),
+        case(
+            "Still rate limited after the retries",
+            "every request answered 429 with `Retry-After: 1`",
+            &["Too many requests: Too many requests"],
+            list_with_faults(json!({"rules":[{"kind":"rateLimit","retryAfter":1}]})),
+        ),
+        // --- HostUp's answers.
+        case(
+            "Unknown VPS",
+            "`vps_id` of HostUp's form that the account does not have",
+            &["data[]", "/api/v2/vps ("],
+            plan_backup(VPS_UNKNOWN, fixture::KEY_TEST),
+        ),
+        case(
+            "Key without the scope to read",
+            "a backup planned with a key that has only `backup:vm`",
+            &[],
+            plan_backup(fixture::VPS_APP, fixture::KEY_BACKUP_ONLY),
+        ),
+        case(
+            "Key without the scope to back up",
+            "a backup applied with a read-only key",
+            &[],
+            async {
+                let env = Env::start(fast()).await;
+                let data = env.data(fixture::KEY_READ_ONLY);
+                let r = create(&VpsBackup, &Ctx::background(), &data, &backup_config(fixture::VPS_APP))
+                    .await;
+                Outcome::of(&r.diagnostics, Some(&env))
+            },
+        ),
+        case(
+            "Key HostUp does not know",
+            "`api_key` that HostUp rejects (401)",
+            &["nope-key"],
+            plan_backup(fixture::VPS_APP, "nope-key"),
+        ),
+        case(
+            "Backup quota used up",
+            "a backup planned on a VPS whose backup quota is used up",
+            &["canCreateBackup", "(code none)"],
+            plan_backup(fixture::VPS_FULL, fixture::KEY_TEST),
+        ),
+        case(
+            "Snapshot slots used up",
+            "a snapshot planned on a VPS whose slots are all used",
+            &["canCreate"],
+            async {
+                let env = Env::start(fast()).await;
+                let cfg = snapshot_config(fixture::VPS_FULL, "next");
+                let p = plan(&VpsSnapshot, &env.data(fixture::KEY_TEST), &cfg).await;
+                Outcome::of(&p.diagnostics, Some(&env))
+            },
+        ),
+        case(
+            "A gate closed without reason or code",
+            "built directly: the simulator's closed gates always carry a code",
+            &["(code none)", "(code )"],
+            async {
+                let subject = Subject::new("hostup_vps_backup", fixture::VPS_APP, "backup");
+                direct(errors::gate_closed(
+                    &subject,
+                    "canCreateBackup",
+                    &gate(None, None),
+                    AttributePath::root("vps_id"),
+                    false,
+                ))
+            },
+        ),
+        case(
+            "Snapshot name already used",
+            "a snapshot planned with the name of one the VPS has",
+            &[],
+            async {
+                let env = Env::start(fast()).await;
+                let cfg = snapshot_config(fixture::VPS_APP, fixture::SNAPSHOT_APP);
+                let p = plan(&VpsSnapshot, &env.data(fixture::KEY_TEST), &cfg).await;
+                Outcome::of(&p.diagnostics, Some(&env))
+            },
+        ),
+        case(
+            "Restore of a snapshot the VPS does not have",
+            "`snapshot_name = \"nope\"` on a VPS with snapshots",
+            &[],
+            async {
+                let env = Env::start(fast()).await;
+                let cfg = restore_config(fixture::VPS_APP, "nope");
+                let p = plan(&VpsSnapshotRestore, &env.data(fixture::KEY_TEST), &cfg).await;
+                Outcome::of(&p.diagnostics, Some(&env))
+            },
+        ),
+        case(
+            "Restore on a VPS without snapshots",
+            "`snapshot_name = \"nope\"` on a VPS that has none",
+            &["names above", "one of"],
+            async {
+                let env = Env::start(fast()).await;
+                let cfg = restore_config(fixture::VPS_PAYG, "nope");
+                let p = plan(&VpsSnapshotRestore, &env.data(fixture::KEY_TEST), &cfg).await;
+                Outcome::of(&p.diagnostics, Some(&env))
+            },
+        ),
+        case(
+            "A restore planned",
+            "a restore of an existing snapshot (the warning every plan that runs it shows)",
+            &[],
+            async {
+                let env = Env::start(fast()).await;
+                let cfg = restore_config(fixture::VPS_APP, fixture::SNAPSHOT_APP);
+                let p = plan(&VpsSnapshotRestore, &env.data(fixture::KEY_TEST), &cfg).await;
+                Outcome::of(&p.diagnostics, Some(&env))
+            },
+        ),
+        // --- Jobs.
+        case(
+            "A backup job that fails",
+            "HostUp reports the backup job failed",
+            &["untaint"],
+            create_backup_with(
+                json!({"jobs":{"failNext":1,"failMessage":"Backup storage unavailable"}}),
+                None,
+            ),
+        ),
+        case(
+            "A snapshot job that fails",
+            "HostUp reports the snapshot job failed",
+            &["untaint"],
+            async {
+                let env = Env::start(fast()).await;
+                env.faults(json!({"jobs":{"failNext":1,"failMessage":"Storage node offline"}}))
+                    .await;
+                let cfg = snapshot_config(fixture::VPS_APP, "pre-deploy");
+                let r = create(&VpsSnapshot, &Ctx::background(), &env.data(fixture::KEY_TEST), &cfg)
+                    .await;
+                Outcome::of(&r.diagnostics, Some(&env))
+            },
+        ),
+        case(
+            "A backup job still running at timeouts.create",
+            "the job never ends; `timeouts { create = \"2s\" }`",
+            &[],
+            create_backup_with(json!({"jobs":{"stuckNext":1}}), Some("2s")),
+        ),
+        case(
+            "The VPS stays busy with another job",
+            "every backup POST answered 409 `job_in_progress`; `timeouts { create = \"2s\" }`",
+            &[],
+            create_backup_with(
+                json!({"rules":[{"kind":"busy","method":"POST"}]}),
+                Some("2s"),
+            ),
+        ),
+        case(
+            "The answer to the backup POST is lost",
+            "HostUp queues the backup, then the connection is reset before its answer",
+            &["refused"],
+            create_backup_with(
+                json!({"rules":[{"kind":"reset","method":"POST","after":true,"count":1}]}),
+                None,
+            ),
+        ),
+        case(
+            "Terraform stopped during a backup",
+            "Ctrl-C while the backup job runs",
+            &[],
+            stopped(VpsBackup, backup_config(fixture::VPS_APP)),
+        ),
+        case(
+            "Terraform stopped during a restore",
+            "Ctrl-C while the restore job runs",
+            &[],
+            stopped(
+                VpsSnapshotRestore,
+                restore_config(fixture::VPS_APP, fixture::SNAPSHOT_APP),
+            ),
+        ),
+        case(
+            "A job HostUp forgets",
+            "HostUp stops knowing the backup job while it runs (it expired)",
+            &[],
+            async {
+                let env = Env::start(fast()).await;
+                env.faults(json!({"jobs":{"stuckNext":1}})).await;
+                let data = env.data(fixture::KEY_TEST);
+                let cfg = backup_config(fixture::VPS_APP);
+                let task = tokio::spawn(async move {
+                    create(&VpsBackup, &Ctx::background(), &data, &cfg).await
+                });
+                until_polled(&env, 1).await;
+                let state = env.admin(reqwest::Method::GET, "/_sim/state", json!(null)).await;
+                for job in state["jobs"].as_array().into_iter().flatten() {
+                    if let Some(id) = job["jobId"].as_str() {
+                        env.admin(reqwest::Method::DELETE, &format!("/_sim/jobs/{id}"), json!(null))
+                            .await;
+                    }
+                }
+                let r = task.await.expect("create task");
+                Outcome::of(&r.diagnostics, Some(&env))
+            },
+        ),
+        case(
+            "A snapshot delete on a busy VPS",
+            "every snapshot DELETE answered 409 `job_in_progress`; `timeouts { delete = \"2s\" }`",
+            &[],
+            async {
+                let env = Env::start(fast()).await;
+                let data = env.data(fixture::KEY_TEST);
+                let imported = {
+                    let mut resp = ImportResponse {
+                        state: ObjectValue::empty(SchemaInfo::new(VpsSnapshot.schema())),
+                        private: Private::new(),
+                        diagnostics: Diagnostics::new(),
+                    };
+                    let req = ImportRequest {
+                        id: format!("{}/{}", fixture::VPS_APP, fixture::SNAPSHOT_APP),
+                        provider: data.clone(),
+                    };
+                    VpsSnapshot.import(&Ctx::background(), req, &mut resp).await;
+                    resp.state
+                };
+                let mut state = imported;
+                let t = with_timeouts(
+                    snapshot_config(fixture::VPS_APP, fixture::SNAPSHOT_APP),
+                    &[("delete", "2s")],
+                );
+                state.set_attr("timeouts", t.attr("timeouts").clone());
+                env.faults(json!({"rules":[{"kind":"busy","method":"DELETE"}]})).await;
+                let mut resp = DeleteResponse::default();
+                let req = DeleteRequest {
+                    prior_state: state,
+                    prior_private: Private::new(),
+                    provider: data,
+                };
+                VpsSnapshot.delete(&Ctx::background(), req, &mut resp).await;
+                Outcome::of(&resp.diagnostics, Some(&env))
+            },
+        ),
+        case(
+            "A snapshot that expired",
+            "refresh of a snapshot HostUp has since expired (Terraform then plans a new one)",
+            &[],
+            async {
+                let env = Env::start(fast()).await;
+                let data = env.data(fixture::KEY_TEST);
+                let mut resp = ImportResponse {
+                    state: ObjectValue::empty(SchemaInfo::new(VpsSnapshot.schema())),
+                    private: Private::new(),
+                    diagnostics: Diagnostics::new(),
+                };
+                let req = ImportRequest {
+                    id: format!("{}/{}", fixture::VPS_APP, fixture::SNAPSHOT_APP),
+                    provider: data.clone(),
+                };
+                VpsSnapshot.import(&Ctx::background(), req, &mut resp).await;
+                let path = format!(
+                    "/_sim/vps/{}/snapshots/{}/expire",
+                    fixture::VPS_APP,
+                    fixture::SNAPSHOT_APP
+                );
+                env.admin(reqwest::Method::POST, &path, json!(null)).await;
+                let r = read_resource(&VpsSnapshot, data, resp.state).await;
+                Outcome::of(&r.diagnostics, Some(&env))
+            },
+        ),
+        // --- Import and lookups.
+        case(
+            "Import id of the wrong form (backup)",
+            "`terraform import hostup_vps_backup.x foo`",
+            &[],
+            import(&VpsBackup, "foo"),
+        ),
+        case(
+            "Import of a job HostUp does not know",
+            "`terraform import hostup_vps_backup.x vps_…/job_nope`",
+            &[],
+            import(&VpsBackup, "vps_01hxa3b4c5d6e7f8g9h0j1k2m3/job_nope"),
+        ),
+        case(
+            "Import of a snapshot the VPS does not have",
+            "`terraform import hostup_vps_snapshot.x vps_…/nope`",
+            &[],
+            import(&VpsSnapshot, "vps_01hxa3b4c5d6e7f8g9h0j1k2m3/nope"),
+        ),
+        case(
+            "No VPS of that name",
+            "`data \"hostup_vps\" { name = \"no-such-vps\" }`",
+            &[],
+            async {
+                let env = Env::start(fast()).await;
+                let d = read_data(
+                    &VpsData,
+                    env.data(fixture::KEY_TEST),
+                    &[("name", s("no-such-vps"))],
+                )
+                .await;
+                Outcome::of(&d, Some(&env))
+            },
+        ),
+    ]
+}
+
+/// Replaces what changes from run to run (ports, generated ids, measured times) with a
+/// placeholder, so that the page changes only when a text does.
+fn mask(text: &str, base_url: Option<&str>) -> String {
+    let mut t = text.to_owned();
+    if let Some(url) = base_url {
+        let port = url
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('/');
+        t = t.replace(url, "http://127.0.0.1:PORT");
+        t = t.replace(&format!("127.0.0.1:{port}"), "127.0.0.1:PORT");
+    }
+    for prefix in ["job_", "req_", "bkp_"] {
+        t = mask_after(&t, prefix);
+    }
+    mask_elapsed(&t)
+}
+
+/// `prefix` followed by an id of letters and digits becomes `prefix…` (the fixture's fixed ids
+/// too, so that generated and fixed ids read alike).
+fn mask_after(text: &str, prefix: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(prefix) {
+        out.push_str(&rest[..i + prefix.len()]);
+        rest = &rest[i + prefix.len()..];
+        let n = rest
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(rest.len());
+        if n >= 6 {
+            out.push('…');
+            rest = &rest[n..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Measured durations (`(7.53s in all)`) become `N`.
+fn mask_elapsed(text: &str) -> String {
+    let mut t = text.to_owned();
+    for (before, after) in [
+        ("(", " in all)"),
+        ("after ", " "),
+        ("waited ", " "),
+        ("waited ", ")"),
+    ] {
+        let mut out = String::new();
+        let mut rest = t.as_str();
+        while let Some(i) = rest.find(before) {
+            let head = i + before.len();
+            let tail = &rest[head..];
+            let n = tail
+                .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | 'm' | 's' | 'h')))
+                .unwrap_or(tail.len());
+            if n > 0
+                && tail[n..].starts_with(after)
+                && tail[..n].starts_with(|c: char| c.is_ascii_digit())
+            {
+                out.push_str(&rest[..head]);
+                out.push('N');
+                rest = &tail[n..];
+            } else {
+                out.push_str(&rest[..head]);
+                rest = tail;
+            }
+        }
+        out.push_str(rest);
+        t = out;
+    }
+    t
+}
+
+/// Where a diagnostic breaks the message style (docs/MESSAGES.md); empty = none.
+fn style_faults(d: &Diagnostic, forbid: &[&str]) -> Vec<String> {
+    let all = format!("{}\n{}", d.summary, d.detail);
+    let mut faults = Vec::new();
+    // What HostUp sent, quoted, may name anything; our own words may not.
+    let ours = unquoted(&all);
+    const NEVER: &[&str] = &[
+        // Library error chains and their debug forms.
+        "client error (",
+        "os error",
+        "error sending request",
+        "hyper::",
+        "reqwest::",
+        "Some(",
+        "None)",
+        // A code that is not there.
+        "(code none)",
+        "(code )",
+        "code: none",
+        // API jargon where a Terraform user acts.
+        "data[]",
+        "actions.",
+        "canCreate",
+        "canRestore",
+        "GET /api/v2/vps (",
+        "relative URL",
+    ];
+    for p in NEVER {
+        if ours.contains(p) {
+            faults.push(format!("contains {p:?}"));
+        }
+    }
+    // What a case forbids (a secret, a variable that was not the source) is looked for everywhere.
+    for p in forbid {
+        if all.contains(p) {
+            faults.push(format!("contains {p:?}"));
+        }
+    }
+    if d.summary.trim().is_empty() {
+        faults.push("has no summary".into());
+    }
+    if d.detail.trim().is_empty() {
+        faults.push("has no detail".into());
+    }
+    if all.matches("req_").count() > 1 {
+        faults.push("names a request id more than once".into());
+    }
+    if let Some(s) = repeated_sentence(&all) {
+        faults.push(format!("says {s:?} twice"));
+    }
+    faults
+}
+
+/// `text` without what stands between double quotes.
+fn unquoted(text: &str) -> String {
+    text.split('"').step_by(2).collect::<Vec<_>>().join("\"\"")
+}
+
+/// A sentence (of some length) said twice, case and punctuation aside.
+fn repeated_sentence(text: &str) -> Option<String> {
+    let mut seen = std::collections::HashSet::new();
+    for s in text.split(['.', ';', '\n', ':']) {
+        let norm: String = s
+            .chars()
+            .filter(|c| c.is_alphanumeric() || *c == ' ')
+            .collect::<String>()
+            .to_lowercase()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if norm.len() >= 16 && !seen.insert(norm.clone()) {
+            return Some(norm);
+        }
+    }
+    None
+}
+
+fn render(entries: &[(&Case, Vec<Diagnostic>, Option<String>)]) -> String {
+    let mut page = String::new();
+    for (c, diags, base) in entries {
+        page.push_str(&format!("\n### {}\n\n{}.\n\n```text\n", c.name, c.trigger));
+        if diags.is_empty() {
+            page.push_str("(no diagnostic)\n");
+        }
+        for (k, d) in diags.iter().enumerate() {
+            if k > 0 {
+                page.push('\n');
+            }
+            let severity = match d.severity {
+                Severity::Error => "Error",
+                Severity::Warning => "Warning",
+            };
+            let at = d
+                .attribute
+                .as_ref()
+                .map(|a| format!("\n  (at {a})"))
+                .unwrap_or_default();
+            page.push_str(&format!(
+                "{severity}: {}{at}\n\n{}\n",
+                mask(&d.summary, base.as_deref()),
+                mask(&d.detail, base.as_deref())
+            ));
+        }
+        page.push_str("```\n");
+    }
+    page
+}
+
+fn write_doc(page: &str) -> Result<(), String> {
+    let doc = std::fs::read_to_string(DOC).map_err(|e| format!("read {DOC}: {e}"))?;
+    let (Some(b), Some(e)) = (doc.find(BEGIN), doc.find(END)) else {
+        return Err(format!("{DOC} lacks the markers {BEGIN} / {END}"));
+    };
+    if e < b {
+        return Err(format!("{DOC}: {END} comes before {BEGIN}"));
+    }
+    let new = format!("{}{BEGIN}\n{page}\n{}", &doc[..b], &doc[e..]);
+    if new != doc {
+        // A read-only checkout must not fail the test: the page is also on stderr.
+        if let Err(e) = std::fs::write(DOC, new) {
+            eprintln!("warning: could not update {DOC}: {e}");
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_message_follows_the_style_and_is_in_the_catalogue() {
+    let cases = cases();
+    let mut set = tokio::task::JoinSet::new();
+    let mut slots: Vec<Option<(Vec<Diagnostic>, Option<String>)>> = Vec::new();
+    let mut meta = Vec::new();
+    for (i, mut c) in cases.into_iter().enumerate() {
+        let run = std::mem::replace(&mut c.run, Box::pin(async { direct_none() }));
+        set.spawn(async move {
+            let bounded = tokio::time::timeout(Duration::from_secs(120), run).await;
+            (
+                i,
+                bounded.map_err(|_| "did not end within 120 s".to_owned()),
+            )
+        });
+        slots.push(None);
+        meta.push(c);
+    }
+    let mut hung = Vec::new();
+    while let Some(done) = set.join_next().await {
+        let (i, out) = done.expect("case task");
+        match out {
+            Ok(o) => slots[i] = Some((o.diags, o.base_url)),
+            Err(e) => hung.push(format!("{}: {e}", meta[i].name)),
+        }
+    }
+    assert!(hung.is_empty(), "{hung:?}");
+    let entries: Vec<(&Case, Vec<Diagnostic>, Option<String>)> = meta
+        .iter()
+        .zip(slots)
+        .map(|(c, s)| {
+            let (d, b) = s.expect("every case ran");
+            (c, d, b)
+        })
+        .collect();
+    let page = render(&entries);
+    eprintln!("{page}");
+    write_doc(&page).expect("docs/MESSAGES.md");
+    let mut faults = Vec::new();
+    for (c, diags, _) in &entries {
+        for d in diags {
+            for f in style_faults(d, c.forbid) {
+                faults.push(format!("{}: {:?} {f}", c.name, d.summary));
+            }
+        }
+    }
+    assert!(faults.is_empty(), "{}", faults.join("\n"));
+}
+
+fn direct_none() -> Outcome {
+    Outcome {
+        diags: Vec::new(),
+        base_url: None,
+    }
+}
+
+#[test]
+fn the_style_test_catches_the_old_texts() {
+    // Texts as the provider wrote them before the catalogue (seen with 4b58986).
+    let old = [
+        "Could not reach HostUp: client error (Connect): tcp connect error: Connection refused \
+         (os error 111) (the request was not sent).",
+        "HostUp did not answer GET /api/v2/vps within 30.0s. HostUp did not answer within \
+         30.0s; it may be slow or unreachable, retry later. HostUp did not answer within 30.0s.",
+        "HostUp's gate canCreateBackup is closed (code none).",
+        "Use an id from GET /api/v2/vps (data[].id, …).",
+        "Check the gate (actions.canCreate / canCreateBackup / canRestore).",
+        "HTTP 503. Request id: req_01. If it persists, give HostUp support the request id req_01.",
+    ];
+    for text in old {
+        let d = Diagnostic::error("Could not create a backup", text);
+        assert!(!style_faults(&d, &[]).is_empty(), "not caught: {text}");
+    }
+    let no_detail = Diagnostic::error("Could not create a backup", "");
+    assert_eq!(
+        style_faults(&no_detail, &[]),
+        vec!["has no detail".to_owned()]
+    );
+    let mut env_named = Diagnostic::error("Insecure endpoint", "Fix HOSTUP_ENDPOINT.");
+    env_named.attribute = Some(AttributePath::root("endpoint"));
+    assert!(!style_faults(&env_named, &["HOSTUP_ENDPOINT"]).is_empty());
+}
+
+#[test]
+fn masks_keep_fixed_text_and_hide_what_varies() {
+    let t = mask(
+        "job job_01abcdefgh at http://127.0.0.1:4567 (req_01m8xp8z) (7.53s in all), waited 2s.",
+        Some("http://127.0.0.1:4567"),
+    );
+    assert_eq!(
+        t,
+        "job job_… at http://127.0.0.1:PORT (req_…) (N in all), waited 2s."
+    );
+}
