@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use client_util::*;
 use hostup_provider::hostup::{Client, CreateBackup, CreateSnapshot, Error, ErrorKind, Timeouts};
+use hostup_provider::provider::config::{Source, Sources};
 use hostup_provider::provider::errors::{api_error, Paths};
 use hostup_provider::sim::SimConfig;
 use serde_json::json;
@@ -15,7 +16,12 @@ use serde_json::json;
 /// Display and hint together, and the diagnostic the provider shows for them (which adds where
 /// Terraform sets what the hint asks to change); never containing `key`.
 fn text(e: &Error, key: &str) -> String {
-    let d = api_error("Could not call HostUp", e, &Paths::vps());
+    let d = api_error(
+        "Could not call HostUp",
+        e,
+        &Paths::vps(),
+        &Sources::default(),
+    );
     let t = format!("{e} | {} | {} | {}", e.hint(), d.summary, d.detail);
     assert!(!t.contains(key), "the API key leaked: {t}");
     assert!(
@@ -34,8 +40,22 @@ async fn unauthorized_points_at_the_api_key() {
     assert_eq!(e.status(), Some(401));
     assert_eq!(e.code(), Some("unauthorized"));
     assert!(e.request_id().is_some_and(|r| r.starts_with("req_")));
+    // The advice names where this run's key came from, and only that.
     let t = text(&e, key);
-    assert!(t.contains("HOSTUP_API_KEY") && t.contains("api_key"), "{t}");
+    assert!(
+        t.contains("`api_key`") && !t.contains("HOSTUP_API_KEY"),
+        "{t}"
+    );
+    let from_env = Sources {
+        api_key: Source::Environment,
+        ..Sources::default()
+    };
+    let d = api_error("Could not call HostUp", &e, &Paths::vps(), &from_env);
+    assert!(
+        d.detail.contains("HOSTUP_API_KEY") && !d.detail.contains("`api_key`"),
+        "{}",
+        d.detail
+    );
     // Not retried.
     assert_eq!(sim.count("GET /api/v2/vps/{id}/snapshots").await, 1);
 }
@@ -259,9 +279,22 @@ async fn connection_refused_is_a_network_error_nothing_sent() {
     assert_eq!(e.request().unwrap().attempts, fast_retry().max_attempts);
     let t = text(&e, KEY_TEST);
     assert!(
-        t.contains("nothing was sent") && t.contains("HOSTUP_ENDPOINT"),
+        t.contains("nothing was sent")
+            && t.contains("`endpoint`")
+            && !t.contains("HOSTUP_ENDPOINT"),
         "{t}"
     );
+    for (endpoint, says) in [
+        (Source::Environment, "HOSTUP_ENDPOINT"),
+        (Source::Default, "https://cloud.hostup.se"),
+    ] {
+        let sources = Sources {
+            endpoint,
+            ..Sources::default()
+        };
+        let d = api_error("Could not call HostUp", &e, &Paths::vps(), &sources);
+        assert!(d.detail.contains(says), "{}", d.detail);
+    }
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ use client_util::*;
 use hostup_provider::hostup::{
     Client, CreateBackup, JobRef, JobSnapshot, PollSchedule, TerminalState, WaitError, WaitOptions,
 };
+use hostup_provider::provider::config::Sources;
 use hostup_provider::provider::errors::{wait_error, Subject};
 use hostup_provider::sim::SimConfig;
 use serde_json::json;
@@ -141,7 +142,12 @@ async fn deadline_ends_the_wait_with_the_last_status() {
     assert!(err.hint().contains("later deadline"), "{}", err.hint());
     // The provider's diagnostic names the deadline's setting.
     let subject = Subject::new("hostup_vps_backup", VPS_APP, "backup");
-    let d = wait_error(&subject, &err, Duration::from_millis(1200));
+    let d = wait_error(
+        &subject,
+        &err,
+        Duration::from_millis(1200),
+        &Sources::default(),
+    );
     assert!(d.detail.contains("timeouts.create"), "{}", d.detail);
     // It stopped at the deadline, not at some later poll.
     assert!(Instant::now() < deadline + Duration::from_secs(1));

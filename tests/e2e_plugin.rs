@@ -230,6 +230,75 @@ fn empty_api_key_and_endpoint_are_unset_and_a_missing_key_names_the_variable() {
     assert_eq!(sim.mutations(), 0);
 }
 
+/// When HostUp cannot be reached, the advice names where this run's endpoint came from: the
+/// provider block, or HOSTUP_ENDPOINT; never the one the user did not set. Said in words of
+/// our own, not the network library's.
+#[test]
+fn connection_advice_names_where_the_endpoint_came_from() {
+    let closed = "http://127.0.0.1:1";
+    let wd = Tf::new(&with_lookup(&format!(
+        "  api_key  = \"k\"\n  endpoint = \"{closed}\""
+    )));
+    let out = wd.fails(&["plan", "-no-color"]);
+    let all = out.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(all.contains("the connection was refused"), "{all}");
+    assert!(all.contains("`endpoint` argument"), "{all}");
+    for internal in [
+        "HOSTUP_ENDPOINT",
+        "os error",
+        "client error (",
+        "tcp connect",
+    ] {
+        assert!(!all.contains(internal), "{internal}: {all}");
+    }
+
+    let mut wd = Tf::new(&with_lookup("  api_key  = \"k\""));
+    wd.env("HOSTUP_ENDPOINT", closed);
+    let out = wd.fails(&["plan", "-no-color"]);
+    let all = out.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(all.contains("the connection was refused"), "{all}");
+    assert!(
+        all.contains("comes from the HOSTUP_ENDPOINT environment variable"),
+        "{all}"
+    );
+    assert!(!all.contains("`endpoint` argument"), "{all}");
+}
+
+/// A `vps_id` that is certainly not one (blank, padded, an IP, a name) fails `terraform
+/// validate` at `vps_id`, offline; an unusual `vps_…` form only warns.
+#[test]
+fn vps_ids_not_of_hostups_form_fail_validate() {
+    let config = |vps: &str| {
+        format!(
+            "{}\nresource \"hostup_vps_backup\" \"b\" {{\n  vps_id = {vps}\n}}\n",
+            with_lookup("  api_key  = \"k\"\n  endpoint = \"http://127.0.0.1:1\"")
+        )
+    };
+    for (vps, summary) in [
+        ("\"\"", "Empty vps_id"),
+        (
+            "\" vps_01hxa3b4c5d6e7f8g9h0j1k2m3\\n\"",
+            "vps_id has surrounding whitespace",
+        ),
+        ("\"192.0.2.10\"", "vps_id is an IP address"),
+        ("\"app-01\"", "vps_id is not a HostUp VPS id"),
+    ] {
+        let wd = Tf::new(&config(vps));
+        let out = wd.fails(&["validate", "-no-color"]);
+        let all = out.all();
+        assert!(all.contains(&format!("Error: {summary}")), "{vps}: {all}");
+        assert!(all.contains("vps_id = "), "points at vps_id: {all}");
+    }
+    let wd = Tf::new(&config("\"vps_APP\""));
+    let out = wd.ok(&["validate", "-no-color"]);
+    assert!(
+        out.all()
+            .contains("Warning: vps_id \"vps_APP\" does not have the usual form"),
+        "{}",
+        out.all()
+    );
+}
+
 /// A host and port without their scheme, and a bare path, fail `terraform validate` at
 /// `endpoint` with the fix, not a parser's words.
 #[test]

@@ -369,6 +369,7 @@ pub async fn import_job(
                 format!("Could not import {kind} job {job_id} of VPS {vps_id}"),
                 &e,
                 &Paths::default(),
+                &data.config.sources,
             ));
             return None;
         }

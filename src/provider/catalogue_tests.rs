@@ -96,6 +96,7 @@ fn data_at(
         endpoint: url::Url::parse(endpoint).expect("endpoint"),
         terraform_version: "test".into(),
         plan_checks: Default::default(),
+        sources: Default::default(),
     };
     let client = super::build_client_with(&config, request_timeout).expect("client");
     ProviderData::new(Some(Arc::new(HostupData {
@@ -433,8 +434,8 @@ fn cases() -> Vec<Case> {
         // --- Reaching HostUp.
         case(
             "Nothing listens at the endpoint",
-            "`endpoint = \"http://127.0.0.1:1\"` (connection refused)",
-            &["os error", "client error", "tcp connect"],
+            "`endpoint = \"http://127.0.0.1:1\"` in the provider block (connection refused)",
+            &["os error", "client error", "tcp connect", "HOSTUP_ENDPOINT"],
             list_at("http://127.0.0.1:1", None, None),
         ),
         case(

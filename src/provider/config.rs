@@ -58,6 +58,29 @@ pub struct HostupConfig {
     pub terraform_version: String,
     /// How plan-time checks report what they find (`plan_checks`, `HOSTUP_PLAN_CHECKS`).
     pub plan_checks: PlanChecks,
+    /// Where the endpoint and the key came from, so that advice names what the user set.
+    pub sources: Sources,
+}
+
+/// Where one setting came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Source {
+    /// The provider block.
+    #[default]
+    Block,
+    /// Its environment variable.
+    Environment,
+    /// Neither: the provider's default.
+    Default,
+}
+
+/// Where the endpoint and the API key came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sources {
+    /// `endpoint`, [`ENV_ENDPOINT`] or the default.
+    pub endpoint: Source,
+    /// `api_key` or [`ENV_API_KEY`] (never a default).
+    pub api_key: Source,
 }
 
 impl fmt::Debug for HostupConfig {
@@ -256,6 +279,17 @@ pub fn configure(
     }
     let m = config.model::<Model>(diags)?;
     let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let sources = Sources {
+        endpoint: match (set(&m.endpoint), nonempty(env(ENV_ENDPOINT))) {
+            (Some(_), _) => Source::Block,
+            (None, Some(_)) => Source::Environment,
+            (None, None) => Source::Default,
+        },
+        api_key: match set(&m.api_key) {
+            Some(_) => Source::Block,
+            None => Source::Environment,
+        },
+    };
     let endpoint = match set(&m.endpoint) {
         Some(s) => match parse_endpoint(s) {
             Ok(u) => Some(u),
@@ -315,6 +349,7 @@ pub fn configure(
         endpoint: endpoint?,
         terraform_version: terraform_version.to_owned(),
         plan_checks: plan_checks?,
+        sources,
     })
 }
 

@@ -153,6 +153,7 @@ impl DataSource<HostupData> for VpsData {
                         format!("Could not read VPS {id}"),
                         &e,
                         &paths,
+                        &data.config.sources,
                     ));
                 }
             }
@@ -203,6 +204,7 @@ impl DataSource<HostupData> for VpsData {
                     format!("Could not look up the VPS named {name:?}"),
                     &e,
                     &paths,
+                    &data.config.sources,
                 ));
             }
         }

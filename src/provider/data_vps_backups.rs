@@ -195,6 +195,7 @@ impl DataSource<HostupData> for VpsBackups {
                     format!("Could not list the backups of VPS {vps_id}"),
                     &e,
                     &Paths::vps(),
+                    &data.config.sources,
                 ));
             }
         }

@@ -192,6 +192,7 @@ impl DataSource<HostupData> for VpsSnapshots {
                     format!("Could not list the snapshots of VPS {vps_id}"),
                     &e,
                     &Paths::vps(),
+                    &data.config.sources,
                 ));
             }
         }

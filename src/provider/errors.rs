@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use super::config::{ENV_API_KEY, ENV_ENDPOINT};
+use super::config::{Source, Sources, DEFAULT_ENDPOINT, ENV_API_KEY, ENV_ENDPOINT};
 use crate::hostup::{Error, Gate, Hint, JobOutcome, JobSnapshot, Remedy, WaitError};
 use crate::plugin::diag::{AttributePath, Diagnostic};
 
@@ -160,28 +160,40 @@ pub fn missing_scope(err: &Error) -> Option<String> {
 /// What to do about an API error: the client's step, then where to change the setting it
 /// names ([`Remedy`]) in Terraform's terms, then the client's notes (whether HostUp may have
 /// acted anyway, the request id for support).
-pub fn api_hint(err: &Error) -> String {
+pub fn api_hint(err: &Error, sources: &Sources) -> String {
     let Hint {
         step,
         remedy,
         notes,
     } = err.hint_parts();
-    match remedy.map(terraform_step) {
+    match remedy.map(|r| terraform_step(r, sources)) {
         Some(t) => format!("{step} {t}{notes}"),
         None => format!("{step}{notes}"),
     }
 }
 
-/// Where a [`Remedy`] is set, for a Terraform user.
-fn terraform_step(remedy: Remedy) -> String {
+/// Where a [`Remedy`] is set, for a Terraform user: where this run's setting came from, and
+/// only that.
+fn terraform_step(remedy: Remedy, sources: &Sources) -> String {
     match remedy {
         Remedy::ApiKey => {
-            format!("Set the provider's api_key (or the {ENV_API_KEY} environment variable) to it.")
+            match sources.api_key {
+                Source::Environment => {
+                    format!("Set the {ENV_API_KEY} environment variable (where this key came from) to it.")
+                }
+                Source::Block | Source::Default => "Set the provider's `api_key` to it.".to_owned(),
+            }
         }
-        Remedy::Endpoint => format!(
-            "The endpoint is the provider's endpoint argument (or the {ENV_ENDPOINT} environment \
-             variable)."
-        ),
+        Remedy::Endpoint => match sources.endpoint {
+            Source::Block => "The endpoint is the provider's `endpoint` argument.".to_owned(),
+            Source::Environment => {
+                format!("The endpoint comes from the {ENV_ENDPOINT} environment variable.")
+            }
+            Source::Default => format!(
+                "The provider uses HostUp's endpoint {DEFAULT_ENDPOINT}; set `endpoint` in the \
+                 provider block to use another."
+            ),
+        },
         Remedy::FewerRequests => {
             "To send fewer requests at once, lower terraform -parallelism.".to_owned()
         }
@@ -193,7 +205,12 @@ fn terraform_step(remedy: Remedy) -> String {
 
 /// An API call failed. `summary` says what we tried in user terms ("Could not list the
 /// snapshots of VPS vps_…"); the detail carries HostUp's answer and the hint.
-pub fn api_error(summary: impl Into<String>, err: &Error, paths: &Paths) -> Diagnostic {
+pub fn api_error(
+    summary: impl Into<String>,
+    err: &Error,
+    paths: &Paths,
+    sources: &Sources,
+) -> Diagnostic {
     let mut summary = summary.into();
     if let Some(scope) = missing_scope(err) {
         summary = format!("{summary}: the API key lacks the scope {scope}");
@@ -211,7 +228,7 @@ pub fn api_error(summary: impl Into<String>, err: &Error, paths: &Paths) -> Diag
             detail.push_str(&format!(" Code: {code}."));
         }
     }
-    let hint = api_hint(err);
+    let hint = api_hint(err, sources);
     // The request id once: the hint's note for HostUp support carries it when it has one.
     if let Some(rid) = err.request_id() {
         if !detail.contains(rid) && !hint.contains(rid) {
@@ -412,7 +429,12 @@ fn next_step(subject: &Subject, failed: bool) -> String {
 
 /// A wait that ended without a terminal status (deadline, Ctrl-C, job unknown, polling
 /// failed). `timeout` is the `timeouts.create` (or delete) in force.
-pub fn wait_error(subject: &Subject, err: &WaitError, timeout: Duration) -> Diagnostic {
+pub fn wait_error(
+    subject: &Subject,
+    err: &WaitError,
+    timeout: Duration,
+    sources: &Sources,
+) -> Diagnostic {
     let job = err.job_id();
     let last = describe_last(err.last_observed());
     let next = next_step(subject, false);
@@ -464,7 +486,7 @@ pub fn wait_error(subject: &Subject, err: &WaitError, timeout: Duration) -> Diag
             format!(
                 "Polling the job failed: {source}. The job was {last} and may still be \
                  running on HostUp.\n\n{}\n\n{next}",
-                api_hint(source)
+                api_hint(source, sources)
             ),
         ),
     }
@@ -618,7 +640,7 @@ mod tests {
             last: Some(snap(40.0)),
             waited: Duration::from_secs(3),
         };
-        let d = wait_error(&subject(), &e, Duration::from_secs(3));
+        let d = wait_error(&subject(), &e, Duration::from_secs(3), &Sources::default());
         let all = format!("{} {}", d.summary, d.detail);
         for needle in [
             "job_9",
@@ -638,7 +660,7 @@ mod tests {
             last: None,
             waited: Duration::from_secs(1),
         };
-        let d = wait_error(&subject(), &e, Duration::from_secs(3));
+        let d = wait_error(&subject(), &e, Duration::from_secs(3), &Sources::default());
         assert!(d.detail.contains("may still be running on HostUp"));
         assert!(d.summary.contains("Interrupted"));
     }
@@ -659,7 +681,15 @@ mod tests {
 
     #[test]
     fn api_errors_add_where_terraform_sets_what_to_change() {
-        let detail = |e: &Error| api_error("Could not list the VPSs", e, &Paths::vps()).detail;
+        let detail = |e: &Error| {
+            api_error(
+                "Could not list the VPSs",
+                e,
+                &Paths::vps(),
+                &Sources::default(),
+            )
+            .detail
+        };
         // The client's step, then the provider's, then the client's notes.
         let d = detail(&problem(401, Some("req_7")));
         let (key, note) = (
@@ -691,7 +721,10 @@ mod tests {
         // Errors whose fix is on HostUp's side get no Terraform step.
         let d = detail(&problem(502, None));
         assert!(!d.contains("provider's") && !d.contains("HOSTUP_"), "{d}");
-        assert_eq!(api_hint(&problem(502, None)), problem(502, None).hint());
+        assert_eq!(
+            api_hint(&problem(502, None), &Sources::default()),
+            problem(502, None).hint()
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::hostup::{
 use crate::plugin::diag::{AttributePath, Diagnostic, Diagnostics};
 use crate::plugin::framework::{timeouts, Ctx, ObjectValue};
 
+use super::config::Sources;
 use super::data::HostupData;
 use super::errors::{self, Paths, Subject};
 use super::values::now_rfc3339;
@@ -30,6 +31,8 @@ pub struct Prepared {
     /// The operation's context: Stop, and the deadline `timeouts.<op>` sets, counted from when
     /// the VPS lock was taken (so a wait for another job on the VPS uses it up too).
     pub ctx: Ctx,
+    /// Where the endpoint and key came from (for the advice of messages).
+    pub sources: Sources,
     /// Held until this value drops, i.e. until the operation's wait is over.
     _lock: VpsLockGuard,
 }
@@ -138,6 +141,7 @@ pub async fn prepare<'g>(
                 ),
                 &e,
                 &Paths::vps(),
+                &data.config.sources,
             ));
             return None;
         }
@@ -173,6 +177,7 @@ pub async fn prepare<'g>(
         client,
         timeout,
         ctx,
+        sources: data.config.sources,
         _lock: lock,
     })
 }
@@ -244,7 +249,15 @@ impl Prepared {
     /// Waits for the operation's job until it is terminal, the operation's deadline passes or
     /// Terraform sends Stop (see [`wait_job`]).
     pub async fn wait(&self, job: &JobRef, subject: &Subject) -> JobEnd {
-        wait_job(&self.client, &self.ctx, job, subject, self.timeout).await
+        wait_job(
+            &self.client,
+            &self.ctx,
+            job,
+            subject,
+            self.timeout,
+            &self.sources,
+        )
+        .await
     }
 }
 
@@ -291,11 +304,12 @@ pub fn read_then_check<T>(
     check: impl FnOnce(&T) -> GateCheck,
     what: impl FnOnce() -> String,
     paths: &Paths,
+    sources: &Sources,
 ) -> GateCheck {
     match read {
         Ok(v) => check(&v),
         Err(e) => GateCheck {
-            problems: vec![errors::api_error(what(), &e, paths)],
+            problems: vec![errors::api_error(what(), &e, paths, sources)],
             busy: None,
         },
     }
@@ -325,6 +339,7 @@ pub async fn wait_job(
     job: &JobRef,
     subject: &Subject,
     timeout: Duration,
+    sources: &Sources,
 ) -> JobEnd {
     let deadline = ctx.deadline().map(tokio::time::Instant::into_std);
     let job_id = job.job_id.clone();
@@ -379,7 +394,7 @@ pub async fn wait_job(
                     .and_then(|s| s.status.clone().or_else(|| s.raw_state.clone())),
                 completed_at: None,
                 outcome: None,
-                error: Some(errors::wait_error(subject, &e, timeout)),
+                error: Some(errors::wait_error(subject, &e, timeout, sources)),
             }
         }
     }
@@ -387,11 +402,17 @@ pub async fn wait_job(
 
 /// Maps a failed job-creating request to a diagnostic: a lost answer says the job may be
 /// queued; anything else is the ordinary API error.
-pub fn post_error(subject: &Subject, summary: String, err: &Error, paths: &Paths) -> Diagnostic {
+pub fn post_error(
+    subject: &Subject,
+    summary: String,
+    err: &Error,
+    paths: &Paths,
+    sources: &Sources,
+) -> Diagnostic {
     if err.may_have_been_applied() {
         errors::maybe_queued(subject, err)
     } else {
-        errors::api_error(summary, err, paths)
+        errors::api_error(summary, err, paths, sources)
     }
 }
 

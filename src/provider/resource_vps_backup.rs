@@ -174,6 +174,7 @@ async fn check_gate(
         },
         || format!("Could not check whether VPS {vps_id} can be backed up"),
         &Paths::vps(),
+        &data.config.sources,
     )
 }
 
@@ -213,6 +214,7 @@ async fn run_backup(
                 format!("Could not queue the backup of VPS {id}"),
                 &e,
                 &Paths::vps().with_pointers(&[("/note", "note")]),
+                &data.config.sources,
             ));
             return (None, None);
         }
@@ -496,6 +498,7 @@ impl Resource<HostupData> for VpsBackup {
                     format!("Could not delete backup {backup_id} of VPS {vps_id}"),
                     &e,
                     &Paths::vps(),
+                    &data.config.sources,
                 ));
             }
         }

@@ -225,6 +225,7 @@ async fn check_gate(
         |list| check_create(list, vps_id, name, run, at_apply),
         || format!("Could not check the snapshots of VPS {vps_id}"),
         &Paths::vps(),
+        &data.config.sources,
     )
 }
 
@@ -490,6 +491,7 @@ impl Resource<HostupData> for VpsSnapshot {
                     &e,
                     &Paths::vps_and_target("name")
                         .with_pointers(&[("/name", "name"), ("/description", "description")]),
+                    &data.config.sources,
                 ));
                 return;
             }
@@ -538,6 +540,7 @@ impl Resource<HostupData> for VpsSnapshot {
                     format!("Could not read snapshot {name:?} of VPS {vps_id} after creating it"),
                     &e,
                     &Paths::vps(),
+                    &data.config.sources,
                 ));
             }
         }
@@ -585,6 +588,7 @@ impl Resource<HostupData> for VpsSnapshot {
                     format!("Could not refresh snapshot {name:?} of VPS {vps_id}"),
                     &e,
                     &Paths::vps(),
+                    &data.config.sources,
                 ));
             }
         }
@@ -651,6 +655,7 @@ impl Resource<HostupData> for VpsSnapshot {
                     format!("Could not delete snapshot {name:?} of VPS {vps_id}"),
                     &e,
                     &Paths::vps_and_target("name"),
+                    &data.config.sources,
                 ));
             }
         }
@@ -692,6 +697,7 @@ impl Resource<HostupData> for VpsSnapshot {
                     format!("Could not import snapshot {name:?} of VPS {vps_id}"),
                     &e,
                     &Paths::default(),
+                    &data.config.sources,
                 ));
             }
         }

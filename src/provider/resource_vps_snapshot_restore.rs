@@ -165,6 +165,7 @@ async fn check_gate(
         |list| check_restore(list, vps_id, name, created_here, at_apply),
         || format!("Could not check the snapshots of VPS {vps_id} for the restore"),
         &Paths::vps_and_target("snapshot_name"),
+        &data.config.sources,
     )
 }
 
@@ -348,6 +349,7 @@ impl Resource<HostupData> for VpsSnapshotRestore {
                     format!("Could not queue the restore of snapshot {name:?} on VPS {vps_id}"),
                     &e,
                     &Paths::vps_and_target("snapshot_name"),
+                    &data.config.sources,
                 ));
                 return;
             }
