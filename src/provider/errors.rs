@@ -693,7 +693,7 @@ mod tests {
         // The client's step, then the provider's, then the client's notes.
         let d = detail(&problem(401, Some("req_7")));
         let (key, note) = (
-            d.find("HOSTUP_API_KEY").expect(&d),
+            d.find("`api_key`").expect(&d),
             d.find("support the request id req_7").expect(&d),
         );
         assert!(d.contains("valid, unrevoked HostUp API key") && d.contains("api_key"));
@@ -715,7 +715,8 @@ mod tests {
         let d = detail(&refused);
         assert!(
             d.contains("nothing was sent")
-                && d.contains("endpoint argument (or the HOSTUP_ENDPOINT"),
+                && d.contains("the provider's `endpoint` argument")
+                && !d.contains("HOSTUP_ENDPOINT"),
             "{d}"
         );
         // Errors whose fix is on HostUp's side get no Terraform step.
