@@ -164,6 +164,13 @@ async fn list_with_faults(faults: serde_json::Value) -> Outcome {
     list_at(&url, None, Some(&env)).await
 }
 
+/// The plan of `r` for `cfg`, with the test key.
+async fn plan_of<R: Resource<HostupData>>(r: R, cfg: ObjectValue) -> Outcome {
+    let env = Env::start(fast()).await;
+    let p = plan(&r, &env.data(fixture::KEY_TEST), &cfg).await;
+    Outcome::of(&p.diagnostics, Some(&env))
+}
+
 async fn plan_backup(vps: &str, key: &str) -> Outcome {
     let env = Env::start(fast()).await;
     let d = plan(&VpsBackup, &env.data(key), &backup_config(vps)).await;
@@ -531,12 +538,7 @@ fn cases() -> Vec<Case> {
             "Snapshot slots used up",
             "a snapshot planned on a VPS whose slots are all used",
             &["canCreate"],
-            async {
-                let env = Env::start(fast()).await;
-                let cfg = snapshot_config(fixture::VPS_FULL, "next");
-                let p = plan(&VpsSnapshot, &env.data(fixture::KEY_TEST), &cfg).await;
-                Outcome::of(&p.diagnostics, Some(&env))
-            },
+            plan_of(VpsSnapshot, snapshot_config(fixture::VPS_FULL, "next")),
         ),
         case(
             "A gate closed without reason or code",
@@ -557,45 +559,25 @@ fn cases() -> Vec<Case> {
             "Snapshot name already used",
             "a snapshot planned with the name of one the VPS has",
             &[],
-            async {
-                let env = Env::start(fast()).await;
-                let cfg = snapshot_config(fixture::VPS_APP, fixture::SNAPSHOT_APP);
-                let p = plan(&VpsSnapshot, &env.data(fixture::KEY_TEST), &cfg).await;
-                Outcome::of(&p.diagnostics, Some(&env))
-            },
+            plan_of(VpsSnapshot, snapshot_config(fixture::VPS_APP, fixture::SNAPSHOT_APP)),
         ),
         case(
             "Restore of a snapshot the VPS does not have",
             "`snapshot_name = \"nope\"` on a VPS with snapshots",
             &[],
-            async {
-                let env = Env::start(fast()).await;
-                let cfg = restore_config(fixture::VPS_APP, "nope");
-                let p = plan(&VpsSnapshotRestore, &env.data(fixture::KEY_TEST), &cfg).await;
-                Outcome::of(&p.diagnostics, Some(&env))
-            },
+            plan_of(VpsSnapshotRestore, restore_config(fixture::VPS_APP, "nope")),
         ),
         case(
             "Restore on a VPS without snapshots",
             "`snapshot_name = \"nope\"` on a VPS that has none",
             &["names above", "one of"],
-            async {
-                let env = Env::start(fast()).await;
-                let cfg = restore_config(fixture::VPS_PAYG, "nope");
-                let p = plan(&VpsSnapshotRestore, &env.data(fixture::KEY_TEST), &cfg).await;
-                Outcome::of(&p.diagnostics, Some(&env))
-            },
+            plan_of(VpsSnapshotRestore, restore_config(fixture::VPS_PAYG, "nope")),
         ),
         case(
             "A restore planned",
             "a restore of an existing snapshot (the warning every plan that runs it shows)",
             &[],
-            async {
-                let env = Env::start(fast()).await;
-                let cfg = restore_config(fixture::VPS_APP, fixture::SNAPSHOT_APP);
-                let p = plan(&VpsSnapshotRestore, &env.data(fixture::KEY_TEST), &cfg).await;
-                Outcome::of(&p.diagnostics, Some(&env))
-            },
+            plan_of(VpsSnapshotRestore, restore_config(fixture::VPS_APP, fixture::SNAPSHOT_APP)),
         ),
         // --- Jobs.
         case(
