@@ -494,6 +494,13 @@ fn snapshot_create_expiry_refresh_and_destroy() {
     let plan = tf.run(&["plan", "-detailed-exitcode"]);
     assert_eq!(plan.code, Some(2), "{}", plan.all());
     assert!(plan.all().contains("will be created"), "{}", plan.all());
+    // Not silently: the refresh's warning (shown by the terraform this test runs, although the
+    // refreshed state is null) says the new one captures the disk as it is now.
+    let text = plan.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        text.contains("Warning: Snapshot \"pre-deploy\"") && text.contains("as it is now"),
+        "{text}"
+    );
     tf.ok(&["apply", "-auto-approve"]);
     assert_eq!(sim.count("POST /api/v2/vps/{id}/snapshots"), 2);
     assert!(has("pre-deploy"));

@@ -65,6 +65,7 @@ struct Model {
     description: Field<String>,
     job_id: Field<String>,
     created_at: Field<String>,
+    expires_at: Field<String>,
 }
 
 impl Model {
@@ -576,6 +577,25 @@ impl Resource<HostupData> for VpsSnapshot {
                 None => {
                     tracing::info!(vps_id = %vps_id, snapshot = %name,
                         "snapshot expired or was deleted outside Terraform; dropping it from state");
+                    // Terraform plans a create next, silently: say that it is a new snapshot
+                    // of the disk as it is now.
+                    let past = |t: Option<&str>| {
+                        t.and_then(parse_time)
+                            .is_some_and(|t| t <= time::OffsetDateTime::now_utc())
+                    };
+                    let why = if list.find(name).is_some() || past(cur.expires_at.as_deref()) {
+                        "It expired"
+                    } else {
+                        "HostUp no longer lists it (deleted outside Terraform, or expired)"
+                    };
+                    resp.diagnostics.warning(
+                        format!("Snapshot {name:?} of VPS {vps_id} is gone"),
+                        format!(
+                            "{why}. Terraform will plan a new snapshot of that name, which \
+                             captures the VPS disk as it is now, not as it was. To keep no \
+                             snapshot, remove the resource from the configuration."
+                        ),
+                    );
                     resp.remove();
                 }
             },
