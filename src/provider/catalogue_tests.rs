@@ -278,8 +278,12 @@ async fn read_resource<R: Resource<HostupData>>(
     resp
 }
 
-async fn import<R: Resource<HostupData>>(r: &R, id: &str) -> Outcome {
-    let env = Env::start(fast()).await;
+/// `r` imported from `id` with `data`.
+async fn imported<R: Resource<HostupData>>(
+    r: &R,
+    id: &str,
+    data: ProviderData<HostupData>,
+) -> ImportResponse {
     let mut resp = ImportResponse {
         state: ObjectValue::empty(SchemaInfo::new(r.schema())),
         private: Private::new(),
@@ -287,9 +291,21 @@ async fn import<R: Resource<HostupData>>(r: &R, id: &str) -> Outcome {
     };
     let req = ImportRequest {
         id: id.to_owned(),
-        provider: env.data(fixture::KEY_TEST),
+        provider: data,
     };
     r.import(&Ctx::background(), req, &mut resp).await;
+    resp
+}
+
+/// The fixture's snapshot of app-01, imported.
+async fn fixture_snapshot(data: &ProviderData<HostupData>) -> ObjectValue {
+    let id = format!("{}/{}", fixture::VPS_APP, fixture::SNAPSHOT_APP);
+    imported(&VpsSnapshot, &id, data.clone()).await.state
+}
+
+async fn import<R: Resource<HostupData>>(r: &R, id: &str) -> Outcome {
+    let env = Env::start(fast()).await;
+    let resp = imported(r, id, env.data(fixture::KEY_TEST)).await;
     Outcome::of(&resp.diagnostics, Some(&env))
 }
 
@@ -673,20 +689,7 @@ fn cases() -> Vec<Case> {
             async {
                 let env = Env::start(fast()).await;
                 let data = env.data(fixture::KEY_TEST);
-                let imported = {
-                    let mut resp = ImportResponse {
-                        state: ObjectValue::empty(SchemaInfo::new(VpsSnapshot.schema())),
-                        private: Private::new(),
-                        diagnostics: Diagnostics::new(),
-                    };
-                    let req = ImportRequest {
-                        id: format!("{}/{}", fixture::VPS_APP, fixture::SNAPSHOT_APP),
-                        provider: data.clone(),
-                    };
-                    VpsSnapshot.import(&Ctx::background(), req, &mut resp).await;
-                    resp.state
-                };
-                let mut state = imported;
+                let mut state = fixture_snapshot(&data).await;
                 let t = with_timeouts(
                     snapshot_config(fixture::VPS_APP, fixture::SNAPSHOT_APP),
                     &[("delete", "2s")],
@@ -710,23 +713,14 @@ fn cases() -> Vec<Case> {
             async {
                 let env = Env::start(fast()).await;
                 let data = env.data(fixture::KEY_TEST);
-                let mut resp = ImportResponse {
-                    state: ObjectValue::empty(SchemaInfo::new(VpsSnapshot.schema())),
-                    private: Private::new(),
-                    diagnostics: Diagnostics::new(),
-                };
-                let req = ImportRequest {
-                    id: format!("{}/{}", fixture::VPS_APP, fixture::SNAPSHOT_APP),
-                    provider: data.clone(),
-                };
-                VpsSnapshot.import(&Ctx::background(), req, &mut resp).await;
+                let state = fixture_snapshot(&data).await;
                 let path = format!(
                     "/_sim/vps/{}/snapshots/{}/expire",
                     fixture::VPS_APP,
                     fixture::SNAPSHOT_APP
                 );
                 env.admin(reqwest::Method::POST, &path, json!(null)).await;
-                let r = read_resource(&VpsSnapshot, data, resp.state).await;
+                let r = read_resource(&VpsSnapshot, data, state).await;
                 Outcome::of(&r.diagnostics, Some(&env))
             },
         ),
