@@ -690,6 +690,47 @@ fn a_request_refused_as_busy_is_sent_again_once_the_vps_is_free() {
         .all(|n| n != "pre-deploy"));
 }
 
+/// A snapshot delete HostUp keeps refusing as busy (a job from elsewhere outlasts
+/// `timeouts.delete`): destroy fails saying how long it waited and that the timeout can be
+/// raised, and the snapshot stays in state and on HostUp.
+#[test]
+fn a_delete_refused_as_busy_until_the_timeout_says_it_waited() {
+    let sim = Sim::start(&["--job-duration", "1s", "--fault", "busy,method=DELETE"]);
+    let config = format!(
+        "{}\nresource \"hostup_vps_snapshot\" \"s\" {{\n  vps_id = \"{VPS_APP}\"\n  name   = \"pre-deploy\"\n  timeouts {{\n    delete = \"2s\"\n  }}\n}}\n",
+        provider_block(&sim.url, KEY)
+    );
+    let tf = Tf::new(&config);
+    tf.ok(&["apply", "-auto-approve"]);
+    let out = tf.fails(&["destroy", "-auto-approve", "-no-color"]);
+    let text = out.all();
+    assert!(
+        text.contains("was not queued: another job kept the VPS busy"),
+        "{text}"
+    );
+    assert!(
+        text.contains("The VPS stayed busy for")
+            && text.contains("then the wait reached its limit"),
+        "{text}"
+    );
+    assert!(text.contains("raise `timeouts.delete`"), "{text}");
+    assert!(!text.contains("HTTP 409"), "no raw answer: {text}");
+    let deletes = statuses(&sim, "DELETE");
+    assert!(
+        deletes.len() >= 2 && deletes.iter().all(|s| *s == 409),
+        "{deletes:?}"
+    );
+    assert_ne!(
+        tf.instance("hostup_vps_snapshot", "s"),
+        Value::Null,
+        "still in state"
+    );
+    assert!(sim
+        .snapshot_names(VPS_APP)
+        .iter()
+        .any(|n| n == "pre-deploy"));
+}
+
 /// Writes `config` and applies it, which must replace the one resource.
 fn replaced_by(tf: &Tf, config: &str) {
     tf.write_config(config);

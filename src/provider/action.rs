@@ -35,8 +35,8 @@ use super::values::{now_rfc3339, split_import_id};
 // types use them too); an action-style resource file takes them from here, so it names three
 // rooms (this one, the provider's data, the error texts) and holds only what is its own.
 pub use super::operation::{
-    no_gate, post_error, prepare, read_for_gate, read_then_check, GateCheck, GateFuture, OpTimeout,
-    Prepared, SendFuture,
+    no_gate, prepare, read_for_gate, read_then_check, GateCheck, GateFuture, OpTimeout, Prepared,
+    SendFuture,
 };
 pub use super::schema_parts::{timeouts_block, triggers_argument, vps_id_argument};
 pub use super::this_run::JobKey;

@@ -353,17 +353,58 @@ pub fn busy_gave_up(
     stopped: bool,
 ) -> Diagnostic {
     tracing::debug!(gate = gate_name, "gate stayed busy");
+    stayed_busy(subject, &gate_why(gate), waited, stopped).with_path(path)
+}
+
+/// Apply's error when HostUp kept refusing the operation's request itself as busy (a snapshot
+/// delete has no gate to read first; a job from outside started after the gate check) until
+/// the operation's deadline, or Terraform stopped the wait. `err` is HostUp's last refusal.
+pub fn busy_refused(
+    subject: &Subject,
+    err: &Error,
+    paths: &Paths,
+    waited: Duration,
+    stopped: bool,
+) -> Diagnostic {
+    let words = err
+        .detail()
+        .or(err.title())
+        .map(|w| w.trim().trim_end_matches('.'))
+        .filter(|w| !w.is_empty());
+    let code = err
+        .code()
+        .map(|c| format!(" (code {c})"))
+        .unwrap_or_default();
+    let why = match words {
+        Some(w) => format!("HostUp says: {w}{code}"),
+        None => format!("HostUp refused the request as busy{code}"),
+    };
+    let d = stayed_busy(subject, &why, waited, stopped);
+    match paths.for_error(err) {
+        Some(p) => d.with_path(p),
+        None => d,
+    }
+}
+
+/// The text of [`busy_gave_up`] and [`busy_refused`]: how long the VPS stayed busy, why the
+/// wait ended, HostUp's words (`why`, without its full stop), and one next step.
+fn stayed_busy(subject: &Subject, why: &str, waited: Duration, stopped: bool) -> Diagnostic {
     let waited = format_duration(waited);
-    let (why, next) = if stopped {
+    let again = if subject.after_failure == AfterFailure::Stays {
+        "run `terraform destroy` (or apply) again"
+    } else {
+        "apply again"
+    };
+    let (end, next) = if stopped {
         (
             "Terraform was interrupted",
-            "Run apply again once that job has finished.".to_owned(),
+            format!("Once that job has finished, {again}."),
         )
     } else {
         (
             "the wait reached its limit",
             format!(
-                "Wait for that job to finish (see the VPS in HostUp) and apply again, or raise \
+                "Wait for that job to finish (see the VPS in HostUp) and {again}, or raise \
                  `timeouts.{}`.",
                 subject.timeout_attr
             ),
@@ -375,11 +416,9 @@ pub fn busy_gave_up(
             subject.action, subject.vps_id
         ),
         format!(
-            "The VPS stayed busy for {waited}, then {why}. {}. Nothing was queued.\n\n{next}",
-            gate_why(gate)
+            "The VPS stayed busy for {waited}, then {end}. {why}. Nothing was queued.\n\n{next}"
         ),
     )
-    .with_path(path)
 }
 
 fn describe_last(last: Option<&JobSnapshot>) -> String {
@@ -518,6 +557,19 @@ pub fn job_failed(subject: &Subject, outcome: &JobOutcome) -> Diagnostic {
 
 /// A job-creating request whose outcome is unknown (the answer was lost after sending).
 pub fn maybe_queued(subject: &Subject, err: &Error) -> Diagnostic {
+    let next = if subject.after_failure == AfterFailure::Stays {
+        // A delete: the resource stays in state, and a second delete of what is already gone
+        // counts as done.
+        "The resource stays in state: run `terraform destroy` (or apply) again once that job \
+         has ended; what is already deleted counts as deleted."
+            .to_owned()
+    } else {
+        format!(
+            "Check the VPS in HostUp before running again (import the job with `terraform \
+             import ADDRESS {}/<job_id>` to adopt it).",
+            subject.vps_id
+        )
+    };
     Diagnostic::error(
         format!(
             "The {} of VPS {} may have been queued, but HostUp's answer was lost",
@@ -525,20 +577,19 @@ pub fn maybe_queued(subject: &Subject, err: &Error) -> Diagnostic {
         ),
         format!(
             "The request reached HostUp, but no usable answer came back, so a job may be \
-             running on the VPS now; the request was not sent again. Check the VPS in HostUp \
-             before running again (import the job with `terraform import ADDRESS \
-             {}/<job_id>` to adopt it).\n\nWhat came back instead of the job: {err}.",
-            subject.vps_id
+             running on the VPS now; the request was not sent again. What came back instead \
+             of the job: {err}.\n\n{next}"
         ),
     )
 }
 
-/// `90m` → "1h30m", for messages.
+/// `90m` → "1h30m", for messages: whole seconds, rounded (a wait of 1.98 s up to a 2 s
+/// deadline is "2s", not "1s"); under a second, milliseconds.
 pub fn format_duration(d: Duration) -> String {
-    let total = d.as_secs();
-    if total == 0 {
+    if d < Duration::from_secs(1) {
         return format!("{}ms", d.as_millis());
     }
+    let total = (d.as_millis() as u64 + 500) / 1000;
     let (h, m, s) = (total / 3600, (total % 3600) / 60, total % 60);
     let mut out = String::new();
     if h > 0 {
@@ -563,6 +614,8 @@ mod tests {
         assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
         assert_eq!(format_duration(Duration::from_secs(3)), "3s");
         assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
+        assert_eq!(format_duration(Duration::from_millis(1980)), "2s");
+        assert_eq!(format_duration(Duration::from_millis(3_599_600)), "1h");
     }
 
     fn subject() -> Subject {

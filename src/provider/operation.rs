@@ -222,26 +222,37 @@ pub type SendFuture<'a, T> =
 impl Prepared {
     /// Sends the operation's job-creating request (POST, or a snapshot's DELETE). When HostUp
     /// refuses it with `job_in_progress` (a job from outside this run started on the VPS after
-    /// the gate check; HostUp did not act on the request), it is sent again after the same
-    /// doubling pauses as the gate wait, within the deadline and until Stop. Any other answer,
-    /// or the last refusal, is returned as it is.
+    /// the gate check, or a delete, which has no gate; HostUp did not act on the request), it
+    /// is sent again after the same doubling pauses as the gate wait, within the deadline and
+    /// until Stop. Any other answer, or the last refusal, is returned as it is.
     pub async fn send<'a, T>(
         &self,
         subject: &Subject,
         request: impl Fn(Client) -> SendFuture<'a, T>,
-    ) -> Result<T, Error> {
+    ) -> Result<T, Refusal> {
         let mut pauses = BusyPauses::new();
+        let mut first_busy = None;
         loop {
             match request(self.client.clone()).await {
                 Err(e) if e.is_busy() => {
                     tracing::info!(vps_id = %subject.vps_id, error = %e,
                         "HostUp refused the request while another job runs on the VPS; \
                          sending it again once that job is done");
-                    if pauses.pause(&self.ctx).await.is_err() {
-                        return Err(e);
+                    let since = *first_busy.get_or_insert_with(Instant::now);
+                    if let Err(stopped) = pauses.pause(&self.ctx).await {
+                        return Err(Refusal {
+                            error: e,
+                            stayed_busy: Some((since.elapsed(), stopped)),
+                        });
                     }
                 }
-                other => return other,
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    return Err(Refusal {
+                        error: e,
+                        stayed_busy: None,
+                    })
+                }
             }
         }
     }
@@ -400,19 +411,35 @@ pub async fn wait_job(
     }
 }
 
-/// Maps a failed job-creating request to a diagnostic: a lost answer says the job may be
-/// queued; anything else is the ordinary API error.
-pub fn post_error(
-    subject: &Subject,
-    summary: String,
-    err: &Error,
-    paths: &Paths,
-    sources: &Sources,
-) -> Diagnostic {
-    if err.may_have_been_applied() {
-        errors::maybe_queued(subject, err)
-    } else {
-        errors::api_error(summary, err, paths, sources)
+/// Why a job-creating request ([`Prepared::send`]) queued nothing: HostUp's last answer, and
+/// how long HostUp kept refusing it as busy before the wait ended, when it did.
+#[derive(Debug)]
+pub struct Refusal {
+    /// HostUp's answer (or the transport's failure).
+    pub error: Error,
+    /// How long HostUp refused the request as busy, and whether Stop ended the wait.
+    stayed_busy: Option<(Duration, bool)>,
+}
+
+impl Refusal {
+    /// The diagnostic: a VPS that stayed busy says how long it waited and that the timeout
+    /// can be raised; a lost answer says the job may be queued; anything else is the ordinary
+    /// API error, under `summary`.
+    pub fn diagnostic(
+        &self,
+        subject: &Subject,
+        summary: String,
+        paths: &Paths,
+        sources: &Sources,
+    ) -> Diagnostic {
+        let err = &self.error;
+        if let Some((waited, stopped)) = self.stayed_busy {
+            errors::busy_refused(subject, err, paths, waited, stopped)
+        } else if err.may_have_been_applied() {
+            errors::maybe_queued(subject, err)
+        } else {
+            errors::api_error(summary, err, paths, sources)
+        }
     }
 }
 

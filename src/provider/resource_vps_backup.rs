@@ -27,13 +27,12 @@ use crate::plugin::schema::{Attribute, Block, Schema};
 
 use super::action::{
     adopt_unfinished, adoption_notice, forget, import_job, job_attributes, job_key, job_result_str,
-    known, no_gate, plan_prior, post_error, prepare, read_for_gate, read_then_check,
-    record_and_wait, refresh_job, required, settle_private, timeouts_block, triggers_argument,
-    validate_vps_id, vps_id_argument, Adoption, GateCheck, GateFuture, JobKey, OpTimeout,
-    SendFuture, Triggers,
+    known, no_gate, plan_prior, prepare, read_for_gate, read_then_check, record_and_wait,
+    refresh_job, required, settle_private, timeouts_block, triggers_argument, validate_vps_id,
+    vps_id_argument, Adoption, GateCheck, GateFuture, JobKey, OpTimeout, SendFuture, Triggers,
 };
 use super::data::HostupData;
-use super::errors::{api_error, Paths, Subject};
+use super::errors::{Paths, Subject};
 
 /// Type name.
 pub const TYPE_NAME: &str = "hostup_vps_backup";
@@ -209,10 +208,9 @@ async fn run_backup(
     let op = match job.send(subject, send).await {
         Ok(op) => op,
         Err(e) => {
-            diags.push(post_error(
+            diags.push(e.diagnostic(
                 subject,
                 format!("Could not queue the backup of VPS {id}"),
-                &e,
                 &Paths::vps().with_pointers(&[("/note", "note")]),
                 &data.config.sources,
             ));
@@ -490,13 +488,13 @@ impl Resource<HostupData> for VpsBackup {
                     diags.push(e);
                 }
             }
-            Err(e) if e.is_not_found() => {
+            Err(e) if e.error.is_not_found() => {
                 tracing::info!(vps_id = %vps_id, backup_id, "backup already gone");
             }
             Err(e) => {
-                diags.push(api_error(
+                diags.push(e.diagnostic(
+                    &subject,
                     format!("Could not delete backup {backup_id} of VPS {vps_id}"),
-                    &e,
                     &Paths::vps(),
                     &data.config.sources,
                 ));

@@ -24,8 +24,7 @@ use crate::plugin::schema::{Attribute, Block, Schema};
 use super::data::HostupData;
 use super::errors::{api_error, Paths, Subject};
 use super::operation::{
-    no_gate, post_error, prepare, read_for_gate, read_then_check, GateCheck, GateFuture, OpTimeout,
-    SendFuture,
+    no_gate, prepare, read_for_gate, read_then_check, GateCheck, GateFuture, OpTimeout, SendFuture,
 };
 use super::replacement;
 use super::schema_parts::{timeouts_block, vps_id_argument};
@@ -486,14 +485,15 @@ impl Resource<HostupData> for VpsSnapshot {
         let op = match job.send(&subject, send).await {
             Ok(op) => op,
             Err(e) => {
-                diags.push(post_error(
-                    &subject,
-                    format!("Could not queue the snapshot {name:?} of VPS {vps_id}"),
-                    &e,
-                    &Paths::vps_and_target("name")
-                        .with_pointers(&[("/name", "name"), ("/description", "description")]),
-                    &data.config.sources,
-                ));
+                diags.push(
+                    e.diagnostic(
+                        &subject,
+                        format!("Could not queue the snapshot {name:?} of VPS {vps_id}"),
+                        &Paths::vps_and_target("name")
+                            .with_pointers(&[("/name", "name"), ("/description", "description")]),
+                        &data.config.sources,
+                    ),
+                );
                 return;
             }
         };
@@ -666,14 +666,13 @@ impl Resource<HostupData> for VpsSnapshot {
                     diags.push(e);
                 }
             }
-            Err(e) if e.is_not_found() => {
+            Err(e) if e.error.is_not_found() => {
                 tracing::info!(vps_id = %vps_id, snapshot = %name, "snapshot already gone");
             }
             Err(e) => {
-                diags.push(post_error(
+                diags.push(e.diagnostic(
                     &subject,
                     format!("Could not delete snapshot {name:?} of VPS {vps_id}"),
-                    &e,
                     &Paths::vps_and_target("name"),
                     &data.config.sources,
                 ));

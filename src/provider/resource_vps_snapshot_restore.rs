@@ -24,10 +24,10 @@ use crate::plugin::schema::{Attribute, Block, Schema};
 
 use super::action::{
     adopt_unfinished, adoption_notice, forget, import_job, job_attributes, job_key, job_result_str,
-    known, plan_prior, post_error, prepare, read_for_gate, read_then_check, record_and_wait,
-    refresh_job, required, settle_private, timeouts_block, triggers_argument,
-    validate_snapshot_name, validate_vps_id, vps_id_argument, Adoption, GateCheck, GateFuture,
-    JobKey, OpTimeout, SendFuture, Triggers,
+    known, plan_prior, prepare, read_for_gate, read_then_check, record_and_wait, refresh_job,
+    required, settle_private, timeouts_block, triggers_argument, validate_snapshot_name,
+    validate_vps_id, vps_id_argument, Adoption, GateCheck, GateFuture, JobKey, OpTimeout,
+    SendFuture, Triggers,
 };
 use super::data::HostupData;
 use super::errors::{Paths, Subject};
@@ -344,10 +344,9 @@ impl Resource<HostupData> for VpsSnapshotRestore {
         let op = match job.send(&subject, send).await {
             Ok(op) => op,
             Err(e) => {
-                diags.push(post_error(
+                diags.push(e.diagnostic(
                     &subject,
                     format!("Could not queue the restore of snapshot {name:?} on VPS {vps_id}"),
-                    &e,
                     &Paths::vps_and_target("snapshot_name"),
                     &data.config.sources,
                 ));
