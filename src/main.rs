@@ -7,6 +7,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use hostup_provider::plugin::rpc::ProviderService;
+use hostup_provider::plugin::shown::ShownWarnings;
 use hostup_provider::plugin::{log, serve};
 
 /// Source address of this provider: the key of the debug-mode TF_REATTACH_PROVIDERS line.
@@ -30,8 +31,10 @@ fn main() -> ExitCode {
             }
         }
     }
-    serve::serve(
-        config,
-        ProviderService::new(hostup_provider::provider::new()),
-    )
+    let mut service = ProviderService::new(hostup_provider::provider::new());
+    if !config.debug {
+        // One process per graph walk: a warning an earlier walk showed is not repeated.
+        service = service.with_shown_warnings(ShownWarnings::of_this_terraform_run());
+    }
+    serve::serve(config, service)
 }

@@ -263,6 +263,69 @@ fn restore_plan_warns_that_the_disk_is_replaced() {
     assert_eq!(sim.mutations(), 0);
 }
 
+/// Terraform shows the warnings of every walk of a command: the apply walk plans each instance
+/// again and keeps that plan's warnings (v1.11.4 internal/terraform/node_resource_apply_instance.go
+/// l.268-269), so without the provider's memory of shown warnings the restore's warning came
+/// twice, or folded into "(and one more similar warning elsewhere)" under -auto-approve. Each
+/// command still shows it once: a new command is a new run.
+#[test]
+fn a_plan_time_warning_is_shown_once_per_command() {
+    let sim = Sim::start(&["--job-duration", "0s"]);
+    let config = |release: &str| {
+        format!(
+            "{}\nresource \"hostup_vps_snapshot_restore\" \"r\" {{\n  vps_id        = \"{VPS_APP}\"\n  snapshot_name = \"{SNAPSHOT_APP}\"\n  triggers      = {{ release = \"{release}\" }}\n}}\n",
+            provider_block(&sim.url, KEY)
+        )
+    };
+    let warning = format!("Applying this replaces the disk of VPS {VPS_APP}");
+    let tf = Tf::new(&config("1"));
+    let plan = tf.ok(&["plan"]).all();
+    assert_eq!(plan.matches(&warning).count(), 1, "{plan}");
+    let apply = tf.ok(&["apply", "-auto-approve"]).all();
+    assert_eq!(apply.matches(&warning).count(), 1, "{apply}");
+    assert!(!apply.contains("similar warning"), "{apply}");
+    assert_eq!(restore_post(&sim), 1);
+
+    // Interactive: the warning comes with the plan, before the prompt, and not again after.
+    tf.write_config(&config("2"));
+    let mut cmd = tf.command(&["apply", "-no-color"]);
+    cmd.env("TF_INPUT", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("terraform on PATH");
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().expect("stdin piped");
+        stdin.write_all(b"yes\n").expect("answer the prompt");
+    }
+    let out = finish(child, support::TF_DEADLINE);
+    let text = out.all();
+    assert_eq!(out.code, Some(0), "{text}");
+    assert_eq!(text.matches(&warning).count(), 1, "{text}");
+    let prompt = text.find("Enter a value").expect("the approval prompt");
+    assert!(text.find(&warning).unwrap() < prompt, "{text}");
+    assert_eq!(restore_post(&sim), 2);
+
+    // `terraform destroy` first runs a normal plan whose warnings Terraform drops; with the
+    // restore gone from the configuration, that plan plans its destroy with the same warning
+    // as the destroy plan, which must still show it.
+    tf.write_config(&provider_block(&sim.url, KEY));
+    let destroy = tf.ok(&["destroy", "-auto-approve"]).all();
+    let undo = format!("Destroying does not undo the restore of VPS {VPS_APP}");
+    assert_eq!(destroy.matches(&undo).count(), 1, "{destroy}");
+
+    // The memory is private to this user.
+    use std::os::unix::fs::MetadataExt as _;
+    let uid = std::fs::metadata(tf.work()).unwrap().uid();
+    let memory = tf
+        .dir
+        .path()
+        .join(format!("terraform-provider-hostup-{uid}"));
+    let mode = std::fs::metadata(&memory).expect("memory directory").mode();
+    assert_eq!(mode & 0o777, 0o700);
+}
+
 #[test]
 fn failed_job_taints_with_job_id_and_next_plan_replaces() {
     let sim = Sim::start(&[

@@ -103,6 +103,10 @@ pub struct Plugin {
     stderr_task: tokio::task::JoinHandle<()>,
     /// The gRPC channel (one mTLS connection), cheap to clone.
     pub channel: Channel,
+    /// This launch's own temp directory: the processes a test launches share a parent (the
+    /// test binary), and the provider's memory of shown warnings is kept per parent under the
+    /// temp directory, so without it one launch would hide the warnings of another.
+    _tmp: tempfile::TempDir,
 }
 
 impl Plugin {
@@ -111,6 +115,7 @@ impl Plugin {
     /// HOSTUP_* etc. are removed so they cannot change the outcome.
     pub async fn launch(extra: &[(&str, &str)]) -> Plugin {
         let cert = terraform_client_cert();
+        let tmp = tempfile::tempdir().expect("temp dir");
         let mut cmd = Command::new(BIN);
         for var in [
             "TF_LOG",
@@ -125,6 +130,7 @@ impl Plugin {
         cmd.env("TF_PLUGIN_MAGIC_COOKIE", COOKIE)
             .env("PLUGIN_PROTOCOL_VERSIONS", "6,5")
             .env("PLUGIN_CLIENT_CERT", &cert.pem)
+            .env("TMPDIR", tmp.path())
             .envs(extra.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -170,6 +176,7 @@ impl Plugin {
             stderr,
             stderr_task,
             channel,
+            _tmp: tmp,
         }
     }
 

@@ -218,6 +218,8 @@ impl Tf {
             ("CHECKPOINT_DISABLE".into(), "1".into()),
             ("TF_IN_AUTOMATION".into(), "1".into()),
             ("TF_INPUT".into(), "0".into()),
+            // The provider keeps its memory of shown warnings under the temp directory.
+            ("TMPDIR".into(), dir.path().display().to_string()),
         ];
         Tf { dir, env }
     }

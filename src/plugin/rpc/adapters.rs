@@ -64,7 +64,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         }
         Ok(Response::new(pb::prepare_provider_config::Response {
             prepared_config: req.config,
-            diagnostics: diags.to_proto(),
+            diagnostics: self.reply("provider", diags),
         }))
     }
 
@@ -85,7 +85,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
             .await;
         }
         Ok(Response::new(pb::validate_resource_type_config::Response {
-            diagnostics: diags.to_proto(),
+            diagnostics: self.reply(&format!("resource {}", req.type_name), diags),
         }))
     }
 
@@ -106,7 +106,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
             .await;
         }
         Ok(Response::new(pb::validate_data_source_config::Response {
-            diagnostics: diags.to_proto(),
+            diagnostics: self.reply(&format!("data {}", req.type_name), diags),
         }))
     }
 
@@ -122,7 +122,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         }
         Ok(Response::new(pb::upgrade_resource_state::Response {
             upgraded_state: upgraded,
-            diagnostics: diags.to_proto(),
+            diagnostics: self.reply(&format!("resource {}", req.type_name), diags),
         }))
     }
 
@@ -159,7 +159,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
             *self.data.write().unwrap_or_else(|e| e.into_inner()) = resp.data.map(Arc::new);
         }
         Ok(Response::new(pb::configure::Response {
-            diagnostics: diags.to_proto(),
+            diagnostics: self.reply("provider", diags),
         }))
     }
 
@@ -217,7 +217,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
                 }
             }
         }
-        out.diagnostics = diags.to_proto();
+        out.diagnostics = self.reply(&format!("resource {}", req.type_name), diags);
         Ok(Response::new(out))
     }
 
@@ -231,7 +231,17 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         if let Some(e) = self.resource(&req.type_name, &mut diags) {
             self.plan(e, &req, &mut out, &mut diags).await;
         }
-        out.diagnostics = diags.to_proto();
+        // A destroy plan's warnings bypass the memory of shown warnings: the apply walk never
+        // plans a destroy again, and the normal plan `terraform destroy` runs first, whose
+        // warnings Terraform drops (internal/terraform/context_plan.go, `destroyPlan`, v1.11.4
+        // l.500-514), plans the destroy of a resource gone from the configuration with the very
+        // warning the destroy plan must then show.
+        let destroy = out.planned_state.as_ref() == Some(&null_dv());
+        out.diagnostics = if destroy {
+            diags.to_proto()
+        } else {
+            self.reply(&format!("resource {}", req.type_name), diags)
+        };
         Ok(Response::new(out))
     }
 
@@ -249,7 +259,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         if let Some(e) = self.resource(&req.type_name, &mut diags) {
             self.apply(e, &req, &mut out, &mut diags).await;
         }
-        out.diagnostics = diags.to_proto();
+        out.diagnostics = self.reply(&format!("resource {}", req.type_name), diags);
         Ok(Response::new(out))
     }
 
@@ -304,7 +314,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         }
         Ok(Response::new(pb::import_resource_state::Response {
             imported_resources: imported,
-            diagnostics: diags.to_proto(),
+            diagnostics: self.reply(&format!("resource {}", req.type_name), diags),
             ..Default::default()
         }))
     }
@@ -354,7 +364,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         }
         Ok(Response::new(pb::read_data_source::Response {
             state: state_dv,
-            diagnostics: diags.to_proto(),
+            diagnostics: self.reply(&format!("data {}", req.type_name), diags),
             ..Default::default()
         }))
     }

@@ -27,6 +27,7 @@ use crate::plugin::framework::{
     ValidateResponse,
 };
 use crate::plugin::proto::tfplugin5 as pb;
+use crate::plugin::shown::ShownWarnings;
 
 mod adapters;
 mod operations;
@@ -61,6 +62,7 @@ pub struct ProviderService<P: Provider> {
     pub(super) data: RwLock<Option<Arc<P::Data>>>,
     pub(super) stop: Mutex<CancellationToken>,
     pub(super) terraform_version: RwLock<Option<Arc<str>>>,
+    pub(super) shown: ShownWarnings,
 }
 
 impl<P: Provider> ProviderService<P> {
@@ -137,7 +139,22 @@ impl<P: Provider> ProviderService<P> {
             data: RwLock::new(None),
             stop: Mutex::new(CancellationToken::new()),
             terraform_version: RwLock::new(None),
+            shown: ShownWarnings::off(),
         }
+    }
+
+    /// Shares the memory of shown warnings with the other provider processes of a Terraform
+    /// command (see [`ShownWarnings`]), so a warning an earlier walk showed is not repeated.
+    pub fn with_shown_warnings(mut self, shown: ShownWarnings) -> Self {
+        self.shown = shown;
+        self
+    }
+
+    /// The diagnostics a response carries: `diags` minus the warnings an earlier walk of this
+    /// Terraform command showed. `scope` names what answered, e.g. `resource hostup_vps_backup`.
+    pub(super) fn reply(&self, scope: &str, mut diags: Diagnostics) -> Vec<pb::Diagnostic> {
+        self.shown.filter(scope, &mut diags);
+        diags.to_proto()
     }
 
     /// The context of a new operation: cancelled by the next Stop.
