@@ -531,6 +531,26 @@ fn backup_import_adopts_the_job() {
     let bad = Tf::new(&backup_config(&sim, VPS_PAYG, ""));
     let out = bad.fails(&["import", "hostup_vps_backup.b", "not-an-id"]);
     assert!(out.all().contains("<vps_id>/<job_id>"), "{}", out.all());
+    // The VPS part is held to vps_id's rule: a name or an IP is refused before any request.
+    let before = sim.requests().len();
+    for (id, says) in [
+        ("app-01/job_01m8ymdmecn50fdf56zdentxbx", "looks like a name"),
+        (
+            "192.0.2.10/job_01m8ymdmecn50fdf56zdentxbx",
+            "never by its IP",
+        ),
+    ] {
+        let out = bad.fails(&["import", "hostup_vps_backup.b", id]).all();
+        assert!(
+            out.contains("Invalid import id") && out.contains(says),
+            "{out}"
+        );
+    }
+    assert_eq!(
+        sim.requests().len(),
+        before,
+        "an invalid import id reached HostUp"
+    );
 }
 
 #[test]

@@ -68,7 +68,7 @@ fn a_closed_gate_fails_plan_and_destroy_names_the_way_out() {
         destroy.contains("terraform destroy -refresh=false"),
         "{destroy}"
     );
-    assert!(destroy.contains("HOSTUP_PLAN_CHECKS=warn"), "{destroy}");
+    assert!(destroy.contains("plan_checks = \"warn\""), "{destroy}");
     assert!(!tf.instance("hostup_vps_backup", "b").is_null());
 
     tf.env("HOSTUP_PLAN_CHECKS", "warn");

@@ -96,9 +96,10 @@ fn data_at(
         endpoint: url::Url::parse(endpoint).expect("endpoint"),
         terraform_version: "test".into(),
         plan_checks: Default::default(),
+        request_timeout,
         sources: Default::default(),
     };
-    let client = super::build_client_with(&config, request_timeout).expect("client");
+    let client = super::build_client(&config).expect("client");
     ProviderData::new(Some(Arc::new(HostupData {
         config,
         client,
@@ -397,6 +398,35 @@ fn cases() -> Vec<Case> {
                     &[],
                 )
             },
+        ),
+        case(
+            "HOSTUP_REQUEST_TIMEOUT is not a duration",
+            "`HOSTUP_REQUEST_TIMEOUT=soon`",
+            &[],
+            async { provider(&[("api_key", s("k"))], &[("HOSTUP_REQUEST_TIMEOUT", "soon")]) },
+        ),
+        case(
+            "HOSTUP_REQUEST_TIMEOUT is zero",
+            "`HOSTUP_REQUEST_TIMEOUT=0s`",
+            &[],
+            async { provider(&[("api_key", s("k"))], &[("HOSTUP_REQUEST_TIMEOUT", "0s")]) },
+        ),
+        case(
+            "plan_checks is not a mode",
+            "`plan_checks = \"fast\"` (with `HOSTUP_PLAN_CHECKS` set too: the block wins)",
+            &["HOSTUP_PLAN_CHECKS"],
+            async {
+                provider(
+                    &[("api_key", s("k")), ("plan_checks", s("fast"))],
+                    &[("HOSTUP_PLAN_CHECKS", "warn")],
+                )
+            },
+        ),
+        case(
+            "HOSTUP_PLAN_CHECKS is not a mode",
+            "`HOSTUP_PLAN_CHECKS=loud`, no `plan_checks` in the block",
+            &["plan_checks = \"loud\""],
+            async { provider(&[("api_key", s("k"))], &[("HOSTUP_PLAN_CHECKS", "loud")]) },
         ),
         // --- Arguments, offline at `terraform validate`.
         case(
@@ -730,6 +760,24 @@ fn cases() -> Vec<Case> {
             "`terraform import hostup_vps_backup.x foo`",
             &[],
             import(&VpsBackup, "foo"),
+        ),
+        case(
+            "Import id whose VPS part is a name",
+            "`terraform import hostup_vps_snapshot.x app-01/before-upgrade`",
+            &[],
+            import(&VpsSnapshot, "app-01/before-upgrade"),
+        ),
+        case(
+            "Import id whose VPS part is an IP address",
+            "`terraform import hostup_vps_backup.x 192.0.2.10/job_01m8ymdmecn50fdf56zdentxbx`",
+            &[],
+            import(&VpsBackup, "192.0.2.10/job_01m8ymdmecn50fdf56zdentxbx"),
+        ),
+        case(
+            "Import id with spaces around the slash",
+            "`terraform import hostup_vps_snapshot.x \"vps_… / before-upgrade\"`",
+            &[],
+            import(&VpsSnapshot, "vps_01hxa3b4c5d6e7f8g9h0j1k2m3 / before-upgrade"),
         ),
         case(
             "Import of a job HostUp does not know",

@@ -39,8 +39,8 @@ pub fn request_timeout(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<Du
             .map(Some)
             .map_err(|e| {
                 format!(
-                    "{ENV_REQUEST_TIMEOUT} must be a positive duration such as \"30s\" or \"2m\": \
-                     {e}. Fix or unset {ENV_REQUEST_TIMEOUT}."
+                    "The {ENV_REQUEST_TIMEOUT} environment variable is not a usable timeout: \
+                     {e}. Set it to a positive duration such as \"30s\" or \"2m\", or unset it."
                 )
             }),
     }
@@ -58,6 +58,8 @@ pub struct HostupConfig {
     pub terraform_version: String,
     /// How plan-time checks report what they find (`plan_checks`, `HOSTUP_PLAN_CHECKS`).
     pub plan_checks: PlanChecks,
+    /// The per-attempt HTTP timeout from [`ENV_REQUEST_TIMEOUT`]; `None` keeps the client's.
+    pub request_timeout: Option<Duration>,
     /// Where the endpoint and the key came from, so that advice names what the user set.
     pub sources: Sources,
 }
@@ -90,6 +92,7 @@ impl fmt::Debug for HostupConfig {
             .field("endpoint", &self.endpoint.as_str())
             .field("terraform_version", &self.terraform_version)
             .field("plan_checks", &self.plan_checks)
+            .field("request_timeout", &self.request_timeout)
             .finish()
     }
 }
@@ -256,10 +259,8 @@ pub fn validate(config: &ObjectValue, diags: &mut Diagnostics) {
                 .at(AttributePath::root("endpoint"));
         }
     }
-    if let Err(e) = PlanChecks::from_config(m.plan_checks.as_deref(), &|_| None) {
-        diags
-            .error("Invalid plan_checks", e)
-            .at(AttributePath::root(plan_checks::ATTRIBUTE));
+    if let Err(d) = PlanChecks::from_config(m.plan_checks.as_deref(), &|_| None) {
+        diags.push(d);
     }
 }
 
@@ -337,14 +338,20 @@ pub fn configure(
     };
     let plan_checks = match PlanChecks::from_config(m.plan_checks.as_deref(), env) {
         Ok(m) => Some(m),
+        Err(d) => {
+            diags.push(d);
+            None
+        }
+    };
+    let request_timeout = match request_timeout(env) {
+        Ok(t) => Some(t),
         Err(e) => {
-            diags
-                .error("Invalid plan_checks", e)
-                .at(AttributePath::root(plan_checks::ATTRIBUTE));
+            diags.error(format!("Invalid {ENV_REQUEST_TIMEOUT}"), e);
             None
         }
     };
     Some(HostupConfig {
+        request_timeout: request_timeout?,
         api_key: api_key?,
         endpoint: endpoint?,
         terraform_version: terraform_version.to_owned(),

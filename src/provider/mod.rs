@@ -78,14 +78,7 @@ impl Provider for HostupProvider {
         ) else {
             return;
         };
-        let request_timeout = match config::request_timeout(&env) {
-            Ok(t) => t,
-            Err(e) => {
-                resp.diagnostics.error("Invalid HTTP request timeout", e);
-                return;
-            }
-        };
-        match build_client_with(&config, request_timeout) {
+        match build_client(&config) {
             Ok(client) => {
                 resp.data = Some(HostupData {
                     config,
@@ -119,20 +112,12 @@ impl Provider for HostupProvider {
     }
 }
 
-/// Builds the one HostUp client of this provider process from the provider block.
+/// Builds the one HostUp client of this provider process from the provider block (and
+/// `HOSTUP_REQUEST_TIMEOUT`, see [`config::ENV_REQUEST_TIMEOUT`]).
 pub fn build_client(config: &HostupConfig) -> Result<Client, ConfigError> {
-    build_client_with(config, None)
-}
-
-/// [`build_client`] with the per-attempt request timeout overridden (from
-/// `HOSTUP_REQUEST_TIMEOUT`, see [`config::ENV_REQUEST_TIMEOUT`]); `None` keeps the default.
-pub fn build_client_with(
-    config: &HostupConfig,
-    request_timeout: Option<std::time::Duration>,
-) -> Result<Client, ConfigError> {
     let mut cc = ClientConfig::new(config.endpoint.as_str(), config.api_key.as_str())?
         .with_terraform_version(&config.terraform_version);
-    if let Some(t) = request_timeout {
+    if let Some(t) = config.request_timeout {
         cc.timeouts.request = t;
     }
     Client::new(cc)

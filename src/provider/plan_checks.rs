@@ -10,7 +10,7 @@
 //! also blocks destroying everything else. The error says the way out, and the switch turns
 //! every such error into a warning for workspaces that prefer to learn at apply.
 
-use crate::plugin::diag::{Diagnostic, Severity};
+use crate::plugin::diag::{AttributePath, Diagnostic, Severity};
 
 /// The provider argument that sets the mode.
 pub const ATTRIBUTE: &str = "plan_checks";
@@ -28,29 +28,44 @@ pub enum PlanChecks {
 }
 
 impl PlanChecks {
-    /// Parses `error` or `warn` (any case, surrounding blanks ignored).
-    pub fn parse(s: &str) -> Result<PlanChecks, String> {
+    /// Parses `error` or `warn` (any case, surrounding blanks ignored; `warning` too).
+    pub fn parse(s: &str) -> Option<PlanChecks> {
         match s.trim().to_ascii_lowercase().as_str() {
-            "error" => Ok(PlanChecks::Error),
-            "warn" | "warning" => Ok(PlanChecks::Warn),
-            other => Err(format!("{other:?} is not one of \"error\" or \"warn\"")),
+            "error" => Some(PlanChecks::Error),
+            "warn" | "warning" => Some(PlanChecks::Warn),
+            _ => None,
         }
     }
 
     /// The mode from the provider block's value, else the environment, else the default.
-    /// A blank value counts as unset, so `variable … { default = "" }` falls through.
+    /// A blank value counts as unset, so `variable … { default = "" }` falls through. A value
+    /// that is not a mode is an error diagnostic naming where it came from: the argument (and
+    /// pointing at it), or the environment variable.
     pub fn from_config(
         value: Option<&str>,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<PlanChecks, String> {
-        if let Some(s) = value {
-            if !s.trim().is_empty() {
-                return PlanChecks::parse(s).map_err(|e| format!("`{ATTRIBUTE}`: {e}."));
-            }
+    ) -> Result<PlanChecks, Diagnostic> {
+        const MODES: &str = "\"error\" (the default: a plan-time finding fails the plan) or \
+                             \"warn\" (it is a warning, and apply checks again)";
+        if let Some(s) = value.filter(|s| !s.trim().is_empty()) {
+            return PlanChecks::parse(s).ok_or_else(|| {
+                Diagnostic::error(
+                    "Invalid plan_checks",
+                    format!("`{ATTRIBUTE} = {s:?}` is not a mode. Use {MODES}."),
+                )
+                .with_path(AttributePath::root(ATTRIBUTE))
+            });
         }
         match env(ENV).filter(|s| !s.trim().is_empty()) {
-            Some(s) => PlanChecks::parse(&s)
-                .map_err(|e| format!("{ENV}: {e}. Fix or unset {ENV}, or set `{ATTRIBUTE}`.")),
+            Some(s) => PlanChecks::parse(&s).ok_or_else(|| {
+                Diagnostic::error(
+                    format!("Invalid {ENV}"),
+                    format!(
+                        "The {ENV} environment variable is {s:?}, which is not a mode. Set it to \
+                         {MODES}, or unset it."
+                    ),
+                )
+            }),
             None => Ok(PlanChecks::default()),
         }
     }
@@ -62,10 +77,11 @@ impl PlanChecks {
             return d;
         }
         match self {
+            // `terraform destroy` runs this check in its first plan, and the provider cannot
+            // tell that plan apart (see the module docs): one sentence says the way out.
             PlanChecks::Error => d.detail.push_str(
-                "\n\nThis check also runs in the plan that `terraform destroy` makes first. To \
-                 destroy anyway, run `terraform destroy -refresh=false`, or set `plan_checks = \
-                 \"warn\"` in the provider block (or HOSTUP_PLAN_CHECKS=warn).",
+                "\n\nIf this stops `terraform destroy`, run `terraform destroy -refresh=false`, \
+                 or set `plan_checks = \"warn\"` in the provider block.",
             ),
             PlanChecks::Warn => {
                 d.severity = Severity::Warning;
@@ -107,9 +123,15 @@ mod tests {
             Ok(PlanChecks::Error)
         );
         let e = PlanChecks::from_config(None, &env(Some("loud"))).unwrap_err();
-        assert!(e.contains(ENV) && e.contains("\"loud\""), "{e}");
-        let e = PlanChecks::from_config(Some("nope"), &env(None)).unwrap_err();
-        assert!(e.contains("`plan_checks`"), "{e}");
+        assert!(
+            e.summary.contains(ENV) && e.detail.contains("\"loud\""),
+            "{e}"
+        );
+        assert_eq!(e.attribute, None, "the block does not hold it");
+        let e = PlanChecks::from_config(Some("nope"), &env(Some("loud"))).unwrap_err();
+        assert!(e.detail.contains("`plan_checks = \"nope\"`"), "{e}");
+        assert!(!e.detail.contains(ENV), "{e}");
+        assert_eq!(e.attribute, Some(AttributePath::root(ATTRIBUTE)));
     }
 
     #[test]
@@ -117,7 +139,7 @@ mod tests {
         let d = PlanChecks::Error.show(Diagnostic::error("s", "d"));
         assert!(d.is_error());
         assert!(d.detail.contains("terraform destroy -refresh=false"));
-        assert!(d.detail.contains("HOSTUP_PLAN_CHECKS=warn"));
+        assert!(d.detail.contains("plan_checks = \"warn\""));
         let w = PlanChecks::Warn.show(Diagnostic::error("s", "d"));
         assert_eq!(w.severity, Severity::Warning);
         assert!(w.detail.starts_with("d\n\n"));

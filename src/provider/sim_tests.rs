@@ -48,6 +48,7 @@ impl Env {
             endpoint: url::Url::parse(&self.sim.base_url()).expect("sim url"),
             terraform_version: "test".into(),
             plan_checks: Default::default(),
+            request_timeout: None,
             sources: Default::default(),
         };
         let client = super::build_client(&config).expect("client");

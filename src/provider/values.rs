@@ -50,17 +50,30 @@ pub fn parse_time(s: &str) -> Option<time::OffsetDateTime> {
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
 }
 
-/// Splits an import id `<vps_id>/<second>`; both parts non-empty.
+/// Splits an import id `<vps_id>/<second>`: both parts non-empty, without whitespace around
+/// the slash, and the first one not certainly something else than a VPS id (a name, an IP
+/// address: [`vps_id_problem`]'s errors, which `vps_id` in a configuration gets too). The id as
+/// a whole is trimmed, as Terraform users paste it.
 pub fn split_import_id<'a>(id: &'a str, second: &str) -> Result<(&'a str, &'a str), Diagnostic> {
-    match id.trim().split_once('/') {
-        Some((a, b)) if !a.is_empty() && !b.is_empty() && !b.contains('/') => Ok((a, b)),
-        _ => Err(Diagnostic::error(
-            "Invalid import id",
-            format!(
-                "Expected `<vps_id>/<{second}>` (e.g. `vps_01hxa3b4c5d6e7f8g9h0j1k2m3/…`), got \
-                 {id:?}."
-            ),
-        )),
+    let form = format!("`<vps_id>/<{second}>` (e.g. `vps_01hxa3b4c5d6e7f8g9h0j1k2m3/…`)");
+    let invalid = |why: String| Diagnostic::error("Invalid import id", why);
+    let (vps_id, rest) = match id.trim().split_once('/') {
+        Some((a, b)) if !a.is_empty() && !b.is_empty() && !b.contains('/') => (a, b),
+        _ => return Err(invalid(format!("Expected {form}, got {id:?}."))),
+    };
+    if vps_id.trim() != vps_id || rest.trim() != rest {
+        return Err(invalid(format!(
+            "{id:?} has whitespace around the `/`. Expected {form}, without spaces."
+        )));
+    }
+    let lookup = "The HostUp dashboard shows the VPS's id, and so does `terraform console` \
+                  with `data.hostup_vps.NAME.id` where a `hostup_vps` data source looks it up.";
+    match vps_id_problem(vps_id, "vps_id", lookup) {
+        Some(d) if d.is_error() => Err(invalid(format!(
+            "The part before the `/` must be the VPS's id: {} Expected {form}.",
+            d.detail
+        ))),
+        _ => Ok((vps_id, rest)),
     }
 }
 
@@ -103,55 +116,61 @@ pub fn validate_vps_id_at(vps_id: &Field<String>, attr: &str, diags: &mut Diagno
     let Some(id) = vps_id.as_deref() else {
         return;
     };
-    let at = AttributePath::root(attr);
-    let lookup = "To use a VPS by name, look its id up with the `hostup_vps` data source \
-                  (`data \"hostup_vps\" \"app\" { name = \"app-01\" }`, then \
-                  `data.hostup_vps.app.id`).";
-    let error =
-        |summary: String, detail: String| Diagnostic::error(summary, detail).with_path(at.clone());
+    if let Some(d) = vps_id_problem(id, attr, LOOKUP_IN_CONFIG) {
+        diags.push(d.with_path(AttributePath::root(attr)));
+    }
+}
+
+/// How a configuration turns a VPS name into its id.
+const LOOKUP_IN_CONFIG: &str = "To use a VPS by name, look its id up with the `hostup_vps` \
+                                data source (`data \"hostup_vps\" \"app\" { name = \"app-01\" \
+                                }`, then `data.hostup_vps.app.id`).";
+
+/// What is wrong with `id` as the VPS id `attr`, if anything (`lookup` says how to find the
+/// id where it is needed): an error for what is certainly
+/// not an id (blank, padded, an IP address, no `vps_` prefix), a warning for the prefix with an
+/// unusual tail (HostUp has the last word at plan).
+fn vps_id_problem(id: &str, attr: &str, lookup: &str) -> Option<Diagnostic> {
     if id.trim().is_empty() {
-        diags.push(error(
+        Some(Diagnostic::error(
             format!("Empty {attr}"),
             format!("`{attr}` must be a HostUp VPS id such as `vps_01hxa3b4c5d6e7f8g9h0j1k2m3`."),
-        ));
+        ))
     } else if id.trim() != id {
-        diags.push(error(
+        Some(Diagnostic::error(
             format!("{attr} has surrounding whitespace"),
             format!(
                 "{id:?} starts or ends with whitespace; HostUp ids have none. Remove it (e.g. \
                  with `trimspace()`)."
             ),
-        ));
+        ))
     } else if id.parse::<std::net::IpAddr>().is_ok() {
-        diags.push(error(
+        Some(Diagnostic::error(
             format!("{attr} is an IP address, not a VPS id"),
             format!("HostUp addresses a VPS by its id (`vps_…`), never by its IP {id}. {lookup}"),
-        ));
+        ))
     } else if !id.starts_with("vps_") {
-        diags.push(error(
+        Some(Diagnostic::error(
             format!("{attr} is not a HostUp VPS id"),
             format!(
                 "HostUp VPS ids start with `vps_` (like `vps_01hxa3b4c5d6e7f8g9h0j1k2m3`); \
                  {id:?} looks like a name. {lookup}"
             ),
-        ));
+        ))
     } else {
         let tail = &id["vps_".len()..];
         let usual = tail.len() == 26
             && tail
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-        if !usual {
-            diags.push(
-                Diagnostic::warning(
-                    format!("{attr} {id:?} does not have the usual form of a VPS id"),
-                    "HostUp VPS ids are `vps_` and 26 lowercase letters and digits (like \
-                     `vps_01hxa3b4c5d6e7f8g9h0j1k2m3`). The plan asks HostUp, which says \
-                     whether it knows this one.",
-                )
-                .with_path(at),
-            );
-        }
+        (!usual).then(|| {
+            Diagnostic::warning(
+                format!("{attr} {id:?} does not have the usual form of a VPS id"),
+                "HostUp VPS ids are `vps_` and 26 lowercase letters and digits (like \
+                 `vps_01hxa3b4c5d6e7f8g9h0j1k2m3`). The plan asks HostUp, which says \
+                 whether it knows this one.",
+            )
+        })
     }
 }
 
