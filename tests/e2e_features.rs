@@ -699,6 +699,15 @@ fn a_foreign_job_on_the_vps_makes_plan_warn_and_apply_wait() {
         "no POST of ours while the VPS was busy"
     );
     assert_eq!(out.code, Some(0), "{text}");
+    // The plan's warning once: the apply walk's re-plan, still seeing the job, does not print
+    // it again after "Apply complete!".
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert_eq!(
+        flat.matches("is busy with another job").count(),
+        1,
+        "{text}"
+    );
+    assert!(!flat.contains("similar warning"), "{text}");
     assert_eq!(backup_post(&sim), 2);
     let ours = tf.instance("hostup_vps_backup", "b");
     assert_ne!(ours["attributes"]["job_id"], foreign_id.as_str());
