@@ -24,8 +24,10 @@ use super::transport::{json_body, Request};
 /// Pages walked at most when listing VPSs (100 per page).
 const MAX_PAGES: usize = 1000;
 
-const SCOPE_READ: &str = "read:vm";
-const SCOPE_BACKUP: &str = "backup:vm";
+pub(super) const SCOPE_READ: &str = "read:vm";
+pub(super) const SCOPE_BACKUP: &str = "backup:vm";
+/// Scope of the schedule and backup-settings writes.
+pub(super) const SCOPE_WRITE: &str = "write:vm";
 
 /// Query of `GET /api/v2/vps`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,13 +55,13 @@ impl Client {
         Ok(url)
     }
 
-    fn v2(&self, segments: &[&str]) -> Result<Url, Error> {
+    pub(super) fn v2(&self, segments: &[&str]) -> Result<Url, Error> {
         let mut all = vec!["api", "v2"];
         all.extend_from_slice(segments);
         self.url(&all)
     }
 
-    fn info(
+    pub(super) fn info(
         &self,
         method: Method,
         url: &Url,

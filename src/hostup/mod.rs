@@ -18,7 +18,8 @@
 //! [`Client::wait_for_job`] (see [`jobs`]); errors are [`Error`] and [`WaitError`].
 //!
 //! Rooms: `client` (the handle and what its clones share), `transport` (the one send path and
-//! its retry classes, rules in `retry`), `endpoints` (one method per HostUp endpoint), [`jobs`]
+//! its retry classes, rules in `retry`), `endpoints` (one method per HostUp endpoint), `policy` (the schedule and backup-settings
+//! endpoints, reads and synchronous writes, with their models), [`jobs`]
 //! (the job model, the poll planner and the wait loop), `error` (errors and their API-level
 //! hints), `models`, `config`, `ratelimit`, `locks`, `secret`, [`wire`].
 
@@ -29,6 +30,7 @@ mod error;
 pub mod jobs;
 mod locks;
 mod models;
+mod policy;
 mod ratelimit;
 mod retry;
 mod secret;
@@ -51,6 +53,9 @@ pub use models::{
     is_busy_code, Backup, BackupActions, BackupList, Billing, CreateBackup, CreateSnapshot, Gate,
     OperatingSystem, Operation, OperationStatus, PowerState, QuotaInfo, Resources, ServiceStatus,
     Snapshot, SnapshotActions, SnapshotLimits, SnapshotList, Vps, VpsPage,
+};
+pub use policy::{
+    SetSnapshotSchedule, SnapshotSchedule, SnapshotScheduleActions, SnapshotScheduleInfo,
 };
 pub use secret::ApiKey;
 

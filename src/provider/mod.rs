@@ -29,6 +29,7 @@ pub mod replacement;
 pub mod resource_vps_backup;
 pub mod resource_vps_snapshot;
 pub mod resource_vps_snapshot_restore;
+pub mod resource_vps_snapshot_schedule;
 pub mod schema_parts;
 #[cfg(test)]
 mod sim_tests;
@@ -100,6 +101,7 @@ impl Provider for HostupProvider {
             Arc::new(resource_vps_backup::VpsBackup),
             Arc::new(resource_vps_snapshot_restore::VpsSnapshotRestore),
             Arc::new(resource_vps_snapshot::VpsSnapshot),
+            Arc::new(resource_vps_snapshot_schedule::VpsSnapshotSchedule),
         ]
     }
 

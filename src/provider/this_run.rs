@@ -69,6 +69,8 @@ impl<T> GateReads<T> {
 struct Inner {
     snapshots: BTreeMap<String, VpsSnapshots>,
     unfinished: BTreeMap<JobKey, String>,
+    /// The per-VPS singletons (type, VPS) planned in this run.
+    singletons: BTreeSet<(String, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -100,6 +102,17 @@ pub struct Duplicate;
 impl ThisRun {
     fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
         f(&mut self.inner.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Claims the one object of `type_name` a VPS can have (its snapshot schedule, its backup
+    /// settings) for the resource being planned: false when another resource of this run
+    /// claimed it already. The create half of a replacement does not claim again: its first
+    /// plan call did.
+    pub fn claim_singleton(&self, type_name: &str, vps_id: &str) -> bool {
+        self.with(|i| {
+            i.singletons
+                .insert((type_name.to_owned(), vps_id.to_owned()))
+        })
     }
 
     /// Refresh saw snapshot `name` of `vps_id` in state.

@@ -66,14 +66,25 @@ pub fn split_import_id<'a>(id: &'a str, second: &str) -> Result<(&'a str, &'a st
             "{id:?} has whitespace around the `/`. Expected {form}, without spaces."
         )));
     }
-    let lookup = "The HostUp dashboard shows the VPS's id, and so does `terraform console` \
-                  with `data.hostup_vps.NAME.id` where a `hostup_vps` data source looks it up.";
-    match vps_id_problem(vps_id, "vps_id", lookup) {
+    match vps_id_problem(vps_id, "vps_id", IMPORT_LOOKUP) {
         Some(d) if d.is_error() => Err(invalid(format!(
             "The part before the `/` must be the VPS's id: {} Expected {form}.",
             d.detail
         ))),
         _ => Ok((vps_id, rest)),
+    }
+}
+
+/// The import id of a per-VPS singleton (a schedule, settings): the VPS id, trimmed, held to
+/// [`vps_id_problem`]'s errors like `vps_id` in a configuration.
+pub fn import_vps_id(id: &str) -> Result<&str, Diagnostic> {
+    let vps_id = id.trim();
+    match vps_id_problem(vps_id, "vps_id", IMPORT_LOOKUP) {
+        Some(d) if d.is_error() => Err(Diagnostic::error(
+            "Invalid import id",
+            format!("The import id must be the VPS's id: {}", d.detail),
+        )),
+        _ => Ok(vps_id),
     }
 }
 
@@ -120,6 +131,11 @@ pub fn validate_vps_id_at(vps_id: &Field<String>, attr: &str, diags: &mut Diagno
         diags.push(d.with_path(AttributePath::root(attr)));
     }
 }
+
+/// Where a user running `terraform import` finds a VPS's id.
+const IMPORT_LOOKUP: &str = "The HostUp dashboard shows the VPS's id, and so does `terraform \
+                             console` with `data.hostup_vps.NAME.id` where a `hostup_vps` data \
+                             source looks it up.";
 
 /// How a configuration turns a VPS name into its id.
 const LOOKUP_IN_CONFIG: &str = "To use a VPS by name, look its id up with the `hostup_vps` \
