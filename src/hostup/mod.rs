@@ -29,6 +29,7 @@ mod endpoints;
 mod error;
 pub mod jobs;
 mod locks;
+#[macro_use]
 mod models;
 mod policy;
 mod ratelimit;
@@ -55,7 +56,9 @@ pub use models::{
     Snapshot, SnapshotActions, SnapshotLimits, SnapshotList, Vps, VpsPage,
 };
 pub use policy::{
-    SetSnapshotSchedule, SnapshotSchedule, SnapshotScheduleActions, SnapshotScheduleInfo,
+    BackupFrequency, BackupSchedule, BackupSchedules, BackupSettings, SetBackupSchedule,
+    SetBackupSettings, SetSnapshotSchedule, SnapshotSchedule, SnapshotScheduleActions,
+    SnapshotScheduleInfo,
 };
 pub use secret::ApiKey;
 
