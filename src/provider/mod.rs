@@ -27,6 +27,7 @@ pub mod operation;
 pub mod plan_checks;
 pub mod replacement;
 pub mod resource_vps_backup;
+pub mod resource_vps_backup_schedule;
 pub mod resource_vps_snapshot;
 pub mod resource_vps_snapshot_restore;
 pub mod resource_vps_snapshot_schedule;
@@ -102,6 +103,7 @@ impl Provider for HostupProvider {
             Arc::new(resource_vps_snapshot_restore::VpsSnapshotRestore),
             Arc::new(resource_vps_snapshot::VpsSnapshot),
             Arc::new(resource_vps_snapshot_schedule::VpsSnapshotSchedule),
+            Arc::new(resource_vps_backup_schedule::VpsBackupSchedule),
         ]
     }
 
