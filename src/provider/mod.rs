@@ -28,6 +28,7 @@ pub mod plan_checks;
 pub mod replacement;
 pub mod resource_vps_backup;
 pub mod resource_vps_backup_schedule;
+pub mod resource_vps_backup_settings;
 pub mod resource_vps_snapshot;
 pub mod resource_vps_snapshot_restore;
 pub mod resource_vps_snapshot_schedule;
@@ -104,6 +105,7 @@ impl Provider for HostupProvider {
             Arc::new(resource_vps_snapshot::VpsSnapshot),
             Arc::new(resource_vps_snapshot_schedule::VpsSnapshotSchedule),
             Arc::new(resource_vps_backup_schedule::VpsBackupSchedule),
+            Arc::new(resource_vps_backup_settings::VpsBackupSettings),
         ]
     }
 
