@@ -17,7 +17,8 @@ use super::client::Client;
 use super::error::{Error, RequestInfo};
 use super::jobs::{JobRef, JobSnapshot};
 use super::models::{
-    BackupList, CreateBackup, CreateSnapshot, Operation, SnapshotList, Vps, VpsPage,
+    BackupList, CreateBackup, CreateSnapshot, Operation, RestoreFromVps, RestoreSources,
+    SnapshotList, Vps, VpsPage,
 };
 use super::transport::{json_body, Request};
 
@@ -309,6 +310,65 @@ impl Client {
             vps_id: Some(id.to_string()),
             ..op
         }))
+    }
+
+    /// `POST /api/v2/vps/{id}/backups/{backupId}/actions/restore`: queues a (destructive)
+    /// restore of one of the VPS's own backups.
+    pub async fn restore_backup(&self, vps_id: &str, backup_id: &str) -> Result<Operation, Error> {
+        let id = check_id("VPS id", vps_id)?;
+        let bid = check_id("backup id", backup_id)?;
+        let url = self.v2(&["vps", id, "backups", bid, "actions", "restore"])?;
+        let info = self.info(
+            Method::POST,
+            &url,
+            "restore the backup",
+            Some(SCOPE_BACKUP),
+            Some(id),
+            Some(bid),
+        );
+        self.send_job(Method::POST, url, None, info)
+            .await?
+            .ok_or_else(|| no_operation(id))
+    }
+
+    /// `POST /api/v2/vps/{id}/backups/actions/restore-from-vps`: queues a (destructive)
+    /// restore of another VPS's backup onto this one.
+    pub async fn restore_backup_from_vps(
+        &self,
+        vps_id: &str,
+        req: &RestoreFromVps,
+    ) -> Result<Operation, Error> {
+        let id = check_id("VPS id", vps_id)?;
+        check_id("VPS id", &req.source_vps_id)?;
+        check_id("backup id", &req.backup_id)?;
+        let url = self.v2(&["vps", id, "backups", "actions", "restore-from-vps"])?;
+        let info = self.info(
+            Method::POST,
+            &url,
+            "restore another VPS's backup",
+            Some(SCOPE_BACKUP),
+            Some(id),
+            Some(&req.backup_id),
+        );
+        let body = json_body(req)?;
+        self.send_job(Method::POST, url, Some(body), info)
+            .await?
+            .ok_or_else(|| no_operation(id))
+    }
+
+    /// `GET /api/v2/vps/{id}/backups/restore-sources`: whose backups can be restored here.
+    pub async fn restore_sources(&self, vps_id: &str) -> Result<RestoreSources, Error> {
+        let id = check_id("VPS id", vps_id)?;
+        let url = self.v2(&["vps", id, "backups", "restore-sources"])?;
+        let info = self.info(
+            Method::GET,
+            &url,
+            "list the VPS's restore sources",
+            Some(SCOPE_BACKUP),
+            Some(id),
+            None,
+        );
+        self.get_json(url, info).await
     }
 
     /// Resolves a job's poll URL: `pollUrl` against the origin (it is host-rooted), falling

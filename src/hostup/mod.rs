@@ -52,8 +52,9 @@ pub use jobs::{
 pub use locks::VpsLockGuard;
 pub use models::{
     is_busy_code, Backup, BackupActions, BackupList, Billing, CreateBackup, CreateSnapshot, Gate,
-    OperatingSystem, Operation, OperationStatus, PowerState, QuotaInfo, Resources, ServiceStatus,
-    Snapshot, SnapshotActions, SnapshotLimits, SnapshotList, Vps, VpsPage,
+    OperatingSystem, Operation, OperationStatus, PowerState, QuotaInfo, Resources, RestoreFromVps,
+    RestoreSource, RestoreSources, ServiceStatus, Snapshot, SnapshotActions, SnapshotLimits,
+    SnapshotList, Vps, VpsPage,
 };
 pub use policy::{
     BackupFrequency, BackupSchedule, BackupSchedules, BackupSettings, SetBackupSchedule,

@@ -378,6 +378,44 @@ pub struct Backup {
     pub note: Option<String>,
 }
 
+/// `GET /api/v2/vps/{id}/backups/restore-sources`: the VPSs (and retained backups of
+/// terminated ones) whose backups can be restored onto this VPS.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RestoreSources {
+    /// The sources (`sources[]`; `data[]` accepted too).
+    #[serde(alias = "data", deserialize_with = "null_default")]
+    pub sources: Vec<RestoreSource>,
+}
+
+/// One restore source: a VPS of the account, or a terminated one's retained backups.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RestoreSource {
+    /// The source VPS's id.
+    #[serde(deserialize_with = "null_default")]
+    pub id: String,
+    /// Its display name.
+    pub name: Option<String>,
+    /// Its service status (kept as text).
+    pub service_status: Option<String>,
+    /// `server` or `retained` (kept as text).
+    pub source_type: Option<String>,
+    /// Its backups.
+    #[serde(deserialize_with = "null_default")]
+    pub backups: Vec<Backup>,
+}
+
+/// Body of `POST /api/v2/vps/{id}/backups/actions/restore-from-vps`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreFromVps {
+    /// The VPS whose backup is restored.
+    pub source_vps_id: String,
+    /// The backup (`bkp_…`).
+    pub backup_id: String,
+}
+
 /// Backup quota.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]

@@ -27,6 +27,7 @@ pub mod operation;
 pub mod plan_checks;
 pub mod replacement;
 pub mod resource_vps_backup;
+pub mod resource_vps_backup_restore;
 pub mod resource_vps_backup_schedule;
 pub mod resource_vps_backup_settings;
 pub mod resource_vps_snapshot;
@@ -106,6 +107,7 @@ impl Provider for HostupProvider {
             Arc::new(resource_vps_snapshot_schedule::VpsSnapshotSchedule),
             Arc::new(resource_vps_backup_schedule::VpsBackupSchedule),
             Arc::new(resource_vps_backup_settings::VpsBackupSettings),
+            Arc::new(resource_vps_backup_restore::VpsBackupRestore),
         ]
     }
 
