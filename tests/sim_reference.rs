@@ -2131,3 +2131,430 @@ async fn a_terminated_vps_has_no_snapshots_or_backups() {
     assert_eq!(t.get(&snapshots).await.status, StatusCode::OK);
     assert_eq!(t.get(&path).await.status, StatusCode::OK);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Snapshot schedules (reference §4.5; docs/hostup-sim.md §3.9)
+
+fn open_gate() -> Value {
+    json!({"allowed": true, "reason": null, "code": null})
+}
+
+async fn send_as(t: &T, method: Method, path: &str, key: &str, body: Option<Value>) -> Resp {
+    t.send(method, path, Some(key), body)
+        .await
+        .expect("request")
+}
+
+#[tokio::test]
+async fn snapshot_schedule_reads_match_reference() {
+    let t = start(cfg()).await;
+    let none = t
+        .get(&format!("/api/v2/vps/{VPS_APP}/snapshot-schedules"))
+        .await;
+    assert_eq!(none.status, StatusCode::OK);
+    assert_eq!(none.header("content-type"), Some("application/json"));
+    assert_eq!(
+        none.json(),
+        json!({
+            "schedule": null,
+            "limits": {"totalSnapshots": 3},
+            "available": true,
+            "reason": null,
+            "actions": {"canEnable": open_gate()},
+        })
+    );
+    let closed = json!({"allowed": false, "reason": NO_SNAPSHOTS, "code": "feature_not_in_plan"});
+    assert_eq!(
+        t.get(&format!(
+            "/api/v2/vps/{VPS_NO_SNAPSHOTS}/snapshot-schedules"
+        ))
+        .await
+        .json(),
+        json!({
+            "schedule": null,
+            "limits": {"totalSnapshots": 0},
+            "available": false,
+            "reason": NO_SNAPSHOTS,
+            "actions": {"canEnable": closed},
+        })
+    );
+    let pending = t
+        .get(&format!("/api/v2/vps/{VPS_PENDING}/snapshot-schedules"))
+        .await
+        .json();
+    assert_eq!(pending["available"], true);
+    assert_eq!(pending["actions"]["canEnable"]["allowed"], false);
+    assert_eq!(pending["actions"]["canEnable"]["code"], "pending_order");
+
+    // cloud-01 has a schedule in the fixture.
+    let cloud = t
+        .get(&format!("/api/v2/vps/{VPS_PAYG}/snapshot-schedules"))
+        .await
+        .json();
+    let s = &cloud["schedule"];
+    assert_eq!(
+        keys_of(s),
+        sorted(&[
+            "enabled",
+            "intervalHours",
+            "lastRun",
+            "nextRun",
+            "createdAt"
+        ])
+    );
+    assert_eq!(s["enabled"], true);
+    assert_eq!(s["intervalHours"], 12);
+    assert_eq!(s["lastRun"], Value::Null);
+    let created = s["createdAt"].as_str().expect("createdAt");
+    let next = s["nextRun"].as_str().expect("nextRun");
+    assert_iso_ms(created);
+    assert_iso_ms(next);
+    assert_eq!(
+        parse_iso(next) - parse_iso(created),
+        time::Duration::hours(12)
+    );
+    assert_eq!(cloud["limits"], json!({"totalSnapshots": 5}));
+}
+
+#[tokio::test]
+async fn snapshot_schedule_post_floors_and_clamps_the_interval() {
+    let t = start(cfg()).await;
+    let path = format!("/api/v2/vps/{VPS_APP}/snapshot-schedules");
+    let mut created_at = None;
+    for (given, taken) in [
+        (json!(3), 4),
+        (json!(25), 24),
+        (json!(6.7), 6),
+        (json!(4), 4),
+    ] {
+        let r = t
+            .post(
+                &path,
+                Some(json!({"enabled": true, "intervalHours": given})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let body = r.json();
+        assert_eq!(
+            keys_of(&body),
+            sorted(&["schedule", "limits", "available", "reason", "actions"])
+        );
+        assert_eq!(body["schedule"]["intervalHours"], taken, "{given}");
+        assert_eq!(body["schedule"]["enabled"], true);
+        // Replacing keeps the singleton's creation time.
+        let c = body["schedule"]["createdAt"].clone();
+        assert_eq!(*created_at.get_or_insert(c.clone()), c);
+        assert_eq!(t.get(&path).await.json(), body);
+    }
+    let off = t
+        .post(&path, Some(json!({"enabled": false, "intervalHours": 12})))
+        .await
+        .json();
+    assert_eq!(off["schedule"]["enabled"], false);
+    assert_eq!(off["schedule"]["nextRun"], Value::Null);
+    assert_eq!(off["schedule"]["intervalHours"], 12);
+}
+
+#[tokio::test]
+async fn snapshot_schedule_refusals() {
+    let t = start(cfg().with_job_duration(Duration::from_secs(600))).await;
+    let path = format!("/api/v2/vps/{VPS_APP}/snapshot-schedules");
+    let good = json!({"enabled": true, "intervalHours": 6});
+    // Scopes: reading needs read:vm, changing needs write:vm.
+    for (m, key) in [
+        (Method::POST, KEY_READ_ONLY),
+        (Method::POST, KEY_BACKUP_ONLY),
+        (Method::DELETE, KEY_BACKUP_ONLY),
+    ] {
+        let r = send_as(&t, m, &path, key, Some(good.clone())).await;
+        let p = assert_problem(&r, 403, "forbidden", "Forbidden", &path);
+        assert_eq!(p["detail"], "This API key lacks the scope write:vm.");
+    }
+    let r = send_as(&t, Method::GET, &path, KEY_BACKUP_ONLY, None).await;
+    assert_eq!(
+        assert_problem(&r, 403, "forbidden", "Forbidden", &path)["detail"],
+        "This API key lacks the scope read:vm."
+    );
+    assert_eq!(
+        send_as(&t, Method::GET, &path, KEY_READ_ONLY, None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let r = send_as(&t, Method::POST, &path, KEY_ADMIN, Some(good.clone())).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "write:all implies write:vm: {}",
+        r.text
+    );
+
+    // Validation.
+    let r = t.post(&path, Some(json!({}))).await;
+    let p = assert_problem(&r, 400, "invalid_request", "Validation failed", &path);
+    assert_eq!(
+        p["errors"],
+        json!([
+            {"pointer": "/enabled", "detail": "`enabled` is required.", "code": "missing_required"},
+            {"pointer": "/intervalHours", "detail": "`intervalHours` is required.", "code": "missing_required"},
+        ])
+    );
+    let r = t
+        .post(&path, Some(json!({"enabled": "yes", "intervalHours": "6"})))
+        .await;
+    let p = assert_problem(&r, 400, "invalid_request", "Validation failed", &path);
+    let pointers: Vec<(&str, &str)> = p["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| {
+            (
+                e["pointer"].as_str().unwrap_or(""),
+                e["code"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pointers,
+        [
+            ("/enabled", "invalid_type"),
+            ("/intervalHours", "invalid_type")
+        ]
+    );
+    let r = t
+        .send(Method::POST, &path, Some(KEY_TEST), None)
+        .await
+        .expect("post");
+    let p = assert_problem(&r, 400, "invalid_request", "Validation failed", &path);
+    assert_eq!(p["errors"][0]["pointer"], "");
+    let raw = t
+        .http
+        .post(t.url(&path))
+        .bearer_auth(KEY_TEST)
+        .body("{not json")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(raw.status().as_u16(), 400);
+    let p: Value = raw.json().await.expect("json");
+    assert_eq!(p["errors"][0]["code"], "invalid_json");
+
+    // Gates: a plan without slots and a pending order; a job in flight does not close it.
+    for (vps, code) in [
+        (VPS_NO_SNAPSHOTS, "feature_not_in_plan"),
+        (VPS_PENDING, "pending_order"),
+    ] {
+        let p = format!("/api/v2/vps/{vps}/snapshot-schedules");
+        let r = t.post(&p, Some(good.clone())).await;
+        assert_eq!(r.status.as_u16(), 409, "{}", r.text);
+        assert_eq!(r.json()["code"], code);
+    }
+    op_of(
+        &t.post(&format!("/api/v2/vps/{VPS_APP}/backups"), None)
+            .await,
+    );
+    let body = t.get(&path).await.json();
+    assert_eq!(body["actions"]["canEnable"], open_gate());
+    assert_eq!(
+        t.post(&path, Some(good.clone())).await.status,
+        StatusCode::OK
+    );
+
+    // Unknown and terminated VPSs.
+    let unknown = "/api/v2/vps/vps_00000000000000000000000000/snapshot-schedules";
+    for m in [Method::GET, Method::POST, Method::DELETE] {
+        let r = t
+            .send(m, unknown, Some(KEY_TEST), Some(good.clone()))
+            .await
+            .expect("send");
+        assert_problem(&r, 404, "vps_not_found", "VPS not found", unknown);
+    }
+    t.admin(
+        Method::POST,
+        &format!("/_sim/vps/{VPS_FULL}/terminate"),
+        None,
+    )
+    .await;
+    let gone = format!("/api/v2/vps/{VPS_FULL}/snapshot-schedules");
+    assert_problem(
+        &t.get(&gone).await,
+        404,
+        "vps_not_found",
+        "VPS not found",
+        &gone,
+    );
+    // Methods.
+    let r = t
+        .send(Method::PATCH, &path, Some(KEY_TEST), None)
+        .await
+        .expect("patch");
+    assert_eq!(r.status.as_u16(), 405);
+    assert_eq!(r.header("allow"), Some("GET, POST, DELETE"));
+}
+
+#[tokio::test]
+async fn snapshot_schedule_delete_answers_204_or_the_body() {
+    let t = start(cfg()).await;
+    let path = format!("/api/v2/vps/{VPS_PAYG}/snapshot-schedules");
+    let del = || t.send(Method::DELETE, &path, Some(KEY_TEST), None);
+    let r = del().await.expect("delete");
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    assert_eq!(r.text, "");
+    assert_eq!(t.get(&path).await.json()["schedule"], Value::Null);
+    let r = del().await.expect("delete");
+    assert_problem(
+        &r,
+        404,
+        "snapshot_schedule_not_found",
+        "Snapshot schedule not found",
+        &path,
+    );
+
+    t.admin(
+        Method::PATCH,
+        "/_sim/config",
+        Some(json!({"snapshotScheduleDelete": "body"})),
+    )
+    .await;
+    t.post(&path, Some(json!({"enabled": true, "intervalHours": 8})))
+        .await;
+    let r = del().await.expect("delete");
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json(), t.get(&path).await.json());
+    assert_eq!(r.json()["schedule"], Value::Null);
+}
+
+#[tokio::test]
+async fn snapshot_schedule_legacy_shape_is_selectable() {
+    let t = start(cfg()).await;
+    let c = t
+        .admin(
+            Method::PATCH,
+            "/_sim/config",
+            Some(json!({"snapshotScheduleShape": "legacy"})),
+        )
+        .await;
+    assert_eq!(c["snapshotScheduleShape"], "legacy");
+    let path = format!("/api/v2/vps/{VPS_PAYG}/snapshot-schedules");
+    let body = t.get(&path).await.json();
+    let s = &body["schedule"];
+    assert_eq!(
+        keys_of(s),
+        sorted(&[
+            "id",
+            "vm_id",
+            "enabled",
+            "interval_hours",
+            "retention_days",
+            "last_run",
+            "next_run",
+            "created_at"
+        ])
+    );
+    assert_eq!(s["interval_hours"], 12);
+    assert!(s["id"].is_u64() && s["vm_id"].is_u64(), "{s}");
+    // The envelope stays camelCase.
+    assert_eq!(body["limits"], json!({"totalSnapshots": 5}));
+    let r = t
+        .send(
+            Method::PATCH,
+            "/_sim/config",
+            None,
+            Some(json!({"snapshotScheduleShape": "snake"})),
+        )
+        .await
+        .expect("patch");
+    assert_eq!(r.status.as_u16(), 400);
+}
+
+#[tokio::test]
+async fn scheduled_snapshots_take_the_same_slots_as_manual_ones() {
+    let t = start(cfg().with_job_duration(Duration::from_secs(600))).await;
+    let schedule = format!("/api/v2/vps/{VPS_APP}/snapshot-schedules");
+    let snapshots = format!("/api/v2/vps/{VPS_APP}/snapshots");
+    let run = format!("/_sim/vps/{VPS_APP}/snapshot-schedule/run");
+    let r = t.send(Method::POST, &run, None, None).await.expect("run");
+    assert_eq!(r.status.as_u16(), 404);
+    assert_eq!(r.json()["code"], "snapshot_schedule_not_found");
+
+    t.post(
+        &schedule,
+        Some(json!({"enabled": true, "intervalHours": 4})),
+    )
+    .await;
+    // app-01: 3 slots, `before-upgrade` holds one, a manual snapshot being taken another.
+    let (_, poll) = op_of(&t.post(&snapshots, Some(json!({"name": "manual"}))).await);
+    let ran = t.admin(Method::POST, &run, None).await;
+    let name = ran["snapshot"]["name"].as_str().expect("name").to_string();
+    assert!(name.starts_with("auto-"), "{name}");
+    assert_eq!(ran["snapshot"]["description"], "Scheduled snapshot");
+    assert_eq!(ran["snapshot"]["parentName"], SNAPSHOT_APP);
+    let last = ran["schedule"]["lastRun"].as_str().expect("lastRun");
+    assert_eq!(ran["snapshot"]["createdAt"], last);
+    assert_eq!(
+        parse_iso(ran["schedule"]["nextRun"].as_str().expect("nextRun")) - parse_iso(last),
+        time::Duration::hours(4)
+    );
+    assert_eq!(t.get(&schedule).await.json()["schedule"], ran["schedule"]);
+    // Every slot is held now: the next run is refused and changes nothing.
+    let r = t.send(Method::POST, &run, None, None).await.expect("run");
+    assert_eq!(r.status.as_u16(), 409, "{}", r.text);
+    assert_eq!(r.json()["code"], "snapshot_limit_reached");
+    let poll_id = poll.rsplit('/').next().expect("id").to_string();
+    t.admin(
+        Method::POST,
+        &format!("/_sim/jobs/{poll_id}/complete"),
+        None,
+    )
+    .await;
+    let list = t.get(&snapshots).await.json();
+    let names: Vec<&str> = list["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names, [SNAPSHOT_APP, name.as_str(), "manual"]);
+    assert_eq!(
+        list["limits"],
+        json!({"totalSnapshots": 3, "usedSnapshots": 3})
+    );
+    assert_eq!(
+        list["actions"]["canCreate"]["code"],
+        "snapshot_limit_reached"
+    );
+    let r = t.post(&snapshots, Some(json!({"name": "one-more"}))).await;
+    assert_eq!(r.json()["code"], "snapshot_limit_reached");
+    // A scheduled snapshot is an ordinary one: it can be deleted to free its slot.
+    t.admin(
+        Method::PATCH,
+        "/_sim/config",
+        Some(json!({"snapshotDelete": "sync"})),
+    )
+    .await;
+    let r = t
+        .send(
+            Method::DELETE,
+            &format!("{snapshots}/{name}"),
+            Some(KEY_TEST),
+            None,
+        )
+        .await
+        .expect("delete");
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    t.admin(Method::POST, &run, None).await;
+    // A disabled schedule does not run.
+    t.post(
+        &schedule,
+        Some(json!({"enabled": false, "intervalHours": 4})),
+    )
+    .await;
+    let r = t.send(Method::POST, &run, None, None).await.expect("run");
+    assert_eq!(r.json()["code"], "schedule_disabled");
+    let state = t.admin(Method::GET, "/_sim/state", None).await;
+    let app = state["vps"]
+        .as_array()
+        .and_then(|l| l.iter().find(|v| v["id"] == VPS_APP))
+        .expect("app");
+    assert_eq!(app["snapshotSchedule"]["enabled"], false);
+}

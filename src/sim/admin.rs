@@ -10,8 +10,8 @@ use serde_json::json;
 use super::api::{job_body, JobView};
 use super::clock::now_ms;
 use super::config::{
-    GateCodeKey, JobInitialStatus, JobShape, JobTypes, SnapshotDeleteMode, SnapshotVisibility,
-    VmIdForm,
+    GateCodeKey, JobInitialStatus, JobShape, JobTypes, SnapshotDeleteMode, SnapshotScheduleDelete,
+    SnapshotScheduleShape, SnapshotVisibility, VmIdForm,
 };
 use super::faults::{FaultEngine, Faults};
 use super::http::{ok, Reply, Req};
@@ -45,6 +45,8 @@ struct ConfigPatch {
     job_types: Option<JobTypes>,
     vm_id: Option<VmIdForm>,
     has_more: Option<bool>,
+    snapshot_schedule_shape: Option<SnapshotScheduleShape>,
+    snapshot_schedule_delete: Option<SnapshotScheduleDelete>,
 }
 
 /// Body of `PATCH /_sim/vps/{id}`.
@@ -173,6 +175,12 @@ fn route(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
             if let Some(v) = p.has_more {
                 rt.has_more = v;
             }
+            if let Some(v) = p.snapshot_schedule_shape {
+                rt.snapshot_schedule_shape = v;
+            }
+            if let Some(v) = p.snapshot_schedule_delete {
+                rt.snapshot_schedule_delete = v;
+            }
             inner.windows.clear();
             Reply::json(200, &json!(inner.rt))
         }
@@ -263,6 +271,14 @@ fn route(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
         }
         (_, ["vps", _]) | (_, ["vps", _, "terminate"]) => {
             return Err(ApiError::method_not_allowed())
+        }
+        (&Method::POST, ["vps", id, "snapshot-schedule", "run"]) => {
+            let (ttl, shape) = (inner.rt.snapshot_ttl_ms, inner.rt.snapshot_schedule_shape);
+            let ran = inner
+                .state
+                .run_snapshot_schedule(id, now_ms(), ttl, shape)?;
+            shared.save(&inner);
+            Reply::json(200, &ran)
         }
         (&Method::POST, ["vps", id, "snapshots", name, "expire"]) => {
             inner.state.expire_snapshot(id, name)?;

@@ -4,13 +4,15 @@
 //! in docs/hostup-sim.md ("Choices for undocumented behaviour").
 
 use http::{HeaderMap, Method};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
+use super::body::{opt_string, parse_object};
 use super::clock::{iso, now_ms};
 use super::config::{JobInitialStatus, JobShape, JobTypes, SnapshotDeleteMode, VmIdForm};
 use super::http::{Reply, Req};
 use super::keys::has_scope;
 use super::problem::{ApiError, FieldError};
+use super::schedules;
 use super::shared::{Inner, Runtime, Shared};
 use super::state::endpoints::{decode_cursor, ListQuery, View};
 use super::state::gates::Gate;
@@ -29,6 +31,7 @@ pub(crate) enum Endpoint {
     Backups(String),
     Backup(String, String),
     BackupRestore(String, String),
+    SnapshotSchedules(String),
     Job(String),
 }
 
@@ -82,6 +85,10 @@ pub(crate) fn classify(path: &str) -> Option<Route> {
             Endpoint::SnapshotRestore(id.to_string(), n.to_string()),
             "/api/v2/vps/{id}/snapshots/{snapshotId}/actions/restore",
         ),
+        ["api", "v2", "vps", id, "snapshot-schedules"] => r(
+            Endpoint::SnapshotSchedules(id.to_string()),
+            "/api/v2/vps/{id}/snapshot-schedules",
+        ),
         ["api", "v2", "vps", id, "backups"] => r(
             Endpoint::Backups(id.to_string()),
             "/api/v2/vps/{id}/backups",
@@ -105,14 +112,17 @@ fn allowed(e: &Endpoint) -> &'static [Method] {
         Endpoint::Snapshots(_) | Endpoint::Backups(_) => &[Method::GET, Method::POST],
         Endpoint::Snapshot(..) | Endpoint::Backup(..) => &[Method::DELETE],
         Endpoint::SnapshotRestore(..) | Endpoint::BackupRestore(..) => &[Method::POST],
+        Endpoint::SnapshotSchedules(_) => &[Method::GET, Method::POST, Method::DELETE],
     }
 }
 
-/// The scope an endpoint needs (`None` = any valid key).
+/// The scope an endpoint needs (`None` = any valid key): reads `read:vm`, schedule changes
+/// `write:vm`, snapshot and backup actions `backup:vm` (docs/hostup-sim.md §2).
 fn scope_for(e: &Endpoint, m: &Method) -> Option<&'static str> {
     match e {
         Endpoint::Job(_) => None,
         _ if *m == Method::GET => Some("read:vm"),
+        Endpoint::SnapshotSchedules(_) => Some("write:vm"),
         _ => Some("backup:vm"),
     }
 }
@@ -243,68 +253,7 @@ fn authorize(shared: &Shared, e: &Endpoint, m: &Method, key: Option<&str>) -> Re
     }
 }
 
-/// The shape of a JSON value for error messages.
-fn json_error_detail(e: &serde_json::Error) -> String {
-    format!("The request body is not valid JSON: {e}.")
-}
-
-fn parse_object(body: &[u8], optional: bool) -> Result<Map<String, Value>, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        if optional {
-            return Ok(Map::new());
-        }
-        return Err(ApiError::invalid_request(vec![FieldError::new(
-            "",
-            "A JSON request body is required.",
-            "missing_required",
-        )]));
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(Value::Null) if optional => Ok(Map::new()),
-        Ok(_) => Err(ApiError::invalid_request(vec![FieldError::new(
-            "",
-            "The request body must be a JSON object.",
-            "invalid_type",
-        )])),
-        Err(e) => Err(ApiError::invalid_request(vec![FieldError::new(
-            "",
-            json_error_detail(&e),
-            "invalid_json",
-        )])),
-    }
-}
-
-/// An optional nullable string field of at most `max` characters.
-fn opt_string(
-    m: &Map<String, Value>,
-    field: &str,
-    max: usize,
-    errors: &mut Vec<FieldError>,
-) -> Option<String> {
-    match m.get(field) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.chars().count() <= max => Some(s.clone()),
-        Some(Value::String(_)) => {
-            errors.push(FieldError::new(
-                &format!("/{field}"),
-                format!("`{field}` must be at most {max} characters."),
-                "too_long",
-            ));
-            None
-        }
-        Some(_) => {
-            errors.push(FieldError::new(
-                &format!("/{field}"),
-                format!("`{field}` must be a string or null."),
-                "invalid_type",
-            ));
-            None
-        }
-    }
-}
-
-fn accepted(c: Created) -> Reply {
+pub(crate) fn accepted(c: Created) -> Reply {
     Reply::json(
         202,
         &json!({"operation": {
@@ -456,6 +405,9 @@ fn endpoint(
         }
         (Endpoint::BackupRestore(id, bid), _) => {
             accepted(state.restore_backup(id, bid, now, dur, &mut fate)?)
+        }
+        (Endpoint::SnapshotSchedules(id), _) => {
+            schedules::snapshot_schedules(state, id, req, &rt, now)?
         }
         (Endpoint::Job(jid), _) => {
             let job = state.jobs.get(jid).ok_or_else(ApiError::job_not_found)?;

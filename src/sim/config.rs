@@ -171,6 +171,30 @@ option_enum! {
     }
 }
 
+option_enum! {
+    /// The shape of the `schedule` object of `…/snapshot-schedules` (undocumented for v2; the
+    /// legacy API's was snake_case).
+    SnapshotScheduleShape {
+        /// camelCase: `{enabled, intervalHours, lastRun, nextRun, createdAt}`.
+        #[default]
+        V2 = "v2",
+        /// The legacy API's snake_case: `{id, vm_id, enabled, interval_hours, retention_days,
+        /// last_run, next_run, created_at}`.
+        Legacy = "legacy",
+    }
+}
+
+option_enum! {
+    /// How `DELETE …/snapshot-schedules` answers (undocumented).
+    SnapshotScheduleDelete {
+        /// 204 No Content.
+        #[default]
+        Empty = "empty",
+        /// 200 with the `GET …/snapshot-schedules` body (`schedule: null`).
+        Body = "body",
+    }
+}
+
 /// Where the initial VPS set comes from.
 ///
 /// Tests mostly want the built-in set (ids they can hard-code); demos and special cases bring

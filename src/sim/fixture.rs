@@ -17,13 +17,13 @@ pub const VPS_NO_SNAPSHOTS: &str = "vps_01hxa3b4c5d6e7f8g9h0j1k2m4";
 pub const VPS_FULL: &str = "vps_01hxa3b4c5d6e7f8g9h0j1k2m5";
 /// `staging-01`: service pending, every gate closed with `pending_order`.
 pub const VPS_PENDING: &str = "vps_01hxa3b4c5d6e7f8g9h0j1k2m6";
-/// `cloud-01`: PAYG, 5 empty snapshot slots, unlimited backups.
+/// `cloud-01`: PAYG, 5 empty snapshot slots, unlimited backups, a snapshot schedule every 12 h.
 pub const VPS_PAYG: &str = "vps_01hxa3b4c5d6e7f8g9h0j1k2m7";
 /// The pre-existing snapshot on [`VPS_APP`].
 pub const SNAPSHOT_APP: &str = "before-upgrade";
 /// The pre-existing backup on [`VPS_APP`].
 pub const BACKUP_APP: &str = "bkp_01hxa3b4c5d6e7f8g9h0j1k2m3";
-/// Built-in key with `read:vm` and `backup:vm`.
+/// Built-in key with `read:vm`, `backup:vm` and `write:vm`.
 pub const KEY_TEST: &str = "test-key";
 /// Built-in key with `read:vm` only.
 pub const KEY_READ_ONLY: &str = "read-only-key";
@@ -89,6 +89,23 @@ pub struct FixtureVps {
     /// Backups present at start.
     #[serde(default)]
     pub backups: Vec<FixtureBackup>,
+    /// The snapshot schedule at start (none when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_schedule: Option<FixtureSnapshotSchedule>,
+}
+
+/// A snapshot schedule present at start.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FixtureSnapshotSchedule {
+    /// Whether it takes snapshots.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Hours between snapshots (4–24, as HostUp clamps them).
+    pub interval_hours: u32,
+    /// ISO time of the last scheduled snapshot, or null.
+    #[serde(default)]
+    pub last_run: Option<String>,
 }
 
 /// What the VPS's plan allows; drives `limits`, `quotaInfo` and the gates.
@@ -154,6 +171,9 @@ pub struct FixtureBackup {
     pub storage_key: Option<String>,
 }
 
+fn default_true() -> bool {
+    true
+}
 fn default_service_status() -> String {
     "active".into()
 }
@@ -195,6 +215,7 @@ fn vps(id: &str, name: &str, ip: &str) -> FixtureVps {
         plan: Plan::default(),
         snapshots: Vec::new(),
         backups: Vec::new(),
+        snapshot_schedule: None,
     }
 }
 
@@ -222,7 +243,7 @@ fn snapshot(name: &str, description: &str, parent: Option<&str>) -> FixtureSnaps
 /// The built-in keys (docs/hostup-sim.md §2).
 pub fn default_keys() -> Vec<ApiKey> {
     let mut keys = vec![
-        ApiKey::new(KEY_TEST, &["read:vm", "backup:vm"]),
+        ApiKey::new(KEY_TEST, &["read:vm", "backup:vm", "write:vm"]),
         ApiKey::new(KEY_READ_ONLY, &["read:vm"]),
         ApiKey::new(KEY_BACKUP_ONLY, &["backup:vm"]),
         ApiKey::new(KEY_ADMIN, &["read:all", "write:all"]),
@@ -295,6 +316,11 @@ pub fn default_fixture() -> Fixture {
         snapshot_slots: 5,
         backup_limit: None,
     };
+    cloud.snapshot_schedule = Some(FixtureSnapshotSchedule {
+        enabled: true,
+        interval_hours: 12,
+        last_run: None,
+    });
 
     Fixture {
         vps: vec![app, web, db, staging, cloud],

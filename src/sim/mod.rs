@@ -9,6 +9,7 @@
 
 mod admin;
 mod api;
+mod body;
 mod clock;
 mod config;
 mod faults;
@@ -19,6 +20,7 @@ mod keys;
 mod net;
 mod persist;
 mod problem;
+mod schedules;
 mod server;
 mod shared;
 mod state;
@@ -27,7 +29,8 @@ use std::net::SocketAddr;
 
 pub use config::{
     parse_duration, FixtureSource, GateCodeKey, JobInitialStatus, JobShape, JobTypes, SimConfig,
-    SnapshotDeleteMode, SnapshotVisibility, VmIdForm,
+    SnapshotDeleteMode, SnapshotScheduleDelete, SnapshotScheduleShape, SnapshotVisibility,
+    VmIdForm,
 };
 pub use faults::{FaultKind, FaultRule, Faults, JobFaults};
 pub use fixture::Fixture;

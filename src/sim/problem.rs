@@ -104,6 +104,15 @@ impl ApiError {
         )
     }
 
+    pub fn snapshot_schedule_not_found() -> Self {
+        Self::new(
+            404,
+            "snapshot_schedule_not_found",
+            "Snapshot schedule not found",
+            "This VPS has no snapshot schedule.",
+        )
+    }
+
     pub fn job_not_found() -> Self {
         Self::new(
             404,
@@ -143,6 +152,7 @@ impl ApiError {
             "service_suspended" => "Service suspended",
             "service_inactive" => "Service not active",
             "job_already_finished" => "Job already finished",
+            "schedule_disabled" => "Schedule disabled",
             _ => "Conflict",
         };
         Self::new(409, code, title, detail)

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::clock::now_ms;
 use super::config::{
     GateCodeKey, JobInitialStatus, JobShape, JobTypes, SimConfig, SnapshotDeleteMode,
-    SnapshotVisibility, VmIdForm,
+    SnapshotScheduleDelete, SnapshotScheduleShape, SnapshotVisibility, VmIdForm,
 };
 use super::faults::FaultEngine;
 use super::fixture::Fixture;
@@ -37,6 +37,8 @@ pub(crate) struct Runtime {
     pub job_types: JobTypes,
     pub vm_id: VmIdForm,
     pub has_more: bool,
+    pub snapshot_schedule_shape: SnapshotScheduleShape,
+    pub snapshot_schedule_delete: SnapshotScheduleDelete,
 }
 
 impl Runtime {
@@ -54,6 +56,9 @@ impl Runtime {
             job_types: c.job_types,
             vm_id: c.vm_id,
             has_more: c.has_more,
+            // Run-time only (`PATCH /_sim/config`): the CLI builds `SimConfig` field by field.
+            snapshot_schedule_shape: SnapshotScheduleShape::default(),
+            snapshot_schedule_delete: SnapshotScheduleDelete::default(),
         }
     }
 }

@@ -25,6 +25,7 @@ impl State {
                 j["backups"] = json!(v.backups.iter().map(backup_json).collect::<Vec<_>>());
                 j["lastRestore"] = v.last_restore.clone().unwrap_or(Value::Null);
                 j["busyJob"] = json!(self.busy_job(&v.id));
+                j["snapshotSchedule"] = json!(v.snapshot_schedule);
                 j["powerRevert"] = json!(v
                     .power_revert
                     .as_ref()

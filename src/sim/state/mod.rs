@@ -15,6 +15,7 @@ pub(crate) mod endpoints;
 pub(crate) mod gates;
 pub(crate) mod job;
 pub(crate) mod model;
+pub(crate) mod snapshot_schedule;
 mod steering;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -11,6 +11,8 @@ use crate::sim::clock::{iso, parse_iso, storage_stamp};
 use crate::sim::fixture::{FixtureVps, Plan};
 use crate::sim::ids::is_public_id;
 
+pub(crate) use super::snapshot_schedule::SnapshotSchedule;
+
 /// A VPS with everything the simulator tracks about it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -34,6 +36,9 @@ pub(crate) struct Vps {
     /// A power state set through the admin API for a while: at `at` it goes back to `to`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub power_revert: Option<PowerRevert>,
+    /// The snapshot schedule (a singleton per VPS), if one is set.
+    #[serde(default)]
+    pub snapshot_schedule: Option<SnapshotSchedule>,
 }
 
 /// A temporary power state's end (`PATCH /_sim/vps/{id}` with `revertAfterMs`).
@@ -184,6 +189,11 @@ pub(super) fn vps_from_fixture(fv: &FixtureVps, now: i64, ttl_ms: i64) -> Result
         vmid,
         last_restore: None,
         power_revert: None,
+        snapshot_schedule: fv
+            .snapshot_schedule
+            .as_ref()
+            .map(|s| SnapshotSchedule::from_fixture(s, now))
+            .transpose()?,
     })
 }
 
