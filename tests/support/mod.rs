@@ -136,6 +136,16 @@ impl Sim {
             .unwrap_or_else(|e| panic!("API POST {path}: {e}"))
     }
 
+    /// DELETE on the HostUp API with `key`, as a client outside Terraform would.
+    pub fn api_delete(&self, path: &str, key: &str) {
+        self.http
+            .delete(format!("{}{path}", self.url))
+            .bearer_auth(key)
+            .send()
+            .and_then(|r| r.error_for_status())
+            .unwrap_or_else(|e| panic!("API DELETE {path}: {e}"));
+    }
+
     /// Number of requests the sim counted for `"METHOD /route/{template}"`.
     pub fn count(&self, route: &str) -> u64 {
         self.admin_get("/_sim/counters")
