@@ -18,7 +18,7 @@ use crate::plugin::value::Type;
 use super::data::HostupData;
 use super::errors::{api_error, Paths};
 use super::schema_parts::gate_attribute;
-use super::values::{validate_vps_id, GateModel};
+use super::values::{newest, validate_vps_id, GateModel};
 
 /// The `hostup_vps_snapshots` data source.
 #[derive(Debug, Default)]
@@ -54,6 +54,7 @@ struct Listed<'a> {
     can_create: Option<GateModel<'a>>,
     can_restore: Option<GateModel<'a>>,
     snapshots: Vec<SnapshotModel<'a>>,
+    latest: Option<SnapshotModel<'a>>,
 }
 
 /// One element of `snapshots`.
@@ -94,6 +95,10 @@ impl<'a> Listed<'a> {
             can_create: GateModel::of(actions.and_then(|a| a.can_create.as_ref())),
             can_restore: GateModel::of(actions.and_then(|a| a.can_restore.as_ref())),
             snapshots: list.data.iter().map(SnapshotModel::of).collect(),
+            latest: newest(&list.data.iter().collect::<Vec<_>>(), |s| {
+                s.created_at.as_deref()
+            })
+            .map(SnapshotModel::of),
         }
     }
 }
@@ -156,6 +161,16 @@ impl DataSource<HostupData> for VpsSnapshots {
                              `expires_at` (RFC 3339 times), `includes_memory_state` (whether \
                              RAM state was saved) and `parent_name` (the snapshot it builds \
                              on, or null).",
+                        ),
+                )
+                .attribute(
+                    Attribute::new("latest", snapshot_object_type())
+                        .computed()
+                        .description(
+                            "The newest snapshot of `snapshots` (by `created_at`), or null \
+                             when the VPS has none, with the same attributes: `name`, \
+                             `display_id`, `description`, `created_at`, `expires_at`, \
+                             `includes_memory_state` and `parent_name`.",
                         ),
                 ),
         )

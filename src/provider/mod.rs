@@ -21,6 +21,7 @@ pub mod config;
 pub mod data;
 pub mod data_vps;
 pub mod data_vps_backups;
+pub mod data_vps_restore_sources;
 pub mod data_vps_snapshots;
 pub mod errors;
 pub mod operation;
@@ -116,6 +117,7 @@ impl Provider for HostupProvider {
             Arc::new(data_vps_snapshots::VpsSnapshots),
             Arc::new(data_vps::VpsData),
             Arc::new(data_vps_backups::VpsBackups),
+            Arc::new(data_vps_restore_sources::VpsRestoreSources),
         ]
     }
 }

@@ -88,6 +88,19 @@ pub fn import_vps_id(id: &str) -> Result<&str, Diagnostic> {
     }
 }
 
+/// The newest of `items` by the RFC 3339 time `at` gives; items without a (readable) time
+/// count as oldest, and the first listed wins a tie.
+pub fn newest<'a, T>(items: &[&'a T], at: impl Fn(&T) -> Option<&str>) -> Option<&'a T> {
+    let mut best: Option<(&'a T, Option<time::OffsetDateTime>)> = None;
+    for item in items {
+        let t = at(item).and_then(parse_time);
+        if best.as_ref().is_none_or(|(_, bt)| t > *bt) {
+            best = Some((item, t));
+        }
+    }
+    best.map(|(item, _)| item)
+}
+
 /// A known, non-empty string argument of a config or plan; `None` while it is unknown, null
 /// or empty (plan-time checks skip what is not known yet).
 pub fn known(field: &Field<String>) -> Option<&str> {
