@@ -177,7 +177,8 @@ mod tests {
             });
         }
         assert!(missing.is_empty(), "undescribed: {missing:?}");
-        assert_eq!(schemas.len(), 7);
+        // The provider, 7 resources and 4 data sources.
+        assert_eq!(schemas.len(), 12);
     }
 
     #[test]

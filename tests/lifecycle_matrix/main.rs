@@ -95,8 +95,8 @@
 //!   `destroyPlan` in context_plan.go runs a normal plan first (unless `-refresh=false`) and
 //!   aborts on its errors, dropping its warnings (1.0.3: `destroyPlan` in
 //!   internal/terraform/context.go, the same). Plain `terraform destroy -auto-approve` must
-//!   fail with an error that names `terraform destroy -refresh=false` and `plan_checks` /
-//!   `HOSTUP_PLAN_CHECKS`; with `HOSTUP_PLAN_CHECKS=warn` it must succeed, as must `terraform
+//!   fail with an error that names `terraform destroy -refresh=false` and `plan_checks =
+//!   "warn"`; with `HOSTUP_PLAN_CHECKS=warn` it must succeed, as must `terraform
 //!   destroy -refresh=false -auto-approve`.
 //!
 //! The table is compared with docs/LIFECYCLE.md (between its markers) and the test fails when

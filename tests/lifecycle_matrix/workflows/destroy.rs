@@ -50,8 +50,7 @@ pub fn destroy_blocked(c: &mut Cell, w: Workflow) -> Step {
             let text = flat(&out.all());
             for needle in [
                 "terraform destroy -refresh=false",
-                "plan_checks",
-                "HOSTUP_PLAN_CHECKS",
+                "plan_checks = \"warn\"",
             ] {
                 c.expect(
                     text.contains(needle),
