@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use hostup_provider::sim::fixture::{
-    BACKUP_APP, KEY_ADMIN, KEY_BACKUP_ONLY, KEY_READ_ONLY, KEY_TEST, SNAPSHOT_APP, VPS_APP,
-    VPS_FULL, VPS_NO_SNAPSHOTS, VPS_PAYG, VPS_PENDING,
+    BACKUP_APP, BACKUP_SCHEDULE_DB, KEY_ADMIN, KEY_BACKUP_ONLY, KEY_READ_ONLY, KEY_TEST,
+    SNAPSHOT_APP, VPS_APP, VPS_FULL, VPS_NO_SNAPSHOTS, VPS_PAYG, VPS_PENDING,
 };
 use hostup_provider::sim::{
     self, ApiKey, GateCodeKey, JobInitialStatus, JobShape, JobTypes, SimConfig, SimHandle,
@@ -2557,4 +2557,517 @@ async fn scheduled_snapshots_take_the_same_slots_as_manual_ones() {
         .and_then(|l| l.iter().find(|v| v["id"] == VPS_APP))
         .expect("app");
     assert_eq!(app["snapshotSchedule"]["enabled"], false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backup schedules and settings (reference §5.5; docs/hostup-sim.md §3.10)
+
+/// `(pointer, code)` of each `errors[]` entry of a 400 at `path`.
+fn pointers(r: &Resp, path: &str) -> Vec<(String, String)> {
+    let p = assert_problem(r, 400, "invalid_request", "Validation failed", path);
+    p["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| {
+            assert!(e["detail"].as_str().is_some_and(|d| !d.is_empty()), "{e}");
+            (
+                e["pointer"].as_str().unwrap_or("?").to_string(),
+                e["code"].as_str().unwrap_or("?").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pc(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(p, c)| (p.to_string(), c.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn backup_schedule_reads_match_reference() {
+    let t = start(cfg()).await;
+    let r = t
+        .get(&format!("/api/v2/vps/{VPS_FULL}/backup-schedules"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(
+        r.json(),
+        json!({
+            "schedules": [{
+                "id": BACKUP_SCHEDULE_DB,
+                "name": "Nightly backup",
+                "frequency": "daily",
+                "time": "02:00",
+                "daySpecifier": null,
+                "retentionCount": 2,
+                "enabled": true,
+                "lastRun": "2026-11-18T02:00:00.000Z",
+            }],
+            "settings": {
+                "totalBackupLimit": 2,
+                "manualBackupsActive": 1,
+                "scheduledBackupsActive": 1,
+                "availableScheduledSlots": 1,
+                "autoDeleteOldest": true,
+            },
+            "limits": {"maxActiveSchedules": 1, "minRetentionCount": 1},
+            "actions": {"canCreateSchedule": open_gate()},
+        })
+    );
+    let app = t
+        .get(&format!("/api/v2/vps/{VPS_APP}/backup-schedules"))
+        .await
+        .json();
+    assert_eq!(app["schedules"], json!([]));
+    assert_eq!(
+        app["settings"],
+        json!({"totalBackupLimit": 3, "manualBackupsActive": 0, "scheduledBackupsActive": 1,
+               "availableScheduledSlots": 3, "autoDeleteOldest": false})
+    );
+    let payg = t
+        .get(&format!("/api/v2/vps/{VPS_PAYG}/backup-schedules"))
+        .await
+        .json();
+    assert_eq!(payg["settings"]["totalBackupLimit"], Value::Null);
+    assert_eq!(payg["settings"]["availableScheduledSlots"], Value::Null);
+    let pending = t
+        .get(&format!("/api/v2/vps/{VPS_PENDING}/backup-schedules"))
+        .await
+        .json();
+    let g = &pending["actions"]["canCreateSchedule"];
+    assert_eq!(
+        (g["allowed"].clone(), g["code"].clone()),
+        (json!(false), json!("pending_order"))
+    );
+    // Reading needs read:vm only.
+    let path = format!("/api/v2/vps/{VPS_FULL}/backup-schedules");
+    assert_eq!(
+        send_as(&t, Method::GET, &path, KEY_READ_ONLY, None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let r = send_as(&t, Method::GET, &path, KEY_BACKUP_ONLY, None).await;
+    assert_problem(&r, 403, "forbidden", "Forbidden", &path);
+}
+
+#[tokio::test]
+async fn backup_schedules_are_created_replaced_and_one_is_active() {
+    let t = start(cfg()).await;
+    let path = format!("/api/v2/vps/{VPS_APP}/backup-schedules");
+    let weekly = json!({"frequency": "weekly", "hour": 3, "dayOfWeek": 1, "retentionCount": 7,
+                        "enabled": true, "name": "Weekly full"});
+    let r = t.post(&path, Some(weekly)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let body = r.json();
+    assert_eq!(keys_of(&body), sorted(&["schedule"]));
+    let w = &body["schedule"];
+    let wid = w["id"].as_str().expect("id").to_string();
+    assert!(is_public_id("bks_", &wid), "{wid}");
+    assert_eq!(
+        *w,
+        json!({"id": wid, "name": "Weekly full", "frequency": "weekly", "time": "03:00",
+               "daySpecifier": "monday", "retentionCount": 7, "enabled": true, "lastRun": null})
+    );
+    // The same frequency again updates that schedule (name kept when not given).
+    let r = t
+        .post(
+            &path,
+            Some(
+                json!({"frequency": "weekly", "hour": 23, "dayOfWeek": 0, "retentionCount": 2,
+                        "enabled": true}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let w = r.json()["schedule"].clone();
+    assert_eq!(w["id"], wid.as_str());
+    assert_eq!(w["name"], "Weekly full");
+    assert_eq!(
+        (w["time"].clone(), w["daySpecifier"].clone()),
+        (json!("23:00"), json!("sunday"))
+    );
+    // Another frequency, enabled: a new schedule, and the weekly one is switched off.
+    let r = t
+        .post(
+            &path,
+            Some(json!({"frequency": "daily", "hour": 0, "retentionCount": 3, "enabled": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let d = r.json()["schedule"].clone();
+    assert_eq!(d["name"], "Daily backup");
+    assert_eq!(d["time"], "00:00");
+    assert_eq!(d["daySpecifier"], Value::Null);
+    // A disabled monthly one leaves the daily one active.
+    let r = t
+        .post(
+            &path,
+            Some(json!({"frequency": "monthly", "hour": 12, "dayOfMonth": 31,
+                        "retentionCount": 1, "enabled": false})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.json()["schedule"]["daySpecifier"], "31");
+    let list = t.get(&path).await.json();
+    let state: Vec<(String, bool)> = list["schedules"]
+        .as_array()
+        .expect("schedules")
+        .iter()
+        .map(|s| {
+            (
+                s["frequency"].as_str().unwrap_or("").to_string(),
+                s["enabled"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        state,
+        [
+            ("weekly".into(), false),
+            ("daily".into(), true),
+            ("monthly".into(), false)
+        ]
+    );
+
+    // daySpecifier may be a number instead.
+    t.admin(
+        Method::PATCH,
+        "/_sim/config",
+        Some(json!({"daySpecifier": "number"})),
+    )
+    .await;
+    let list = t.get(&path).await.json();
+    assert_eq!(list["schedules"][0]["daySpecifier"], "0");
+    assert_eq!(list["schedules"][2]["daySpecifier"], "31");
+
+    // Delete.
+    let one = format!("{path}/{wid}");
+    let r = t
+        .send(Method::DELETE, &one, Some(KEY_TEST), None)
+        .await
+        .expect("delete");
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    assert_eq!(
+        t.get(&path).await.json()["schedules"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    let r = t
+        .send(Method::DELETE, &one, Some(KEY_TEST), None)
+        .await
+        .expect("delete");
+    assert_problem(
+        &r,
+        404,
+        "backup_schedule_not_found",
+        "Backup schedule not found",
+        &one,
+    );
+    let other = format!(
+        "/api/v2/vps/{VPS_FULL}/backup-schedules/{}",
+        d["id"].as_str().unwrap_or("")
+    );
+    let r = t
+        .send(Method::DELETE, &other, Some(KEY_TEST), None)
+        .await
+        .expect("delete");
+    assert_problem(
+        &r,
+        404,
+        "backup_schedule_not_found",
+        "Backup schedule not found",
+        &other,
+    );
+    let r = send_as(&t, Method::DELETE, &one, KEY_BACKUP_ONLY, None).await;
+    assert_eq!(
+        assert_problem(&r, 403, "forbidden", "Forbidden", &one)["detail"],
+        "This API key lacks the scope write:vm."
+    );
+    let r = t
+        .send(Method::GET, &one, Some(KEY_TEST), None)
+        .await
+        .expect("get");
+    assert_eq!(r.status.as_u16(), 405);
+    assert_eq!(r.header("allow"), Some("DELETE"));
+}
+
+#[tokio::test]
+async fn backup_schedule_validation_scopes_and_gates() {
+    let t = start(cfg()).await;
+    let path = format!("/api/v2/vps/{VPS_APP}/backup-schedules");
+    let r = t.post(&path, Some(json!({}))).await;
+    assert_eq!(
+        pointers(&r, &path),
+        pc(&[
+            ("/frequency", "missing_required"),
+            ("/hour", "missing_required"),
+            ("/retentionCount", "missing_required"),
+            ("/enabled", "missing_required"),
+        ])
+    );
+    let base = json!({"frequency": "daily", "hour": 2, "retentionCount": 7, "enabled": true});
+    let with = |extra: Value| {
+        let mut b = base.clone();
+        for (k, v) in extra.as_object().expect("object") {
+            b[k] = v.clone();
+        }
+        Some(b)
+    };
+    for (extra, expected) in [
+        (
+            json!({"frequency": "weekly"}),
+            vec![("/dayOfWeek", "missing_required")],
+        ),
+        (
+            json!({"frequency": "monthly"}),
+            vec![("/dayOfMonth", "missing_required")],
+        ),
+        (json!({"dayOfWeek": 1}), vec![("/dayOfWeek", "not_allowed")]),
+        (
+            json!({"dayOfMonth": 1}),
+            vec![("/dayOfMonth", "not_allowed")],
+        ),
+        (
+            json!({"frequency": "monthly", "dayOfMonth": 2, "dayOfWeek": 1}),
+            vec![("/dayOfWeek", "not_allowed")],
+        ),
+        (
+            json!({"frequency": "weekly", "dayOfWeek": 7}),
+            vec![("/dayOfWeek", "out_of_range")],
+        ),
+        (
+            json!({"frequency": "monthly", "dayOfMonth": 0}),
+            vec![("/dayOfMonth", "out_of_range")],
+        ),
+        (
+            json!({"frequency": "monthly", "dayOfMonth": 32}),
+            vec![("/dayOfMonth", "out_of_range")],
+        ),
+        (
+            json!({"frequency": "hourly"}),
+            vec![("/frequency", "invalid_enum")],
+        ),
+        (
+            json!({"frequency": 1}),
+            vec![("/frequency", "invalid_type")],
+        ),
+        (json!({"hour": 24}), vec![("/hour", "out_of_range")]),
+        (json!({"hour": -1}), vec![("/hour", "out_of_range")]),
+        (json!({"hour": 2.5}), vec![("/hour", "invalid_type")]),
+        (json!({"hour": "2"}), vec![("/hour", "invalid_type")]),
+        (
+            json!({"retentionCount": 0}),
+            vec![("/retentionCount", "out_of_range")],
+        ),
+        (
+            json!({"enabled": "true"}),
+            vec![("/enabled", "invalid_type")],
+        ),
+        (
+            json!({"name": "n".repeat(101)}),
+            vec![("/name", "too_long")],
+        ),
+    ] {
+        let r = t.post(&path, with(extra.clone())).await;
+        assert_eq!(pointers(&r, &path), pc(&expected), "{extra}");
+    }
+    // `dayOfWeek: null` is as good as absent; 2.0 is a whole number.
+    let r = t
+        .post(&path, with(json!({"dayOfWeek": null, "hour": 2.0})))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+
+    // Scopes: write:vm (backup:vm is not enough; write:all is).
+    for key in [KEY_READ_ONLY, KEY_BACKUP_ONLY] {
+        for m in [Method::POST, Method::PATCH] {
+            let r = send_as(&t, m, &path, key, with(json!({}))).await;
+            assert_eq!(
+                assert_problem(&r, 403, "forbidden", "Forbidden", &path)["detail"],
+                "This API key lacks the scope write:vm."
+            );
+        }
+    }
+    let r = send_as(&t, Method::POST, &path, KEY_ADMIN, with(json!({}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // Gate: a pending order refuses schedules and settings.
+    let pending = format!("/api/v2/vps/{VPS_PENDING}/backup-schedules");
+    for (m, body) in [
+        (Method::POST, with(json!({}))),
+        (Method::PATCH, Some(json!({"autoDeleteOldest": true}))),
+    ] {
+        let r = t
+            .send(m, &pending, Some(KEY_TEST), body)
+            .await
+            .expect("send");
+        assert_eq!(r.status.as_u16(), 409, "{}", r.text);
+        assert_eq!(r.json()["code"], "pending_order");
+    }
+    // A job in flight does not close it.
+    let slow = start(cfg().with_job_duration(Duration::from_secs(600))).await;
+    op_of(
+        &slow
+            .post(&format!("/api/v2/vps/{VPS_APP}/backups"), None)
+            .await,
+    );
+    let r = slow.post(&path, with(json!({}))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    // Unknown VPS before validation; unknown method.
+    let unknown = "/api/v2/vps/vps_00000000000000000000000000/backup-schedules";
+    let r = t.post(unknown, Some(json!({}))).await;
+    assert_problem(&r, 404, "vps_not_found", "VPS not found", unknown);
+    let r = t
+        .send(Method::PUT, &path, Some(KEY_TEST), None)
+        .await
+        .expect("put");
+    assert_eq!(r.status.as_u16(), 405);
+    assert_eq!(r.header("allow"), Some("GET, POST, PATCH"));
+}
+
+#[tokio::test]
+async fn backup_settings_patch_needs_one_field_and_bounds_the_quota() {
+    let t = start(cfg()).await;
+    let path = format!("/api/v2/vps/{VPS_APP}/backup-schedules");
+    let patch = |body: Option<Value>| t.send(Method::PATCH, &path, Some(KEY_TEST), body);
+    let r = patch(Some(json!({}))).await.expect("patch");
+    assert_eq!(pointers(&r, &path), pc(&[("", "missing_required")]));
+    let r = patch(Some(json!({"maxTotalBackups": null, "other": 1})))
+        .await
+        .expect("patch");
+    assert_eq!(pointers(&r, &path), pc(&[("", "missing_required")]));
+    let r = patch(None).await.expect("patch");
+    assert_eq!(pointers(&r, &path), pc(&[("", "missing_required")]));
+    for (body, expected) in [
+        (
+            json!({"maxTotalBackups": 0}),
+            ("/maxTotalBackups", "out_of_range"),
+        ),
+        (
+            json!({"maxTotalBackups": 4}),
+            ("/maxTotalBackups", "out_of_range"),
+        ),
+        (
+            json!({"maxTotalBackups": 1.5}),
+            ("/maxTotalBackups", "invalid_type"),
+        ),
+        (
+            json!({"autoDeleteOldest": "yes"}),
+            ("/autoDeleteOldest", "invalid_type"),
+        ),
+    ] {
+        let r = patch(Some(body.clone())).await.expect("patch");
+        assert_eq!(pointers(&r, &path), pc(&[expected]), "{body}");
+    }
+    let r = patch(Some(json!({"maxTotalBackups": 1})))
+        .await
+        .expect("patch");
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let settings = json!({"totalBackupLimit": 1, "manualBackupsActive": 0,
+        "scheduledBackupsActive": 1, "availableScheduledSlots": 1, "autoDeleteOldest": false});
+    assert_eq!(r.json(), json!({"settings": settings}));
+    assert_eq!(t.get(&path).await.json()["settings"], settings);
+    // The backup list's quota follows it.
+    let b = t
+        .get(&format!("/api/v2/vps/{VPS_APP}/backups"))
+        .await
+        .json();
+    assert_eq!(
+        b["quotaInfo"],
+        json!({"used": 1, "limit": 1, "remaining": 0})
+    );
+    assert_eq!(
+        b["actions"]["canCreateBackup"]["code"],
+        "backup_quota_exceeded"
+    );
+    let r = patch(Some(json!({"autoDeleteOldest": true})))
+        .await
+        .expect("patch");
+    assert_eq!(r.json()["settings"]["autoDeleteOldest"], true);
+    assert_eq!(r.json()["settings"]["totalBackupLimit"], 1);
+
+    // An unlimited plan takes any limit.
+    let payg = format!("/api/v2/vps/{VPS_PAYG}/backup-schedules");
+    let r = t
+        .send(
+            Method::PATCH,
+            &payg,
+            Some(KEY_TEST),
+            Some(json!({"maxTotalBackups": 10})),
+        )
+        .await
+        .expect("patch");
+    assert_eq!(r.json()["settings"]["totalBackupLimit"], 10);
+    assert_eq!(r.json()["settings"]["availableScheduledSlots"], 10);
+    let b = t
+        .get(&format!("/api/v2/vps/{VPS_PAYG}/backups"))
+        .await
+        .json();
+    assert_eq!(
+        b["quotaInfo"],
+        json!({"used": 0, "limit": 10, "remaining": 10})
+    );
+}
+
+#[tokio::test]
+async fn a_backup_schedule_run_keeps_retention_within_the_limit() {
+    let t = start(cfg()).await;
+    let schedules = format!("/api/v2/vps/{VPS_FULL}/backup-schedules");
+    let run = format!("/_sim/vps/{VPS_FULL}/backup-schedules/{BACKUP_SCHEDULE_DB}/run");
+    // db-01: limit 2 used up, autoDeleteOldest: the oldest backup makes room.
+    let ran = t.admin(Method::POST, &run, None).await;
+    assert_eq!(ran["backup"]["backupType"], "scheduled");
+    assert_eq!(ran["schedule"]["lastRun"], ran["backup"]["createdAt"]);
+    let b = t
+        .get(&format!("/api/v2/vps/{VPS_FULL}/backups"))
+        .await
+        .json();
+    let ids: Vec<&str> = b["backups"]
+        .as_array()
+        .expect("backups")
+        .iter()
+        .filter_map(|x| x["id"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "bkp_01hxa3b4c5d6e7f8g9h0j1k2n2",
+            ran["backup"]["id"].as_str().unwrap_or("")
+        ]
+    );
+    let s = t.get(&schedules).await.json();
+    assert_eq!(s["schedules"][0]["lastRun"], ran["schedule"]["lastRun"]);
+    assert_eq!(s["settings"]["scheduledBackupsActive"], 1);
+    // Without autoDeleteOldest the run is refused; a disabled schedule does not run.
+    t.send(
+        Method::PATCH,
+        &schedules,
+        Some(KEY_TEST),
+        Some(json!({"autoDeleteOldest": false})),
+    )
+    .await
+    .expect("patch");
+    let r = t.send(Method::POST, &run, None, None).await.expect("run");
+    assert_eq!(r.status.as_u16(), 409, "{}", r.text);
+    assert_eq!(r.json()["code"], "backup_quota_exceeded");
+    t.post(
+        &schedules,
+        Some(json!({"frequency": "daily", "hour": 2, "retentionCount": 2, "enabled": false})),
+    )
+    .await;
+    let r = t.send(Method::POST, &run, None, None).await.expect("run");
+    assert_eq!(r.json()["code"], "schedule_disabled");
+    let r = t
+        .send(
+            Method::POST,
+            &format!("/_sim/vps/{VPS_FULL}/backup-schedules/bks_x/run"),
+            None,
+            None,
+        )
+        .await
+        .expect("run");
+    assert_eq!(r.json()["code"], "backup_schedule_not_found");
 }

@@ -10,8 +10,8 @@ use serde_json::json;
 use super::api::{job_body, JobView};
 use super::clock::now_ms;
 use super::config::{
-    GateCodeKey, JobInitialStatus, JobShape, JobTypes, SnapshotDeleteMode, SnapshotScheduleDelete,
-    SnapshotScheduleShape, SnapshotVisibility, VmIdForm,
+    DaySpecifier, GateCodeKey, JobInitialStatus, JobShape, JobTypes, SnapshotDeleteMode,
+    SnapshotScheduleDelete, SnapshotScheduleShape, SnapshotVisibility, VmIdForm,
 };
 use super::faults::{FaultEngine, Faults};
 use super::http::{ok, Reply, Req};
@@ -47,6 +47,7 @@ struct ConfigPatch {
     has_more: Option<bool>,
     snapshot_schedule_shape: Option<SnapshotScheduleShape>,
     snapshot_schedule_delete: Option<SnapshotScheduleDelete>,
+    day_specifier: Option<DaySpecifier>,
 }
 
 /// Body of `PATCH /_sim/vps/{id}`.
@@ -181,6 +182,9 @@ fn route(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
             if let Some(v) = p.snapshot_schedule_delete {
                 rt.snapshot_schedule_delete = v;
             }
+            if let Some(v) = p.day_specifier {
+                rt.day_specifier = v;
+            }
             inner.windows.clear();
             Reply::json(200, &json!(inner.rt))
         }
@@ -277,6 +281,12 @@ fn route(shared: &Shared, req: &Req) -> Result<Reply, ApiError> {
             let ran = inner
                 .state
                 .run_snapshot_schedule(id, now_ms(), ttl, shape)?;
+            shared.save(&inner);
+            Reply::json(200, &ran)
+        }
+        (&Method::POST, ["vps", id, "backup-schedules", sid, "run"]) => {
+            let days = inner.rt.day_specifier;
+            let ran = inner.state.run_backup_schedule(id, sid, now_ms(), days)?;
             shared.save(&inner);
             Reply::json(200, &ran)
         }

@@ -32,6 +32,8 @@ pub(crate) enum Endpoint {
     Backup(String, String),
     BackupRestore(String, String),
     SnapshotSchedules(String),
+    BackupSchedules(String),
+    BackupSchedule(String, String),
     Job(String),
 }
 
@@ -89,6 +91,14 @@ pub(crate) fn classify(path: &str) -> Option<Route> {
             Endpoint::SnapshotSchedules(id.to_string()),
             "/api/v2/vps/{id}/snapshot-schedules",
         ),
+        ["api", "v2", "vps", id, "backup-schedules"] => r(
+            Endpoint::BackupSchedules(id.to_string()),
+            "/api/v2/vps/{id}/backup-schedules",
+        ),
+        ["api", "v2", "vps", id, "backup-schedules", s] => r(
+            Endpoint::BackupSchedule(id.to_string(), s.to_string()),
+            "/api/v2/vps/{id}/backup-schedules/{scheduleId}",
+        ),
         ["api", "v2", "vps", id, "backups"] => r(
             Endpoint::Backups(id.to_string()),
             "/api/v2/vps/{id}/backups",
@@ -113,6 +123,8 @@ fn allowed(e: &Endpoint) -> &'static [Method] {
         Endpoint::Snapshot(..) | Endpoint::Backup(..) => &[Method::DELETE],
         Endpoint::SnapshotRestore(..) | Endpoint::BackupRestore(..) => &[Method::POST],
         Endpoint::SnapshotSchedules(_) => &[Method::GET, Method::POST, Method::DELETE],
+        Endpoint::BackupSchedules(_) => &[Method::GET, Method::POST, Method::PATCH],
+        Endpoint::BackupSchedule(..) => &[Method::DELETE],
     }
 }
 
@@ -122,7 +134,9 @@ fn scope_for(e: &Endpoint, m: &Method) -> Option<&'static str> {
     match e {
         Endpoint::Job(_) => None,
         _ if *m == Method::GET => Some("read:vm"),
-        Endpoint::SnapshotSchedules(_) => Some("write:vm"),
+        Endpoint::SnapshotSchedules(_)
+        | Endpoint::BackupSchedules(_)
+        | Endpoint::BackupSchedule(..) => Some("write:vm"),
         _ => Some("backup:vm"),
     }
 }
@@ -409,6 +423,10 @@ fn endpoint(
         (Endpoint::SnapshotSchedules(id), _) => {
             schedules::snapshot_schedules(state, id, req, &rt, now)?
         }
+        (Endpoint::BackupSchedules(id), _) => {
+            schedules::backup_schedules(state, id, req, &rt, now)?
+        }
+        (Endpoint::BackupSchedule(id, sid), _) => schedules::backup_schedule(state, id, sid)?,
         (Endpoint::Job(jid), _) => {
             let job = state.jobs.get(jid).ok_or_else(ApiError::job_not_found)?;
             Reply::json(200, &job_body(job, now, &JobView::of(&rt), &req.request_id))

@@ -113,6 +113,60 @@ pub(crate) fn req_number(
     }
 }
 
+/// An optional boolean field (null = absent).
+pub(crate) fn opt_bool(
+    m: &Map<String, Value>,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<bool> {
+    match m.get(field) {
+        None | Some(Value::Null) => None,
+        Some(_) => req_bool(m, field, errors),
+    }
+}
+
+/// An optional whole number in `min..=max` (null = absent; `5.0` counts as 5).
+pub(crate) fn opt_whole(
+    m: &Map<String, Value>,
+    field: &str,
+    min: i64,
+    max: i64,
+    errors: &mut Vec<FieldError>,
+) -> Option<i64> {
+    match m.get(field) {
+        None | Some(Value::Null) => None,
+        Some(_) => req_whole(m, field, min, max, errors),
+    }
+}
+
+/// A required whole number in `min..=max` (`5.0` counts as 5).
+pub(crate) fn req_whole(
+    m: &Map<String, Value>,
+    field: &str,
+    min: i64,
+    max: i64,
+    errors: &mut Vec<FieldError>,
+) -> Option<i64> {
+    let n = req_number(m, field, errors)?;
+    if n.fract() != 0.0 {
+        errors.push(FieldError::new(
+            &format!("/{field}"),
+            format!("`{field}` must be a whole number."),
+            "invalid_type",
+        ));
+        return None;
+    }
+    if n < min as f64 || n > max as f64 {
+        errors.push(FieldError::new(
+            &format!("/{field}"),
+            format!("`{field}` must be between {min} and {max}."),
+            "out_of_range",
+        ));
+        return None;
+    }
+    Some(n as i64)
+}
+
 /// The `errors[]` entry of a required field that is absent or null.
 pub(crate) fn missing(field: &str) -> FieldError {
     FieldError::new(

@@ -195,6 +195,18 @@ option_enum! {
     }
 }
 
+option_enum! {
+    /// How a backup schedule's `daySpecifier` names its day (undocumented: a string or null).
+    DaySpecifier {
+        /// Weekly: the English day name in lowercase (`sunday` … `saturday`); monthly: the day
+        /// of the month as a string (`"1"` … `"31"`).
+        #[default]
+        Name = "name",
+        /// Weekly: the day number as a string (`"0"` = Sunday … `"6"`); monthly as `name`.
+        Number = "number",
+    }
+}
+
 /// Where the initial VPS set comes from.
 ///
 /// Tests mostly want the built-in set (ids they can hard-code); demos and special cases bring

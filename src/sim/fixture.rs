@@ -13,7 +13,8 @@ use super::keys::ApiKey;
 pub const VPS_APP: &str = "vps_01hxa3b4c5d6e7f8g9h0j1k2m3";
 /// `web-01`: a plan without snapshots (`available: false`, `totalSnapshots: 0`).
 pub const VPS_NO_SNAPSHOTS: &str = "vps_01hxa3b4c5d6e7f8g9h0j1k2m4";
-/// `db-01`: every snapshot slot and the whole backup quota in use.
+/// `db-01`: every snapshot slot and the whole backup quota in use; a daily backup schedule
+/// ([`BACKUP_SCHEDULE_DB`]) and `autoDeleteOldest` on.
 pub const VPS_FULL: &str = "vps_01hxa3b4c5d6e7f8g9h0j1k2m5";
 /// `staging-01`: service pending, every gate closed with `pending_order`.
 pub const VPS_PENDING: &str = "vps_01hxa3b4c5d6e7f8g9h0j1k2m6";
@@ -23,6 +24,8 @@ pub const VPS_PAYG: &str = "vps_01hxa3b4c5d6e7f8g9h0j1k2m7";
 pub const SNAPSHOT_APP: &str = "before-upgrade";
 /// The pre-existing backup on [`VPS_APP`].
 pub const BACKUP_APP: &str = "bkp_01hxa3b4c5d6e7f8g9h0j1k2m3";
+/// The enabled daily backup schedule of [`VPS_FULL`] (02:00, keeps 2).
+pub const BACKUP_SCHEDULE_DB: &str = "bks_01hxa3b4c5d6e7f8g9h0j1k2n1";
 /// Built-in key with `read:vm`, `backup:vm` and `write:vm`.
 pub const KEY_TEST: &str = "test-key";
 /// Built-in key with `read:vm` only.
@@ -92,6 +95,51 @@ pub struct FixtureVps {
     /// The snapshot schedule at start (none when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_schedule: Option<FixtureSnapshotSchedule>,
+    /// Backup schedules at start (at most one enabled).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backup_schedules: Vec<FixtureBackupSchedule>,
+    /// Backup settings at start.
+    #[serde(default)]
+    pub backup_settings: FixtureBackupSettings,
+}
+
+/// A backup schedule present at start.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FixtureBackupSchedule {
+    /// `bks_` + 26 lowercase base32 characters.
+    pub id: String,
+    /// Display name; null = `Daily backup` / `Weekly backup` / `Monthly backup`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `daily`, `weekly` or `monthly`.
+    pub frequency: String,
+    /// Hour of the day, 0–23.
+    pub hour: u8,
+    /// 0–6 (0 = Sunday); weekly only.
+    #[serde(default)]
+    pub day_of_week: Option<u8>,
+    /// 1–31; monthly only.
+    #[serde(default)]
+    pub day_of_month: Option<u8>,
+    /// Scheduled backups kept (≥ 1).
+    pub retention_count: u32,
+    /// Whether it runs.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// ISO time of its last run, or null.
+    #[serde(default)]
+    pub last_run: Option<String>,
+}
+
+/// Backup settings at start (`PATCH …/backup-schedules` changes them).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct FixtureBackupSettings {
+    /// Total backup limit chosen below the plan's; null = the plan's.
+    pub max_total_backups: Option<u32>,
+    /// Whether a scheduled backup deletes the oldest backup when the limit is reached.
+    pub auto_delete_oldest: bool,
 }
 
 /// A snapshot schedule present at start.
@@ -216,6 +264,8 @@ fn vps(id: &str, name: &str, ip: &str) -> FixtureVps {
         snapshots: Vec::new(),
         backups: Vec::new(),
         snapshot_schedule: None,
+        backup_schedules: Vec::new(),
+        backup_settings: FixtureBackupSettings::default(),
     }
 }
 
@@ -301,6 +351,19 @@ pub fn default_fixture() -> Fixture {
         "manual",
         Some("Before upgrade"),
     ));
+
+    db.backup_schedules.push(FixtureBackupSchedule {
+        id: BACKUP_SCHEDULE_DB.into(),
+        name: Some("Nightly backup".into()),
+        frequency: "daily".into(),
+        hour: 2,
+        day_of_week: None,
+        day_of_month: None,
+        retention_count: 2,
+        enabled: true,
+        last_run: Some("2026-11-18T02:00:00.000Z".into()),
+    });
+    db.backup_settings.auto_delete_oldest = true;
 
     let mut staging = vps(VPS_PENDING, "staging-01", "192.0.2.13");
     staging.service_status = "pending".into();

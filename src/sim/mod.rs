@@ -28,9 +28,9 @@ mod state;
 use std::net::SocketAddr;
 
 pub use config::{
-    parse_duration, FixtureSource, GateCodeKey, JobInitialStatus, JobShape, JobTypes, SimConfig,
-    SnapshotDeleteMode, SnapshotScheduleDelete, SnapshotScheduleShape, SnapshotVisibility,
-    VmIdForm,
+    parse_duration, DaySpecifier, FixtureSource, GateCodeKey, JobInitialStatus, JobShape, JobTypes,
+    SimConfig, SnapshotDeleteMode, SnapshotScheduleDelete, SnapshotScheduleShape,
+    SnapshotVisibility, VmIdForm,
 };
 pub use faults::{FaultKind, FaultRule, Faults, JobFaults};
 pub use fixture::Fixture;

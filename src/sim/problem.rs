@@ -113,6 +113,15 @@ impl ApiError {
         )
     }
 
+    pub fn backup_schedule_not_found() -> Self {
+        Self::new(
+            404,
+            "backup_schedule_not_found",
+            "Backup schedule not found",
+            "No backup schedule matching the given ID was found on this VPS.",
+        )
+    }
+
     pub fn job_not_found() -> Self {
         Self::new(
             404,

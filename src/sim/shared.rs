@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clock::now_ms;
 use super::config::{
-    GateCodeKey, JobInitialStatus, JobShape, JobTypes, SimConfig, SnapshotDeleteMode,
+    DaySpecifier, GateCodeKey, JobInitialStatus, JobShape, JobTypes, SimConfig, SnapshotDeleteMode,
     SnapshotScheduleDelete, SnapshotScheduleShape, SnapshotVisibility, VmIdForm,
 };
 use super::faults::FaultEngine;
@@ -39,6 +39,7 @@ pub(crate) struct Runtime {
     pub has_more: bool,
     pub snapshot_schedule_shape: SnapshotScheduleShape,
     pub snapshot_schedule_delete: SnapshotScheduleDelete,
+    pub day_specifier: DaySpecifier,
 }
 
 impl Runtime {
@@ -59,6 +60,7 @@ impl Runtime {
             // Run-time only (`PATCH /_sim/config`): the CLI builds `SimConfig` field by field.
             snapshot_schedule_shape: SnapshotScheduleShape::default(),
             snapshot_schedule_delete: SnapshotScheduleDelete::default(),
+            day_specifier: DaySpecifier::default(),
         }
     }
 }

@@ -26,6 +26,8 @@ impl State {
                 j["lastRestore"] = v.last_restore.clone().unwrap_or(Value::Null);
                 j["busyJob"] = json!(self.busy_job(&v.id));
                 j["snapshotSchedule"] = json!(v.snapshot_schedule);
+                j["backupSchedules"] = json!(v.backup_schedules);
+                j["backupSettings"] = json!(v.backup_settings);
                 j["powerRevert"] = json!(v
                     .power_revert
                     .as_ref()

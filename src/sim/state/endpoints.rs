@@ -157,8 +157,8 @@ impl State {
             "backups": backups.iter().map(|b| backup_json(b)).collect::<Vec<_>>(),
             "quotaInfo": {
                 "used": used,
-                "limit": v.plan.backup_limit,
-                "remaining": v.plan.backup_limit.map(|l| l.saturating_sub(used)),
+                "limit": v.backup_limit(),
+                "remaining": v.backup_limit().map(|l| l.saturating_sub(used)),
             },
             "actions": {
                 "canCreateBackup": create.json(view.gate_code),

@@ -156,7 +156,7 @@ impl State {
         if let Some(g) = base {
             return (g.clone(), g);
         }
-        let create = match v.plan.backup_limit {
+        let create = match v.backup_limit() {
             Some(limit) if v.backups.len() as u32 >= limit => Gate::closed(
                 "backup_quota_exceeded",
                 format!("The backup quota of {limit} is used up. Delete a backup to free quota."),

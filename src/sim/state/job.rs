@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::model::{backup_json, snapshot_json, storage_key, Backup, Snapshot, Vps};
+use super::model::{backup_json, new_backup, snapshot_json, Snapshot, Vps};
 use crate::sim::clock::iso;
 use crate::sim::config::JobTypes;
 use crate::sim::faults::JobFate;
@@ -301,21 +301,7 @@ pub(super) fn apply_effect(job: &Job, vps: Option<&mut Vps>, at: i64, ttl_ms: i6
             json!({"success": true, "type": ty, "snapshotName": name})
         }
         JobType::BackupCreate => {
-            let key = storage_key(v.vmid, at);
-            let storage = v
-                .resources
-                .get("storageGb")
-                .and_then(Value::as_f64)
-                .unwrap_or(80.0);
-            let b = Backup {
-                id: new_id("bkp_"),
-                display_id: format!("{} ({key})", iso(at)),
-                storage_key: key,
-                created_at: at,
-                size_gb: (storage * 1.55).round() / 10.0,
-                backup_type: "manual".into(),
-                note: job.note.clone(),
-            };
+            let b = new_backup(v, at, "manual", job.note.clone());
             let rendered = backup_json(&b);
             let backup_id = b.id.clone();
             v.backups.push(b);

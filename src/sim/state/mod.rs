@@ -10,6 +10,7 @@
 //! endpoints do), `steering` (what the admin API does) and `dump` (the admin state dump) add to
 //! it, and this file imports none of them.
 
+pub(crate) mod backup_schedules;
 mod dump;
 pub(crate) mod endpoints;
 pub(crate) mod gates;

@@ -9,8 +9,10 @@ use serde_json::{json, Value};
 
 use crate::sim::clock::{iso, parse_iso, storage_stamp};
 use crate::sim::fixture::{FixtureVps, Plan};
-use crate::sim::ids::is_public_id;
+use crate::sim::ids::{is_public_id, new_id};
 
+use super::backup_schedules::schedules_from_fixture;
+pub(crate) use super::backup_schedules::{BackupSchedule, BackupSettings};
 pub(crate) use super::snapshot_schedule::SnapshotSchedule;
 
 /// A VPS with everything the simulator tracks about it.
@@ -39,6 +41,12 @@ pub(crate) struct Vps {
     /// The snapshot schedule (a singleton per VPS), if one is set.
     #[serde(default)]
     pub snapshot_schedule: Option<SnapshotSchedule>,
+    /// Backup schedules (at most one enabled).
+    #[serde(default)]
+    pub backup_schedules: Vec<BackupSchedule>,
+    /// Backup settings (`PATCH …/backup-schedules`).
+    #[serde(default)]
+    pub backup_settings: BackupSettings,
 }
 
 /// A temporary power state's end (`PATCH /_sim/vps/{id}` with `revertAfterMs`).
@@ -110,6 +118,25 @@ pub(crate) fn vmid_for(id: &str) -> u32 {
 /// A backup's storage key, named as Proxmox's vzdump names its archives.
 pub(super) fn storage_key(vmid: u32, at: i64) -> String {
     format!("vzdump-qemu-{vmid}-{}.vma.zst", storage_stamp(at))
+}
+
+/// A new backup of `v` taken at `at` (`backupType` `kind`), sized from its disk.
+pub(super) fn new_backup(v: &Vps, at: i64, kind: &str, note: Option<String>) -> Backup {
+    let key = storage_key(v.vmid, at);
+    let storage = v
+        .resources
+        .get("storageGb")
+        .and_then(Value::as_f64)
+        .unwrap_or(80.0);
+    Backup {
+        id: new_id("bkp_"),
+        display_id: format!("{} ({key})", iso(at)),
+        storage_key: key,
+        created_at: at,
+        size_gb: (storage * 1.55).round() / 10.0,
+        backup_type: kind.into(),
+        note,
+    }
 }
 
 /// The snapshot name rule of the reference (`^[A-Za-z0-9_-]{1,40}$`).
@@ -194,6 +221,11 @@ pub(super) fn vps_from_fixture(fv: &FixtureVps, now: i64, ttl_ms: i64) -> Result
             .as_ref()
             .map(|s| SnapshotSchedule::from_fixture(s, now))
             .transpose()?,
+        backup_schedules: schedules_from_fixture(&fv.backup_schedules)?,
+        backup_settings: BackupSettings {
+            max_total_backups: fv.backup_settings.max_total_backups,
+            auto_delete_oldest: fv.backup_settings.auto_delete_oldest,
+        },
     })
 }
 
