@@ -176,3 +176,237 @@ fn a_snapshot_schedule_is_imported_and_checked_before_anything_is_sent() {
     );
     assert_eq!(sim.mutations(), 0);
 }
+
+fn backup_schedules(sim: &Sim, vps: &str) -> Value {
+    sim.api_get(&format!("/api/v2/vps/{vps}/backup-schedules"), KEY)
+}
+
+fn backup_schedule_config(sim: &Sim, vps: &str, body: &str) -> String {
+    format!(
+        "{}\nresource \"hostup_vps_backup_schedule\" \"b\" {{\n  vps_id = \"{vps}\"\n{body}}}\n",
+        provider_block(&sim.url, KEY)
+    )
+}
+
+const WEEKLY: &str =
+    "  frequency = \"weekly\"\n  day_of_week = 0\n  hour = 3\n  retention_count = 2\n";
+
+#[test]
+fn a_backup_schedule_is_created_read_back_in_hostups_words_updated_and_replaced() {
+    let sim = Sim::start(&["--job-duration", "0s"]);
+    let tf = Tf::new(&backup_schedule_config(&sim, VPS_APP, WEEKLY));
+    tf.ok(&["apply", "-auto-approve"]);
+    let list = backup_schedules(&sim, VPS_APP);
+    let s = &list["schedules"][0];
+    // HostUp lists the hour and day as text; the provider reads them back as numbers.
+    assert_eq!(
+        (s["time"].clone(), s["daySpecifier"].clone()),
+        (json!("03:00"), json!("sunday")),
+        "{list}"
+    );
+    let id = s["id"].as_str().unwrap().to_owned();
+    let inst = tf.instance("hostup_vps_backup_schedule", "b");
+    assert_eq!(inst["attributes"]["id"], id.as_str());
+    assert_eq!(
+        inst["attributes"]["name"], "Weekly backup",
+        "HostUp's default name"
+    );
+    let again = tf.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(again.code, Some(0), "{}", again.all());
+    // The day as a number string reads the same.
+    sim.admin_patch("/_sim/config", json!({"daySpecifier": "number"}));
+    let again = tf.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(again.code, Some(0), "{}", again.all());
+
+    // Update in place keeps the id.
+    tf.write_config(&backup_schedule_config(
+        &sim,
+        VPS_APP,
+        &WEEKLY.replace("retention_count = 2", "retention_count = 3"),
+    ));
+    let plan = tf.run(&["plan"]).all();
+    assert!(plan.contains("updated in-place"), "{plan}");
+    tf.ok(&["apply", "-auto-approve"]);
+    let s = backup_schedules(&sim, VPS_APP)["schedules"][0].clone();
+    assert_eq!(
+        (s["id"].as_str(), s["retentionCount"].clone()),
+        (Some(id.as_str()), json!(3)),
+        "{s}"
+    );
+
+    // Drift from the dashboard shows in the plan.
+    let body = json!({"frequency": "weekly", "hour": 5, "dayOfWeek": 0, "retentionCount": 3, "enabled": true});
+    sim.api_post(
+        &format!("/api/v2/vps/{VPS_APP}/backup-schedules"),
+        KEY,
+        body,
+    );
+    let drift = tf.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(drift.code, Some(2), "{}", drift.all());
+    assert!(
+        flat(&drift.all()).contains("hour = 5 -> 3"),
+        "{}",
+        drift.all()
+    );
+
+    // A frequency change replaces it: the old schedule is deleted, a new one made.
+    let daily = "  frequency = \"daily\"\n  hour = 1\n  retention_count = 3\n";
+    tf.write_config(&backup_schedule_config(&sim, VPS_APP, daily));
+    let plan = tf.run(&["plan"]).all();
+    assert!(plan.contains("must be replaced"), "{plan}");
+    tf.ok(&["apply", "-auto-approve"]);
+    let list = backup_schedules(&sim, VPS_APP);
+    let all = list["schedules"].as_array().unwrap();
+    assert_eq!(all.len(), 1, "{list}");
+    assert_ne!(all[0]["id"].as_str(), Some(id.as_str()));
+    assert_eq!(all[0]["frequency"], "daily");
+
+    tf.ok(&["destroy", "-auto-approve"]);
+    assert!(backup_schedules(&sim, VPS_APP)["schedules"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn a_backup_schedule_is_validated_offline_warned_about_and_imported() {
+    let sim = Sim::start(&["--job-duration", "0s"]);
+    let before = sim.requests().len();
+    for (body, says) in [
+        (
+            "  frequency = \"weekly\"\n  hour = 3\n  retention_count = 2\n",
+            "Missing day_of_week",
+        ),
+        (
+            "  frequency = \"daily\"\n  day_of_month = 1\n  hour = 3\n  retention_count = 2\n",
+            "day_of_month does not go with frequency",
+        ),
+        (
+            "  frequency = \"hourly\"\n  hour = 3\n  retention_count = 2\n",
+            "Invalid frequency",
+        ),
+        (
+            "  frequency = \"daily\"\n  hour = 24\n  retention_count = 0\n",
+            "Invalid retention_count",
+        ),
+    ] {
+        let bad = Tf::new(&backup_schedule_config(&sim, VPS_APP, body));
+        let out = flat(&bad.fails(&["validate"]).all());
+        assert!(out.contains(says), "{says}: {out}");
+    }
+    assert_eq!(sim.requests().len(), before, "validate reached HostUp");
+
+    // app-01 may keep 3 backups in all.
+    let many = Tf::new(&backup_schedule_config(
+        &sim,
+        VPS_APP,
+        &WEEKLY.replace("retention_count = 2", "retention_count = 5"),
+    ));
+    let plan = flat(&many.ok(&["plan"]).all());
+    assert!(plan.contains("keeps more backups than VPS"), "{plan}");
+    assert!(plan.contains("backup limit is 3"), "{plan}");
+
+    // db-01's nightly schedule: a second daily schedule says it updates that one.
+    let nightly =
+        "  frequency = \"daily\"\n  hour = 2\n  retention_count = 2\n  name = \"Nightly backup\"\n";
+    let over = Tf::new(&backup_schedule_config(
+        &sim,
+        hostup_provider::sim::fixture::VPS_FULL,
+        nightly,
+    ));
+    let plan = flat(&over.ok(&["plan"]).all());
+    assert!(
+        plan.contains("already has a daily backup schedule"),
+        "{plan}"
+    );
+    // Imported by VPS id alone (the active schedule) or with its id, it plans nothing.
+    let vps = hostup_provider::sim::fixture::VPS_FULL;
+    for id in [
+        vps.to_owned(),
+        format!("{vps}/bks_01hxa3b4c5d6e7f8g9h0j1k2n1"),
+    ] {
+        let tf = Tf::new(&backup_schedule_config(&sim, vps, nightly));
+        tf.ok(&["import", "hostup_vps_backup_schedule.b", &id]);
+        let plan = tf.run(&["plan", "-detailed-exitcode"]);
+        assert_eq!(plan.code, Some(0), "{id}: {}", plan.all());
+    }
+    let tf = Tf::new(&backup_schedule_config(&sim, VPS_APP, WEEKLY));
+    let out = flat(
+        &tf.fails(&["import", "hostup_vps_backup_schedule.b", VPS_APP])
+            .all(),
+    );
+    assert!(
+        out.contains("has no an active backup schedule")
+            || out.contains("has no active backup schedule")
+            || out.contains("It has no backup schedules"),
+        "{out}"
+    );
+    assert_eq!(sim.mutations(), 0);
+}
+
+fn settings(sim: &Sim, vps: &str) -> Value {
+    backup_schedules(sim, vps)["settings"].clone()
+}
+
+#[test]
+fn backup_settings_are_set_read_back_imported_and_kept_on_destroy() {
+    let sim = Sim::start(&["--job-duration", "0s"]);
+    let config = |body: &str| {
+        format!(
+            "{}\nresource \"hostup_vps_backup_settings\" \"s\" {{\n  vps_id = \"{VPS_APP}\"\n{body}}}\n",
+            provider_block(&sim.url, KEY)
+        )
+    };
+    let tf = Tf::new(&config(
+        "  max_total_backups = 2\n  auto_delete_oldest = true\n",
+    ));
+    tf.ok(&["apply", "-auto-approve"]);
+    let s = settings(&sim, VPS_APP);
+    assert_eq!(
+        (s["totalBackupLimit"].clone(), s["autoDeleteOldest"].clone()),
+        (json!(2), json!(true)),
+        "{s}"
+    );
+    let inst = tf.instance("hostup_vps_backup_settings", "s");
+    for (attr, field) in [
+        ("manual_backups_active", "manualBackupsActive"),
+        ("scheduled_backups_active", "scheduledBackupsActive"),
+        ("available_scheduled_slots", "availableScheduledSlots"),
+    ] {
+        assert_eq!(inst["attributes"][attr], s[field], "{attr}: {inst}");
+    }
+    let again = tf.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(again.code, Some(0), "{}", again.all());
+
+    // Only the arguments given are sent: dropping auto_delete_oldest leaves it as it is.
+    tf.write_config(&config("  max_total_backups = 3\n"));
+    tf.ok(&["apply", "-auto-approve"]);
+    let s = settings(&sim, VPS_APP);
+    assert_eq!(
+        (s["totalBackupLimit"].clone(), s["autoDeleteOldest"].clone()),
+        (json!(3), json!(true)),
+        "{s}"
+    );
+
+    let bad = Tf::new(&config(""));
+    let out = flat(&bad.fails(&["validate"]).all());
+    assert!(out.contains("No backup setting to set"), "{out}");
+
+    let destroy = flat(&tf.ok(&["destroy", "-auto-approve"]).all());
+    assert!(
+        destroy.contains("Destroying keeps the backup settings"),
+        "{destroy}"
+    );
+    assert_eq!(
+        settings(&sim, VPS_APP)["totalBackupLimit"],
+        3,
+        "destroy only forgets"
+    );
+
+    let imported = Tf::new(&config(
+        "  max_total_backups = 3\n  auto_delete_oldest = true\n",
+    ));
+    imported.ok(&["import", "hostup_vps_backup_settings.s", VPS_APP]);
+    let plan = imported.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(plan.code, Some(0), "{}", plan.all());
+}

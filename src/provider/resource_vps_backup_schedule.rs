@@ -733,7 +733,7 @@ impl Resource<HostupData> for VpsBackupSchedule {
             None => list.schedules.iter().find(|s| s.enabled == Some(true)),
         };
         let Some(s) = found else {
-            let what = wanted.map_or("an active backup schedule".to_owned(), |id| {
+            let what = wanted.map_or("active backup schedule".to_owned(), |id| {
                 format!("backup schedule {id}")
             });
             let listed = if ids.is_empty() {

@@ -48,10 +48,7 @@ pub fn destroy_blocked(c: &mut Cell, w: Workflow) -> Step {
         Workflow::DestroyBlocked => {
             let out = c.cmd("destroy", &["destroy", "-auto-approve"], &[], 1, &[])?;
             let text = flat(&out.all());
-            for needle in [
-                "terraform destroy -refresh=false",
-                "plan_checks = \"warn\"",
-            ] {
+            for needle in ["terraform destroy -refresh=false", "plan_checks = \"warn\""] {
                 c.expect(
                     text.contains(needle),
                     format!("destroy: error does not name `{needle}`"),
