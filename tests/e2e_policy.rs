@@ -410,3 +410,60 @@ fn backup_settings_are_set_read_back_imported_and_kept_on_destroy() {
     let plan = imported.run(&["plan", "-detailed-exitcode"]);
     assert_eq!(plan.code, Some(0), "{}", plan.all());
 }
+
+/// A workspace holding examples/`name`, pointed at `sim` through the environment (as the
+/// example's provider block expects).
+fn example(sim: &Sim, name: &str) -> Tf {
+    let mut tf = Tf::new("");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name);
+    for entry in std::fs::read_dir(&dir).expect("example dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "tf") {
+            std::fs::copy(&path, tf.work().join(path.file_name().unwrap())).expect("copy");
+        }
+    }
+    tf.env("HOSTUP_API_KEY", KEY)
+        .env("HOSTUP_ENDPOINT", &sim.url);
+    tf
+}
+
+#[test]
+fn the_policy_example_applies_and_is_stable() {
+    let sim = Sim::start(&["--job-duration", "0s"]);
+    let tf = example(&sim, "policy");
+    let var = format!("vps_id={VPS_PAYG}");
+    let apply = flat(&tf.ok(&["apply", "-auto-approve", "-var", &var]).all());
+    assert!(apply.contains("3 added"), "{apply}");
+    // cloud-01 had a 12 h snapshot schedule from the dashboard: the plan said it is replaced.
+    assert!(apply.contains("already has a snapshot schedule"), "{apply}");
+    let list = backup_schedules(&sim, VPS_PAYG);
+    let s = &list["schedules"][0];
+    assert_eq!(
+        (
+            s["frequency"].clone(),
+            s["time"].clone(),
+            s["retentionCount"].clone()
+        ),
+        (json!("daily"), json!("02:00"), json!(7)),
+        "{list}"
+    );
+    assert_eq!(
+        (
+            list["settings"]["totalBackupLimit"].clone(),
+            list["settings"]["autoDeleteOldest"].clone()
+        ),
+        (json!(10), json!(true)),
+        "{list}"
+    );
+    assert_eq!(snapshot_schedule(&sim, VPS_PAYG)["intervalHours"], 6);
+    let again = tf.run(&["plan", "-detailed-exitcode", "-var", &var]);
+    assert_eq!(again.code, Some(0), "{}", again.all());
+    tf.ok(&["destroy", "-auto-approve", "-var", &var]);
+    assert!(backup_schedules(&sim, VPS_PAYG)["schedules"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert!(snapshot_schedule(&sim, VPS_PAYG).is_null());
+}
