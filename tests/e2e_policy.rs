@@ -7,12 +7,7 @@ mod support;
 
 use hostup_provider::sim::fixture::{VPS_APP, VPS_NO_SNAPSHOTS, VPS_PAYG};
 use serde_json::{json, Value};
-use support::{provider_block, Sim, Tf, KEY};
-
-/// Terraform wraps details to its width: compare with the breaks undone.
-fn flat(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+use support::{flat, provider_block, validate_refuses, Sim, Tf, KEY};
 
 fn snapshot_schedule(sim: &Sim, vps: &str) -> Value {
     sim.api_get(&format!("/api/v2/vps/{vps}/snapshot-schedules"), KEY)["schedule"].clone()
@@ -143,16 +138,19 @@ fn a_snapshot_schedule_is_imported_and_checked_before_anything_is_sent() {
     );
     assert!(plan.contains("every 12 hours"), "{plan}");
 
-    let before = sim.requests().len();
-    for (extra, says) in [
-        ("  interval_hours = 3\n", "Invalid interval_hours"),
-        ("  interval_hours = 6.5\n", "not a whole number of hours"),
-    ] {
-        let bad = Tf::new(&schedule_config(&sim, VPS_APP, extra));
-        let out = flat(&bad.fails(&["validate"]).all());
-        assert!(out.contains(says), "{out}");
-    }
-    assert_eq!(sim.requests().len(), before, "validate reached HostUp");
+    validate_refuses(
+        &sim,
+        &[
+            (
+                schedule_config(&sim, VPS_APP, "  interval_hours = 3\n"),
+                "Invalid interval_hours",
+            ),
+            (
+                schedule_config(&sim, VPS_APP, "  interval_hours = 6.5\n"),
+                "not a whole number of hours",
+            ),
+        ],
+    );
     // web-01 has no snapshot slots: the plan fails, nothing is sent.
     let none = Tf::new(&schedule_config(
         &sim,
@@ -271,30 +269,15 @@ fn a_backup_schedule_is_created_read_back_in_hostups_words_updated_and_replaced(
 #[test]
 fn a_backup_schedule_is_validated_offline_warned_about_and_imported() {
     let sim = Sim::start(&["--job-duration", "0s"]);
-    let before = sim.requests().len();
-    for (body, says) in [
-        (
-            "  frequency = \"weekly\"\n  hour = 3\n  retention_count = 2\n",
-            "Missing day_of_week",
-        ),
-        (
-            "  frequency = \"daily\"\n  day_of_month = 1\n  hour = 3\n  retention_count = 2\n",
-            "day_of_month does not go with frequency",
-        ),
-        (
-            "  frequency = \"hourly\"\n  hour = 3\n  retention_count = 2\n",
-            "Invalid frequency",
-        ),
-        (
-            "  frequency = \"daily\"\n  hour = 24\n  retention_count = 0\n",
-            "Invalid retention_count",
-        ),
-    ] {
-        let bad = Tf::new(&backup_schedule_config(&sim, VPS_APP, body));
-        let out = flat(&bad.fails(&["validate"]).all());
-        assert!(out.contains(says), "{says}: {out}");
-    }
-    assert_eq!(sim.requests().len(), before, "validate reached HostUp");
+    validate_refuses(
+        &sim,
+        &[
+            (backup_schedule_config(&sim, VPS_APP, "  frequency = \"weekly\"\n  hour = 3\n  retention_count = 2\n"), "Missing day_of_week"),
+            (backup_schedule_config(&sim, VPS_APP, "  frequency = \"daily\"\n  day_of_month = 1\n  hour = 3\n  retention_count = 2\n"), "day_of_month does not go with frequency"),
+            (backup_schedule_config(&sim, VPS_APP, "  frequency = \"hourly\"\n  hour = 3\n  retention_count = 2\n"), "Invalid frequency"),
+            (backup_schedule_config(&sim, VPS_APP, "  frequency = \"daily\"\n  hour = 24\n  retention_count = 0\n"), "Invalid retention_count"),
+        ],
+    );
 
     // app-01 may keep 3 backups in all.
     let many = Tf::new(&backup_schedule_config(
