@@ -419,6 +419,19 @@ fn the_policy_example_applies_and_is_stable() {
     let var = format!("vps_id={VPS_PAYG}");
     let apply = flat(&tf.ok(&["apply", "-auto-approve", "-var", &var]).all());
     assert!(apply.contains("3 added"), "{apply}");
+    // What the apply cost against HostUp: each schedule is read by the plan and by the apply
+    // walk's plan (the check just before it is sent), then written once; the settings are only
+    // written. Seven requests for three resources, all the VPS needs.
+    for (route, n) in [
+        ("GET /api/v2/vps/{id}/snapshot-schedules", 2),
+        ("POST /api/v2/vps/{id}/snapshot-schedules", 1),
+        ("GET /api/v2/vps/{id}/backup-schedules", 2),
+        ("POST /api/v2/vps/{id}/backup-schedules", 1),
+        ("PATCH /api/v2/vps/{id}/backup-schedules", 1),
+    ] {
+        assert_eq!(sim.count(route), n, "{route}");
+    }
+    assert_eq!(sim.requests().len(), 7, "{:?}", sim.requests());
     // cloud-01 had a 12 h snapshot schedule from the dashboard: the plan said it is replaced.
     assert!(apply.contains("already has a snapshot schedule"), "{apply}");
     let list = backup_schedules(&sim, VPS_PAYG);
