@@ -454,8 +454,16 @@ fn the_policy_example_applies_and_is_stable() {
         "{list}"
     );
     assert_eq!(snapshot_schedule(&sim, VPS_PAYG)["intervalHours"], 6);
+    let before = sim.requests().len();
     let again = tf.run(&["plan", "-detailed-exitcode", "-var", &var]);
     assert_eq!(again.code, Some(0), "{}", again.all());
+    // The refresh reads each resource once; planning no change reads nothing more.
+    assert_eq!(
+        sim.requests().len() - before,
+        3,
+        "{:?}",
+        &sim.requests()[before..]
+    );
     tf.ok(&["destroy", "-auto-approve", "-var", &var]);
     assert!(backup_schedules(&sim, VPS_PAYG)["schedules"]
         .as_array()
