@@ -5,8 +5,8 @@ use std::time::Duration;
 use hostup_provider::sim::fixture::{SNAPSHOT_APP, VPS_APP};
 use serde_json::Value;
 
-use crate::faults::{Fault, Target};
-use crate::support::{Tf, TfOutput};
+use crate::faults::{Fault, Kind, Target, BACKUP_HOUR, BACKUP_KEEP, BACKUP_LIMIT, SCHEDULE_HOURS};
+use crate::support::{Sim, Tf, TfOutput, KEY};
 use crate::terraform_output::{flat, redact_job_ids};
 use crate::{FAIL_MESSAGE, REQUEST_TIMEOUT, SIGINT_LIMIT, SLOW_MS, STUCK_TIMEOUT};
 
@@ -59,10 +59,7 @@ pub(crate) fn check_gave_up_on_slow_answer(
     requests: &[Value],
     violations: &mut Vec<String>,
 ) {
-    let route = match target {
-        Target::Snapshots => "/api/v2/vps/{id}/snapshots",
-        _ => "/api/jobs/{jobId}",
-    };
+    let route = target.read_route_template().unwrap_or_default();
     let on_route: Vec<&Value> = requests
         .iter()
         .filter(|r| r["method"] == "GET" && r["route"] == route)
@@ -92,14 +89,17 @@ pub(crate) struct Outcome<'a> {
     pub(crate) after_sigint: Option<Duration>,
     /// POSTs that arrived at the sim, counted by the probe rule (PostSlow only).
     pub(crate) post_arrivals: Option<u64>,
+    /// The simulator, to read what HostUp holds afterwards.
+    pub(crate) sim: &'a Sim,
 }
 
 impl Outcome<'_> {
     /// Checks the contract of the cell's target; returns the table's state and POSTs columns.
     pub(crate) fn check(&self, violations: &mut Vec<String>) -> (String, String) {
-        match self.target {
-            Target::Snapshots => self.check_data_source(violations),
-            _ => self.check_resource(violations),
+        match self.target.kind() {
+            Kind::Data => self.check_data_source(violations),
+            Kind::Job => self.check_resource(violations),
+            Kind::Write => self.check_write(violations),
         }
     }
 
@@ -166,6 +166,7 @@ impl Outcome<'_> {
             out,
             after_sigint,
             post_arrivals,
+            ..
         } = *self;
         let text = flat(&out.all());
         let post_route = target.post_route().unwrap_or_default();
@@ -382,5 +383,280 @@ impl Outcome<'_> {
             );
         }
         (state_text, posts_text)
+    }
+}
+
+impl Outcome<'_> {
+    /// What HostUp holds of the target afterwards, as the table shows it, and whether that is
+    /// what the configuration asks for (`done`: the apply or destroy took effect) or what
+    /// was there before (`!done`).
+    fn hostup_holds(&self, done: bool) -> (String, bool) {
+        let target = self.target;
+        let vps = target.vps();
+        match target {
+            Target::SnapshotSchedule | Target::SnapshotScheduleDestroy => {
+                let path = format!("/api/v2/vps/{vps}/snapshot-schedules");
+                let s = self.sim.api_get(&path, KEY)["schedule"].clone();
+                let text = if s.is_null() {
+                    "no schedule".to_string()
+                } else {
+                    format!("every {} h", s["intervalHours"])
+                };
+                let right = match (target, done) {
+                    (Target::SnapshotSchedule, true) => {
+                        s["intervalHours"] == SCHEDULE_HOURS && s["enabled"] == true
+                    }
+                    (Target::SnapshotSchedule, false) => s.is_null(),
+                    (_, true) => s.is_null(),
+                    (_, false) => s["intervalHours"] == 12,
+                };
+                (text, right)
+            }
+            Target::BackupSchedule | Target::BackupScheduleDestroy | Target::BackupSettings => {
+                let path = format!("/api/v2/vps/{vps}/backup-schedules");
+                let list = self.sim.api_get(&path, KEY);
+                let schedules = list["schedules"].as_array().cloned().unwrap_or_default();
+                let settings = &list["settings"];
+                if target == Target::BackupSettings {
+                    let text = format!(
+                        "limit {}, autoDeleteOldest {}",
+                        settings["totalBackupLimit"], settings["autoDeleteOldest"]
+                    );
+                    let set = settings["totalBackupLimit"] == BACKUP_LIMIT
+                        && settings["autoDeleteOldest"] == true;
+                    let before =
+                        settings["totalBackupLimit"] == 3 && settings["autoDeleteOldest"] == false;
+                    return (text, if done { set } else { before });
+                }
+                let text = if schedules.is_empty() {
+                    "no schedule".to_string()
+                } else {
+                    schedules
+                        .iter()
+                        .map(|s| {
+                            format!(
+                                "{} at {} keeping {}",
+                                s["frequency"].as_str().unwrap_or("?"),
+                                s["time"].as_str().unwrap_or("?"),
+                                s["retentionCount"]
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let one = |time: &str, keep: u64| {
+                    schedules.len() == 1
+                        && schedules[0]["frequency"] == "daily"
+                        && schedules[0]["time"] == time
+                        && schedules[0]["retentionCount"] == keep
+                };
+                let right = match (target, done) {
+                    (Target::BackupSchedule, true) => {
+                        one(&format!("{BACKUP_HOUR:02}:00"), BACKUP_KEEP)
+                    }
+                    (Target::BackupSchedule, false) => schedules.is_empty(),
+                    (_, true) => schedules.is_empty(),
+                    (_, false) => one("02:00", 2),
+                };
+                (text, right)
+            }
+            _ => (String::new(), true),
+        }
+    }
+
+    /// Contract of the synchronous writes (docs/ARCHITECTURE.md, "Contracts"): reads are
+    /// retried; a POST is sent once unless HostUp certainly did not act (a 429); a DELETE or
+    /// PATCH is repeated only while no answer began; a lost answer is a clear error and
+    /// nothing is lost (a second run converges).
+    fn check_write(&self, violations: &mut Vec<String>) -> (String, String) {
+        let Outcome {
+            fault,
+            target,
+            tf,
+            requests,
+            out,
+            after_sigint,
+            post_arrivals,
+            ..
+        } = *self;
+        // The faults are done with (run.rs read what fired): HostUp is read as it is.
+        self.sim.admin_delete("/_sim/faults");
+        let text = flat(&out.all());
+        let (method, route) = target.write().unwrap_or_default();
+        let idempotent = target.write_is_idempotent();
+        let destroy = target.command()[0] == "destroy";
+        let writes: Vec<&Value> = requests
+            .iter()
+            .filter(|r| r["method"] == method && r["route"] == route)
+            .collect();
+        let answered = writes.iter().filter(|r| r["fault"].is_null()).count();
+        let faulted: Vec<String> = writes
+            .iter()
+            .filter_map(|r| r["fault"].as_str().map(str::to_owned))
+            .collect();
+        let others = requests
+            .iter()
+            .filter(|r| r["method"] != "GET" && !(r["method"] == method && r["route"] == route))
+            .count();
+        if others != 0 {
+            violations.push(format!("{others} unexpected mutating request(s)"));
+        }
+        let sent = post_arrivals.unwrap_or(writes.len() as u64);
+        // How often the write may reach HostUp.
+        let lost_answer = fault.is_post_fault();
+        let answer_began = fault == Fault::Post502After;
+        if lost_answer && (!idempotent || answer_began) && sent != 1 {
+            violations.push(format!(
+                "the {method} whose answer was lost was sent {sent} times (must be exactly once: \
+                 {})",
+                if idempotent {
+                    "HostUp's answer had begun"
+                } else {
+                    "HostUp may have acted"
+                }
+            ));
+        }
+        if !lost_answer && faulted.iter().any(|f| f != "rateLimit") {
+            violations.push(format!(
+                "a {method} was answered by a non-429 fault ({faulted:?})"
+            ));
+        }
+        if !lost_answer && answered > 1 {
+            violations.push(format!("the {method} reached HostUp {answered} times"));
+        }
+
+        // What the run should have left: done (the write took effect and Terraform knows),
+        // failed cleanly with nothing changed, or failed with HostUp's change unknown.
+        let must = |ok: bool, what: &str, violations: &mut Vec<String>| {
+            if !ok {
+                violations.push(what.to_string());
+            }
+        };
+        let has = |s: &str| text.contains(s);
+        let ty = target.resource_type().unwrap_or_default();
+        let inst = tf.instance(ty, "t");
+        let present = !inst.is_null();
+        let tainted = inst["status"] == "tainted";
+        let retried = lost_answer && idempotent && !answer_began;
+        let (holds, right_if_done) = self.hostup_holds(true);
+        let (_, right_if_not) = self.hostup_holds(false);
+        if fault.is_transient_read() || retried {
+            must(
+                out.code == Some(0),
+                "the run failed on a transient fault",
+                violations,
+            );
+            must(
+                right_if_done,
+                "HostUp does not hold what the configuration says",
+                violations,
+            );
+            if destroy {
+                must(
+                    !present,
+                    "the resource is still in state after the destroy",
+                    violations,
+                );
+            } else {
+                must(
+                    present && !tainted,
+                    "the resource is not cleanly in state",
+                    violations,
+                );
+            }
+        } else if fault.is_persistent() || fault == Fault::SigintInRequest {
+            if fault == Fault::SigintInRequest {
+                check_interrupted(out, after_sigint, violations);
+            } else {
+                check_fails_naming_the_body(fault, out, violations);
+            }
+            must(
+                writes.is_empty(),
+                "a write was sent although the read failed",
+                violations,
+            );
+            must(
+                right_if_not,
+                "HostUp's setting changed although nothing was sent",
+                violations,
+            );
+            must(
+                present == destroy,
+                if destroy {
+                    "the resource left the state although it was not destroyed"
+                } else {
+                    "a resource is in state although nothing was set"
+                },
+                violations,
+            );
+        } else if lost_answer {
+            must(
+                out.code.is_some_and(|c| c != 0),
+                "the run did not fail",
+                violations,
+            );
+            must(
+                has(target.vps()),
+                "the error does not name the VPS",
+                violations,
+            );
+            if !idempotent {
+                must(
+                    has("may have carried it out"),
+                    "the error does not say HostUp may have made the change",
+                    violations,
+                );
+            }
+            if destroy {
+                must(
+                    present,
+                    "the resource left the state although its destroy failed",
+                    violations,
+                );
+            }
+        }
+        // Nothing lost: with the faults gone, a second run converges (the lost POST or DELETE
+        // is sent again, and finds or makes what the configuration says).
+        let mut converged = String::new();
+        if out.code != Some(0) && fault != Fault::SigintInRequest {
+            let mut args: Vec<&str> = target.command().to_vec();
+            args.push("-no-color");
+            let again = tf.run(&args);
+            let (now, right) = self.hostup_holds(true);
+            must(
+                again.code == Some(0) && right,
+                &format!(
+                    "a second `terraform {}` did not converge (exit {:?}, HostUp holds {now})",
+                    args[0], again.code
+                ),
+                violations,
+            );
+            converged = format!("; a second `terraform {}` converges: {now}", args[0]);
+        }
+        let state = if !present {
+            "absent".to_string()
+        } else if tainted {
+            "**tainted**".to_string()
+        } else {
+            // A new backup schedule's id changes on every run; the fixture's is shown.
+            let id = inst["attributes"]["id"].as_str().unwrap_or("");
+            let id = match id.strip_prefix("bks_") {
+                Some(_) if !destroy => "bks_…",
+                _ => id,
+            };
+            format!("present; id `{id}`")
+        };
+        let mut w = format!("{answered} {method}");
+        if !faulted.is_empty() {
+            w.push_str(&format!(
+                " (+{} answered by `{}`)",
+                faulted.len(),
+                faulted.join("`, `")
+            ));
+        }
+        if let Some(n) = post_arrivals {
+            w = format!("{n} {method} arrived, {answered} answered");
+        }
+        (state, format!("{w} → HostUp: {holds}{converged}"))
     }
 }

@@ -1,6 +1,8 @@
 //! The two axes of the matrix: the faults hostup-sim injects and the targets they hit.
 
-use hostup_provider::sim::fixture::{SNAPSHOT_APP, VPS_APP};
+use hostup_provider::sim::fixture::{
+    BACKUP_SCHEDULE_DB, SNAPSHOT_APP, VPS_APP, VPS_FULL, VPS_PAYG,
+};
 
 use crate::support::{provider_block, KEY};
 
@@ -60,18 +62,32 @@ impl Fault {
             Fault::Sigint => "SIGINT mid-wait",
             Fault::PersistentHtml502 => "HTML 502 body on every GET (persistent)",
             Fault::PersistentTruncated => "truncated JSON on every GET (persistent)",
-            Fault::PostResetAfter => "connection reset after HostUp handled the POST",
-            Fault::Post502After => "502 after HostUp handled the POST",
-            Fault::PostSlow => "POST answer slower than the request timeout",
+            Fault::PostResetAfter => "connection reset after HostUp handled the write",
+            Fault::Post502After => "502 after HostUp handled the write",
+            Fault::PostSlow => "write answer slower than the request timeout",
             Fault::SigintInRequest => "SIGINT while a GET hangs in flight",
         }
     }
 
-    /// Faults that hit the job-creating POST: the answer is lost, the job may exist.
+    /// Faults that hit the write (the job-creating POST, or the target's synchronous write):
+    /// its answer is lost, HostUp may have acted.
     pub(crate) fn is_post_fault(self) -> bool {
         matches!(
             self,
             Fault::PostResetAfter | Fault::Post502After | Fault::PostSlow
+        )
+    }
+
+    /// Read faults that go away: retried, and the run succeeds.
+    pub(crate) fn is_transient_read(self) -> bool {
+        matches!(
+            self,
+            Fault::Get5xx
+                | Fault::Html502
+                | Fault::Truncated
+                | Fault::Reset
+                | Fault::RateLimit
+                | Fault::Slow
         )
     }
 
@@ -104,22 +120,68 @@ impl Fault {
     }
 }
 
+/// What a target does to HostUp, which decides its contract.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Kind {
+    /// A resource whose create queues a job and waits for it.
+    Job,
+    /// A resource whose create or destroy is one synchronous write (HostUp acts, then answers).
+    Write,
+    /// A data source: reads only.
+    Data,
+}
+
 /// The targets of the matrix, in table order.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Target {
     Backup,
     Restore,
     Snapshots,
+    SnapshotSchedule,
+    SnapshotScheduleDestroy,
+    BackupSchedule,
+    BackupScheduleDestroy,
+    BackupSettings,
 }
 
+/// The snapshot schedule the create cells set on app-01 (which has none).
+pub(crate) const SCHEDULE_HOURS: u64 = 6;
+/// The backup schedule the create cells set on app-01: daily at 03:00, keeping 2.
+pub(crate) const BACKUP_HOUR: u64 = 3;
+pub(crate) const BACKUP_KEEP: u64 = 2;
+/// The total backup limit the settings cells set on app-01 (its plan allows 3).
+pub(crate) const BACKUP_LIMIT: u64 = 2;
+
 impl Target {
-    pub(crate) const ALL: [Target; 3] = [Target::Backup, Target::Restore, Target::Snapshots];
+    pub(crate) const ALL: [Target; 8] = [
+        Target::Backup,
+        Target::Restore,
+        Target::Snapshots,
+        Target::SnapshotSchedule,
+        Target::SnapshotScheduleDestroy,
+        Target::BackupSchedule,
+        Target::BackupScheduleDestroy,
+        Target::BackupSettings,
+    ];
 
     pub(crate) fn label(self) -> &'static str {
         match self {
             Target::Backup => "hostup_vps_backup",
             Target::Restore => "hostup_vps_snapshot_restore",
             Target::Snapshots => "data.hostup_vps_snapshots",
+            Target::SnapshotSchedule => "hostup_vps_snapshot_schedule",
+            Target::SnapshotScheduleDestroy => "hostup_vps_snapshot_schedule (destroy)",
+            Target::BackupSchedule => "hostup_vps_backup_schedule",
+            Target::BackupScheduleDestroy => "hostup_vps_backup_schedule (destroy)",
+            Target::BackupSettings => "hostup_vps_backup_settings",
+        }
+    }
+
+    pub(crate) fn kind(self) -> Kind {
+        match self {
+            Target::Backup | Target::Restore => Kind::Job,
+            Target::Snapshots => Kind::Data,
+            _ => Kind::Write,
         }
     }
 
@@ -129,6 +191,13 @@ impl Target {
             Target::Backup => Some("hostup_vps_backup"),
             Target::Restore => Some("hostup_vps_snapshot_restore"),
             Target::Snapshots => None,
+            Target::SnapshotSchedule | Target::SnapshotScheduleDestroy => {
+                Some("hostup_vps_snapshot_schedule")
+            }
+            Target::BackupSchedule | Target::BackupScheduleDestroy => {
+                Some("hostup_vps_backup_schedule")
+            }
+            Target::BackupSettings => Some("hostup_vps_backup_settings"),
         }
     }
 
@@ -137,7 +206,7 @@ impl Target {
         match self {
             Target::Backup => Some("/api/v2/vps/{id}/backups"),
             Target::Restore => Some("/api/v2/vps/{id}/snapshots/{snapshotId}/actions/restore"),
-            Target::Snapshots => None,
+            _ => None,
         }
     }
 
@@ -145,16 +214,91 @@ impl Target {
         match self {
             Target::Backup => Some("backup_create"),
             Target::Restore => Some("snapshot_restore"),
-            Target::Snapshots => None,
+            _ => None,
         }
     }
 
-    /// Where read faults are injected: mid-wait on the job poll for the resources, on the
-    /// snapshot list for the data source.
-    pub(crate) fn read_route(self) -> &'static str {
+    /// The synchronous write of a [`Kind::Write`] target: method and route template.
+    pub(crate) fn write(self) -> Option<(&'static str, &'static str)> {
         match self {
-            Target::Backup | Target::Restore => "/api/jobs/*",
-            Target::Snapshots => "/api/v2/vps/{id}/snapshots",
+            Target::SnapshotSchedule => Some(("POST", "/api/v2/vps/{id}/snapshot-schedules")),
+            Target::SnapshotScheduleDestroy => {
+                Some(("DELETE", "/api/v2/vps/{id}/snapshot-schedules"))
+            }
+            Target::BackupSchedule => Some(("POST", "/api/v2/vps/{id}/backup-schedules")),
+            Target::BackupScheduleDestroy => {
+                Some(("DELETE", "/api/v2/vps/{id}/backup-schedules/{scheduleId}"))
+            }
+            Target::BackupSettings => Some(("PATCH", "/api/v2/vps/{id}/backup-schedules")),
+            _ => None,
+        }
+    }
+
+    /// Whether the write may be repeated while no answer began (DELETE, PATCH) rather than
+    /// being sent once unless HostUp certainly did not act (POST).
+    pub(crate) fn write_is_idempotent(self) -> bool {
+        matches!(self.write(), Some(("DELETE" | "PATCH", _)))
+    }
+
+    /// Where read faults are injected: mid-wait on the job poll for the job resources, on
+    /// the list or setting the target reads otherwise (None: the target reads nothing).
+    pub(crate) fn read_route(self) -> Option<&'static str> {
+        match self {
+            Target::Backup | Target::Restore => Some("/api/jobs/*"),
+            Target::Snapshots => Some("/api/v2/vps/{id}/snapshots"),
+            Target::SnapshotSchedule | Target::SnapshotScheduleDestroy => {
+                Some("/api/v2/vps/{id}/snapshot-schedules")
+            }
+            Target::BackupSchedule | Target::BackupScheduleDestroy => {
+                Some("/api/v2/vps/{id}/backup-schedules")
+            }
+            // Creating the settings sends the PATCH and reads nothing.
+            Target::BackupSettings => None,
+        }
+    }
+
+    /// The route template of [`Target::read_route`] as the request log names it.
+    pub(crate) fn read_route_template(self) -> Option<&'static str> {
+        self.read_route().map(|r| {
+            if r == "/api/jobs/*" {
+                "/api/jobs/{jobId}"
+            } else {
+                r
+            }
+        })
+    }
+
+    /// For the destroy targets: the address and id `terraform import` takes before the
+    /// faults are set (the fixture's schedules: cloud-01's snapshot schedule, db-01's
+    /// nightly backup schedule).
+    pub(crate) fn setup_import(self) -> Option<(&'static str, String)> {
+        match self {
+            Target::SnapshotScheduleDestroy => {
+                Some(("hostup_vps_snapshot_schedule.t", VPS_PAYG.to_string()))
+            }
+            Target::BackupScheduleDestroy => Some((
+                "hostup_vps_backup_schedule.t",
+                format!("{VPS_FULL}/{BACKUP_SCHEDULE_DB}"),
+            )),
+            _ => None,
+        }
+    }
+
+    /// The terraform command of the cell.
+    pub(crate) fn command(self) -> &'static [&'static str] {
+        if self.setup_import().is_some() {
+            &["destroy", "-auto-approve"]
+        } else {
+            &["apply", "-auto-approve"]
+        }
+    }
+
+    /// The VPS the target acts on.
+    pub(crate) fn vps(self) -> &'static str {
+        match self {
+            Target::SnapshotScheduleDestroy => VPS_PAYG,
+            Target::BackupScheduleDestroy => VPS_FULL,
+            _ => VPS_APP,
         }
     }
 
@@ -171,6 +315,22 @@ impl Target {
             ),
             Target::Snapshots => format!(
                 "data \"hostup_vps_snapshots\" \"t\" {{\n  vps_id = \"{VPS_APP}\"\n}}\n\noutput \"total\" {{\n  value = data.hostup_vps_snapshots.t.total_snapshots\n}}\n\noutput \"names\" {{\n  value = [for s in data.hostup_vps_snapshots.t.snapshots : s.name]\n}}\n"
+            ),
+            Target::SnapshotSchedule => format!(
+                "resource \"hostup_vps_snapshot_schedule\" \"t\" {{\n  vps_id         = \"{VPS_APP}\"\n  interval_hours = {SCHEDULE_HOURS}\n}}\n"
+            ),
+            // The fixture's schedule as it is: the destroy's plan has nothing else to change.
+            Target::SnapshotScheduleDestroy => format!(
+                "resource \"hostup_vps_snapshot_schedule\" \"t\" {{\n  vps_id         = \"{VPS_PAYG}\"\n  interval_hours = 12\n}}\n"
+            ),
+            Target::BackupSchedule => format!(
+                "resource \"hostup_vps_backup_schedule\" \"t\" {{\n  vps_id          = \"{VPS_APP}\"\n  frequency       = \"daily\"\n  hour            = {BACKUP_HOUR}\n  retention_count = {BACKUP_KEEP}\n}}\n"
+            ),
+            Target::BackupScheduleDestroy => format!(
+                "resource \"hostup_vps_backup_schedule\" \"t\" {{\n  vps_id          = \"{VPS_FULL}\"\n  frequency       = \"daily\"\n  hour            = 2\n  retention_count = 2\n}}\n"
+            ),
+            Target::BackupSettings => format!(
+                "resource \"hostup_vps_backup_settings\" \"t\" {{\n  vps_id             = \"{VPS_APP}\"\n  max_total_backups  = {BACKUP_LIMIT}\n  auto_delete_oldest = true\n}}\n"
             ),
         };
         format!("{}\n{body}", provider_block(url, KEY))

@@ -3,8 +3,10 @@
 use std::os::unix::process::CommandExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::Stdio;
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use hostup_provider::sim::FaultRule;
 use serde_json::Value;
 
 use crate::contracts::{check_gave_up_on_slow_answer, Outcome};
@@ -32,6 +34,23 @@ pub(crate) fn cell(fault: Fault, target: Target) -> Row {
     }
 }
 
+/// Sets the faults of `args` (`--fault RULE` pairs, the CLI's compact form) at run time,
+/// parsed by the simulator's own parser.
+fn set_faults(sim: &Sim, args: &[String]) {
+    let rules: Vec<Value> = args
+        .chunks(2)
+        .map(|pair| {
+            assert_eq!(
+                pair[0], "--fault",
+                "only --fault rules can be set at run time"
+            );
+            let rule = FaultRule::from_str(&pair[1]).unwrap_or_else(|e| panic!("{}: {e}", pair[1]));
+            serde_json::to_value(rule).expect("a rule as JSON")
+        })
+        .collect();
+    sim.admin_post("/_sim/faults", serde_json::json!({ "rules": rules }));
+}
+
 /// Sends `sig` to a pid, or to a process group when `target` is negative.
 pub(crate) fn send_signal(target: i64, sig: libc::c_int) -> bool {
     let Ok(target) = libc::pid_t::try_from(target) else {
@@ -55,10 +74,20 @@ pub(crate) fn run_cell(fault: Fault, target: Target) -> Row {
         JOB_DURATION
     };
     let mut args: Vec<String> = vec!["--job-duration".into(), duration.into()];
-    args.extend(spec.args.iter().cloned());
+    let setup = target.setup_import();
+    if setup.is_none() {
+        args.extend(spec.args.iter().cloned());
+    }
     let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let sim = Sim::start(&arg_refs);
     let mut tf = Tf::new(&target.config(&sim.url, spec.create_timeout));
+    if let Some((address, id)) = &setup {
+        // The destroy cells: the resource is imported first, then the faults are set and the
+        // log cleared, so that they hit the destroy alone.
+        tf.ok(&["import", address, id]);
+        set_faults(&sim, &spec.args);
+        sim.admin_delete("/_sim/requests");
+    }
     for (k, v) in &spec.env {
         tf.env(k, v);
     }
@@ -203,6 +232,7 @@ pub(crate) fn run_cell(fault: Fault, target: Target) -> Row {
         out: &out,
         after_sigint,
         post_arrivals,
+        sim: &sim,
     }
     .check(&mut violations);
     Row {
@@ -212,7 +242,7 @@ pub(crate) fn run_cell(fault: Fault, target: Target) -> Row {
         exit,
         diag: diag_line
             .map(|d| redact_job_ids(&d))
-            .unwrap_or_else(|| "— (apply succeeded)".into()),
+            .unwrap_or_else(|| format!("— ({} succeeded)", spec.command[0])),
         state,
         posts,
         violations: Some(violations),

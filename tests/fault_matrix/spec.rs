@@ -1,6 +1,6 @@
 //! How each cell's fault is set up: sim arguments, environment, configuration, command.
 
-use crate::faults::{Fault, Target};
+use crate::faults::{Fault, Kind, Target};
 use crate::{FAIL_MESSAGE, HANG_MS, REQUEST_TIMEOUT, SLOW_MS, STUCK_TIMEOUT};
 
 /// How a cell's fault is set up.
@@ -19,16 +19,27 @@ pub(crate) struct Spec {
 
 /// The set-up of a cell, or why the cell does not apply.
 pub(crate) fn spec(fault: Fault, target: Target) -> Result<Spec, &'static str> {
-    if fault.is_post_fault() && target == Target::Snapshots {
+    let kind = target.kind();
+    if fault.is_post_fault() && kind == Kind::Data {
         return Err("a data source read sends no POST");
     }
-    if fault.is_job_fault() && target == Target::Snapshots {
-        return Err(match fault {
-            Fault::Sigint => "a data source read queues no job, so there is no wait to interrupt",
-            _ => "a data source read queues no job",
+    if fault.is_job_fault() && kind != Kind::Job {
+        return Err(match (fault, kind) {
+            (Fault::Sigint, Kind::Data) => {
+                "a data source read queues no job, so there is no wait to interrupt"
+            }
+            (_, Kind::Data) => "a data source read queues no job",
+            _ => "a synchronous write queues no job",
         });
     }
-    let route = target.read_route();
+    let reads =
+        fault.is_transient_read() || fault.is_persistent() || fault == Fault::SigintInRequest;
+    let Some(route) = target.read_route() else {
+        if reads && fault != Fault::RateLimit {
+            return Err("creating the backup settings reads nothing from HostUp (one PATCH)");
+        }
+        return spec_write_only(fault, target);
+    };
     let rule = |r: String| {
         (
             vec!["--fault".to_string(), r.clone()],
@@ -37,16 +48,22 @@ pub(crate) fn spec(fault: Fault, target: Target) -> Result<Spec, &'static str> {
     };
     let mut env = Vec::new();
     let mut create_timeout = None;
-    let command: &'static [&'static str] = &["apply", "-auto-approve"];
+    let command = target.command();
+    // The write faults of the synchronous writes are held to the write's route; those of the
+    // job resources hit every POST (only the job-creating one is sent).
+    let write_rule = |r: &str| match target.write() {
+        Some((m, w)) => format!("{r},method={m},route={w}"),
+        None => format!("{r},method=POST"),
+    };
     let (args, injected) = match fault {
         Fault::Get5xx => rule(format!("error:500,count=2,method=GET,route={route}")),
         Fault::Html502 => rule(format!("html502,count=2,method=GET,route={route}")),
         Fault::Truncated => rule(format!("truncate,count=2,method=GET,route={route}")),
         Fault::Reset => rule(format!("reset,count=2,method=GET,route={route}")),
-        Fault::RateLimit => match target {
-            Target::Snapshots => rule(format!("rate-limit:1,count=3,route={route}")),
+        Fault::RateLimit => match kind {
+            Kind::Data => rule(format!("rate-limit:1,count=3,route={route}")),
             _ => {
-                let a = "rate-limit:1,count=2,method=POST".to_string();
+                let a = write_rule("rate-limit:1,count=2");
                 let b = format!("rate-limit:1,count=2,route={route}");
                 (
                     vec!["--fault".into(), a.clone(), "--fault".into(), b.clone()],
@@ -95,7 +112,7 @@ pub(crate) fn spec(fault: Fault, target: Target) -> Result<Spec, &'static str> {
             let hang = format!("latency:{HANG_MS},count=1,method=GET,route={route}");
             let mut args = vec!["--fault".to_string(), hang.clone()];
             let mut injected = format!("`--fault {hang}`");
-            if target != Target::Snapshots {
+            if kind == Kind::Job {
                 args.extend(["--stuck-next-jobs".to_string(), "1".to_string()]);
                 injected.push_str(" `--stuck-next-jobs 1`");
             }
@@ -111,8 +128,8 @@ pub(crate) fn spec(fault: Fault, target: Target) -> Result<Spec, &'static str> {
         }
         Fault::PersistentHtml502 => rule("html502,method=GET".to_string()),
         Fault::PersistentTruncated => rule("truncate,method=GET".to_string()),
-        Fault::PostResetAfter => rule("reset,count=1,method=POST,after".to_string()),
-        Fault::Post502After => rule("error:502,count=1,method=POST,after".to_string()),
+        Fault::PostResetAfter => rule(format!("{},after", write_rule("reset,count=1"))),
+        Fault::Post502After => rule(format!("{},after", write_rule("error:502,count=1"))),
         Fault::PostSlow => {
             env.push((
                 "HOSTUP_REQUEST_TIMEOUT".to_string(),
@@ -120,8 +137,8 @@ pub(crate) fn spec(fault: Fault, target: Target) -> Result<Spec, &'static str> {
             ));
             // The second rule only counts POSTs as they arrive (a request the client gave up
             // on may never be logged: the sim logs answers).
-            let slow = format!("latency:{SLOW_MS},count=1,method=POST");
-            let probe = "latency:0,method=POST".to_string();
+            let slow = write_rule(&format!("latency:{SLOW_MS},count=1"));
+            let probe = write_rule("latency:0");
             (
                 vec![
                     "--fault".into(),
@@ -142,5 +159,50 @@ pub(crate) fn spec(fault: Fault, target: Target) -> Result<Spec, &'static str> {
         injected,
         create_timeout,
         command,
+    })
+}
+
+/// The set-up of a cell of a target that reads nothing (the backup settings' create: one
+/// PATCH): the 429 burst and the write faults.
+fn spec_write_only(fault: Fault, target: Target) -> Result<Spec, &'static str> {
+    let Some((m, w)) = target.write() else {
+        return Err("the target sends nothing");
+    };
+    let mut env = Vec::new();
+    let rules: Vec<String> = match fault {
+        Fault::RateLimit => vec![format!("rate-limit:1,count=2,method={m},route={w}")],
+        Fault::PostResetAfter => vec![format!("reset,count=1,method={m},route={w},after")],
+        Fault::Post502After => vec![format!("error:502,count=1,method={m},route={w},after")],
+        Fault::PostSlow => {
+            env.push((
+                "HOSTUP_REQUEST_TIMEOUT".to_string(),
+                REQUEST_TIMEOUT.to_string(),
+            ));
+            vec![
+                format!("latency:{SLOW_MS},count=1,method={m},route={w}"),
+                format!("latency:0,method={m},route={w}"),
+            ]
+        }
+        _ => return Err("the target sends nothing this fault hits"),
+    };
+    let mut injected = rules
+        .iter()
+        .map(|r| format!("`--fault {r}`"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if fault == Fault::PostSlow {
+        injected = format!(
+            "`HOSTUP_REQUEST_TIMEOUT={REQUEST_TIMEOUT}` {injected} (the second counts arrivals)"
+        );
+    }
+    Ok(Spec {
+        args: rules
+            .into_iter()
+            .flat_map(|r| ["--fault".to_string(), r])
+            .collect(),
+        env,
+        injected,
+        create_timeout: None,
+        command: target.command(),
     })
 }

@@ -88,7 +88,7 @@ pub(crate) fn render(rows: &[Row]) -> String {
     }
     s.push_str(
         "\n### Cells\n\n| Fault | Target | Injected as | Exit | Error summaries (in order) \
-         | State afterwards | POSTs reaching HostUp → jobs | Contract |\n\
+         | State afterwards | Writes reaching HostUp → jobs, or what HostUp holds | Contract |\n\
          |---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
