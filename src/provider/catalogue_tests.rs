@@ -29,9 +29,11 @@ use crate::sim::{fixture, ApiKey};
 use super::config::{self, HostupConfig};
 use super::data::HostupData;
 use super::data_vps::VpsData;
+use super::data_vps_restore_sources::VpsRestoreSources;
 use super::data_vps_snapshots::VpsSnapshots;
 use super::errors::{self, Subject};
 use super::resource_vps_backup::VpsBackup;
+use super::resource_vps_backup_restore::VpsBackupRestore;
 use super::resource_vps_backup_schedule::VpsBackupSchedule;
 use super::resource_vps_backup_settings::VpsBackupSettings;
 use super::resource_vps_snapshot::VpsSnapshot;
@@ -519,6 +521,26 @@ fn backup_schedule_config(vps: &str, over: &[(&'static str, Value)]) -> ObjectVa
         VpsBackupSchedule.schema(),
         &backup_schedule_attrs(vps, over),
     )
+}
+
+fn backup_restore_config(vps: &str, backup: &str, source: Option<&str>) -> ObjectValue {
+    let mut attrs = vec![("vps_id", s(vps)), ("backup_id", s(backup))];
+    if let Some(src) = source {
+        attrs.push(("source_vps_id", s(src)));
+    }
+    config_of(VpsBackupRestore.schema(), &attrs)
+}
+
+/// A backup restore applied (plan skipped) with `key` while the sim has `faults`.
+async fn create_backup_restore(
+    cfg: ObjectValue,
+    key: &'static str,
+    faults: serde_json::Value,
+) -> Outcome {
+    let env = Env::start(fast()).await;
+    env.faults(faults).await;
+    let r = create(&VpsBackupRestore, &Ctx::background(), &env.data(key), &cfg).await;
+    Outcome::of(&r.diagnostics, Some(&env))
 }
 
 fn backup_settings_config(vps: &str, max: Option<f64>, auto: Option<bool>) -> ObjectValue {
@@ -1011,6 +1033,7 @@ fn cases() -> Vec<Case> {
         ),
     ];
     all.extend(policy_cases());
+    all.extend(restore_cases());
     all
 }
 
@@ -1448,6 +1471,246 @@ fn policy_cases() -> Vec<Case> {
             "`terraform destroy` of backup settings: the destroy plan's warning",
             &[],
             destroy_plan(VpsBackupSettings, VPS_APP),
+        ),
+    ]
+}
+
+/// `hostup_vps_backup_restore` and `hostup_vps_restore_sources` (fixture, docs/hostup-sim.md
+/// §5.1 and §3.11: app-01 has one backup, db-01 two, web-01 none and staging-01 is pending;
+/// the restore sources of a VPS are the other VPSs with backups).
+fn restore_cases() -> Vec<Case> {
+    use fixture::{BACKUP_APP, VPS_APP, VPS_FULL, VPS_NO_SNAPSHOTS, VPS_PENDING};
+    let in_place = || backup_restore_config(VPS_APP, BACKUP_APP, None);
+    let from_app = |vps: &str| backup_restore_config(vps, BACKUP_APP, Some(VPS_APP));
+    vec![
+        case(
+            "backup_id that is a storage key",
+            "`backup_id = \"vzdump-qemu-101-2026_11_20-02_00_00.vma.zst\"` (the backup's \
+             `storage_key`)",
+            &[],
+            validate(
+                &VpsBackupRestore,
+                vec![
+                    ("vps_id", s(VPS_APP)),
+                    (
+                        "backup_id",
+                        s("vzdump-qemu-101-2026_11_20-02_00_00.vma.zst"),
+                    ),
+                ],
+            ),
+        ),
+        case(
+            "backup_id with surrounding spaces",
+            "`backup_id = \" bkp_01hxa3b4c5d6e7f8g9h0j1k2m3\"`",
+            &[],
+            validate(
+                &VpsBackupRestore,
+                vec![
+                    ("vps_id", s(VPS_APP)),
+                    ("backup_id", s(" bkp_01hxa3b4c5d6e7f8g9h0j1k2m3")),
+                ],
+            ),
+        ),
+        case(
+            "source_vps_id is the VPS itself",
+            "`source_vps_id` equal to `vps_id`",
+            &[],
+            validate(
+                &VpsBackupRestore,
+                vec![
+                    ("vps_id", s(VPS_APP)),
+                    ("backup_id", s(BACKUP_APP)),
+                    ("source_vps_id", s(VPS_APP)),
+                ],
+            ),
+        ),
+        case(
+            "source_vps_id is a name",
+            "`source_vps_id = \"db-01\"`",
+            &[],
+            validate(
+                &VpsBackupRestore,
+                vec![
+                    ("vps_id", s(VPS_APP)),
+                    ("backup_id", s(BACKUP_APP)),
+                    ("source_vps_id", s("db-01")),
+                ],
+            ),
+        ),
+        case(
+            "A backup restore planned",
+            "a restore of one of the VPS's backups (the warning every plan that runs it shows)",
+            &[],
+            plan_of(VpsBackupRestore, in_place()),
+        ),
+        case(
+            "A backup restore from another VPS planned",
+            "a restore onto web-01 of a backup of app-01 (`source_vps_id`)",
+            &[],
+            plan_of(VpsBackupRestore, from_app(VPS_NO_SNAPSHOTS)),
+        ),
+        case(
+            "Restore of a backup the VPS does not have",
+            "`backup_id` of a backup that is not the VPS's",
+            &[],
+            plan_of(
+                VpsBackupRestore,
+                backup_restore_config(VPS_APP, "bkp_01hxa3b4c5d6e7f8g9h0j1k2zz", None),
+            ),
+        ),
+        case(
+            "Restore on a VPS without backups",
+            "a backup restore on a VPS that has none (the id is app-01's backup: \
+             `source_vps_id` is missing)",
+            &[],
+            plan_of(
+                VpsBackupRestore,
+                backup_restore_config(VPS_NO_SNAPSHOTS, BACKUP_APP, None),
+            ),
+        ),
+        case(
+            "Restore from a VPS HostUp does not offer",
+            "`source_vps_id` of a VPS without backups (not among the restore sources)",
+            &[],
+            plan_of(
+                VpsBackupRestore,
+                backup_restore_config(VPS_APP, BACKUP_APP, Some(VPS_NO_SNAPSHOTS)),
+            ),
+        ),
+        case(
+            "Restore of a backup the source does not have",
+            "`source_vps_id` of db-01 with a `backup_id` of app-01's",
+            &[],
+            plan_of(
+                VpsBackupRestore,
+                backup_restore_config(VPS_NO_SNAPSHOTS, BACKUP_APP, Some(VPS_FULL)),
+            ),
+        ),
+        case(
+            "Backup restore while HostUp does not allow it",
+            "a backup restore planned on a VPS whose order is still pending (`canRestore` closed)",
+            &["canRestore"],
+            plan_of(
+                VpsBackupRestore,
+                backup_restore_config(VPS_PENDING, BACKUP_APP, None),
+            ),
+        ),
+        case(
+            "Restore from another VPS while HostUp does not allow it",
+            "a restore from app-01 planned onto a VPS whose order is still pending \
+             (`canRestoreFromAnotherVps` closed)",
+            &["canRestore"],
+            plan_of(VpsBackupRestore, from_app(VPS_PENDING)),
+        ),
+        case(
+            "Backup restore with a key without backup:vm",
+            "a backup restore applied with a read-only key",
+            &["write:vm"],
+            create_backup_restore(in_place(), fixture::KEY_READ_ONLY, json!(null)),
+        ),
+        case(
+            "A backup restore job that fails",
+            "HostUp reports the restore job failed",
+            &["untaint"],
+            create_backup_restore(
+                in_place(),
+                fixture::KEY_TEST,
+                json!({"jobs":{"failNext":1,"failMessage":"Backup storage unavailable"}}),
+            ),
+        ),
+        case(
+            "The answer to a restore-from-VPS POST is lost",
+            "HostUp queues the restore from app-01, then the connection is reset before its answer",
+            &["refused"],
+            create_backup_restore(
+                from_app(VPS_NO_SNAPSHOTS),
+                fixture::KEY_TEST,
+                json!({"rules":[{"kind":"reset","method":"POST","after":true,"count":1}]}),
+            ),
+        ),
+        case(
+            "Terraform stopped during a backup restore",
+            "Ctrl-C while the backup restore job runs",
+            &[],
+            stopped(VpsBackupRestore, in_place()),
+        ),
+        case(
+            "Import id of the wrong form (backup restore)",
+            "`terraform import hostup_vps_backup_restore.x vps_…`, without the job id",
+            &[],
+            import(&VpsBackupRestore, VPS_APP),
+        ),
+        case(
+            "Import of a job that is no backup restore",
+            "`terraform import hostup_vps_backup_restore.x vps_…/job_…` with the job of a backup",
+            &[],
+            async {
+                let env = Env::start(fast()).await;
+                let data = env.data(fixture::KEY_TEST);
+                let r = create(
+                    &VpsBackup,
+                    &Ctx::background(),
+                    &data,
+                    &backup_config(VPS_APP),
+                )
+                .await;
+                let job = r.state.string("job_id").unwrap_or("job_none").to_owned();
+                let resp = imported(&VpsBackupRestore, &format!("{VPS_APP}/{job}"), data).await;
+                Outcome::of(&resp.diagnostics, Some(&env))
+            },
+        ),
+        case(
+            "Destroying a backup restore",
+            "`terraform destroy` of a backup restore: the destroy plan's warning",
+            &[],
+            async move {
+                let env = Env::start(fast()).await;
+                let mut state = in_place();
+                state.set_attr("job_id", s("job_01m8ymdmecn50fdf56zdentxbx"));
+                let mut resp = PlanDestroyResponse {
+                    planned_private: Private::new(),
+                    diagnostics: Diagnostics::new(),
+                };
+                let req = PlanDestroyRequest {
+                    prior_state: state,
+                    prior_private: Private::new(),
+                    provider: env.data(fixture::KEY_TEST),
+                };
+                VpsBackupRestore
+                    .plan_destroy(&Ctx::background(), req, &mut resp)
+                    .await;
+                Outcome::of(&resp.diagnostics, Some(&env))
+            },
+        ),
+        case(
+            "Restore sources read with a key without backup:vm",
+            "`data \"hostup_vps_restore_sources\"` read with a read-only key",
+            &["write:vm"],
+            async {
+                let env = Env::start(fast()).await;
+                let d = read_data(
+                    &VpsRestoreSources,
+                    env.data(fixture::KEY_READ_ONLY),
+                    &[("vps_id", s(VPS_APP))],
+                )
+                .await;
+                Outcome::of(&d, Some(&env))
+            },
+        ),
+        case(
+            "Restore sources of an unknown VPS",
+            "`data \"hostup_vps_restore_sources\"` with a `vps_id` the account does not have",
+            &[],
+            async {
+                let env = Env::start(fast()).await;
+                let d = read_data(
+                    &VpsRestoreSources,
+                    env.data(fixture::KEY_TEST),
+                    &[("vps_id", s(VPS_UNKNOWN))],
+                )
+                .await;
+                Outcome::of(&d, Some(&env))
+            },
         ),
     ]
 }
