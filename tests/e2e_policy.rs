@@ -7,12 +7,7 @@ mod support;
 
 use hostup_provider::sim::fixture::{VPS_APP, VPS_NO_SNAPSHOTS, VPS_PAYG};
 use serde_json::{json, Value};
-use support::{provider_block, Sim, Tf, KEY};
-
-/// Terraform wraps details to its width: compare with the breaks undone.
-fn flat(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+use support::{flat, provider_block, validate_refuses, Sim, Tf, KEY};
 
 fn snapshot_schedule(sim: &Sim, vps: &str) -> Value {
     sim.api_get(&format!("/api/v2/vps/{vps}/snapshot-schedules"), KEY)["schedule"].clone()
@@ -143,16 +138,19 @@ fn a_snapshot_schedule_is_imported_and_checked_before_anything_is_sent() {
     );
     assert!(plan.contains("every 12 hours"), "{plan}");
 
-    let before = sim.requests().len();
-    for (extra, says) in [
-        ("  interval_hours = 3\n", "Invalid interval_hours"),
-        ("  interval_hours = 6.5\n", "not a whole number of hours"),
-    ] {
-        let bad = Tf::new(&schedule_config(&sim, VPS_APP, extra));
-        let out = flat(&bad.fails(&["validate"]).all());
-        assert!(out.contains(says), "{out}");
-    }
-    assert_eq!(sim.requests().len(), before, "validate reached HostUp");
+    validate_refuses(
+        &sim,
+        &[
+            (
+                schedule_config(&sim, VPS_APP, "  interval_hours = 3\n"),
+                "Invalid interval_hours",
+            ),
+            (
+                schedule_config(&sim, VPS_APP, "  interval_hours = 6.5\n"),
+                "not a whole number of hours",
+            ),
+        ],
+    );
     // web-01 has no snapshot slots: the plan fails, nothing is sent.
     let none = Tf::new(&schedule_config(
         &sim,
@@ -271,30 +269,15 @@ fn a_backup_schedule_is_created_read_back_in_hostups_words_updated_and_replaced(
 #[test]
 fn a_backup_schedule_is_validated_offline_warned_about_and_imported() {
     let sim = Sim::start(&["--job-duration", "0s"]);
-    let before = sim.requests().len();
-    for (body, says) in [
-        (
-            "  frequency = \"weekly\"\n  hour = 3\n  retention_count = 2\n",
-            "Missing day_of_week",
-        ),
-        (
-            "  frequency = \"daily\"\n  day_of_month = 1\n  hour = 3\n  retention_count = 2\n",
-            "day_of_month does not go with frequency",
-        ),
-        (
-            "  frequency = \"hourly\"\n  hour = 3\n  retention_count = 2\n",
-            "Invalid frequency",
-        ),
-        (
-            "  frequency = \"daily\"\n  hour = 24\n  retention_count = 0\n",
-            "Invalid retention_count",
-        ),
-    ] {
-        let bad = Tf::new(&backup_schedule_config(&sim, VPS_APP, body));
-        let out = flat(&bad.fails(&["validate"]).all());
-        assert!(out.contains(says), "{says}: {out}");
-    }
-    assert_eq!(sim.requests().len(), before, "validate reached HostUp");
+    validate_refuses(
+        &sim,
+        &[
+            (backup_schedule_config(&sim, VPS_APP, "  frequency = \"weekly\"\n  hour = 3\n  retention_count = 2\n"), "Missing day_of_week"),
+            (backup_schedule_config(&sim, VPS_APP, "  frequency = \"daily\"\n  day_of_month = 1\n  hour = 3\n  retention_count = 2\n"), "day_of_month does not go with frequency"),
+            (backup_schedule_config(&sim, VPS_APP, "  frequency = \"hourly\"\n  hour = 3\n  retention_count = 2\n"), "Invalid frequency"),
+            (backup_schedule_config(&sim, VPS_APP, "  frequency = \"daily\"\n  hour = 24\n  retention_count = 0\n"), "Invalid retention_count"),
+        ],
+    );
 
     // app-01 may keep 3 backups in all.
     let many = Tf::new(&backup_schedule_config(
@@ -409,4 +392,82 @@ fn backup_settings_are_set_read_back_imported_and_kept_on_destroy() {
     imported.ok(&["import", "hostup_vps_backup_settings.s", VPS_APP]);
     let plan = imported.run(&["plan", "-detailed-exitcode"]);
     assert_eq!(plan.code, Some(0), "{}", plan.all());
+}
+
+/// A workspace holding examples/`name`, pointed at `sim` through the environment (as the
+/// example's provider block expects).
+fn example(sim: &Sim, name: &str) -> Tf {
+    let mut tf = Tf::new("");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name);
+    for entry in std::fs::read_dir(&dir).expect("example dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "tf") {
+            std::fs::copy(&path, tf.work().join(path.file_name().unwrap())).expect("copy");
+        }
+    }
+    tf.env("HOSTUP_API_KEY", KEY)
+        .env("HOSTUP_ENDPOINT", &sim.url);
+    tf
+}
+
+#[test]
+fn the_policy_example_applies_and_is_stable() {
+    let sim = Sim::start(&["--job-duration", "0s"]);
+    let tf = example(&sim, "policy");
+    let var = format!("vps_id={VPS_PAYG}");
+    let apply = flat(&tf.ok(&["apply", "-auto-approve", "-var", &var]).all());
+    assert!(apply.contains("3 added"), "{apply}");
+    // What the apply cost against HostUp: each schedule is read by the plan and by the apply
+    // walk's plan (the check just before it is sent), then written once; the settings are only
+    // written. Seven requests for three resources, all the VPS needs.
+    for (route, n) in [
+        ("GET /api/v2/vps/{id}/snapshot-schedules", 2),
+        ("POST /api/v2/vps/{id}/snapshot-schedules", 1),
+        ("GET /api/v2/vps/{id}/backup-schedules", 2),
+        ("POST /api/v2/vps/{id}/backup-schedules", 1),
+        ("PATCH /api/v2/vps/{id}/backup-schedules", 1),
+    ] {
+        assert_eq!(sim.count(route), n, "{route}");
+    }
+    assert_eq!(sim.requests().len(), 7, "{:?}", sim.requests());
+    // cloud-01 had a 12 h snapshot schedule from the dashboard: the plan said it is replaced.
+    assert!(apply.contains("already has a snapshot schedule"), "{apply}");
+    let list = backup_schedules(&sim, VPS_PAYG);
+    let s = &list["schedules"][0];
+    assert_eq!(
+        (
+            s["frequency"].clone(),
+            s["time"].clone(),
+            s["retentionCount"].clone()
+        ),
+        (json!("daily"), json!("02:00"), json!(7)),
+        "{list}"
+    );
+    assert_eq!(
+        (
+            list["settings"]["totalBackupLimit"].clone(),
+            list["settings"]["autoDeleteOldest"].clone()
+        ),
+        (json!(10), json!(true)),
+        "{list}"
+    );
+    assert_eq!(snapshot_schedule(&sim, VPS_PAYG)["intervalHours"], 6);
+    let before = sim.requests().len();
+    let again = tf.run(&["plan", "-detailed-exitcode", "-var", &var]);
+    assert_eq!(again.code, Some(0), "{}", again.all());
+    // The refresh reads each resource once; planning no change reads nothing more.
+    assert_eq!(
+        sim.requests().len() - before,
+        3,
+        "{:?}",
+        &sim.requests()[before..]
+    );
+    tf.ok(&["destroy", "-auto-approve", "-var", &var]);
+    assert!(backup_schedules(&sim, VPS_PAYG)["schedules"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert!(snapshot_schedule(&sim, VPS_PAYG).is_null());
 }

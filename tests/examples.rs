@@ -25,10 +25,16 @@ fn terraforms() -> Vec<PathBuf> {
     list
 }
 
-/// Every example directory: provider/, data-sources/*, resources/*, quickstart/.
+/// Every example directory: provider/, data-sources/*, resources/*, quickstart/, policy/,
+/// restore-backup/.
 fn example_dirs() -> Vec<PathBuf> {
     let examples = root().join("examples");
-    let mut dirs = vec![examples.join("provider"), examples.join("quickstart")];
+    let mut dirs = vec![
+        examples.join("provider"),
+        examples.join("quickstart"),
+        examples.join("policy"),
+        examples.join("restore-backup"),
+    ];
     for kind in ["data-sources", "resources"] {
         let entries = std::fs::read_dir(examples.join(kind))
             .unwrap_or_else(|e| panic!("examples/{kind}: {e}"));

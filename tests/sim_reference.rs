@@ -3071,3 +3071,360 @@ async fn a_backup_schedule_run_keeps_retention_within_the_limit() {
         .expect("run");
     assert_eq!(r.json()["code"], "backup_schedule_not_found");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Backup restores: in place, from another VPS, restore sources (reference §5.3, §5.5;
+// docs/hostup-sim.md §3.4, §3.11)
+
+fn job_id_of(poll: &str) -> String {
+    poll.rsplit('/').next().expect("job id").to_string()
+}
+
+#[tokio::test]
+async fn backup_restore_in_place_is_a_job_that_holds_the_vps() {
+    let t = start(cfg().with_job_duration(Duration::from_secs(600))).await;
+    let backups = format!("/api/v2/vps/{VPS_APP}/backups");
+    let restore = format!("{backups}/{BACKUP_APP}/actions/restore");
+    // Scope backup:vm.
+    let r = send_as(&t, Method::POST, &restore, KEY_READ_ONLY, None).await;
+    assert_eq!(
+        assert_problem(&r, 403, "forbidden", "Forbidden", &restore)["detail"],
+        "This API key lacks the scope backup:vm."
+    );
+    // Unknown backup, and another VPS's backup through this VPS.
+    for bid in [
+        "bkp_00000000000000000000000000",
+        "bkp_01hxa3b4c5d6e7f8g9h0j1k2n1",
+    ] {
+        let p = format!("{backups}/{bid}/actions/restore");
+        let r = t.post(&p, None).await;
+        assert_problem(&r, 404, "backup_not_found", "Backup not found", &p);
+    }
+    let (_, poll) = op_of(&t.post(&restore, None).await);
+    let d = t.get(&poll).await.json()["data"].clone();
+    assert_eq!(d["type"], "backup_restore");
+    assert_eq!(d["vmId"], VPS_APP);
+    // The VPS is busy: gates closed, other jobs refused.
+    let list = t.get(&backups).await.json();
+    for gate in ["canCreateBackup", "canRestore", "canRestoreFromAnotherVps"] {
+        assert_eq!(list["actions"][gate]["code"], "job_in_progress", "{gate}");
+    }
+    for (path, body) in [
+        (restore.clone(), None),
+        (backups.clone(), None),
+        (
+            format!("/api/v2/vps/{VPS_APP}/snapshots"),
+            Some(json!({"name": "x"})),
+        ),
+    ] {
+        let r = t.post(&path, body).await;
+        assert_eq!(r.status.as_u16(), 409, "{path}: {}", r.text);
+        assert_eq!(r.json()["code"], "job_in_progress");
+    }
+    t.admin(
+        Method::POST,
+        &format!("/_sim/jobs/{}/complete", job_id_of(&poll)),
+        None,
+    )
+    .await;
+    let done = t.get(&poll).await.json()["data"].clone();
+    assert_eq!(done["status"], "completed");
+    assert_eq!(
+        done["result"],
+        json!({"success": true, "type": "backup_restore", "backupId": BACKUP_APP})
+    );
+    assert_eq!(
+        t.get(&backups).await.json()["actions"]["canRestore"],
+        open_gate()
+    );
+    // The job faults apply: the next restore fails, the one after sticks.
+    t.admin(
+        Method::POST,
+        "/_sim/faults",
+        Some(json!({"jobs": {"failNext": 1, "type": "backup_restore"}})),
+    )
+    .await;
+    t.admin(
+        Method::PATCH,
+        "/_sim/config",
+        Some(json!({"jobDurationMs": 0})),
+    )
+    .await;
+    let (_, poll) = op_of(&t.post(&restore, None).await);
+    let d = t.get(&poll).await.json()["data"].clone();
+    assert_eq!(d["status"], "failed");
+    assert_eq!(d["failedReason"], "Backup storage unavailable");
+    t.admin(
+        Method::POST,
+        "/_sim/faults",
+        Some(json!({"jobs": {"stuckNext": 1}})),
+    )
+    .await;
+    let (_, poll) = op_of(&t.post(&restore, None).await);
+    assert_eq!(t.get(&poll).await.json()["data"]["status"], "in_progress");
+    // A pending order closes canRestore.
+    let p = format!("/api/v2/vps/{VPS_PENDING}/backups/{BACKUP_APP}/actions/restore");
+    let r = t.post(&p, None).await;
+    assert_eq!(r.status.as_u16(), 409, "{}", r.text);
+    assert_eq!(r.json()["code"], "pending_order");
+}
+
+#[tokio::test]
+async fn restore_from_another_vps_runs_on_the_target() {
+    let t = start(cfg().with_job_duration(Duration::from_millis(300))).await;
+    let path = format!("/api/v2/vps/{VPS_PAYG}/backups/actions/restore-from-vps");
+    let good = json!({"sourceVpsId": VPS_APP, "backupId": BACKUP_APP});
+    // Validation.
+    let r = t.post(&path, Some(json!({}))).await;
+    assert_eq!(
+        pointers(&r, &path),
+        pc(&[
+            ("/sourceVpsId", "missing_required"),
+            ("/backupId", "missing_required")
+        ])
+    );
+    let r = t
+        .post(
+            &path,
+            Some(json!({"sourceVpsId": "192.0.2.10", "backupId": 7})),
+        )
+        .await;
+    assert_eq!(
+        pointers(&r, &path),
+        pc(&[
+            ("/sourceVpsId", "invalid_format"),
+            ("/backupId", "invalid_type")
+        ])
+    );
+    let r = t
+        .post(
+            &path,
+            Some(json!({"sourceVpsId": VPS_PAYG, "backupId": BACKUP_APP})),
+        )
+        .await;
+    assert_eq!(
+        pointers(&r, &path),
+        pc(&[("/sourceVpsId", "same_as_target")])
+    );
+    // Unknown source; a backup that is not the source's.
+    let r = t
+        .post(
+            &path,
+            Some(json!({"sourceVpsId": "vps_00000000000000000000000000", "backupId": BACKUP_APP})),
+        )
+        .await;
+    assert_problem(&r, 404, "vps_not_found", "VPS not found", &path);
+    let r = t
+        .post(
+            &path,
+            Some(json!({"sourceVpsId": VPS_FULL, "backupId": BACKUP_APP})),
+        )
+        .await;
+    assert_problem(&r, 404, "backup_not_found", "Backup not found", &path);
+    // Scope backup:vm; the target's gate.
+    let r = send_as(&t, Method::POST, &path, KEY_READ_ONLY, Some(good.clone())).await;
+    assert_problem(&r, 403, "forbidden", "Forbidden", &path);
+    let pending = format!("/api/v2/vps/{VPS_PENDING}/backups/actions/restore-from-vps");
+    let r = t.post(&pending, Some(good.clone())).await;
+    assert_eq!(r.status.as_u16(), 409, "{}", r.text);
+    assert_eq!(r.json()["code"], "pending_order");
+    let unknown = "/api/v2/vps/vps_00000000000000000000000000/backups/actions/restore-from-vps";
+    let r = t.post(unknown, Some(json!({}))).await;
+    assert_problem(&r, 404, "vps_not_found", "VPS not found", unknown);
+
+    // The job: on the target (busy), not on the source.
+    let (_, poll) = op_of(&t.post(&path, Some(good.clone())).await);
+    let target = t
+        .get(&format!("/api/v2/vps/{VPS_PAYG}/backups"))
+        .await
+        .json();
+    assert_eq!(
+        target["actions"]["canRestoreFromAnotherVps"]["code"],
+        "job_in_progress"
+    );
+    let r = t.post(&path, Some(good.clone())).await;
+    assert_eq!(r.json()["code"], "job_in_progress");
+    let source = t
+        .get(&format!("/api/v2/vps/{VPS_APP}/backups"))
+        .await
+        .json();
+    assert_eq!(source["actions"]["canRestore"], open_gate());
+    let seen = t.poll_until_terminal(&poll, Duration::from_secs(10)).await;
+    let d = &seen.last().expect("polls")["data"];
+    assert_eq!(d["status"], "completed");
+    assert_eq!(d["vmId"], VPS_PAYG);
+    assert_eq!(
+        d["result"],
+        json!({"success": true, "type": "backup_restore", "backupId": BACKUP_APP,
+               "sourceVpsId": VPS_APP})
+    );
+    let state = t.admin(Method::GET, "/_sim/state", None).await;
+    let payg = state["vps"]
+        .as_array()
+        .and_then(|l| l.iter().find(|v| v["id"] == VPS_PAYG))
+        .expect("payg");
+    assert_eq!(payg["lastRestore"]["sourceVpsId"], VPS_APP);
+    let r = t
+        .send(Method::GET, &path, Some(KEY_TEST), None)
+        .await
+        .expect("get");
+    assert_eq!(r.status.as_u16(), 405);
+}
+
+#[tokio::test]
+async fn restore_sources_list_other_vps_and_retained_backups() {
+    let t = start(cfg()).await;
+    let path = format!("/api/v2/vps/{VPS_PAYG}/backups/restore-sources");
+    // Scope backup:vm (read:vm is not enough).
+    let r = send_as(&t, Method::GET, &path, KEY_READ_ONLY, None).await;
+    assert_eq!(
+        assert_problem(&r, 403, "forbidden", "Forbidden", &path)["detail"],
+        "This API key lacks the scope backup:vm."
+    );
+    let r = send_as(&t, Method::GET, &path, KEY_BACKUP_ONLY, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let item = |id: &str, at: &str, size: i64, kind: &str, note: Value| {
+        (id.to_string(), at.to_string(), size, kind.to_string(), note)
+    };
+    let body = r.json();
+    assert_eq!(keys_of(&body), sorted(&["sources"]));
+    let sources = body["sources"].as_array().expect("sources");
+    let heads: Vec<Value> = sources
+        .iter()
+        .map(|s| {
+            json!({"id": s["id"], "name": s["name"], "serviceStatus": s["serviceStatus"],
+                   "sourceType": s["sourceType"]})
+        })
+        .collect();
+    assert_eq!(
+        heads,
+        [
+            json!({"id": VPS_APP, "name": "app-01", "serviceStatus": "active", "sourceType": "server"}),
+            json!({"id": VPS_FULL, "name": "db-01", "serviceStatus": "active", "sourceType": "server"}),
+        ]
+    );
+    for s in sources {
+        assert_eq!(
+            keys_of(s),
+            sorted(&["id", "name", "serviceStatus", "sourceType", "backups"])
+        );
+    }
+    let got: Vec<_> = sources
+        .iter()
+        .flat_map(|s| s["backups"].as_array().cloned().unwrap_or_default())
+        .map(|b| {
+            assert_eq!(
+                keys_of(&b),
+                sorted(&[
+                    "id",
+                    "displayId",
+                    "storageKey",
+                    "createdAt",
+                    "sizeGb",
+                    "backupType",
+                    "note"
+                ])
+            );
+            let key = b["storageKey"].as_str().expect("storageKey");
+            assert_eq!(
+                b["displayId"],
+                format!("{} ({key})", b["createdAt"].as_str().unwrap_or(""))
+            );
+            assert!(b["sizeGb"].is_i64(), "sizeGb is an integer here: {b}");
+            item(
+                b["id"].as_str().unwrap_or(""),
+                b["createdAt"].as_str().unwrap_or(""),
+                b["sizeGb"].as_i64().unwrap_or(-1),
+                b["backupType"].as_str().unwrap_or(""),
+                b["note"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            item(
+                BACKUP_APP,
+                "2026-11-20T02:00:00.000Z",
+                12,
+                "scheduled",
+                Value::Null
+            ),
+            item(
+                "bkp_01hxa3b4c5d6e7f8g9h0j1k2n1",
+                "2026-11-18T02:00:00.000Z",
+                48,
+                "scheduled",
+                Value::Null
+            ),
+            item(
+                "bkp_01hxa3b4c5d6e7f8g9h0j1k2n2",
+                "2026-11-19T09:30:00.000Z",
+                48,
+                "manual",
+                json!("Before upgrade")
+            ),
+        ]
+    );
+    // The VPS itself is never its own source.
+    let own = t
+        .get(&format!("/api/v2/vps/{VPS_APP}/backups/restore-sources"))
+        .await
+        .json();
+    let ids: Vec<&str> = own["sources"]
+        .as_array()
+        .expect("sources")
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    assert_eq!(ids, [VPS_FULL]);
+
+    // A terminated VPS's backups are retained: listed, and restorable.
+    t.admin(
+        Method::POST,
+        &format!("/_sim/vps/{VPS_FULL}/terminate"),
+        None,
+    )
+    .await;
+    let own = t
+        .get(&format!("/api/v2/vps/{VPS_APP}/backups/restore-sources"))
+        .await
+        .json();
+    assert_eq!(own["sources"][0]["id"], VPS_FULL);
+    assert_eq!(own["sources"][0]["sourceType"], "retained");
+    assert_eq!(own["sources"][0]["serviceStatus"], "terminated");
+    assert_eq!(
+        own["sources"][0]["backups"].as_array().map(Vec::len),
+        Some(2)
+    );
+    let gone = format!("/api/v2/vps/{VPS_FULL}/backups/restore-sources");
+    assert_problem(
+        &t.get(&gone).await,
+        404,
+        "vps_not_found",
+        "VPS not found",
+        &gone,
+    );
+    let r = t
+        .post(
+            &format!("/api/v2/vps/{VPS_APP}/backups/actions/restore-from-vps"),
+            Some(json!({"sourceVpsId": VPS_FULL, "backupId": "bkp_01hxa3b4c5d6e7f8g9h0j1k2n2"})),
+        )
+        .await;
+    op_of(&r);
+    // A removed VPS leaves no backups behind.
+    t.send(Method::DELETE, &format!("/_sim/vps/{VPS_FULL}"), None, None)
+        .await
+        .expect("delete");
+    let own = t
+        .get(&format!("/api/v2/vps/{VPS_PAYG}/backups/restore-sources"))
+        .await
+        .json();
+    assert_eq!(own["sources"].as_array().map(Vec::len), Some(1));
+    let r = t
+        .send(Method::POST, &path, Some(KEY_TEST), None)
+        .await
+        .expect("post");
+    assert_eq!(r.status.as_u16(), 405);
+}

@@ -115,7 +115,7 @@ struct Cli {
 }
 
 const AFTER_HELP: &str = "\
-Built-in keys: test-key (read:vm, backup:vm), read-only-key (read:vm),
+Built-in keys: test-key (read:vm, backup:vm, write:vm), read-only-key (read:vm),
 backup-only-key (backup:vm), admin-key (read:all, write:all).
 
 Default VPSs: app-01 vps_01hxa3b4c5d6e7f8g9h0j1k2m3 (snapshot before-upgrade, 1 backup),

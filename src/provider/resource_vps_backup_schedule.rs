@@ -520,7 +520,8 @@ impl Resource<HostupData> for VpsBackupSchedule {
             return;
         }
         let prior_args = prior.as_ref().and_then(|p| settle(p, &mut ignored));
-        if replaced || prior_args.as_ref() == Some(&args) && m.name.is_null() {
+        let same_name = m.name.is_null() || prior.as_ref().is_some_and(|p| p.name == m.name);
+        if replaced || (prior_args.as_ref() == Some(&args) && same_name) {
             return;
         }
         let list = match data.client(ctx).backup_schedules(vps_id).await {

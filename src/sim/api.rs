@@ -12,6 +12,7 @@ use super::config::{JobInitialStatus, JobShape, JobTypes, SnapshotDeleteMode, Vm
 use super::http::{Reply, Req};
 use super::keys::has_scope;
 use super::problem::{ApiError, FieldError};
+use super::restores;
 use super::schedules;
 use super::shared::{Inner, Runtime, Shared};
 use super::state::endpoints::{decode_cursor, ListQuery, View};
@@ -31,6 +32,8 @@ pub(crate) enum Endpoint {
     Backups(String),
     Backup(String, String),
     BackupRestore(String, String),
+    RestoreFromVps(String),
+    RestoreSources(String),
     SnapshotSchedules(String),
     BackupSchedules(String),
     BackupSchedule(String, String),
@@ -103,6 +106,14 @@ pub(crate) fn classify(path: &str) -> Option<Route> {
             Endpoint::Backups(id.to_string()),
             "/api/v2/vps/{id}/backups",
         ),
+        ["api", "v2", "vps", id, "backups", "restore-sources"] => r(
+            Endpoint::RestoreSources(id.to_string()),
+            "/api/v2/vps/{id}/backups/restore-sources",
+        ),
+        ["api", "v2", "vps", id, "backups", "actions", "restore-from-vps"] => r(
+            Endpoint::RestoreFromVps(id.to_string()),
+            "/api/v2/vps/{id}/backups/actions/restore-from-vps",
+        ),
         ["api", "v2", "vps", id, "backups", b] => r(
             Endpoint::Backup(id.to_string(), b.to_string()),
             "/api/v2/vps/{id}/backups/{backupId}",
@@ -121,7 +132,10 @@ fn allowed(e: &Endpoint) -> &'static [Method] {
         Endpoint::ListVps | Endpoint::Vps(_) | Endpoint::Job(_) => &[Method::GET],
         Endpoint::Snapshots(_) | Endpoint::Backups(_) => &[Method::GET, Method::POST],
         Endpoint::Snapshot(..) | Endpoint::Backup(..) => &[Method::DELETE],
-        Endpoint::SnapshotRestore(..) | Endpoint::BackupRestore(..) => &[Method::POST],
+        Endpoint::SnapshotRestore(..)
+        | Endpoint::BackupRestore(..)
+        | Endpoint::RestoreFromVps(_) => &[Method::POST],
+        Endpoint::RestoreSources(_) => &[Method::GET],
         Endpoint::SnapshotSchedules(_) => &[Method::GET, Method::POST, Method::DELETE],
         Endpoint::BackupSchedules(_) => &[Method::GET, Method::POST, Method::PATCH],
         Endpoint::BackupSchedule(..) => &[Method::DELETE],
@@ -133,6 +147,7 @@ fn allowed(e: &Endpoint) -> &'static [Method] {
 fn scope_for(e: &Endpoint, m: &Method) -> Option<&'static str> {
     match e {
         Endpoint::Job(_) => None,
+        Endpoint::RestoreSources(_) => Some("backup:vm"),
         _ if *m == Method::GET => Some("read:vm"),
         Endpoint::SnapshotSchedules(_)
         | Endpoint::BackupSchedules(_)
@@ -419,6 +434,10 @@ fn endpoint(
         }
         (Endpoint::BackupRestore(id, bid), _) => {
             accepted(state.restore_backup(id, bid, now, dur, &mut fate)?)
+        }
+        (Endpoint::RestoreSources(id), _) => Reply::json(200, &state.restore_sources(id)?),
+        (Endpoint::RestoreFromVps(id), _) => {
+            restores::restore_from_vps(state, id, req, now, dur, &mut fate)?
         }
         (Endpoint::SnapshotSchedules(id), _) => {
             schedules::snapshot_schedules(state, id, req, &rt, now)?

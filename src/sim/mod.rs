@@ -20,6 +20,7 @@ mod keys;
 mod net;
 mod persist;
 mod problem;
+mod restores;
 mod schedules;
 mod server;
 mod shared;

@@ -440,3 +440,19 @@ pub fn finish_within(mut child: Child, limit: Duration) -> (TfOutput, bool) {
     };
     (o, done)
 }
+
+/// Terraform wraps details to its width: the text with every run of whitespace made one space.
+pub fn flat(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `terraform validate` of each configuration fails saying its text, and none of them sends a
+/// request to `sim` (validation is offline).
+pub fn validate_refuses(sim: &Sim, cases: &[(String, &str)]) {
+    let before = sim.requests().len();
+    for (config, says) in cases {
+        let out = flat(&Tf::new(config).fails(&["validate"]).all());
+        assert!(out.contains(says), "{says:?} missing in:\n{out}");
+    }
+    assert_eq!(sim.requests().len(), before, "validate reached HostUp");
+}

@@ -105,6 +105,9 @@ pub(crate) struct Job {
     pub note: Option<String>,
     #[serde(default)]
     pub backup_id: Option<String>,
+    /// The VPS whose backup a restore-from-vps job restores (none: this VPS's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_vps_id: Option<String>,
     #[serde(default)]
     pub finished: Option<Finished>,
     #[serde(default)]
@@ -176,6 +179,7 @@ impl Job {
             description: None,
             note: None,
             backup_id: None,
+            source_vps_id: None,
             finished: None,
             result: None,
             starts_pending,
@@ -309,8 +313,14 @@ pub(super) fn apply_effect(job: &Job, vps: Option<&mut Vps>, at: i64, ttl_ms: i6
         }
         JobType::BackupRestore => {
             let bid = job.backup_id.clone().unwrap_or_default();
-            v.last_restore = Some(json!({"backupId": bid, "at": iso(at), "jobId": job.id}));
-            json!({"success": true, "type": ty, "backupId": bid})
+            let mut restore = json!({"backupId": bid, "at": iso(at), "jobId": job.id});
+            let mut result = json!({"success": true, "type": ty, "backupId": bid});
+            if let Some(src) = &job.source_vps_id {
+                restore["sourceVpsId"] = json!(src);
+                result["sourceVpsId"] = json!(src);
+            }
+            v.last_restore = Some(restore);
+            result
         }
     }
 }

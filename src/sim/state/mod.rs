@@ -16,6 +16,7 @@ pub(crate) mod endpoints;
 pub(crate) mod gates;
 pub(crate) mod job;
 pub(crate) mod model;
+mod restores;
 pub(crate) mod snapshot_schedule;
 mod steering;
 
