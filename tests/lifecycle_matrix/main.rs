@@ -1,6 +1,7 @@
 //! The lifecycle matrix (docs/ARCHITECTURE.md, "Testing"): every resource type
-//! (`hostup_vps_backup`, `hostup_vps_snapshot_restore`, `hostup_vps_snapshot`) × every Terraform
-//! workflow of docs/ARCHITECTURE.md, "Contracts" "Terraform lifecycle", driven through the real
+//! (`hostup_vps_backup`, `hostup_vps_snapshot_restore`, `hostup_vps_snapshot`, and the VPS
+//! policies `hostup_vps_snapshot_schedule`, `hostup_vps_backup_schedule`,
+//! `hostup_vps_backup_settings`) × every Terraform workflow of docs/ARCHITECTURE.md, "Contracts" "Terraform lifecycle", driven through the real
 //! `terraform` CLI (the one on PATH, plus each binary listed in HOSTUP_EXTRA_TERRAFORM, e.g. 1.0.3
 //! from `scripts/fetch-terraform-compat`) against the real `hostup-sim` binary. The table it
 //! produces is docs/LIFECYCLE.md.
@@ -14,13 +15,25 @@
 //! from its request log; plans and refreshes must send none). Cells run on a pool of 4
 //! threads (`LIFECYCLE_MATRIX_THREADS`); nothing sleeps for synchronisation: the simulator's
 //! state is polled with deadlines, and every terraform run is killed with its process group
-//! at its deadline. A cell whose feature the Terraform version lacks is "n/a".
+//! at its deadline. A cell whose feature the Terraform version lacks is "n/a", and so is a
+//! workflow that does not apply to the type (`Workflow::na` says why, in the cell).
+//!
+//! The policies are set by one synchronous request, no job: a schedule's create and in-place
+//! update are one `POST …/snapshot-schedules` or `POST …/backup-schedules` (HostUp creates or
+//! replaces it), its destroy one `DELETE …/snapshot-schedules` or `DELETE
+//! …/backup-schedules/{scheduleId}`; the settings' create and update are one `PATCH
+//! …/backup-schedules` and their destroy sends nothing (there is nothing to delete; the VPS keeps
+//! the values). So the rows about job waits (`timeouts`, untaint, Ctrl-C) and expiry are n/a for
+//! them, as are the deletion of the settings (HostUp always has some) and the unbuildable
+//! settings (their plan checks nothing on HostUp).
 //!
 //! The rows, and the Terraform behaviour each depends on (paths in hashicorp/terraform at
 //! v1.11.4 unless said otherwise):
 //!
 //! - **create**: plan `["create"]` (a restore's plan warns that it replaces the disk), apply
-//!   sends one job-creating POST and ends with the job completed in state.
+//!   sends one job-creating POST and ends with the job completed in state; a policy's apply
+//!   sends its one POST or PATCH and HostUp then holds the configured values (`/_sim/state`),
+//!   with the id in state (the VPS id; `bks_…` for a backup schedule).
 //! - **empty re-plan**: `plan -detailed-exitcode` exits 0 with `["no-op"]`, no request.
 //! - **argument changes** (backup `note`, `triggers`, `vps_id`; restore `snapshot_name`,
 //!   `triggers`, `vps_id`; snapshot `name`, `description`, `vps_id`): `["delete","create"]`.
@@ -30,6 +43,15 @@
 //!   diagnostics if there's at least one error inside"), so the restore's disk warning must
 //!   come from the first call. Destroying a backup or restore sends nothing; a snapshot's
 //!   sends `DELETE …/snapshots/{snapshotId}` before its POST.
+//! - **policy argument changes** (`interval_hours`, `enabled`; `hour`; `max_total_backups`,
+//!   `auto_delete_oldest`): `getAction` in node_resource_abstract_instance.go plans
+//!   `["update"]` when the provider's PlanResourceChange names no RequiresReplace path; the
+//!   apply sends the one POST or PATCH and keeps the id. `vps_id` (and a backup schedule's
+//!   `frequency`, which HostUp updates in place only within a frequency) are RequiresReplace:
+//!   `["delete","create"]`, in that order (`getAction`: `plans.DeleteThenCreate` without
+//!   `create_before_destroy`), so a schedule's DELETE precedes its POST and the old VPS keeps no
+//!   schedule; the settings' replacement sends only the new VPS's PATCH, and the old VPS keeps
+//!   its values.
 //! - **`timeouts` only**: `["update"]`, applied with no request (timeouts never force
 //!   replacement; `getAction` in the same file plans an update).
 //! - **`-replace=ADDR`** (`plan -replace=ADDR -out=tfplan`, then `apply tfplan`: `apply
@@ -56,11 +78,22 @@
 //!   creating it again (the error names the VPS and is no refresh error), and `apply
 //!   -refresh-only` succeeds and drops it. The VPS is removed by restarting hostup-sim from
 //!   its state file without it (`Cell::remove_vps`).
+//! - **policy drift**: a schedule deleted outside Terraform (through the API with the test key)
+//!   is dropped by refresh, whose warning reaches the plan (`refresh` in
+//!   node_resource_abstract_instance.go appends ReadResource's diagnostics and fails only on
+//!   errors), and planned `["create"]`, which the apply performs. A policy changed outside
+//!   Terraform (POST or PATCH with other values) is read back by refresh, so the plan compares
+//!   config with HostUp's values (`getAction`: not equal, no RequiresReplace) and plans
+//!   `["update"]` back; the apply sends one request and the re-plan is empty. With the VPS gone
+//!   a schedule is dropped like a snapshot (the plan fails only at creating it again); the
+//!   settings are dropped and planned `["create"]` (their plan reads nothing on HostUp).
 //! - **`terraform import`**: `internal/command/import.go` `ImportCommand.Run` → `Import` in
 //!   internal/terraform/context_import.go (ImportResourceState, then ReadResource); ids are
 //!   `<vps_id>/<job_id>` (a job queued through the API outside Terraform) and
-//!   `<vps_id>/<name>` (a snapshot without a description); the next plan is empty, and the same
-//!   id under another VPS must fail.
+//!   `<vps_id>/<name>` (a snapshot without a description), `<vps_id>` (a snapshot schedule or
+//!   the settings, set through the API outside Terraform) and `<vps_id>/<bks_…>` (a backup
+//!   schedule); the next plan is empty, and the same id under another VPS must fail (for the
+//!   settings, which every VPS has, a VPS HostUp does not know).
 //! - **`import {}` + `plan -generate-config-out`** (TF >= 1.5): `importState` and
 //!   `generateHCLStringAttributes` in internal/terraform/node_resource_plan_instance.go
 //!   (config from the imported state through internal/genconfig/generate_config.go
@@ -88,10 +121,13 @@
 //!   node_resource_abstract_instance.go; internal/plugin/grpc_provider.go `PlanResourceChange`
 //!   skips the call without it; TF >= 1.3), and the plan must say what destroying does: the
 //!   backup is kept on HostUp ("keeps"), the restore is not undone ("undo"), the snapshot is
-//!   deleted ("delete"). A backup's or restore's destroy sends nothing; a snapshot's sends one
-//!   DELETE.
+//!   deleted ("delete"), a schedule is deleted ("deletes"), the settings are kept ("keeps"). A
+//!   backup's, restore's or the settings' destroy sends nothing; a snapshot's or schedule's
+//!   sends one DELETE, and HostUp holds no schedule afterwards.
 //! - **destroy with an unbuildable resource** (a not-yet-created backup or snapshot on a VPS
-//!   whose quota or slots are used up, or a restore of a snapshot that does not exist):
+//!   whose quota or slots are used up, a restore of a snapshot that does not exist, or a
+//!   schedule on a VPS whose plan has no snapshot slots or no backups, `canEnable` /
+//!   `canCreateSchedule` closed with `feature_not_in_plan`):
 //!   `destroyPlan` in context_plan.go runs a normal plan first (unless `-refresh=false`) and
 //!   aborts on its errors, dropping its warnings (1.0.3: `destroyPlan` in
 //!   internal/terraform/context.go, the same). Plain `terraform destroy -auto-approve` must
@@ -122,6 +158,9 @@ use workflows::Workflow;
 
 /// Runs one cell; a panic in the harness becomes the cell's miss.
 fn run_cell(w: Workflow, kind: Kind, bin: &TfBin) -> Outcome {
+    if let Some(why) = w.na(kind) {
+        return Outcome::Na(why.into());
+    }
     if let Some((major, minor)) = w.needs() {
         if !bin.at_least(major, minor) {
             return Outcome::Na(format!("needs TF >= {major}.{minor}"));

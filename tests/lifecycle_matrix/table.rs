@@ -53,6 +53,9 @@ fn short(kind: Kind) -> &'static str {
         Kind::Backup => "backup",
         Kind::Restore => "restore",
         Kind::Snapshot => "snapshot",
+        Kind::SnapshotSchedule => "snap-sched",
+        Kind::BackupSchedule => "bkp-sched",
+        Kind::BackupSettings => "bkp-settings",
     }
 }
 
@@ -68,7 +71,9 @@ pub fn render(cells: &[CellResult], bins: &[TfBin]) -> String {
          edit by hand: run it with `UPDATE_DOCS=1` to rewrite this table._\n\n\
          {VERSIONS}{}_\n\n\
          Columns: backup = `hostup_vps_backup`, restore = `hostup_vps_snapshot_restore`, \
-         snapshot = `hostup_vps_snapshot`, each with the Terraform version. A failing cell shows \
+         snapshot = `hostup_vps_snapshot`, snap-sched = `hostup_vps_snapshot_schedule`, \
+         bkp-sched = `hostup_vps_backup_schedule`, bkp-settings = `hostup_vps_backup_settings`, \
+         each with the Terraform version. A failing cell shows \
          its first miss (the test's failure message lists them all, with what was seen).\n\n\
          | Workflow |",
         versions.join(", ")

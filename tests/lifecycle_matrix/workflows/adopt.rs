@@ -3,13 +3,48 @@
 
 use serde_json::json;
 
-use super::{disk_warning, plan_empty, set_up, FORGET, NOOP};
+use super::{disk_warning, plan_empty, policy_on_sim, set_up, FORGET, NOOP};
 use crate::cell::{Cell, PlanWant, Step};
-use crate::kinds::{Kind, Res, SNAP_BEFORE, SNAP_PLAIN, VPS_A, VPS_B};
+use crate::kinds::{
+    Kind, Res, RETENTION, SCHEDULE_NAME, SNAP_BEFORE, SNAP_PLAIN, VPS_A, VPS_B, VPS_UNKNOWN,
+};
 
-/// An object made outside Terraform, the resource that adopts it and its import id.
-pub fn importable(c: &mut Cell) -> Step<(Res, String)> {
+/// An object made outside Terraform, the resource that adopts it, its import id, and an id of
+/// the same form that must not import (the object under another VPS, or a VPS HostUp does not
+/// know for the settings, which every VPS has).
+pub fn importable(c: &mut Cell) -> Step<(Res, String, String)> {
     let mut r = c.kind.base();
+    if c.kind.is_policy() {
+        let (method, path, body) = match c.kind {
+            Kind::SnapshotSchedule => (
+                "POST",
+                "snapshot-schedules",
+                json!({"enabled": true, "intervalHours": 6}),
+            ),
+            Kind::BackupSchedule => (
+                "POST",
+                "backup-schedules",
+                json!({"frequency": "daily", "hour": 2, "retentionCount": RETENTION,
+                       "enabled": true, "name": SCHEDULE_NAME}),
+            ),
+            _ => (
+                "PATCH",
+                "backup-schedules",
+                json!({"maxTotalBackups": 5, "autoDeleteOldest": true}),
+            ),
+        };
+        let answer = c.api(method, &format!("/api/v2/vps/{VPS_A}/{path}"), Some(body))?;
+        let (id, wrong) = match c.kind {
+            Kind::BackupSchedule => {
+                let bks = answer["schedule"]["id"].as_str().unwrap_or("").to_owned();
+                (format!("{VPS_A}/{bks}"), format!("{VPS_B}/{bks}"))
+            }
+            // The matrix's VPS_B has no snapshot schedule.
+            Kind::SnapshotSchedule => (VPS_A.to_owned(), VPS_B.to_owned()),
+            _ => (VPS_A.to_owned(), VPS_UNKNOWN.to_owned()),
+        };
+        return Ok((r, id, wrong));
+    }
     // Import cannot know `triggers` (the config's value would be adopted in place).
     r.extra = None;
     let id = match c.kind {
@@ -25,23 +60,21 @@ pub fn importable(c: &mut Cell) -> Step<(Res, String)> {
             r.main = SNAP_PLAIN.into();
             SNAP_PLAIN.to_owned()
         }
+        _ => unreachable!("policies are handled above"),
     };
-    Ok((r, id))
+    Ok((r, format!("{VPS_A}/{id}"), format!("{VPS_B}/{id}")))
 }
 
 pub fn import_cli(c: &mut Cell) -> Step {
-    let (r, id) = importable(c)?;
+    let (r, import_id, wrong) = importable(c)?;
+    let id = import_id.rsplit('/').next().unwrap_or("").to_owned();
     let addr = r.addr();
     c.set_config(std::slice::from_ref(&r), "");
-    c.cmd(
-        "import",
-        &["import", &addr, &format!("{VPS_A}/{id}")],
-        &[],
-        0,
-        &[],
-    )?;
+    c.cmd("import", &["import", &addr, &import_id], &[], 0, &[])?;
     let a = c.instance(&addr)["attributes"].clone();
-    let ok = if c.kind.is_action() {
+    let ok = if c.kind.is_policy() {
+        a["id"] == id.as_str() && a["vps_id"] == VPS_A
+    } else if c.kind.is_action() {
         a["job_id"] == id.as_str() && a["status"] == "completed" && a["vps_id"] == VPS_A
     } else {
         a["id"] == format!("{VPS_A}/{id}")
@@ -51,9 +84,8 @@ pub fn import_cli(c: &mut Cell) -> Step {
     // The same job (or name) under another VPS is not that VPS's.
     let mut other = r.clone();
     other.name = "other";
-    other.vps_id = VPS_B.into();
+    other.vps_id = wrong.split('/').next().unwrap_or("").to_owned();
     c.set_config(&[r.clone(), other.clone()], "");
-    let wrong = format!("{VPS_B}/{id}");
     c.cmd(
         "import with another VPS's id",
         &["import", &other.addr(), &wrong],
@@ -66,9 +98,9 @@ pub fn import_cli(c: &mut Cell) -> Step {
 }
 
 pub fn import_block(c: &mut Cell) -> Step {
-    let (r, id) = importable(c)?;
+    let (r, import_id, _) = importable(c)?;
     let addr = r.addr();
-    let block = format!("import {{\n  to = {addr}\n  id = \"{VPS_A}/{id}\"\n}}\n");
+    let block = format!("import {{\n  to = {addr}\n  id = \"{import_id}\"\n}}\n");
     c.set_config(&[], &block);
     let changes = c.plan(
         "plan -generate-config-out",
@@ -155,6 +187,14 @@ pub fn removed(c: &mut Cell) -> Step {
             kept,
             "apply: the snapshot is gone from the sim",
             "removed must keep it",
+        );
+    }
+    if c.kind.is_policy() {
+        let (kept, vps) = policy_on_sim(c, &r, None);
+        c.expect(
+            kept,
+            "apply: HostUp no longer holds it",
+            format!("removed must keep it: {vps}"),
         );
     }
     Ok(())

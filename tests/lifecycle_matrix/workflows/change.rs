@@ -1,7 +1,9 @@
 //! Create, re-plan, and the changes that replace or update a resource: argument changes,
 //! `timeouts`, `-replace`, `taint`.
 
-use super::{check_created, plan_change, plan_empty, set_up, Workflow, CREATE, REPLACE, UPDATE};
+use super::{
+    check_created, plan_change, plan_empty, scalar, set_up, Workflow, CREATE, REPLACE, UPDATE,
+};
 use crate::cell::{Cell, PlanWant, Step};
 use crate::kinds::{Kind, VPS_B};
 
@@ -20,21 +22,59 @@ pub fn empty_replan(c: &mut Cell) -> Step {
     plan_empty(c, "re-plan", &[r.addr()])
 }
 
+/// An argument change: a replacement, or for a policy's in-place arguments an update that
+/// sends its one request and keeps its id.
 pub fn change(c: &mut Cell, w: Workflow) -> Step {
     let old = c.kind.base();
     set_up(c, &old)?;
+    let old_id = c.instance(&old.addr())["attributes"]["id"].clone();
     let mut new = old.clone();
     match w {
         Workflow::ChangeMain => new.main = c.kind.changed_main().into(),
-        Workflow::ChangeExtra => {
-            new.extra = Some(if c.kind.is_action() { "2" } else { "changed" }.into())
-        }
+        Workflow::ChangeExtra => new.extra = Some(c.kind.changed_extra().into()),
         _ => new.vps_id = VPS_B.into(),
     }
+    let in_place = w != Workflow::ChangeVps && c.kind.in_place(w == Workflow::ChangeMain);
+    let (actions, requests) = if in_place {
+        (UPDATE, c.kind.update_requests())
+    } else {
+        (REPLACE, c.kind.replace_requests())
+    };
     c.set_config(std::slice::from_ref(&new), "");
-    plan_change(c, "plan", &[], &new.addr(), REPLACE)?;
-    c.apply_plan("apply", &c.kind.replace_requests())?;
+    plan_change(c, "plan", &[], &new.addr(), actions)?;
+    c.apply_plan("apply", &requests)?;
     check_created(c, "apply", &new);
+    if in_place {
+        let id = c.instance(&new.addr())["attributes"]["id"].clone();
+        c.expect(
+            id == old_id,
+            "apply: the update changed the id",
+            format!("id {old_id} before, {id} after"),
+        );
+    }
+    if c.kind.is_policy() && old.vps_id != new.vps_id {
+        // The old VPS's schedule was deleted; its settings stay as they were (destroy keeps
+        // them).
+        let v = c.vps(&old.vps_id);
+        let (ok, what) = match c.kind {
+            Kind::SnapshotSchedule => (v["snapshotSchedule"].is_null(), "schedule kept"),
+            Kind::BackupSchedule => (
+                v["backupSchedules"]
+                    .as_array()
+                    .is_some_and(|l| l.is_empty()),
+                "schedule kept",
+            ),
+            _ => (
+                scalar(&v["backupSettings"]["maxTotalBackups"]) == old.main,
+                "settings changed",
+            ),
+        };
+        c.expect(
+            ok,
+            format!("apply: the old VPS's {what}"),
+            format!("{}: {v}", old.vps_id),
+        );
+    }
     if c.kind == Kind::Snapshot && (old.vps_id != new.vps_id || old.main != new.main) {
         let left = c.snapshots(&old.vps_id).contains(&old.main);
         c.expect(

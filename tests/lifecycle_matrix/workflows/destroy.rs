@@ -1,6 +1,6 @@
 //! Destroy, with and without a resource whose plan-time check fails.
 
-use super::{set_up, Workflow, DELETE};
+use super::{scalar, set_up, Workflow, DELETE};
 use crate::cell::{flat, Cell, PlanWant, Step};
 use crate::kinds::{Kind, VPS_A};
 
@@ -34,6 +34,23 @@ pub fn destroy(c: &mut Cell) -> Step {
             "destroy must delete it",
         );
     }
+    if c.kind.is_policy() {
+        let v = c.vps(VPS_A);
+        let (ok, what) = match c.kind {
+            Kind::SnapshotSchedule => (v["snapshotSchedule"].is_null(), "the schedule is kept"),
+            Kind::BackupSchedule => (
+                v["backupSchedules"]
+                    .as_array()
+                    .is_some_and(|l| l.is_empty()),
+                "the schedule is kept",
+            ),
+            _ => (
+                scalar(&v["backupSettings"]["maxTotalBackups"]) == r.main,
+                "the settings changed",
+            ),
+        };
+        c.expect(ok, format!("apply: {what} on the sim"), format!("{v}"));
+    }
     Ok(())
 }
 
@@ -43,7 +60,10 @@ pub fn destroy(c: &mut Cell) -> Step {
 pub fn destroy_blocked(c: &mut Cell, w: Workflow) -> Step {
     let r = c.kind.base();
     set_up(c, &r)?;
-    c.set_config(&[r.clone(), c.kind.unbuildable()], "");
+    let Some(blocked) = c.kind.unbuildable() else {
+        unreachable!("Workflow::na makes this row n/a for {:?}", c.kind)
+    };
+    c.set_config(&[r.clone(), blocked], "");
     match w {
         Workflow::DestroyBlocked => {
             let out = c.cmd("destroy", &["destroy", "-auto-approve"], &[], 1, &[])?;

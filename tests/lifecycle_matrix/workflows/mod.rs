@@ -13,7 +13,9 @@ mod recover;
 use adopt::{import_block, import_cli, moved, removed};
 use change::{change, create, empty_replan, replace, taint, timeouts_only};
 use destroy::{destroy, destroy_blocked};
-use recover::{ctrl_c, drift_deleted, drift_expired, drift_vps_gone, untaint_refresh};
+use recover::{
+    ctrl_c, drift_changed, drift_deleted, drift_expired, drift_vps_gone, untaint_refresh,
+};
 
 pub const CREATE: &[&str] = &["create"];
 pub const REPLACE: &[&str] = &["delete", "create"];
@@ -39,6 +41,7 @@ pub enum Workflow {
     UntaintRefresh,
     DriftExpired,
     DriftDeleted,
+    DriftChanged,
     DriftVpsGone,
     ImportCli,
     ImportBlock,
@@ -52,7 +55,7 @@ pub enum Workflow {
 }
 
 impl Workflow {
-    pub const ALL: [Workflow; 21] = [
+    pub const ALL: [Workflow; 22] = [
         Workflow::Create,
         Workflow::EmptyReplan,
         Workflow::ChangeMain,
@@ -64,6 +67,7 @@ impl Workflow {
         Workflow::UntaintRefresh,
         Workflow::DriftExpired,
         Workflow::DriftDeleted,
+        Workflow::DriftChanged,
         Workflow::DriftVpsGone,
         Workflow::ImportCli,
         Workflow::ImportBlock,
@@ -80,8 +84,14 @@ impl Workflow {
         match self {
             Workflow::Create => "create",
             Workflow::EmptyReplan => "empty re-plan after create",
-            Workflow::ChangeMain => "change `note` / `snapshot_name` / `name`",
-            Workflow::ChangeExtra => "change `triggers` / `triggers` / `description`",
+            Workflow::ChangeMain => {
+                "change `note` / `snapshot_name` / `name` / `interval_hours` / `hour` / \
+                 `max_total_backups`"
+            }
+            Workflow::ChangeExtra => {
+                "change `triggers` / `triggers` / `description` / `enabled` / `frequency` / \
+                 `auto_delete_oldest`"
+            }
             Workflow::ChangeVps => "change `vps_id`",
             Workflow::TimeoutsOnly => "change `timeouts` only (in place)",
             Workflow::Replace => "`-replace=ADDR`",
@@ -93,8 +103,10 @@ impl Workflow {
                 "drift: expired on HostUp (job forgotten / job forgotten / snapshot expired)"
             }
             Workflow::DriftDeleted => {
-                "drift: deleted outside Terraform (the backup / the restored snapshot / the snapshot)"
+                "drift: deleted outside Terraform (the backup / the restored snapshot / the \
+                 snapshot / the schedule / the schedule)"
             }
+            Workflow::DriftChanged => "drift: changed outside Terraform",
             Workflow::DriftVpsGone => "drift: VPS gone",
             Workflow::ImportCli => "`terraform import`, then plan",
             Workflow::ImportBlock => "`import {}` + `plan -generate-config-out`, apply, plan",
@@ -120,6 +132,32 @@ impl Workflow {
             Workflow::ImportBlock => Some((1, 5)),
             Workflow::Moved => Some((1, 1)),
             Workflow::Removed => Some((1, 7)),
+            _ => None,
+        }
+    }
+
+    /// Why the workflow does not apply to `kind`, if it does not (the cell is "n/a").
+    pub fn na(self, kind: Kind) -> Option<&'static str> {
+        let policy = kind.is_policy();
+        match self {
+            Workflow::TimeoutsOnly if policy => {
+                Some("no `timeouts`: set by one synchronous request")
+            }
+            Workflow::UntaintRefresh | Workflow::CtrlC if policy => {
+                Some("no job to wait for: set by one synchronous request")
+            }
+            Workflow::DriftExpired if policy => Some("HostUp never expires it"),
+            Workflow::DriftDeleted if kind == Kind::BackupSettings => {
+                Some("HostUp always has settings: nothing to delete")
+            }
+            Workflow::DriftChanged if !policy => Some("HostUp has no request that changes it"),
+            Workflow::DestroyBlocked
+            | Workflow::DestroyBlockedWarn
+            | Workflow::DestroyBlockedNoRefresh
+                if kind.unbuildable().is_none() =>
+            {
+                Some("its plan checks nothing on HostUp: nothing can block it")
+            }
             _ => None,
         }
     }
@@ -157,6 +195,7 @@ impl Workflow {
             Workflow::UntaintRefresh => untaint_refresh(&mut c),
             Workflow::DriftExpired => drift_expired(&mut c),
             Workflow::DriftDeleted => drift_deleted(&mut c),
+            Workflow::DriftChanged => drift_changed(&mut c),
             Workflow::DriftVpsGone => drift_vps_gone(&mut c),
             Workflow::ImportCli => import_cli(&mut c),
             Workflow::ImportBlock => import_block(&mut c),
@@ -260,7 +299,7 @@ pub fn check_created(c: &mut Cell, what: &str, r: &Res) {
     );
     let (main, _) = r.kind.arg_names();
     c.expect(
-        a["vps_id"] == r.vps_id.as_str() && a[main] == r.main.as_str(),
+        a["vps_id"] == r.vps_id.as_str() && scalar(&a[main]) == r.main,
         format!("{what}: state holds other arguments"),
         format!(
             "{what}: expected vps_id {} and {main} {}: {a}",
@@ -268,7 +307,10 @@ pub fn check_created(c: &mut Cell, what: &str, r: &Res) {
         ),
     );
     let job = a["job_id"].as_str().unwrap_or("").to_owned();
-    if r.kind.is_action() {
+    if r.kind.is_policy() {
+        let a = a.clone();
+        check_policy(c, what, r, &a);
+    } else if r.kind.is_action() {
         let sim_status = c.job(&job)["status"].clone();
         c.expect(
             a["status"] == "completed" && a["completed_at"].is_string(),
@@ -305,4 +347,67 @@ pub fn state_job(c: &Cell, addr: &str) -> String {
         .as_str()
         .unwrap_or("")
         .to_owned()
+}
+
+/// A state or sim value as the config writes it: a string as is, a number or bool as JSON.
+pub fn scalar(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Whether HostUp holds the policy `r` with its values (`/_sim/state`), and the VPS as the
+/// sim shows it. `id`: the backup schedule's id it must have (None: any).
+pub fn policy_on_sim(c: &Cell, r: &Res, id: Option<&str>) -> (bool, serde_json::Value) {
+    let vps = c.vps(&r.vps_id);
+    let extra = r.extra.clone().unwrap_or_default();
+    let ok = match r.kind {
+        Kind::SnapshotSchedule => {
+            let s = &vps["snapshotSchedule"];
+            scalar(&s["intervalHours"]) == r.main && scalar(&s["enabled"]) == extra
+        }
+        Kind::BackupSchedule => {
+            let list = vps["backupSchedules"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            // Exactly this one: a replaced schedule must have been deleted, not kept.
+            match list.as_slice() {
+                [s] => {
+                    id.is_none_or(|id| s["id"] == id)
+                        && scalar(&s["hour"]) == r.main
+                        && s["frequency"] == extra.as_str()
+                        && s["enabled"] == true
+                }
+                _ => false,
+            }
+        }
+        _ => {
+            let s = &vps["backupSettings"];
+            scalar(&s["maxTotalBackups"]) == r.main && scalar(&s["autoDeleteOldest"]) == extra
+        }
+    };
+    (ok, vps)
+}
+
+/// A policy's id in state, and HostUp holding the values of `r`.
+fn check_policy(c: &mut Cell, what: &str, r: &Res, a: &serde_json::Value) {
+    let id = a["id"].as_str().unwrap_or("");
+    let id_ok = if r.kind == Kind::BackupSchedule {
+        id.starts_with("bks_")
+    } else {
+        id == r.vps_id
+    };
+    c.expect(
+        id_ok,
+        format!("{what}: id wrong in state"),
+        format!("{what}: {a}"),
+    );
+    let (on_sim, vps) = policy_on_sim(c, r, Some(id));
+    c.expect(
+        on_sim,
+        format!("{what}: HostUp holds other values"),
+        format!("{what}: expected {r:?} on the sim; VPS: {vps}"),
+    );
 }

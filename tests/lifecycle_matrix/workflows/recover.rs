@@ -7,9 +7,10 @@ use serde_json::json;
 
 use super::{
     check_created, disk_warning, plan_change, plan_empty, set_up, state_job, CREATE, REPLACE,
+    UPDATE,
 };
 use crate::cell::{clip, flat, Cell, PlanWant, Step, JOB_DURATION_MS, SIM_DEADLINE};
-use crate::kinds::{Kind, SNAP_BEFORE, SNAP_NEW, VPS_A};
+use crate::kinds::{Kind, RETENTION, SNAP_BEFORE, SNAP_NEW, VPS_A};
 use crate::support::{finish_within, wait_until};
 
 /// Job duration of the Ctrl-C rows' interrupted job: it still runs when the next apply starts.
@@ -101,6 +102,31 @@ pub fn drift_deleted(c: &mut Cell) -> Step {
     let r = c.kind.base();
     set_up(c, &r)?;
     match c.kind {
+        Kind::SnapshotSchedule | Kind::BackupSchedule => {
+            let path = if c.kind == Kind::SnapshotSchedule {
+                format!("/api/v2/vps/{VPS_A}/snapshot-schedules")
+            } else {
+                let id = c.instance(&r.addr())["attributes"]["id"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned();
+                format!("/api/v2/vps/{VPS_A}/backup-schedules/{id}")
+            };
+            c.api("DELETE", &path, None)?;
+            // Refresh drops it (ReadResource answers null) and says so; the plan creates it
+            // again, and the apply does.
+            let want = PlanWant {
+                exit: 2,
+                actions: vec![(r.addr(), CREATE)],
+                warn: vec!["is gone"],
+                ..PlanWant::default()
+            };
+            c.plan("plan", &[], want)?;
+            c.apply_plan("apply", &c.kind.create_requests())?;
+            check_created(c, "apply", &r);
+            Ok(())
+        }
+        Kind::BackupSettings => unreachable!("Workflow::na makes this row n/a for settings"),
         Kind::Snapshot => {
             c.api(
                 "DELETE",
@@ -138,23 +164,60 @@ pub fn drift_deleted(c: &mut Cell) -> Step {
     }
 }
 
-/// The VPS is terminated: a snapshot is dropped from state by refresh (never an error), so the
-/// plan fails only because a snapshot cannot be created on a missing VPS; the action-style
-/// resources plan nothing.
+/// A policy changed outside Terraform (as in the dashboard): refresh reads the new values,
+/// the plan updates them back in place, the apply sends the one request, the re-plan is empty.
+pub fn drift_changed(c: &mut Cell) -> Step {
+    let r = c.kind.base();
+    set_up(c, &r)?;
+    let (method, path, body) = match c.kind {
+        Kind::SnapshotSchedule => (
+            "POST",
+            format!("/api/v2/vps/{VPS_A}/snapshot-schedules"),
+            json!({"enabled": true, "intervalHours": 12}),
+        ),
+        Kind::BackupSchedule => (
+            "POST",
+            format!("/api/v2/vps/{VPS_A}/backup-schedules"),
+            json!({"frequency": "daily", "hour": 5, "retentionCount": RETENTION,
+                   "enabled": true}),
+        ),
+        _ => (
+            "PATCH",
+            format!("/api/v2/vps/{VPS_A}/backup-schedules"),
+            json!({"maxTotalBackups": 9}),
+        ),
+    };
+    c.api(method, &path, Some(body))?;
+    plan_change(c, "plan", &[], &r.addr(), UPDATE)?;
+    c.apply_plan("apply", &c.kind.update_requests())?;
+    check_created(c, "apply", &r);
+    plan_empty(c, "re-plan", &[r.addr()])
+}
+
+/// The VPS is terminated: a snapshot or schedule is dropped from state by refresh (never an
+/// error), so the plan fails only because it cannot be created on a missing VPS (the settings
+/// plan `["create"]`: their plan checks nothing on HostUp); the action-style resources plan
+/// nothing. `apply -refresh-only` drops it.
 pub fn drift_vps_gone(c: &mut Cell) -> Step {
     let r = c.kind.base();
     set_up(c, &r)?;
     c.remove_vps(VPS_A)?;
-    if c.kind != Kind::Snapshot {
+    if c.kind.is_action() {
         return plan_empty(c, "plan", &[r.addr()]);
     }
-    let want = PlanWant {
-        exit: 1,
-        error: vec![VPS_A],
-        no_error: vec!["could not refresh"],
-        ..PlanWant::default()
-    };
-    c.plan("plan", &[], want)?;
+    if c.kind == Kind::BackupSettings {
+        // Dropped by refresh; the settings' plan reads nothing on HostUp, so only the apply
+        // would find the VPS missing.
+        plan_change(c, "plan", &[], &r.addr(), CREATE)?;
+    } else {
+        let want = PlanWant {
+            exit: 1,
+            error: vec![VPS_A],
+            no_error: vec!["could not refresh"],
+            ..PlanWant::default()
+        };
+        c.plan("plan", &[], want)?;
+    }
     c.cmd(
         "apply -refresh-only",
         &["apply", "-refresh-only", "-auto-approve"],
