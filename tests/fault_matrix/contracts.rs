@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use hostup_provider::sim::fixture::{SNAPSHOT_APP, VPS_APP};
 use serde_json::Value;
 
 use crate::faults::{Fault, Kind, Target, BACKUP_HOUR, BACKUP_KEEP, BACKUP_LIMIT, SCHEDULE_HOURS};
@@ -125,20 +124,23 @@ impl Outcome<'_> {
             ));
         }
         let state: Value = serde_json::from_str(&tf.state_file()).unwrap_or(Value::Null);
+        let Some((ty, [(total_label, want_total), (names_label, want_names)])) =
+            self.target.data_expect()
+        else {
+            violations.push("the data source has no expected values".into());
+            return (String::new(), String::new());
+        };
         let total = &state["outputs"]["total"]["value"];
         let names = &state["outputs"]["names"]["value"];
-        let in_state = state["resources"].as_array().is_some_and(|rs| {
-            rs.iter()
-                .any(|r| r["mode"] == "data" && r["type"] == "hostup_vps_snapshots")
-        });
+        let in_state = state["resources"]
+            .as_array()
+            .is_some_and(|rs| rs.iter().any(|r| r["mode"] == "data" && r["type"] == ty));
         if out.code == Some(0) && !fault.is_persistent() && fault != Fault::SigintInRequest {
-            if *total != serde_json::json!(3) {
-                violations.push(format!("total_snapshots is {total}, expected 3"));
+            if *total != want_total {
+                violations.push(format!("{total_label} is {total}, expected {want_total}"));
             }
-            if *names != serde_json::json!([SNAPSHOT_APP]) {
-                violations.push(format!(
-                    "snapshot names are {names}, expected [{SNAPSHOT_APP:?}]"
-                ));
+            if *names != want_names {
+                violations.push(format!("{names_label} are {names}, expected {want_names}"));
             }
         }
         let mutations = requests.iter().filter(|r| r["method"] != "GET").count();
@@ -148,7 +150,7 @@ impl Outcome<'_> {
             ));
         }
         let st = if in_state {
-            format!("read into state; total_snapshots = {total}, snapshots = {names}")
+            format!("read into state; {total_label} = {total}, {names_label} = {names}")
         } else {
             "not in state".into()
         };
@@ -295,7 +297,11 @@ impl Outcome<'_> {
                 "the error does not name the job",
                 violations,
             );
-            must(has(VPS_APP), "the error does not name the VPS", violations);
+            must(
+                has(target.vps()),
+                "the error does not name the VPS",
+                violations,
+            );
             match fault {
                 Fault::JobFailed => {
                     must(
@@ -358,7 +364,11 @@ impl Outcome<'_> {
                 "the error does not say the operation may have been queued (and how to adopt it)",
                 violations,
             );
-            must(has(VPS_APP), "the error does not name the VPS", violations);
+            must(
+                has(target.vps()),
+                "the error does not name the VPS",
+                violations,
+            );
         } else {
             // Transient read faults are retried: apply succeeds, the job completed.
             must(

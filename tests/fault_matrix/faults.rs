@@ -1,8 +1,10 @@
 //! The two axes of the matrix: the faults hostup-sim injects and the targets they hit.
 
 use hostup_provider::sim::fixture::{
-    BACKUP_SCHEDULE_DB, SNAPSHOT_APP, VPS_APP, VPS_FULL, VPS_PAYG,
+    BACKUP_APP, BACKUP_SCHEDULE_DB, SNAPSHOT_APP, VPS_APP, VPS_FULL, VPS_NO_SNAPSHOTS, VPS_PAYG,
 };
+
+use serde_json::{json, Value};
 
 use crate::support::{provider_block, KEY};
 
@@ -142,6 +144,9 @@ pub(crate) enum Target {
     BackupSchedule,
     BackupScheduleDestroy,
     BackupSettings,
+    BackupRestore,
+    BackupRestoreFromVps,
+    RestoreSources,
 }
 
 /// The snapshot schedule the create cells set on app-01 (which has none).
@@ -153,7 +158,7 @@ pub(crate) const BACKUP_KEEP: u64 = 2;
 pub(crate) const BACKUP_LIMIT: u64 = 2;
 
 impl Target {
-    pub(crate) const ALL: [Target; 8] = [
+    pub(crate) const ALL: [Target; 11] = [
         Target::Backup,
         Target::Restore,
         Target::Snapshots,
@@ -162,6 +167,9 @@ impl Target {
         Target::BackupSchedule,
         Target::BackupScheduleDestroy,
         Target::BackupSettings,
+        Target::BackupRestore,
+        Target::BackupRestoreFromVps,
+        Target::RestoreSources,
     ];
 
     pub(crate) fn label(self) -> &'static str {
@@ -174,13 +182,19 @@ impl Target {
             Target::BackupSchedule => "hostup_vps_backup_schedule",
             Target::BackupScheduleDestroy => "hostup_vps_backup_schedule (destroy)",
             Target::BackupSettings => "hostup_vps_backup_settings",
+            Target::BackupRestore => "hostup_vps_backup_restore",
+            Target::BackupRestoreFromVps => "hostup_vps_backup_restore (source_vps_id)",
+            Target::RestoreSources => "data.hostup_vps_restore_sources",
         }
     }
 
     pub(crate) fn kind(self) -> Kind {
         match self {
-            Target::Backup | Target::Restore => Kind::Job,
-            Target::Snapshots => Kind::Data,
+            Target::Backup
+            | Target::Restore
+            | Target::BackupRestore
+            | Target::BackupRestoreFromVps => Kind::Job,
+            Target::Snapshots | Target::RestoreSources => Kind::Data,
             _ => Kind::Write,
         }
     }
@@ -190,7 +204,10 @@ impl Target {
         match self {
             Target::Backup => Some("hostup_vps_backup"),
             Target::Restore => Some("hostup_vps_snapshot_restore"),
-            Target::Snapshots => None,
+            Target::Snapshots | Target::RestoreSources => None,
+            Target::BackupRestore | Target::BackupRestoreFromVps => {
+                Some("hostup_vps_backup_restore")
+            }
             Target::SnapshotSchedule | Target::SnapshotScheduleDestroy => {
                 Some("hostup_vps_snapshot_schedule")
             }
@@ -206,6 +223,10 @@ impl Target {
         match self {
             Target::Backup => Some("/api/v2/vps/{id}/backups"),
             Target::Restore => Some("/api/v2/vps/{id}/snapshots/{snapshotId}/actions/restore"),
+            Target::BackupRestore => Some("/api/v2/vps/{id}/backups/{backupId}/actions/restore"),
+            Target::BackupRestoreFromVps => {
+                Some("/api/v2/vps/{id}/backups/actions/restore-from-vps")
+            }
             _ => None,
         }
     }
@@ -214,6 +235,7 @@ impl Target {
         match self {
             Target::Backup => Some("backup_create"),
             Target::Restore => Some("snapshot_restore"),
+            Target::BackupRestore | Target::BackupRestoreFromVps => Some("backup_restore"),
             _ => None,
         }
     }
@@ -244,8 +266,12 @@ impl Target {
     /// the list or setting the target reads otherwise (None: the target reads nothing).
     pub(crate) fn read_route(self) -> Option<&'static str> {
         match self {
-            Target::Backup | Target::Restore => Some("/api/jobs/*"),
+            Target::Backup
+            | Target::Restore
+            | Target::BackupRestore
+            | Target::BackupRestoreFromVps => Some("/api/jobs/*"),
             Target::Snapshots => Some("/api/v2/vps/{id}/snapshots"),
+            Target::RestoreSources => Some("/api/v2/vps/{id}/backups/restore-sources"),
             Target::SnapshotSchedule | Target::SnapshotScheduleDestroy => {
                 Some("/api/v2/vps/{id}/snapshot-schedules")
             }
@@ -284,6 +310,26 @@ impl Target {
         }
     }
 
+    /// A data source's type, and what its `total` and `names` outputs must be, with their
+    /// labels for the table: the snapshots of app-01 (3 slots, one snapshot), the restore
+    /// sources of app-01 (db-01 alone, with its 2 backups).
+    pub(crate) fn data_expect(self) -> Option<(&'static str, [(&'static str, Value); 2])> {
+        match self {
+            Target::Snapshots => Some((
+                "hostup_vps_snapshots",
+                [
+                    ("total_snapshots", json!(3)),
+                    ("snapshots", json!([SNAPSHOT_APP])),
+                ],
+            )),
+            Target::RestoreSources => Some((
+                "hostup_vps_restore_sources",
+                [("backups", json!(2)), ("sources", json!([VPS_FULL]))],
+            )),
+            _ => None,
+        }
+    }
+
     /// The terraform command of the cell.
     pub(crate) fn command(self) -> &'static [&'static str] {
         if self.setup_import().is_some() {
@@ -298,6 +344,7 @@ impl Target {
         match self {
             Target::SnapshotScheduleDestroy => VPS_PAYG,
             Target::BackupScheduleDestroy => VPS_FULL,
+            Target::BackupRestoreFromVps => VPS_NO_SNAPSHOTS,
             _ => VPS_APP,
         }
     }
@@ -328,6 +375,16 @@ impl Target {
             ),
             Target::BackupScheduleDestroy => format!(
                 "resource \"hostup_vps_backup_schedule\" \"t\" {{\n  vps_id          = \"{VPS_FULL}\"\n  frequency       = \"daily\"\n  hour            = 2\n  retention_count = 2\n}}\n"
+            ),
+            Target::BackupRestore => format!(
+                "resource \"hostup_vps_backup_restore\" \"t\" {{\n  vps_id    = \"{VPS_APP}\"\n  backup_id = \"{BACKUP_APP}\"\n{timeouts}}}\n"
+            ),
+            // web-01 (no backups of its own) restores app-01's backup.
+            Target::BackupRestoreFromVps => format!(
+                "resource \"hostup_vps_backup_restore\" \"t\" {{\n  vps_id        = \"{VPS_NO_SNAPSHOTS}\"\n  source_vps_id = \"{VPS_APP}\"\n  backup_id     = \"{BACKUP_APP}\"\n{timeouts}}}\n"
+            ),
+            Target::RestoreSources => format!(
+                "data \"hostup_vps_restore_sources\" \"t\" {{\n  vps_id = \"{VPS_APP}\"\n}}\n\noutput \"total\" {{\n  value = length(flatten([for s in data.hostup_vps_restore_sources.t.sources : s.backups]))\n}}\n\noutput \"names\" {{\n  value = [for s in data.hostup_vps_restore_sources.t.sources : s.id]\n}}\n"
             ),
             Target::BackupSettings => format!(
                 "resource \"hostup_vps_backup_settings\" \"t\" {{\n  vps_id             = \"{VPS_APP}\"\n  max_total_backups  = {BACKUP_LIMIT}\n  auto_delete_oldest = true\n}}\n"
