@@ -74,20 +74,7 @@ struct Case {
     /// Text the messages must not contain for this case (e.g. an env var that was not the
     /// source of the setting).
     forbid: &'static [&'static str],
-    /// Style faults of this case's messages that are known and reported but not fixed in the
-    /// provider yet: a part of the fault's text, and what is wrong in words. The test fails
-    /// when one of them no longer occurs, so that the mark goes with the fix; the page shows
-    /// it under the entry.
-    known: &'static [(&'static str, &'static str)],
     run: Run,
-}
-
-impl Case {
-    /// Marks a known, reported style fault of this case (see [`Case::known`]).
-    fn known(mut self, faults: &'static [(&'static str, &'static str)]) -> Case {
-        self.known = faults;
-        self
-    }
 }
 
 fn case(
@@ -100,7 +87,6 @@ fn case(
         name,
         trigger,
         forbid,
-        known: &[],
         run: Box::pin(run),
     }
 }
@@ -1438,13 +1424,7 @@ fn policy_cases() -> Vec<Case> {
                     .await;
                 Outcome::of(&r.diagnostics, Some(&env))
             },
-        )
-        .known(&[(
-            "must be between 1 and 3\" twice",
-            "HostUp's field error is said twice (the second time in the next step, \"Fix the \
-             request: …\", ending in \"..\"), by its API pointer `/maxTotalBackups` instead of \
-             `max_total_backups`, and the next step is not in Terraform's terms",
-        )]),
+        ),
         case(
             "Two backup settings for one VPS",
             "two `hostup_vps_backup_settings` resources with the same `vps_id`",
@@ -1893,11 +1873,6 @@ fn render(entries: &[(&Case, Vec<Diagnostic>, Option<String>)]) -> String {
             ));
         }
         page.push_str("```\n");
-        for (_, what) in c.known {
-            page.push_str(&format!(
-                "\n> **Known style fault, reported and not yet fixed:** {what}.\n"
-            ));
-        }
     }
     page
 }
@@ -1960,21 +1935,9 @@ async fn every_message_follows_the_style_and_is_in_the_catalogue() {
     write_doc(&page).expect("docs/MESSAGES.md");
     let mut faults = Vec::new();
     for (c, diags, _) in &entries {
-        let mut seen = vec![false; c.known.len()];
         for d in diags {
             for f in style_faults(d, c.forbid) {
-                match c.known.iter().position(|(k, _)| f.contains(k)) {
-                    Some(i) => seen[i] = true,
-                    None => faults.push(format!("{}: {:?} {f}", c.name, d.summary)),
-                }
-            }
-        }
-        for ((k, _), seen) in c.known.iter().zip(seen) {
-            if !seen {
-                faults.push(format!(
-                    "{}: the known fault {k:?} no longer occurs: remove it from the case",
-                    c.name
-                ));
+                faults.push(format!("{}: {:?} {f}", c.name, d.summary));
             }
         }
     }

@@ -228,22 +228,45 @@ pub fn api_error(
             detail.push_str(&format!(" Code: {code}."));
         }
     }
-    let hint = api_hint(err, sources);
+    // HostUp's field errors, each once, by the attribute the user wrote where one is known.
+    let fields: Vec<(String, String)> = err
+        .field_errors()
+        .iter()
+        .map(|fe| {
+            let pointer = fe.pointer.as_deref().unwrap_or("");
+            let name = match paths.pointers.iter().find(|(ptr, _)| *ptr == pointer) {
+                Some((_, attr)) => format!("`{attr}`"),
+                None if pointer.is_empty() => "the request".to_owned(),
+                None => pointer.to_owned(),
+            };
+            let why = fe
+                .detail
+                .as_deref()
+                .or(fe.code.as_deref())
+                .unwrap_or("invalid");
+            (name, why.trim().trim_end_matches('.').to_owned())
+        })
+        .collect();
+    let hint = if fields.is_empty() || !matches!(err.status(), Some(400 | 422)) {
+        api_hint(err, sources)
+    } else {
+        // The client's step repeats the field errors in API terms; say what to change instead.
+        let mut names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+        names.dedup();
+        format!(
+            "Change {}, then run `terraform apply` again.{}",
+            names.join(", "),
+            err.hint_parts().notes
+        )
+    };
     // The request id once: the hint's note for HostUp support carries it when it has one.
     if let Some(rid) = err.request_id() {
         if !detail.contains(rid) && !hint.contains(rid) {
             detail.push_str(&format!(" Request id: {rid}."));
         }
     }
-    for fe in err.field_errors() {
-        detail.push_str(&format!(
-            "\n- {}: {}",
-            fe.pointer.as_deref().unwrap_or("(body)"),
-            fe.detail
-                .as_deref()
-                .or(fe.code.as_deref())
-                .unwrap_or("invalid")
-        ));
+    for (name, why) in &fields {
+        detail.push_str(&format!("\n- {name}: {why}."));
     }
     detail.push_str("\n\n");
     detail.push_str(&hint);
@@ -572,7 +595,7 @@ pub fn maybe_queued(subject: &Subject, err: &Error) -> Diagnostic {
     };
     Diagnostic::error(
         format!(
-            "The {} of VPS {} may have been queued, but HostUp's answer was lost",
+            "The {} on VPS {} may have been queued, but HostUp's answer was lost",
             subject.action, subject.vps_id
         ),
         format!(

@@ -74,7 +74,7 @@ pub struct VpsBackupRestore;
 
 fn subject(vps_id: &str, backup_id: &str, source: Option<&str>) -> Subject {
     let action = match source {
-        Some(s) => format!("restore of backup {backup_id} of VPS {s}"),
+        Some(s) => format!("restore of backup {backup_id} from VPS {s}"),
         None => format!("restore of backup {backup_id}"),
     };
     Subject::new(TYPE_NAME, vps_id, action).destructive()
@@ -117,12 +117,17 @@ fn check_in_place(list: &BackupList, vps_id: &str, backup_id: &str, at_apply: bo
     );
     if !list.backups.iter().any(|b| b.id == backup_id) {
         let has = listed(list.backups.iter().map(|b| b.id.as_str()), "It has");
+        let lists = if list.backups.is_empty() {
+            ""
+        } else {
+            " The `hostup_vps_backups` data source lists them."
+        };
         check.problems.push(
             Diagnostic::error(
                 format!("VPS {vps_id} has no backup {backup_id}"),
                 format!(
-                    "{has} The `hostup_vps_backups` data source lists them. To restore another \
-                     VPS's backup, set `source_vps_id` to that VPS. Nothing was sent to HostUp."
+                    "{has}{lists} To restore another VPS's backup, set `source_vps_id` to that \
+                     VPS. Nothing was sent to HostUp."
                 ),
             )
             .with_path(AttributePath::root("backup_id")),
@@ -504,7 +509,17 @@ fn validate_backup_id(backup_id: &Field<String>, diags: &mut Diagnostics) {
     let Some(id) = backup_id.as_deref() else {
         return;
     };
-    if id.trim() != id || !id.starts_with("bkp_") {
+    if id.trim() != id {
+        diags
+            .error(
+                "backup_id has surrounding whitespace",
+                format!(
+                    "{id:?} starts or ends with whitespace; HostUp ids have none. Remove it (e.g. \
+                     with `trimspace()`)."
+                ),
+            )
+            .at(AttributePath::root("backup_id"));
+    } else if !id.starts_with("bkp_") {
         diags
             .error(
                 "backup_id is not a HostUp backup id",

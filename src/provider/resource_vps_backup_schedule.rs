@@ -88,14 +88,14 @@ fn whole(attr: &str, v: f64, range: std::ops::RangeInclusive<i64>) -> Result<i64
     if v.fract() == 0.0 && (lo as f64..=hi as f64).contains(&v) {
         return Ok(v as i64);
     }
-    let hi_text = if hi == i64::MAX {
-        "or more".to_owned()
+    let range = if hi == i64::MAX {
+        format!("of {lo} or more")
     } else {
-        format!("to {hi}")
+        format!("from {lo} to {hi}")
     };
     Err(Diagnostic::error(
         format!("Invalid {attr}"),
-        format!("`{attr}` must be a whole number from {lo} {hi_text}; {v} is not."),
+        format!("`{attr}` must be a whole number {range}; {v} is not."),
     )
     .with_path(AttributePath::root(attr)))
 }
@@ -738,7 +738,9 @@ impl Resource<HostupData> for VpsBackupSchedule {
                 format!("backup schedule {id}")
             });
             let listed = if ids.is_empty() {
-                "It has no backup schedules.".to_owned()
+                "It has no backup schedules. To create one, add the resource to the \
+                 configuration and run `terraform apply`."
+                    .to_owned()
             } else {
                 format!(
                     "Its schedules: {}; import one as `{vps_id}/<schedule_id>`.",

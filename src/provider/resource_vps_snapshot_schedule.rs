@@ -126,19 +126,21 @@ fn check(
     let (mut problems, mut notes) = (Vec::new(), Vec::new());
     let total = info.total_snapshots();
     if info.available == Some(false) || total == Some(0) {
-        let why = info
-            .reason
-            .as_deref()
-            .map(|r| format!("HostUp says: {}", r.trim().trim_end_matches('.')))
-            .unwrap_or_else(|| "Its plan includes no snapshot slots".to_owned());
+        let detail = match info.reason.as_deref().filter(|r| !r.trim().is_empty()) {
+            Some(r) => format!(
+                "HostUp says: {}. A snapshot schedule needs at least one slot; once the VPS plan \
+                 has one, run `terraform apply` again. Nothing was sent to HostUp.",
+                r.trim().trim_end_matches('.')
+            ),
+            None => "Its plan includes no snapshot slots, and a snapshot schedule needs at least \
+                     one: add snapshot slots to the VPS plan on HostUp, then run `terraform \
+                     apply` again. Nothing was sent to HostUp."
+                .to_owned(),
+        };
         problems.push(
             Diagnostic::error(
                 format!("VPS {vps_id} has no snapshot slots for a schedule"),
-                format!(
-                    "{why}. A snapshot schedule needs at least one slot: add snapshot slots to \
-                     the VPS plan on HostUp, then run `terraform apply` again. Nothing was sent \
-                     to HostUp."
-                ),
+                detail,
             )
             .with_path(AttributePath::root("vps_id")),
         );
@@ -178,16 +180,22 @@ fn check(
             .and_then(|l| l.used_snapshots)
             .map(|u| format!(" ({u} in use now)"))
             .unwrap_or_default();
+        let kept = at_once.min(total);
         let room = if at_once >= total {
             "that is every slot, so a `hostup_vps_snapshot` or a manual snapshot of this VPS \
              may find none free. Raise `interval_hours`, or add snapshot slots to the VPS plan"
                 .to_owned()
+        } else if total - at_once == 1 {
+            "1 slot stays free for other snapshots".to_owned()
         } else {
-            format!("{} of the slots stay for other snapshots", total - at_once)
+            format!("{} slots stay free for other snapshots", total - at_once)
         };
         notes.push(
             Diagnostic::warning(
-                format!("Scheduled snapshots of VPS {vps_id} use its {total} snapshot slots"),
+                format!(
+                    "Scheduled snapshots of VPS {vps_id} keep up to {kept} of its {total} \
+                     snapshot slots"
+                ),
                 format!(
                     "They share the slots with manual snapshots{used}. HostUp keeps a snapshot \
                      about {KEPT_HOURS} hours, so one every {hours} hours keeps up to \
@@ -645,7 +653,7 @@ mod tests {
         assert!(n[0].detail.contains("up to 4 at a time"), "{n:?}");
         assert!(n[0].detail.contains("every slot"), "{n:?}");
         let (_, n) = check(&info(Some(10), None), "vps_1", true, 12, true);
-        assert!(n[0].detail.contains("8 of the slots stay"), "{n:?}");
+        assert!(n[0].detail.contains("8 slots stay free"), "{n:?}");
         let (_, n) = check(&info(Some(10), None), "vps_1", false, 12, true);
         assert!(n.is_empty(), "a disabled schedule takes no slots");
         let existing = SnapshotSchedule {
