@@ -30,7 +30,7 @@ fn a_snapshot_schedule_is_created_updated_refreshed_and_destroyed() {
     // app-01 has 3 slots: one every 6 hours, kept about 24 hours, keeps up to 4.
     assert!(
         plan.contains(&format!(
-            "Scheduled snapshots of VPS {VPS_APP} use its 3 snapshot slots"
+            "Scheduled snapshots of VPS {VPS_APP} keep up to 3 of its 3 snapshot slots"
         )),
         "{plan}"
     );
