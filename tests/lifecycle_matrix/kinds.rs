@@ -15,6 +15,12 @@ pub const VPS_FULL: &str = "vps_01hxa3b4c5d6e7f8g9h0j1k2m5";
 pub const VPS_NONE: &str = "vps_01hxa3b4c5d6e7f8g9h0j1k2m4";
 /// A well-formed VPS id HostUp does not know: what the settings' wrong import id names.
 pub const VPS_UNKNOWN: &str = "vps_01hxa3b4c5d6e7f8g9h0j1k2zz";
+/// Backups of [`VPS_A`]: what the backup restores restore (the second one after a
+/// `backup_id` change), in place or, from [`VPS_B`], from another VPS.
+pub const BKP_FIRST: &str = "bkp_01hxa3b4c5d6e7f8g9h0j1k2p1";
+pub const BKP_SECOND: &str = "bkp_01hxa3b4c5d6e7f8g9h0j1k2p2";
+/// A well-formed backup id HostUp does not know: the unbuildable backup restore.
+pub const BKP_UNKNOWN: &str = "bkp_01hxa3b4c5d6e7f8g9h0j1k2zz";
 /// A snapshot on both [`VPS_A`] and [`VPS_B`]: what the restores roll back to.
 pub const SNAP_BEFORE: &str = "before-upgrade";
 /// A second snapshot on [`VPS_A`]: what a `snapshot_name` change rolls back to.
@@ -32,6 +38,10 @@ pub fn fixture() -> Value {
             {"name": SNAP_BEFORE, "description": "Before upgrade"},
             {"name": SNAP_AFTER, "description": "After upgrade"},
             {"name": SNAP_PLAIN}
+        ], "backups": [
+            {"id": BKP_FIRST, "createdAt": "2026-11-19T02:00:00.000Z", "backupType": "scheduled"},
+            {"id": BKP_SECOND, "createdAt": "2026-11-20T02:00:00.000Z", "backupType": "manual",
+             "note": "second"}
         ]},
         {"id": VPS_B, "name": "cloud-01", "plan": plan, "snapshots": [
             {"name": SNAP_BEFORE, "description": "Before upgrade"}
@@ -53,6 +63,7 @@ pub enum Kind {
     SnapshotSchedule,
     BackupSchedule,
     BackupSettings,
+    BackupRestore,
 }
 
 /// Route templates of the sim's request log.
@@ -60,6 +71,8 @@ pub const POST_BACKUP: &str = "POST /api/v2/vps/{id}/backups";
 pub const POST_RESTORE: &str = "POST /api/v2/vps/{id}/snapshots/{snapshotId}/actions/restore";
 pub const POST_SNAPSHOT: &str = "POST /api/v2/vps/{id}/snapshots";
 pub const DELETE_SNAPSHOT: &str = "DELETE /api/v2/vps/{id}/snapshots/{snapshotId}";
+pub const POST_BACKUP_RESTORE: &str = "POST /api/v2/vps/{id}/backups/{backupId}/actions/restore";
+pub const POST_RESTORE_FROM_VPS: &str = "POST /api/v2/vps/{id}/backups/actions/restore-from-vps";
 pub const POST_SNAPSHOT_SCHEDULE: &str = "POST /api/v2/vps/{id}/snapshot-schedules";
 pub const DELETE_SNAPSHOT_SCHEDULE: &str = "DELETE /api/v2/vps/{id}/snapshot-schedules";
 pub const POST_BACKUP_SCHEDULE: &str = "POST /api/v2/vps/{id}/backup-schedules";
@@ -71,13 +84,14 @@ pub const RETENTION: u64 = 3;
 pub const SCHEDULE_NAME: &str = "lc nightly";
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Backup,
         Kind::Restore,
         Kind::Snapshot,
         Kind::SnapshotSchedule,
         Kind::BackupSchedule,
         Kind::BackupSettings,
+        Kind::BackupRestore,
     ];
 
     pub fn type_name(self) -> &'static str {
@@ -88,12 +102,18 @@ impl Kind {
             Kind::SnapshotSchedule => "hostup_vps_snapshot_schedule",
             Kind::BackupSchedule => "hostup_vps_backup_schedule",
             Kind::BackupSettings => "hostup_vps_backup_settings",
+            Kind::BackupRestore => "hostup_vps_backup_restore",
         }
     }
 
     /// Whether it is an action-style resource (a job; destroy only forgets it).
     pub fn is_action(self) -> bool {
-        matches!(self, Kind::Backup | Kind::Restore)
+        matches!(self, Kind::Backup | Kind::Restore | Kind::BackupRestore)
+    }
+
+    /// Whether it is a restore (its plan warns that it replaces the disk).
+    pub fn is_restore(self) -> bool {
+        matches!(self, Kind::Restore | Kind::BackupRestore)
     }
 
     /// Whether it is a policy of the VPS (a schedule or the settings): set by one synchronous
@@ -116,6 +136,7 @@ impl Kind {
             Kind::Backup => "backup_create",
             Kind::Restore => "snapshot_restore",
             Kind::Snapshot => "snapshot_create",
+            Kind::BackupRestore => "backup_restore",
             // No job: the policy types are set by one synchronous request.
             _ => "",
         }
@@ -130,6 +151,7 @@ impl Kind {
             Kind::SnapshotSchedule => vec![(POST_SNAPSHOT_SCHEDULE, 1)],
             Kind::BackupSchedule => vec![(POST_BACKUP_SCHEDULE, 1)],
             Kind::BackupSettings => vec![(PATCH_BACKUP_SETTINGS, 1)],
+            Kind::BackupRestore => vec![(POST_BACKUP_RESTORE, 1)],
         }
     }
 
@@ -168,6 +190,7 @@ impl Kind {
             Kind::SnapshotSchedule => "deletes the snapshot schedule",
             Kind::BackupSchedule => "deletes backup schedule",
             Kind::BackupSettings => "keeps the backup settings",
+            Kind::BackupRestore => "does not undo",
         }
     }
 
@@ -180,6 +203,7 @@ impl Kind {
             Kind::SnapshotSchedule => ("6", "true"),
             Kind::BackupSchedule => ("2", "daily"),
             Kind::BackupSettings => ("5", "true"),
+            Kind::BackupRestore => (BKP_FIRST, "1"),
         };
         Res {
             kind: self,
@@ -188,6 +212,7 @@ impl Kind {
             main: main.into(),
             extra: Some(extra.into()),
             create_timeout: None,
+            source_vps_id: None,
         }
     }
 
@@ -200,6 +225,7 @@ impl Kind {
         r.name = "blocked";
         match self {
             Kind::Restore => r.main = "does-not-exist".into(),
+            Kind::BackupRestore => r.main = BKP_UNKNOWN.into(),
             Kind::Snapshot => {
                 r.vps_id = VPS_FULL.into();
                 r.main = "blocked".into();
@@ -221,6 +247,7 @@ impl Kind {
             Kind::SnapshotSchedule => ("interval_hours", "enabled"),
             Kind::BackupSchedule => ("hour", "frequency"),
             Kind::BackupSettings => ("max_total_backups", "auto_delete_oldest"),
+            Kind::BackupRestore => ("backup_id", "triggers"),
         }
     }
 
@@ -233,13 +260,14 @@ impl Kind {
             Kind::SnapshotSchedule => "8",
             Kind::BackupSchedule => "4",
             Kind::BackupSettings => "7",
+            Kind::BackupRestore => BKP_SECOND,
         }
     }
 
     /// The second argument's changed value.
     pub fn changed_extra(self) -> &'static str {
         match self {
-            Kind::Backup | Kind::Restore => "2",
+            Kind::Backup | Kind::Restore | Kind::BackupRestore => "2",
             Kind::Snapshot => "changed",
             Kind::SnapshotSchedule | Kind::BackupSettings => "false",
             Kind::BackupSchedule => "weekly",
@@ -269,11 +297,30 @@ pub struct Res {
     pub extra: Option<String>,
     /// `timeouts { create = … }`, if any.
     pub create_timeout: Option<String>,
+    /// A backup restore's `source_vps_id` (a restore from another VPS), if any.
+    pub source_vps_id: Option<String>,
 }
 
 impl Res {
     pub fn addr(&self) -> String {
         self.kind.addr(self.name)
+    }
+
+    /// The mutating requests its create sends: a backup restore from another VPS has its own
+    /// endpoint.
+    pub fn create_requests(&self) -> Vec<(&'static str, u64)> {
+        if self.kind == Kind::BackupRestore && self.source_vps_id.is_some() {
+            vec![(POST_RESTORE_FROM_VPS, 1)]
+        } else {
+            self.kind.create_requests()
+        }
+    }
+
+    /// The mutating requests its replacement sends (destroy, then create).
+    pub fn replace_requests(&self) -> Vec<(&'static str, u64)> {
+        let mut r = self.kind.destroy_requests();
+        r.extend(self.create_requests());
+        r
     }
 
     /// The resource block in HCL.
@@ -295,6 +342,9 @@ impl Res {
             } else {
                 s.push_str(&format!("  {extra} = \"{v}\"\n"));
             }
+        }
+        if let Some(v) = &self.source_vps_id {
+            s.push_str(&format!("  source_vps_id = \"{v}\"\n"));
         }
         if let Some(t) = &self.create_timeout {
             s.push_str(&format!("  timeouts {{\n    create = \"{t}\"\n  }}\n"));

@@ -1,7 +1,7 @@
 //! The lifecycle matrix (docs/ARCHITECTURE.md, "Testing"): every resource type
-//! (`hostup_vps_backup`, `hostup_vps_snapshot_restore`, `hostup_vps_snapshot`, and the VPS
+//! (`hostup_vps_backup`, `hostup_vps_snapshot_restore`, `hostup_vps_snapshot`, the VPS
 //! policies `hostup_vps_snapshot_schedule`, `hostup_vps_backup_schedule`,
-//! `hostup_vps_backup_settings`) × every Terraform workflow of docs/ARCHITECTURE.md, "Contracts" "Terraform lifecycle", driven through the real
+//! `hostup_vps_backup_settings`, and `hostup_vps_backup_restore`) × every Terraform workflow of docs/ARCHITECTURE.md, "Contracts" "Terraform lifecycle", driven through the real
 //! `terraform` CLI (the one on PATH, plus each binary listed in HOSTUP_EXTRA_TERRAFORM, e.g. 1.0.3
 //! from `scripts/fetch-terraform-compat`) against the real `hostup-sim` binary. The table it
 //! produces is docs/LIFECYCLE.md.
@@ -31,12 +31,16 @@
 //! v1.11.4 unless said otherwise):
 //!
 //! - **create**: plan `["create"]` (a restore's plan warns that it replaces the disk), apply
-//!   sends one job-creating POST and ends with the job completed in state; a policy's apply
+//!   sends one job-creating POST and ends with the job completed in state (a backup restore's
+//!   job is HostUp's last restore of the VPS, of that backup); a policy's apply
 //!   sends its one POST or PATCH and HostUp then holds the configured values (`/_sim/state`),
 //!   with the id in state (the VPS id; `bks_…` for a backup schedule).
 //! - **empty re-plan**: `plan -detailed-exitcode` exits 0 with `["no-op"]`, no request.
 //! - **argument changes** (backup `note`, `triggers`, `vps_id`; restore `snapshot_name`,
-//!   `triggers`, `vps_id`; snapshot `name`, `description`, `vps_id`): `["delete","create"]`.
+//!   `triggers`, `vps_id`; snapshot `name`, `description`, `vps_id`; backup restore
+//!   `backup_id`, `triggers`, and `vps_id`, which moves the same backup onto VPS B with
+//!   `source_vps_id`, so the create half is `POST …/backups/actions/restore-from-vps`):
+//!   `["delete","create"]`.
 //!   A replacement is planned in two PlanResourceChange calls, and Terraform drops the
 //!   warnings of the second one, whose prior state is null
 //!   (internal/terraform/node_resource_abstract_instance.go, `plan`: "only append these new
@@ -72,8 +76,8 @@
 //!   `completed_at` (or read the snapshot back) and send no request; the next plan is empty.
 //! - **drift** (expired on HostUp, deleted outside Terraform, VPS gone): `refresh` removes an
 //!   object whose ReadResource answers null, and an error there aborts the plan. Backups and
-//!   restores are actions that happened: a forgotten job, the backup or the restored
-//!   snapshot deleted, or the VPS gone plan nothing and raise no error. A snapshot expired or
+//!   restores are actions that happened: a forgotten job, the backup, the restored snapshot or
+//!   the restored backup deleted, or the VPS gone plan nothing and raise no error. A snapshot expired or
 //!   deleted is dropped and planned `["create"]`; with its VPS gone the plan fails only at
 //!   creating it again (the error names the VPS and is no refresh error), and `apply
 //!   -refresh-only` succeeds and drops it. The VPS is removed by restarting hostup-sim from
@@ -90,7 +94,8 @@
 //! - **`terraform import`**: `internal/command/import.go` `ImportCommand.Run` → `Import` in
 //!   internal/terraform/context_import.go (ImportResourceState, then ReadResource); ids are
 //!   `<vps_id>/<job_id>` (a job queued through the API outside Terraform) and
-//!   `<vps_id>/<name>` (a snapshot without a description), `<vps_id>` (a snapshot schedule or
+//!   `<vps_id>/<name>` (a snapshot without a description; a backup restore's job is one
+//!   queued through the API as well), `<vps_id>` (a snapshot schedule or
 //!   the settings, set through the API outside Terraform) and `<vps_id>/<bks_…>` (a backup
 //!   schedule); the next plan is empty, and the same id under another VPS must fail (for the
 //!   settings, which every VPS has, a VPS HostUp does not know).
@@ -108,7 +113,8 @@
 //! - **Ctrl-C**: SIGINT to terraform's process group (as a terminal sends it) while apply
 //!   waits for a 6 s job; internal/backend/local/backend.go `opWait` calls `Context.Stop`
 //!   (internal/terraform/context.go), which sends Stop to the provider; the create returns its
-//!   state with an error and `maybeTainted` taints it. The resource must be in state, tainted,
+//!   state with an error and `maybeTainted` taints it (the policies have no job to wait for:
+//!   n/a). The resource must be in state, tainted,
 //!   with the job id; the next plan (the job may still run: refresh must keep it) is
 //!   `["delete","create"]` and the apply after it succeeds, with exactly one snapshot of that
 //!   name on HostUp afterwards (the tainted one deleted once its job ended, then taken again),

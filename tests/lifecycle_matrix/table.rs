@@ -56,6 +56,7 @@ fn short(kind: Kind) -> &'static str {
         Kind::SnapshotSchedule => "snap-sched",
         Kind::BackupSchedule => "bkp-sched",
         Kind::BackupSettings => "bkp-settings",
+        Kind::BackupRestore => "bkp-restore",
     }
 }
 
@@ -73,8 +74,8 @@ pub fn render(cells: &[CellResult], bins: &[TfBin]) -> String {
          Columns: backup = `hostup_vps_backup`, restore = `hostup_vps_snapshot_restore`, \
          snapshot = `hostup_vps_snapshot`, snap-sched = `hostup_vps_snapshot_schedule`, \
          bkp-sched = `hostup_vps_backup_schedule`, bkp-settings = `hostup_vps_backup_settings`, \
-         each with the Terraform version. A failing cell shows \
-         its first miss (the test's failure message lists them all, with what was seen).\n\n\
+         bkp-restore = `hostup_vps_backup_restore`, each with the Terraform version. A failing \
+         cell shows its first miss (the test's failure message lists them all, with what was seen).\n\n\
          | Workflow |",
         versions.join(", ")
     );

@@ -6,7 +6,8 @@ use serde_json::json;
 use super::{disk_warning, plan_empty, policy_on_sim, set_up, FORGET, NOOP};
 use crate::cell::{Cell, PlanWant, Step};
 use crate::kinds::{
-    Kind, Res, RETENTION, SCHEDULE_NAME, SNAP_BEFORE, SNAP_PLAIN, VPS_A, VPS_B, VPS_UNKNOWN,
+    Kind, Res, BKP_FIRST, RETENTION, SCHEDULE_NAME, SNAP_BEFORE, SNAP_PLAIN, VPS_A, VPS_B,
+    VPS_UNKNOWN,
 };
 
 /// An object made outside Terraform, the resource that adopts it, its import id, and an id of
@@ -54,6 +55,10 @@ pub fn importable(c: &mut Cell) -> Step<(Res, String, String)> {
         }
         Kind::Restore => c.api_job(
             &format!("/api/v2/vps/{VPS_A}/snapshots/{SNAP_BEFORE}/actions/restore"),
+            None,
+        )?,
+        Kind::BackupRestore => c.api_job(
+            &format!("/api/v2/vps/{VPS_A}/backups/{BKP_FIRST}/actions/restore"),
             None,
         )?,
         Kind::Snapshot => {

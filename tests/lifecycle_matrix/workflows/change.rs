@@ -11,7 +11,7 @@ pub fn create(c: &mut Cell) -> Step {
     let r = c.kind.base();
     c.set_config(std::slice::from_ref(&r), "");
     plan_change(c, "plan", &[], &r.addr(), CREATE)?;
-    c.apply_plan("apply", &c.kind.create_requests())?;
+    c.apply_plan("apply", &r.create_requests())?;
     check_created(c, "apply", &r);
     Ok(())
 }
@@ -32,13 +32,20 @@ pub fn change(c: &mut Cell, w: Workflow) -> Step {
     match w {
         Workflow::ChangeMain => new.main = c.kind.changed_main().into(),
         Workflow::ChangeExtra => new.extra = Some(c.kind.changed_extra().into()),
-        _ => new.vps_id = VPS_B.into(),
+        _ => {
+            new.vps_id = VPS_B.into();
+            if c.kind == Kind::BackupRestore {
+                // Backups belong to one VPS: the same backup onto VPS_B is a restore from
+                // another VPS (`POST …/backups/actions/restore-from-vps`).
+                new.source_vps_id = Some(old.vps_id.clone());
+            }
+        }
     }
     let in_place = w != Workflow::ChangeVps && c.kind.in_place(w == Workflow::ChangeMain);
     let (actions, requests) = if in_place {
         (UPDATE, c.kind.update_requests())
     } else {
-        (REPLACE, c.kind.replace_requests())
+        (REPLACE, new.replace_requests())
     };
     c.set_config(std::slice::from_ref(&new), "");
     plan_change(c, "plan", &[], &new.addr(), actions)?;

@@ -86,13 +86,15 @@ impl Workflow {
             Workflow::EmptyReplan => "empty re-plan after create",
             Workflow::ChangeMain => {
                 "change `note` / `snapshot_name` / `name` / `interval_hours` / `hour` / \
-                 `max_total_backups`"
+                 `max_total_backups` / `backup_id`"
             }
             Workflow::ChangeExtra => {
                 "change `triggers` / `triggers` / `description` / `enabled` / `frequency` / \
-                 `auto_delete_oldest`"
+                 `auto_delete_oldest` / `triggers`"
             }
-            Workflow::ChangeVps => "change `vps_id`",
+            Workflow::ChangeVps => {
+                "change `vps_id` (a backup restore's to another VPS, with `source_vps_id`)"
+            }
             Workflow::TimeoutsOnly => "change `timeouts` only (in place)",
             Workflow::Replace => "`-replace=ADDR`",
             Workflow::Taint => "`taint`, then apply",
@@ -100,11 +102,12 @@ impl Workflow {
                 "create wait times out, `untaint`, job completes, `apply -refresh-only`"
             }
             Workflow::DriftExpired => {
-                "drift: expired on HostUp (job forgotten / job forgotten / snapshot expired)"
+                "drift: expired on HostUp (a backup's or restore's job forgotten, the snapshot \
+                 expired)"
             }
             Workflow::DriftDeleted => {
                 "drift: deleted outside Terraform (the backup / the restored snapshot / the \
-                 snapshot / the schedule / the schedule)"
+                 snapshot / the schedule / the schedule / the restored backup)"
             }
             Workflow::DriftChanged => "drift: changed outside Terraform",
             Workflow::DriftVpsGone => "drift: VPS gone",
@@ -215,7 +218,7 @@ impl Workflow {
 
 /// The restore's disk warning, for a plan that runs a restore.
 pub fn disk_warning(c: &Cell) -> Vec<&'static str> {
-    if c.kind == Kind::Restore {
+    if c.kind.is_restore() {
         vec![DISK_WARNING]
     } else {
         vec![]
@@ -274,7 +277,7 @@ pub fn set_up(c: &mut Cell, r: &Res) -> Step {
         &["apply", "-auto-approve"],
         &[],
         0,
-        &r.kind.create_requests(),
+        &r.create_requests(),
     )?;
     check_created(c, "create", r);
     Ok(())
@@ -322,6 +325,21 @@ pub fn check_created(c: &mut Cell, what: &str, r: &Res) {
             format!("{what}: state's job is {sim_status} on the sim"),
             format!("{what}: job {job:?} on the sim: {}", c.job(&job)),
         );
+        if r.kind == Kind::BackupRestore {
+            // HostUp's last restore of the VPS is this job's, of this backup, from this source.
+            let last = c.vps(&r.vps_id)["lastRestore"].clone();
+            let source = r.source_vps_id.as_deref();
+            c.expect(
+                last["jobId"] == job.as_str()
+                    && last["backupId"] == r.main.as_str()
+                    && last["sourceVpsId"].as_str() == source,
+                format!("{what}: HostUp's last restore is another"),
+                format!(
+                    "{what}: expected job {job}, backup {}, source {source:?}: {last}",
+                    r.main
+                ),
+            );
+        }
     } else {
         let on_sim = c.snapshots(&r.vps_id).contains(&r.main);
         c.expect(

@@ -10,7 +10,7 @@ use super::{
     UPDATE,
 };
 use crate::cell::{clip, flat, Cell, PlanWant, Step, JOB_DURATION_MS, SIM_DEADLINE};
-use crate::kinds::{Kind, RETENTION, SNAP_BEFORE, SNAP_NEW, VPS_A};
+use crate::kinds::{Kind, BKP_FIRST, RETENTION, SNAP_BEFORE, SNAP_NEW, VPS_A};
 use crate::support::{finish_within, wait_until};
 
 /// Job duration of the Ctrl-C rows' interrupted job: it still runs when the next apply starts.
@@ -125,6 +125,15 @@ pub fn drift_deleted(c: &mut Cell) -> Step {
             c.apply_plan("apply", &c.kind.create_requests())?;
             check_created(c, "apply", &r);
             Ok(())
+        }
+        Kind::BackupRestore => {
+            // The backup it restored is gone: the restore happened all the same.
+            c.api(
+                "DELETE",
+                &format!("/api/v2/vps/{VPS_A}/backups/{BKP_FIRST}"),
+                None,
+            )?;
+            plan_empty(c, "plan", &[r.addr()])
         }
         Kind::BackupSettings => unreachable!("Workflow::na makes this row n/a for settings"),
         Kind::Snapshot => {
