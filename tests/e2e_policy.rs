@@ -471,3 +471,21 @@ fn the_policy_example_applies_and_is_stable() {
         .is_empty());
     assert!(snapshot_schedule(&sim, VPS_PAYG).is_null());
 }
+
+/// A key without `write:vm` (read-only, or backup-only) cannot change a schedule or the
+/// settings: the error names the scope, whatever the key may do otherwise.
+#[test]
+fn a_key_without_write_vm_gets_an_error_naming_it() {
+    use hostup_provider::sim::fixture::{KEY_BACKUP_ONLY, KEY_READ_ONLY};
+    let sim = Sim::start(&["--job-duration", "0s"]);
+    for key in [KEY_READ_ONLY, KEY_BACKUP_ONLY] {
+        let config = format!(
+            "{}\nresource \"hostup_vps_backup_settings\" \"s\" {{\n  vps_id = \"{VPS_APP}\"\n  auto_delete_oldest = true\n}}\n",
+            provider_block(&sim.url, key)
+        );
+        let out = flat(&Tf::new(&config).fails(&["apply", "-auto-approve"]).all());
+        assert!(out.contains("write:vm"), "{key}: {out}");
+    }
+    // Refused: the settings are as they were.
+    assert_eq!(settings(&sim, VPS_APP)["autoDeleteOldest"], false);
+}

@@ -176,3 +176,21 @@ fn the_restore_backup_example_restores_last_nights_backup_only_when_asked() {
     let inst = tf.instance("hostup_vps_backup_restore", "last_night");
     assert_eq!(inst["attributes"]["backup_id"], newest.as_str(), "{inst}");
 }
+
+/// A VPS whose restore gate is closed (staging-01: its order is pending) fails the plan with
+/// HostUp's reason, before any request that changes something.
+#[test]
+fn a_closed_restore_gate_fails_the_plan() {
+    let sim = Sim::start(&["--job-duration", "0s"]);
+    let vps = hostup_provider::sim::fixture::VPS_PENDING;
+    let tf = Tf::new(&restore_config(&sim, vps, BACKUP_APP, ""));
+    let out = flat(&tf.fails(&["plan"]).all());
+    assert!(
+        out.contains(&format!(
+            "HostUp does not allow the restore of backup {BACKUP_APP} on VPS {vps} now"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("pending_order"), "{out}");
+    assert_eq!(sim.mutations(), 0);
+}
