@@ -16,7 +16,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::plugin::framework::{PlanResponse, Private};
+use crate::plugin::framework::{PlanRequest, PlanResponse, Private};
+
+use super::this_run::ThisRun;
 
 /// Private-state key of the note.
 const KEY: &str = "replaces";
@@ -53,4 +55,23 @@ pub fn replaced(private: &Private, vps_id: &str) -> Option<Replaced> {
 /// the plan it was made in.
 pub fn forget(private: &mut Private) {
     private.remove(KEY);
+}
+
+/// Claims the one `type_name` object of `vps_id` (a schedule, the settings) for the instance
+/// being planned, once per instance: false when another resource of this run claimed it. A
+/// call with a prior state claims and notes the VPS, so the create half of its replacement
+/// (`-replace`, or an argument change on the same VPS) does not claim it a second time.
+pub fn claim_singleton<D>(
+    run: &ThisRun,
+    type_name: &str,
+    vps_id: &str,
+    req: &PlanRequest<D>,
+    resp: &mut PlanResponse,
+) -> bool {
+    if req.prior_state.is_some() {
+        note_prior(vps_id, None, resp);
+    } else if replaced(&req.prior_private, vps_id).is_some() {
+        return true;
+    }
+    run.claim_singleton(type_name, vps_id)
 }

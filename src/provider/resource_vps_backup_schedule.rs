@@ -483,9 +483,6 @@ impl Resource<HostupData> for VpsBackupSchedule {
     }
 
     async fn plan(&self, ctx: &Ctx, req: PlanRequest<HostupData>, resp: &mut PlanResponse) {
-        if let Some(vps_id) = req.prior_state.as_ref().and_then(|p| p.string("vps_id")) {
-            replacement::note_prior(vps_id, None, resp);
-        }
         let mut ignored = Diagnostics::new();
         let diags = &mut resp.diagnostics;
         let Some(m) = req.config.model::<Model>(diags) else {
@@ -505,11 +502,8 @@ impl Resource<HostupData> for VpsBackupSchedule {
             .and_then(|p| p.model::<Model>(diags));
         let replaced = !resp.requires_replace.is_empty();
         let vps_id = args.vps_id.as_str();
-        let second_call =
-            prior.is_none() && replacement::replaced(&req.prior_private, vps_id).is_some();
-        let claims = (prior.is_none() && !second_call) || (prior.is_some() && !replaced);
-        if claims && !data.run.claim_singleton(TYPE_NAME, vps_id) {
-            diags.push(
+        if !replacement::claim_singleton(&data.run, TYPE_NAME, vps_id, &req, resp) {
+            resp.diagnostics.push(
                 Diagnostic::error(
                     format!("Two backup schedules for VPS {vps_id}"),
                     "Another hostup_vps_backup_schedule in this configuration has the same \
@@ -519,6 +513,7 @@ impl Resource<HostupData> for VpsBackupSchedule {
             );
             return;
         }
+        let diags = &mut resp.diagnostics;
         let prior_args = prior.as_ref().and_then(|p| settle(p, &mut ignored));
         let same_name = m.name.is_null() || prior.as_ref().is_some_and(|p| p.name == m.name);
         if replaced || (prior_args.as_ref() == Some(&args) && same_name) {

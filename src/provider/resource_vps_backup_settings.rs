@@ -220,9 +220,6 @@ impl Resource<HostupData> for VpsBackupSettings {
     }
 
     async fn plan(&self, _ctx: &Ctx, req: PlanRequest<HostupData>, resp: &mut PlanResponse) {
-        if let Some(vps_id) = req.prior_state.as_ref().and_then(|p| p.string("vps_id")) {
-            replacement::note_prior(vps_id, None, resp);
-        }
         let Some(data) = req.provider.get() else {
             return;
         };
@@ -232,12 +229,7 @@ impl Resource<HostupData> for VpsBackupSettings {
         let Some(vps_id) = known(&m.vps_id) else {
             return;
         };
-        let replaced = !resp.requires_replace.is_empty();
-        let second_call = req.prior_state.is_none()
-            && replacement::replaced(&req.prior_private, vps_id).is_some();
-        let claims =
-            (req.prior_state.is_none() && !second_call) || (req.prior_state.is_some() && !replaced);
-        if claims && !data.run.claim_singleton(TYPE_NAME, vps_id) {
+        if !replacement::claim_singleton(&data.run, TYPE_NAME, vps_id, &req, resp) {
             resp.diagnostics.push(
                 Diagnostic::error(
                     format!("Two backup settings for VPS {vps_id}"),

@@ -345,13 +345,6 @@ impl Resource<HostupData> for VpsSnapshotSchedule {
     }
 
     async fn plan(&self, ctx: &Ctx, req: PlanRequest<HostupData>, resp: &mut PlanResponse) {
-        if let Some(p) = &req.prior_state {
-            if let Some(vps_id) = p.string("vps_id") {
-                // The first call of a possible replacement (`-replace` looks like any plan)
-                // notes the VPS: the second call, the create, then does not claim it again.
-                replacement::note_prior(vps_id, None, resp);
-            }
-        }
         let diags = &mut resp.diagnostics;
         let Some(m) = req.config.model::<Model>(diags) else {
             return;
@@ -376,11 +369,8 @@ impl Resource<HostupData> for VpsSnapshotSchedule {
             None => None,
         };
         let replaced = !resp.requires_replace.is_empty();
-        let second_call =
-            prior.is_none() && replacement::replaced(&req.prior_private, vps_id).is_some();
-        let claims = (prior.is_none() && !second_call) || (prior.is_some() && !replaced);
-        if claims && !data.run.claim_singleton(TYPE_NAME, vps_id) {
-            diags.push(
+        if !replacement::claim_singleton(&data.run, TYPE_NAME, vps_id, &req, resp) {
+            resp.diagnostics.push(
                 Diagnostic::error(
                     format!("Two snapshot schedules for VPS {vps_id}"),
                     "Another hostup_vps_snapshot_schedule in this configuration has the same \
@@ -390,6 +380,7 @@ impl Resource<HostupData> for VpsSnapshotSchedule {
             );
             return;
         }
+        let diags = &mut resp.diagnostics;
         let unchanged = prior.as_ref().is_some_and(|p| {
             p.enabled.get() == Some(&enabled)
                 && p.interval_hours.get().map(|h| *h as i64) == Some(hours)
