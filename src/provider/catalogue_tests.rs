@@ -1711,7 +1711,30 @@ fn mask(text: &str, base_url: Option<&str>) -> String {
     for prefix in ["job_", "req_", "bkp_"] {
         t = mask_after(&t, prefix);
     }
-    mask_elapsed(&t)
+    mask_seen(&mask_elapsed(&t))
+}
+
+/// A job's last progress (`last seen 50% (in_progress), "Creating backup"`) depends on when the
+/// case stopped waiting: it becomes `last seen N% (…), "…"`.
+fn mask_seen(text: &str) -> String {
+    let key = "last seen ";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(key) {
+        out.push_str(&rest[..i + key.len()]);
+        rest = &rest[i + key.len()..];
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let quoted = rest[digits..]
+            .strip_prefix("% (")
+            .and_then(|r| r.find("), \"").map(|j| digits + 3 + j + 4))
+            .and_then(|open| rest[open..].find('"').map(|k| open + k + 1));
+        if let (true, Some(end)) = (digits > 0, quoted) {
+            out.push_str("N% (…), \"…\"");
+            rest = &rest[end..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `prefix` followed by an id of letters and digits becomes `prefix…` (the fixture's fixed ids
@@ -1742,6 +1765,7 @@ fn mask_elapsed(text: &str) -> String {
         ("after ", " "),
         ("waited ", " "),
         ("waited ", ")"),
+        ("busy for ", ", then"),
     ] {
         let mut out = String::new();
         let mut rest = t.as_str();
