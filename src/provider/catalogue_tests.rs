@@ -1723,7 +1723,9 @@ fn mask_seen(text: &str) -> String {
     while let Some(i) = rest.find(key) {
         out.push_str(&rest[..i + key.len()]);
         rest = &rest[i + key.len()..];
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let quoted = rest[digits..]
             .strip_prefix("% (")
             .and_then(|r| r.find("), \"").map(|j| digits + 3 + j + 4))
