@@ -24,6 +24,7 @@ use async_trait::async_trait;
 use crate::plugin::diag::{AttributePath, Diagnostics};
 use crate::plugin::schema::Schema;
 
+pub mod action;
 pub mod ctx;
 mod object;
 pub(crate) mod plan;
@@ -31,6 +32,10 @@ mod private;
 pub mod timeouts;
 
 pub use crate::plugin::value::Field;
+pub use action::{
+    Action, InvokeActionRequest, InvokeActionResponse, PlanActionRequest, PlanActionResponse,
+    Progress,
+};
 pub use ctx::{Cancelled, Ctx};
 pub(crate) use object::{misuse_diagnostic as misuse, unknown_paths, unknowns_to_null};
 pub use object::{value_error_diagnostic, values_equal, ObjectValue, SchemaInfo};
@@ -123,6 +128,12 @@ pub trait Provider: Send + Sync + 'static {
 
     /// The data source types. Called once per process.
     fn data_sources(&self) -> Vec<Arc<dyn DataSource<Self::Data>>>;
+
+    /// The action types (Terraform 1.14 and later; earlier versions never see them). Called
+    /// once per process.
+    fn actions(&self) -> Vec<Arc<dyn Action<Self::Data>>> {
+        Vec::new()
+    }
 }
 
 /// A managed resource type (`resource "hostup_..." {}`).
@@ -629,6 +640,13 @@ pub fn check_provider<P: Provider>(provider: &P) -> Vec<String> {
         check_name("data source", &name, &mut errors);
         for e in d.schema().validate_without_write_only() {
             errors.push(format!("{name}: {e}"));
+        }
+    }
+    for a in provider.actions() {
+        let name = a.type_name().to_owned();
+        check_name("action", &name, &mut errors);
+        for e in action::schema_problems(&a.schema()) {
+            errors.push(format!("action {name}: {e}"));
         }
     }
     errors

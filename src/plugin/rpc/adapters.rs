@@ -369,6 +369,29 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         }))
     }
 
+    async fn validate_action_config(
+        &self,
+        request: Request<pb::validate_action_config::Request>,
+    ) -> RpcResult<pb::validate_action_config::Response> {
+        Ok(Response::new(
+            self.action_validation(request.into_inner()).await,
+        ))
+    }
+
+    async fn plan_action(
+        &self,
+        request: Request<pb::plan_action::Request>,
+    ) -> RpcResult<pb::plan_action::Response> {
+        Ok(Response::new(self.action_plan(request.into_inner()).await))
+    }
+
+    async fn invoke_action(
+        &self,
+        request: Request<pb::invoke_action::Request>,
+    ) -> RpcResult<tonic::codegen::BoxStream<pb::invoke_action::Event>> {
+        Ok(Response::new(self.action_stream(request.into_inner())))
+    }
+
     async fn stop(&self, _request: Request<pb::stop::Request>) -> RpcResult<pb::stop::Response> {
         // Cancel everything in flight, then give later operations a fresh token (Terraform may
         // still call e.g. Apply on the same process after a Stop), as terraform-plugin-go does.

@@ -23,12 +23,13 @@ use tonic::{Response, Status};
 
 use crate::plugin::diag::Diagnostics;
 use crate::plugin::framework::{
-    Ctx, DataSource, Provider, ProviderData, Resource, SchemaInfo, ValidateRequest,
+    Action, Ctx, DataSource, Provider, ProviderData, Resource, SchemaInfo, ValidateRequest,
     ValidateResponse,
 };
 use crate::plugin::proto::tfplugin5 as pb;
 use crate::plugin::shown::ShownWarnings;
 
+mod actions;
 mod adapters;
 mod operations;
 mod schema;
@@ -57,6 +58,7 @@ pub struct ProviderService<P: Provider> {
     pub(super) provider_schema: Arc<SchemaInfo>,
     pub(super) resources: HashMap<String, Entry<dyn Resource<P::Data>>>,
     pub(super) data_sources: HashMap<String, Entry<dyn DataSource<P::Data>>>,
+    pub(super) actions: HashMap<String, Entry<dyn Action<P::Data>>>,
     pub(super) schema_response: pb::get_provider_schema::Response,
     pub(super) metadata_response: pb::get_metadata::Response,
     pub(super) data: RwLock<Option<Arc<P::Data>>>,
@@ -84,6 +86,12 @@ impl<P: Provider> ProviderService<P> {
             let info = SchemaInfo::new(d.schema());
             data_sources.insert(name, Entry { imp: d, info });
         }
+        let mut actions = HashMap::new();
+        for a in provider.actions() {
+            let name = a.type_name().to_owned();
+            let info = SchemaInfo::new(a.schema());
+            actions.insert(name, Entry { imp: a, info });
+        }
         schema_errors.dedup();
         for e in schema_errors {
             diagnostics.error(
@@ -108,6 +116,13 @@ impl<P: Provider> ProviderService<P> {
                 .iter()
                 .map(|(k, e)| (k.clone(), schema_to_proto(&e.info.schema)))
                 .collect(),
+            action_schemas: actions
+                .iter()
+                .map(|(k, e)| {
+                    let schema = Some(schema_to_proto(&e.info.schema));
+                    (k.clone(), pb::ActionSchema { schema })
+                })
+                .collect(),
             diagnostics: diagnostics.to_proto(),
             server_capabilities: Some(caps),
             ..Default::default()
@@ -116,6 +131,8 @@ impl<P: Provider> ProviderService<P> {
         resource_names.sort();
         let mut data_source_names: Vec<_> = data_sources.keys().cloned().collect();
         data_source_names.sort();
+        let mut action_names: Vec<_> = actions.keys().cloned().collect();
+        action_names.sort();
         let metadata_response = pb::get_metadata::Response {
             server_capabilities: Some(caps),
             diagnostics: diagnostics.to_proto(),
@@ -127,6 +144,12 @@ impl<P: Provider> ProviderService<P> {
                 .into_iter()
                 .map(|type_name| pb::get_metadata::DataSourceMetadata { type_name })
                 .collect(),
+            // Field 8 as Terraform's own tfplugin5.proto numbers it (terraform-plugin-go 5.11
+            // numbers it 9); Terraform never calls GetMetadata, so only tools read it.
+            actions: action_names
+                .into_iter()
+                .map(|type_name| pb::get_metadata::ActionMetadata { type_name })
+                .collect(),
             ..Default::default()
         };
         ProviderService {
@@ -134,6 +157,7 @@ impl<P: Provider> ProviderService<P> {
             provider_schema,
             resources,
             data_sources,
+            actions,
             schema_response,
             metadata_response,
             data: RwLock::new(None),
