@@ -48,6 +48,8 @@ pub enum AfterFailure {
     Retakes,
     /// A delete: the resource stays in state, and the next destroy or apply deletes again.
     Stays,
+    /// A Terraform action: nothing is in state; it runs again only when invoked again.
+    Invoked,
 }
 
 impl Subject {
@@ -83,6 +85,30 @@ impl Subject {
     pub fn retaken(mut self) -> Self {
         self.after_failure = AfterFailure::Retakes;
         self
+    }
+
+    /// The same subject, for a Terraform action (builder): its wait is bounded by its
+    /// `timeout` argument and nothing of it is kept in state.
+    pub fn invoked(mut self) -> Self {
+        self.after_failure = AfterFailure::Invoked;
+        self
+    }
+
+    /// How the configuration names the limit of the wait: `timeouts.create`, or an action's
+    /// `timeout`.
+    fn timeout_name(&self) -> String {
+        match self.after_failure {
+            AfterFailure::Invoked => "timeout".to_owned(),
+            _ => format!("timeouts.{}", self.timeout_attr),
+        }
+    }
+
+    /// The same, written with a longer limit, as the user would change it.
+    fn timeout_example(&self) -> String {
+        match self.after_failure {
+            AfterFailure::Invoked => "timeout = \"2h\"".to_owned(),
+            _ => format!("timeouts {{ {} = \"2h\" }}", self.timeout_attr),
+        }
     }
 }
 
@@ -355,10 +381,10 @@ pub fn busy_warning(
     Diagnostic::warning(
         format!("VPS {} is busy with another job", subject.vps_id),
         format!(
-            "{}. Apply will wait for that job to finish, within `timeouts.{}`, before it \
-             queues the {}.",
+            "{}. Apply will wait for that job to finish, within `{}`, before it queues \
+             the {}.",
             gate_why(gate),
-            subject.timeout_attr,
+            subject.timeout_name(),
             subject.action
         ),
     )
@@ -413,10 +439,10 @@ pub fn busy_refused(
 /// wait ended, HostUp's words (`why`, without its full stop), and one next step.
 fn stayed_busy(subject: &Subject, why: &str, waited: Duration, stopped: bool) -> Diagnostic {
     let waited = format_duration(waited);
-    let again = if subject.after_failure == AfterFailure::Stays {
-        "run `terraform destroy` (or apply) again"
-    } else {
-        "apply again"
+    let again = match subject.after_failure {
+        AfterFailure::Stays => "run `terraform destroy` (or apply) again",
+        AfterFailure::Invoked => "invoke the action again",
+        _ => "apply again",
     };
     let (end, next) = if stopped {
         (
@@ -428,8 +454,8 @@ fn stayed_busy(subject: &Subject, why: &str, waited: Duration, stopped: bool) ->
             "the wait reached its limit",
             format!(
                 "Wait for that job to finish (see the VPS in HostUp) and {again}, or raise \
-                 `timeouts.{}`.",
-                subject.timeout_attr
+                 `{}`.",
+                subject.timeout_name()
             ),
         )
     };
@@ -486,6 +512,17 @@ fn next_step(subject: &Subject, failed: bool) -> String {
             "The {t} resource stays in state; run the destroy (or apply) again once the job \
              has ended."
         ),
+        (AfterFailure::Invoked, true) => format!(
+            "Invoke the action again (`terraform apply -invoke=action.{t}.NAME`) to run a \
+             new {}.",
+            subject.action
+        ),
+        (AfterFailure::Invoked, false) => format!(
+            "An action keeps nothing in state: once the job has ended, check the VPS in \
+             HostUp, and invoke the action again only if it did not complete (a second \
+             {} would be a new job).",
+            subject.action
+        ),
     }
 }
 
@@ -507,11 +544,12 @@ pub fn wait_error(
                 subject.action, subject.vps_id
             ),
             format!(
-                "The job did not finish within {} (timeouts.{attr}); it was {last}. The job \
-                 may still be running on HostUp.\n\nRaise the timeout (e.g. `timeouts {{ \
-                 {attr} = \"2h\" }}`) if jobs of this size take longer. {next}",
+                "The job did not finish within {} ({}); it was {last}. The job may still be \
+                 running on HostUp.\n\nRaise the timeout (e.g. `{}`) if jobs of this size take \
+                 longer. {next}",
                 format_duration(timeout),
-                attr = subject.timeout_attr,
+                subject.timeout_name(),
+                subject.timeout_example(),
             ),
         ),
         WaitError::Cancelled { .. } => Diagnostic::error(
@@ -580,7 +618,9 @@ pub fn job_failed(subject: &Subject, outcome: &JobOutcome) -> Diagnostic {
 
 /// A job-creating request whose outcome is unknown (the answer was lost after sending).
 pub fn maybe_queued(subject: &Subject, err: &Error) -> Diagnostic {
-    let next = if subject.after_failure == AfterFailure::Stays {
+    let next = if subject.after_failure == AfterFailure::Invoked {
+        "Check the VPS in HostUp before invoking the action again.".to_owned()
+    } else if subject.after_failure == AfterFailure::Stays {
         // A delete: the resource stays in state, and a second delete of what is already gone
         // counts as done.
         "The resource stays in state: run `terraform destroy` (or apply) again once that job \

@@ -9,12 +9,13 @@ use async_trait::async_trait;
 
 use crate::hostup::{Client, ClientConfig, ConfigError};
 use crate::plugin::framework::{
-    ConfigureRequest, ConfigureResponse, Ctx, DataSource, Provider, Resource, ValidateRequest,
-    ValidateResponse,
+    Action, ConfigureRequest, ConfigureResponse, Ctx, DataSource, Provider, Resource,
+    ValidateRequest, ValidateResponse,
 };
 use crate::plugin::schema::Schema;
 
 pub mod action;
+pub mod action_vps_backup;
 #[cfg(test)]
 mod catalogue_tests;
 pub mod config;
@@ -24,6 +25,7 @@ pub mod data_vps_backups;
 pub mod data_vps_restore_sources;
 pub mod data_vps_snapshots;
 pub mod errors;
+pub mod invoke;
 pub mod operation;
 pub mod plan_checks;
 pub mod replacement;
@@ -119,6 +121,10 @@ impl Provider for HostupProvider {
             Arc::new(data_vps_backups::VpsBackups),
             Arc::new(data_vps_restore_sources::VpsRestoreSources),
         ]
+    }
+
+    fn actions(&self) -> Vec<Arc<dyn Action<HostupData>>> {
+        vec![Arc::new(action_vps_backup::VpsBackupAction)]
     }
 }
 

@@ -130,6 +130,18 @@ pub async fn prepare<'g>(
     gate: impl Fn(Client) -> GateFuture<'g>,
 ) -> Option<Prepared> {
     let timeout = op.of(obj, diags)?;
+    prepare_within(data, ctx, subject, timeout, diags, gate).await
+}
+
+/// [`prepare`] with the timeout given directly (an action's `timeout` argument).
+pub async fn prepare_within<'g>(
+    data: &HostupData,
+    ctx: &Ctx,
+    subject: &Subject,
+    timeout: Duration,
+    diags: &mut Diagnostics,
+    gate: impl Fn(Client) -> GateFuture<'g>,
+) -> Option<Prepared> {
     let client = data.client(ctx);
     let lock = match client.vps_lock(&subject.vps_id).await {
         Ok(g) => g,
@@ -260,6 +272,17 @@ impl Prepared {
     /// Waits for the operation's job until it is terminal, the operation's deadline passes or
     /// Terraform sends Stop (see [`wait_job`]).
     pub async fn wait(&self, job: &JobRef, subject: &Subject) -> JobEnd {
+        self.wait_watched(job, subject, None).await
+    }
+
+    /// [`Prepared::wait`], also telling `watch` each new observation of the job (an action's
+    /// progress events).
+    pub async fn wait_watched(
+        &self,
+        job: &JobRef,
+        subject: &Subject,
+        watch: Option<JobWatch>,
+    ) -> JobEnd {
         wait_job(
             &self.client,
             &self.ctx,
@@ -267,6 +290,7 @@ impl Prepared {
             subject,
             self.timeout,
             &self.sources,
+            watch,
         )
         .await
     }
@@ -340,6 +364,9 @@ pub struct JobEnd {
     pub error: Option<Diagnostic>,
 }
 
+/// Told each new observation of a job while [`wait_job`] waits for it.
+pub type JobWatch = Arc<dyn Fn(&JobSnapshot) + Send + Sync>;
+
 /// Waits for `job` until it is terminal, the deadline of `ctx` passes or Terraform sends Stop,
 /// and turns the result into a [`JobEnd`] (`timeout` is the configured limit the messages
 /// name).
@@ -351,13 +378,17 @@ pub async fn wait_job(
     subject: &Subject,
     timeout: Duration,
     sources: &Sources,
+    watch: Option<JobWatch>,
 ) -> JobEnd {
     let deadline = ctx.deadline().map(tokio::time::Instant::into_std);
     let job_id = job.job_id.clone();
     let vps = subject.vps_id.clone();
-    let on_progress: Arc<dyn Fn(&JobSnapshot) + Send + Sync> = Arc::new(move |s| {
+    let on_progress: JobWatch = Arc::new(move |s| {
         tracing::info!(job_id = %job_id, vps_id = %vps, status = %s.describe(),
             message = s.message.as_deref().unwrap_or(""), "HostUp job progress");
+        if let Some(watch) = &watch {
+            watch(s);
+        }
     });
     let opts = WaitOptions {
         deadline,

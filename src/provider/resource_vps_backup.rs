@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::hostup::{BackupList, Client, CreateBackup, JobKind, JobOutcome, JobRef};
-use crate::plugin::diag::{AttributePath, Diagnostic};
+use crate::plugin::diag::{AttributePath, Diagnostic, Diagnostics};
 use crate::plugin::framework::{
     timeouts, CreateRequest, CreateResponse, Ctx, DeleteRequest, DeleteResponse, Field,
     ImportRequest, ImportResponse, ObjectValue, PlanDestroyRequest, PlanDestroyResponse,
@@ -45,11 +45,29 @@ pub const DELETE: OpTimeout = OpTimeout::new("delete", Duration::from_secs(10 * 
 const RUN_ARGS: &[&str] = &["note", "triggers"];
 const MAX_NOTE: usize = 255;
 
+/// Checks a note's length (the resource's and the action's validation).
+pub(super) fn validate_note(note: &Field<String>, diags: &mut Diagnostics) {
+    if let Some(n) = note.as_deref() {
+        let count = n.chars().count();
+        if count > MAX_NOTE {
+            diags
+                .error(
+                    "Note too long",
+                    format!(
+                        "HostUp accepts notes of at most {MAX_NOTE} characters; this one has \
+                        {count}."
+                    ),
+                )
+                .at(AttributePath::root("note"));
+        }
+    }
+}
+
 /// The `hostup_vps_backup` resource.
 #[derive(Debug, Default)]
 pub struct VpsBackup;
 
-fn subject(vps_id: &str) -> Subject {
+pub(super) fn subject(vps_id: &str) -> Subject {
     Subject::new(TYPE_NAME, vps_id, "backup")
 }
 
@@ -147,7 +165,7 @@ fn backup_id_of(
 /// Plan's and apply's check of HostUp's backup gate (`canCreateBackup`: quota, plan, service
 /// status, another job running); `at_apply` words the error for an apply that sent nothing.
 /// The ids listed go into `seen` when given (apply: to find the new backup afterwards).
-async fn check_gate(
+pub(super) async fn check_gate(
     data: &HostupData,
     client: &Client,
     vps_id: &str,
@@ -300,20 +318,7 @@ impl Resource<HostupData> for VpsBackup {
             return;
         };
         validate_vps_id(&m.vps_id, &mut resp.diagnostics);
-        if let Some(note) = m.note.as_deref() {
-            if note.chars().count() > MAX_NOTE {
-                resp.diagnostics
-                    .error(
-                        "Note too long",
-                        format!(
-                            "HostUp accepts notes of at most {MAX_NOTE} characters; this one \
-                            has {}.",
-                            note.chars().count()
-                        ),
-                    )
-                    .at(AttributePath::root("note"));
-            }
-        }
+        validate_note(&m.note, &mut resp.diagnostics);
     }
 
     async fn plan(&self, ctx: &Ctx, req: PlanRequest<HostupData>, resp: &mut PlanResponse) {

@@ -1,0 +1,156 @@
+//! What every Terraform action of this provider shares (Terraform 1.14 and later:
+//! `action "hostup_vps_backup" "x" { config { … } }`): the `timeout` argument, the plan-time
+//! check and the run of one HostUp job with its progress streamed to Terraform.
+//!
+//! An action is the action-style resource of the same name without the state: the same gate
+//! checks (from the resource's file), the same per-VPS queueing, the same job wait
+//! ([`super::operation`]) and the same error texts ([`super::errors`], worded for an action:
+//! nothing is tainted, the next step is to invoke again). What an action adds is progress:
+//! one event when HostUp accepts the job (so Terraform always shows the job id), then one per
+//! change the job waiter sees.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::hostup::{Client, JobOutcome, JobSnapshot, Operation};
+use crate::plugin::diag::{AttributePath, Diagnostic, Diagnostics};
+use crate::plugin::framework::{timeouts, InvokeActionResponse, ObjectValue};
+use crate::plugin::schema::Attribute;
+
+use super::data::HostupData;
+use super::errors::{Paths, Subject};
+use super::operation::{prepare_within, GateCheck, GateFuture, JobWatch, OpTimeout, SendFuture};
+
+/// The `timeout` argument: how long the action waits for its job, `op`'s default when unset.
+pub fn timeout_argument(op: OpTimeout, what: &str) -> Attribute {
+    Attribute::string("timeout").optional().description(format!(
+        "How long to wait for the {what} job, as a duration such as `90m` or `2h` (default \
+        `{}`). The wait for another job already running on the VPS counts towards it. When it \
+        passes, the action fails and the job may still be running on HostUp.",
+        op.default_text()
+    ))
+}
+
+/// Checks a known `timeout` (validate and plan).
+pub fn validate_timeout(config: &ObjectValue, diags: &mut Diagnostics) {
+    if let Some(text) = config.string("timeout") {
+        if let Err(why) = timeouts::parse_duration(&text) {
+            diags
+                .error(
+                    "Invalid timeout",
+                    format!("{why}. Write a duration such as \"90m\" or \"2h\"."),
+                )
+                .at(AttributePath::root("timeout"));
+        }
+    }
+}
+
+/// The `timeout` in force: the argument, or `op`'s default.
+pub fn timeout_of(
+    config: &ObjectValue,
+    op: OpTimeout,
+    diags: &mut Diagnostics,
+) -> Option<Duration> {
+    let Some(text) = config.string("timeout") else {
+        return Some(op.default);
+    };
+    let before = diags.len();
+    validate_timeout(config, diags);
+    if diags.len() > before {
+        return None;
+    }
+    timeouts::parse_duration(&text).ok()
+}
+
+/// The diagnostics of a plan-time gate check for an action: the same as the resource's plan
+/// shows, except that a problem stays an error whatever `plan_checks` says. That setting exists
+/// for `terraform destroy`, and Terraform never plans an action for a destroy: an
+/// `action_trigger` accepts only create and update events (internal/configs/action.go of
+/// v1.15.9, l.96-113), and `-invoke` plans nothing else.
+pub fn plan_diagnostics(check: GateCheck, data: &HostupData, subject: &Subject) -> Vec<Diagnostic> {
+    let busy_only = GateCheck {
+        problems: Vec::new(),
+        busy: check.busy,
+    };
+    let mut out = check.problems;
+    out.extend(busy_only.into_plan_diagnostics(data, subject));
+    out
+}
+
+/// How one action's job is started: the gate re-check before the request, the request, and
+/// how a refusal is worded.
+pub struct Run<'a, G, S> {
+    /// What the action does, on which VPS (worded with [`Subject::invoked`]).
+    pub subject: Subject,
+    /// The wait's limit (the `timeout` argument).
+    pub timeout: Duration,
+    /// The gate check just before the request, as for the resource's apply.
+    pub gate: G,
+    /// The job-creating request.
+    pub send: S,
+    /// The summary of an error that queued nothing, e.g. "Could not queue the backup of VPS x".
+    pub refused: String,
+    /// Where HostUp's errors point in the action's configuration.
+    pub paths: &'a Paths,
+}
+
+/// Runs one action's job: queue behind this process's other jobs on the VPS, check the gate,
+/// send the request, report the job id as progress, wait for the job reporting each change,
+/// and put any failure into `resp`. Returns the job's end when it completed.
+pub async fn run<'g, 's, G, S>(
+    data: &HostupData,
+    ctx: &crate::plugin::framework::Ctx,
+    run: Run<'_, G, S>,
+    resp: &mut InvokeActionResponse,
+) -> Option<JobOutcome>
+where
+    G: Fn(Client) -> GateFuture<'g>,
+    S: Fn(Client) -> SendFuture<'s, Operation>,
+{
+    let Run {
+        subject,
+        timeout,
+        gate,
+        send,
+        refused,
+        paths,
+    } = run;
+    let diags = &mut resp.diagnostics;
+    let job = prepare_within(data, ctx, &subject, timeout, diags, gate).await?;
+    let op = match job.send(&subject, send).await {
+        Ok(op) => op,
+        Err(e) => {
+            diags.push(e.diagnostic(&subject, refused, paths, &data.config.sources));
+            return None;
+        }
+    };
+    tracing::info!(job_id = %op.job_id, vps_id = %subject.vps_id, action = %subject.action,
+        "HostUp job queued by an action");
+    let progress = resp.progress_sender();
+    progress.send(format!(
+        "HostUp accepted the {} of VPS {}: job {}",
+        subject.action, subject.vps_id, op.job_id
+    ));
+    let job_id = op.job_id.clone();
+    let watch: JobWatch = Arc::new(move |s: &JobSnapshot| {
+        progress.send(progress_text(&job_id, s));
+    });
+    let end = job.wait_watched(&op.job_ref(), &subject, Some(watch)).await;
+    match end.error {
+        Some(e) => {
+            resp.diagnostics.push(e);
+            None
+        }
+        None => end.outcome,
+    }
+}
+
+/// One progress line: `job job_… is 40% (running): Copying disk`.
+fn progress_text(job_id: &str, s: &JobSnapshot) -> String {
+    let mut text = format!("job {job_id} is {}", s.describe());
+    if let Some(m) = s.message.as_deref().filter(|m| !m.trim().is_empty()) {
+        text.push_str(": ");
+        text.push_str(m.trim());
+    }
+    text
+}
