@@ -508,3 +508,115 @@ fn job_id_in(progress: &[String]) -> String {
         .unwrap_or_else(|| panic!("no job id in {first:?}"))
         .to_owned()
 }
+
+/// Each action, planned then invoked as Terraform does, sends exactly one job-creating request
+/// to its route, streams progress and completes; the destructive ones warn at plan.
+#[tokio::test]
+async fn every_action_plans_then_invokes_one_job() {
+    const VPS_PAYG: &str = "vps_01hxa3b4c5d6e7f8g9h0j1k2m7";
+    const BACKUP_APP: &str = "bkp_01hxa3b4c5d6e7f8g9h0j1k2m3";
+    type Case = (&'static str, Vec<(&'static str, Value)>, &'static str, bool);
+    let cases: Vec<Case> = vec![
+        (
+            "hostup_vps_snapshot",
+            vec![("vps_id", VPS_PAYG.into()), ("name", "by-action".into())],
+            "POST /api/v2/vps/{id}/snapshots",
+            false,
+        ),
+        (
+            "hostup_vps_snapshot_restore",
+            vec![
+                ("vps_id", VPS_APP.into()),
+                ("snapshot_name", "before-upgrade".into()),
+            ],
+            "POST /api/v2/vps/{id}/snapshots/{snapshotId}/actions/restore",
+            true,
+        ),
+        (
+            "hostup_vps_backup_restore",
+            vec![("vps_id", VPS_APP.into()), ("backup_id", BACKUP_APP.into())],
+            "POST /api/v2/vps/{id}/backups/{backupId}/actions/restore",
+            true,
+        ),
+        (
+            "hostup_vps_backup_restore",
+            vec![
+                ("vps_id", VPS_PAYG.into()),
+                ("backup_id", BACKUP_APP.into()),
+                ("source_vps_id", VPS_APP.into()),
+            ],
+            "POST /api/v2/vps/{id}/backups/actions/restore-from-vps",
+            true,
+        ),
+    ];
+    for (name, set, route, destructive) in cases {
+        // One sim per case: a finished restore changes what the next case would see.
+        let sim = Sim::start(&["--job-duration", "0s"]).await;
+        let p = Provider::launch().await;
+        let d = p.validate(name, &set).await;
+        assert!(d.is_empty(), "{name} validate: {}", describe(&d));
+        p.configure(&sim.url).await;
+        let r = p.plan(name, &set).await;
+        assert!(
+            errors(&r.diagnostics).is_empty(),
+            "{name}: {}",
+            describe(&r.diagnostics)
+        );
+        let warned = r
+            .diagnostics
+            .iter()
+            .any(|d| d.severity == 2 && d.summary.contains("replaces the disk"));
+        assert_eq!(warned, destructive, "{name}: {}", describe(&r.diagnostics));
+        assert_eq!(sim.count(route).await, 0, "{name}: plan queues nothing");
+        let (progress, completed) = p.invoke(name, &set).await.all().await;
+        assert!(
+            errors(&completed).is_empty(),
+            "{name}: {}",
+            describe(&completed)
+        );
+        assert!(!progress.is_empty(), "{name}: progress before Completed");
+        assert_eq!(
+            sim.count(route).await,
+            1,
+            "{name}: exactly one request to {route}"
+        );
+    }
+}
+
+/// What cannot run is answered on the stream, in Terraform's terms, never with a gRPC error:
+/// an unknown action type, and a configuration with unknown values (Terraform never sends
+/// one to InvokeAction; a tool that does gets an error and nothing is queued).
+#[tokio::test]
+async fn invoke_refuses_unknown_types_and_unknown_values_on_the_stream() {
+    let sim = Sim::start(&["--job-duration", "0s"]).await;
+    let p = Provider::launch().await;
+    p.configure(&sim.url).await;
+    let stream = bounded(
+        "InvokeAction",
+        p.plugin.client().invoke_action(pb::invoke_action::Request {
+            action_type: "hostup_vps_reboot".into(),
+            config: None,
+            client_capabilities: None,
+        }),
+    )
+    .await
+    .expect("a stream, not a gRPC error")
+    .into_inner();
+    let (progress, completed) = Events { stream }.all().await;
+    assert!(progress.is_empty());
+    assert_eq!(errors(&completed).len(), 1, "{}", describe(&completed));
+    assert!(
+        completed[0].detail.contains("hostup_vps_backup"),
+        "{}",
+        completed[0].detail
+    );
+
+    let (_, completed) = p
+        .invoke(BACKUP, &[("vps_id", Value::unknown())])
+        .await
+        .all()
+        .await;
+    assert_eq!(errors(&completed).len(), 1, "{}", describe(&completed));
+    assert_eq!(attribute_of(&completed[0]).as_deref(), Some("vps_id"));
+    assert_eq!(sim.count(POST_BACKUP).await, 0);
+}

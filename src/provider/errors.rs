@@ -518,9 +518,8 @@ fn next_step(subject: &Subject, failed: bool) -> String {
             subject.action
         ),
         (AfterFailure::Invoked, false) => format!(
-            "An action keeps nothing in state: once the job has ended, check the VPS in \
-             HostUp, and invoke the action again only if it did not complete (a second \
-             {} would be a new job).",
+            "Invoke the action again only if this job ends without completing: each \
+             invocation queues a new {}.",
             subject.action
         ),
     }

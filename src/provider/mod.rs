@@ -16,6 +16,9 @@ use crate::plugin::schema::Schema;
 
 pub mod action;
 pub mod action_vps_backup;
+pub mod action_vps_backup_restore;
+pub mod action_vps_snapshot;
+pub mod action_vps_snapshot_restore;
 #[cfg(test)]
 mod catalogue_tests;
 pub mod config;
@@ -124,7 +127,12 @@ impl Provider for HostupProvider {
     }
 
     fn actions(&self) -> Vec<Arc<dyn Action<HostupData>>> {
-        vec![Arc::new(action_vps_backup::VpsBackupAction)]
+        vec![
+            Arc::new(action_vps_backup::VpsBackupAction),
+            Arc::new(action_vps_snapshot::VpsSnapshotAction),
+            Arc::new(action_vps_snapshot_restore::VpsSnapshotRestoreAction),
+            Arc::new(action_vps_backup_restore::VpsBackupRestoreAction),
+        ]
     }
 }
 

@@ -72,7 +72,7 @@ struct Imported<'a> {
 #[derive(Debug, Default)]
 pub struct VpsBackupRestore;
 
-fn subject(vps_id: &str, backup_id: &str, source: Option<&str>) -> Subject {
+pub(super) fn subject(vps_id: &str, backup_id: &str, source: Option<&str>) -> Subject {
     let action = match source {
         Some(s) => format!("restore of backup {backup_id} from VPS {s}"),
         None => format!("restore of backup {backup_id}"),
@@ -175,7 +175,7 @@ fn check_source(
 }
 
 /// Plan's and apply's restore check.
-async fn check_gate(
+pub(super) async fn check_gate(
     data: &HostupData,
     client: &Client,
     vps_id: &str,
@@ -307,20 +307,7 @@ impl Resource<HostupData> for VpsBackupRestore {
         let Some(m) = req.config.model::<Model>(diags) else {
             return;
         };
-        validate_vps_id(&m.vps_id, diags);
-        validate_vps_id_at(&m.source_vps_id, "source_vps_id", diags);
-        validate_backup_id(&m.backup_id, diags);
-        if let (Some(a), Some(b)) = (m.vps_id.as_deref(), m.source_vps_id.as_deref()) {
-            if a.trim() == b.trim() {
-                diags
-                    .error(
-                        "source_vps_id is the VPS itself",
-                        "To restore one of the VPS's own backups, leave `source_vps_id` unset: \
-                         HostUp restores from another VPS only when the two differ.",
-                    )
-                    .at(AttributePath::root("source_vps_id"));
-            }
-        }
+        validate_arguments(&m.vps_id, &m.backup_id, &m.source_vps_id, diags);
     }
 
     async fn plan(&self, ctx: &Ctx, req: PlanRequest<HostupData>, resp: &mut PlanResponse) {
@@ -499,6 +486,29 @@ impl Resource<HostupData> for VpsBackupRestore {
                 backup_id,
                 source_vps_id,
             });
+        }
+    }
+}
+
+/// The checks of the restore's arguments (the resource's and the action's validation).
+pub(super) fn validate_arguments(
+    vps_id: &Field<String>,
+    backup_id: &Field<String>,
+    source_vps_id: &Field<String>,
+    diags: &mut Diagnostics,
+) {
+    validate_vps_id(vps_id, diags);
+    validate_vps_id_at(source_vps_id, "source_vps_id", diags);
+    validate_backup_id(backup_id, diags);
+    if let (Some(a), Some(b)) = (vps_id.as_deref(), source_vps_id.as_deref()) {
+        if a.trim() == b.trim() {
+            diags
+                .error(
+                    "source_vps_id is the VPS itself",
+                    "To restore one of the VPS's own backups, leave `source_vps_id` unset: \
+                     HostUp restores from another VPS only when the two differ.",
+                )
+                .at(AttributePath::root("source_vps_id"));
         }
     }
 }

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::hostup::{Client, CreateSnapshot, JobRef, Snapshot, SnapshotList};
-use crate::plugin::diag::{AttributePath, Diagnostic};
+use crate::plugin::diag::{AttributePath, Diagnostic, Diagnostics};
 use crate::plugin::framework::{
     timeouts, CreateRequest, CreateResponse, Ctx, DeleteRequest, DeleteResponse, Field,
     ImportRequest, ImportResponse, PlanDestroyRequest, PlanDestroyResponse, PlanRequest,
@@ -40,11 +40,25 @@ pub const CREATE: OpTimeout = OpTimeout::new("create", Duration::from_secs(30 * 
 pub const DELETE: OpTimeout = OpTimeout::new("delete", Duration::from_secs(30 * 60));
 const MAX_DESCRIPTION: usize = 255;
 
+/// Checks a description's length (the resource's and the action's validation).
+pub(super) fn validate_description(description: &Field<String>, diags: &mut Diagnostics) {
+    if let Some(d) = description.as_deref() {
+        if d.chars().count() > MAX_DESCRIPTION {
+            diags
+                .error(
+                    "Description too long",
+                    format!("HostUp accepts at most {MAX_DESCRIPTION} characters."),
+                )
+                .at(AttributePath::root("description"));
+        }
+    }
+}
+
 /// The `hostup_vps_snapshot` resource.
 #[derive(Debug, Default)]
 pub struct VpsSnapshot;
 
-fn subject(vps_id: &str, name: &str, what: &str) -> Subject {
+pub(super) fn subject(vps_id: &str, name: &str, what: &str) -> Subject {
     Subject::new(TYPE_NAME, vps_id, format!("{what} of snapshot {name:?}"))
 }
 
@@ -123,7 +137,7 @@ struct Described<'a> {
 }
 
 /// What the plan knows of the run's other snapshots on the VPS (see [`super::this_run`]).
-struct RunView {
+pub(super) struct RunView {
     /// Names planned for creation on the VPS in this run (this one included).
     creating: Vec<String>,
     /// Snapshots that planned replacements delete first.
@@ -204,7 +218,7 @@ fn check_create(
 }
 
 /// Plan's and apply's create check: reads the snapshot list, then [`check_create`].
-async fn check_gate(
+pub(super) async fn check_gate(
     data: &HostupData,
     client: &Client,
     vps_id: &str,
@@ -364,16 +378,7 @@ impl Resource<HostupData> for VpsSnapshot {
         };
         validate_vps_id(&m.vps_id, diags);
         validate_snapshot_name(&m.name, "name", diags);
-        if let Some(d) = m.description.as_deref() {
-            if d.chars().count() > MAX_DESCRIPTION {
-                diags
-                    .error(
-                        "Description too long",
-                        format!("HostUp accepts at most {MAX_DESCRIPTION} characters."),
-                    )
-                    .at(AttributePath::root("description"));
-            }
-        }
+        validate_description(&m.description, diags);
     }
 
     async fn plan(&self, ctx: &Ctx, req: PlanRequest<HostupData>, resp: &mut PlanResponse) {

@@ -72,7 +72,7 @@ struct Imported<'a> {
 #[derive(Debug, Default)]
 pub struct VpsSnapshotRestore;
 
-fn subject(vps_id: &str, name: &str) -> Subject {
+pub(super) fn subject(vps_id: &str, name: &str) -> Subject {
     Subject::new(TYPE_NAME, vps_id, format!("restore of snapshot {name:?}")).destructive()
 }
 
@@ -144,7 +144,7 @@ pub fn check_restore(
 }
 
 /// Plan's and apply's restore check: reads the snapshot list, then [`check_restore`].
-async fn check_gate(
+pub(super) async fn check_gate(
     data: &HostupData,
     client: &Client,
     vps_id: &str,
