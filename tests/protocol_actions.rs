@@ -4,18 +4,19 @@
 //!
 //! What is replayed, from Terraform v1.15.9:
 //! - the schema: GetProviderSchema's `action_schemas` (internal/plugin/grpc_provider.go
-//!   l.176-178, `convert.ProtoToActionSchema`), then GetResourceIdentitySchemas (l.129);
+//!   l.176-178, `convert.ProtoToActionSchema`), after which Terraform 1.12+ asks
+//!   GetResourceIdentitySchemas (l.133);
 //! - the validate walk: ValidateActionConfig with the configuration as evaluated, unknowns
-//!   included (internal/terraform/node_action_validate.go l.118-127; grpc_provider.go
+//!   included (internal/terraform/node_action_validate.go l.118-123; grpc_provider.go
 //!   l.1595-1630);
 //! - the plan walk: PlanAction with the configuration (node_action_trigger_instance_plan.go
 //!   l.161 for an `action_trigger`, where values may still be unknown; node_action_invoke.go
-//!   l.166-183 for `-invoke`, which refuses unknowns itself first); its error diagnostics stop
-//!   the plan (grpc_provider.go l.1508-1517);
+//!   l.169-186 for `-invoke`, which refuses unknowns itself first); its error diagnostics stop
+//!   the plan (grpc_provider.go l.1504-1517);
 //! - the apply walk: InvokeAction with the wholly known configuration
-//!   (node_action_trigger_instance_apply.go l.124-149), the stream read until it ends: Progress
-//!   events to the UI, a Completed event's diagnostics to the apply (l.163-190;
-//!   grpc_provider.go l.1548-1590). Ctrl-C reaches the provider as Stop, as for every RPC.
+//!   (node_action_trigger_instance_apply.go l.125-150), the stream read until it ends: Progress
+//!   events to the UI, a Completed event's diagnostics to the apply (l.166-190;
+//!   grpc_provider.go l.1555-1590). Ctrl-C reaches the provider as Stop, as for every RPC.
 
 #[path = "plugin_client/mod.rs"]
 mod plugin_client;
@@ -180,8 +181,9 @@ impl Provider {
     }
 }
 
-/// What Terraform 1.15 announces (internal/terraform/context.go: deferral only when the
-/// experiment is on; write-only attributes always).
+/// What Terraform 1.15 announces (internal/terraform/eval_context_builtin.go l.657-663:
+/// write-only attributes always, deferral only when `-allow-deferral` is on, which it is not
+/// here).
 fn capabilities() -> pb::ClientCapabilities {
     pb::ClientCapabilities {
         deferral_allowed: false,
@@ -194,7 +196,7 @@ struct Events {
     stream: tonic::Streaming<pb::invoke_action::Event>,
 }
 
-/// One event, as Terraform tells them apart (grpc_provider.go l.1571-1585).
+/// One event, as Terraform tells them apart (grpc_provider.go l.1573-1588).
 #[derive(Debug)]
 enum Event {
     Progress(String),

@@ -34,7 +34,7 @@ pub fn timeout_argument(op: OpTimeout, what: &str) -> Attribute {
 /// Checks a known `timeout` (validate and plan).
 pub fn validate_timeout(config: &ObjectValue, diags: &mut Diagnostics) {
     if let Some(text) = config.string("timeout") {
-        if let Err(why) = timeouts::parse_duration(&text) {
+        if let Err(why) = timeouts::parse_duration(text) {
             diags
                 .error(
                     "Invalid timeout",
@@ -59,7 +59,7 @@ pub fn timeout_of(
     if diags.len() > before {
         return None;
     }
-    timeouts::parse_duration(&text).ok()
+    timeouts::parse_duration(text).ok()
 }
 
 /// The diagnostics of a plan-time gate check for an action: the same as the resource's plan

@@ -5,16 +5,17 @@
 //! v1.15.9, `PlanAction` l.1477-1520, `InvokeAction` l.1522-1593, `ValidateActionConfig`
 //! l.1595-1630) and the graph nodes that call it:
 //! - ValidateActionConfig carries the configuration of the validate walk, unknowns included
-//!   (internal/terraform/node_action_validate.go l.118-127).
+//!   (internal/terraform/node_action_validate.go l.118-123).
 //! - PlanAction carries the configuration as planned. For `-invoke` Terraform refuses an
-//!   unknown configuration itself before calling (node_action_invoke.go l.166-180); for an
+//!   unknown configuration itself before calling (node_action_invoke.go l.169-186); for an
 //!   `action_trigger` the configuration may refer to values only known after apply
-//!   (node_action_trigger_instance_plan.go l.161).
+//!   (node_action_trigger_instance_plan.go l.161). Error diagnostics stop the plan
+//!   (grpc_provider.go l.1504-1517).
 //! - InvokeAction carries the configuration Terraform checked to be wholly known
-//!   (node_action_trigger_instance_apply.go l.124-131) and reads the stream until it ends: each
+//!   (node_action_trigger_instance_apply.go l.125-131) and reads the stream until it ends: each
 //!   Progress event goes to the UI hook, each Completed event's diagnostics to the apply's
-//!   (l.163-190); a gRPC error on the stream becomes a Completed error (grpc_provider.go
-//!   l.1561-1568), and an event of no known type panics Terraform (l.1583-1585), so every event
+//!   (l.166-190); a gRPC error on the stream becomes a Completed error (grpc_provider.go
+//!   l.1564-1570), and an event of no known type panics Terraform (l.1586-1587), so every event
 //!   this server sends has its type set.
 
 use std::sync::Arc;
@@ -148,15 +149,19 @@ async fn run_action<D: Send + Sync + 'static>(
     {
         let run = guarded("action", &mut diags, imp.invoke(&ctx, request, &mut resp));
         tokio::pin!(run);
+        let mut reading = true;
         loop {
             tokio::select! {
                 biased;
                 () = &mut run => break,
+                // Terraform stopped reading (the call was dropped): end the action as Stop
+                // would, and let it finish its own way.
+                () = events.closed(), if reading => {
+                    reading = false;
+                    token.cancel();
+                }
                 Some(message) = messages.recv() => {
-                    if events.send(Ok(progress_event(message))).await.is_err() {
-                        // Terraform stopped reading: end the action as Stop would.
-                        token.cancel();
-                    }
+                    let _ = events.send(Ok(progress_event(message))).await;
                 }
             }
         }

@@ -30,6 +30,8 @@ use crate::plugin::proto::tfplugin5 as pb;
 use crate::plugin::shown::ShownWarnings;
 
 mod actions;
+#[cfg(test)]
+mod actions_tests;
 mod adapters;
 mod operations;
 mod schema;
