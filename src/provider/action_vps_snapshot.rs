@@ -19,7 +19,9 @@ use super::data::HostupData;
 use super::errors::{Paths, Subject};
 use super::invoke::{self, plan_diagnostics, timeout_argument, validate_timeout, Run};
 use super::operation::{GateFuture, SendFuture};
-use super::resource_vps_snapshot::{check_gate, subject, validate_description, CREATE, TYPE_NAME};
+use super::resource_vps_snapshot::{
+    check_gate, subject, validate_description, CheckedFor, CREATE, TYPE_NAME,
+};
 use super::values::{known, validate_snapshot_name, validate_vps_id};
 
 /// The `hostup_vps_snapshot` action.
@@ -105,7 +107,7 @@ impl Action<HostupData> for VpsSnapshotAction {
             return;
         };
         let client = data.client(ctx);
-        let check = check_gate(data, &client, vps_id, name, None, false).await;
+        let check = check_gate(data, &client, vps_id, name, CheckedFor::Action, false).await;
         let subject = invoked(vps_id, name);
         resp.diagnostics
             .extend(plan_diagnostics(check, data, &subject));
@@ -140,7 +142,7 @@ impl Action<HostupData> for VpsSnapshotAction {
             subject: invoked(id, n),
             timeout,
             gate: |c: Client| -> GateFuture<'_> {
-                Box::pin(async move { check_gate(data, &c, id, n, None, true).await })
+                Box::pin(async move { check_gate(data, &c, id, n, CheckedFor::Action, true).await })
             },
             send: |c: Client| -> SendFuture<'_, _> {
                 let body = &body;

@@ -18,14 +18,19 @@ use tokio_util::sync::CancellationToken;
 use crate::hostup::Gate;
 use crate::plugin::diag::{AttributePath, Diagnostic, Diagnostics, Severity};
 use crate::plugin::framework::{
-    Ctx, DataSource, DeleteRequest, DeleteResponse, ImportRequest, ImportResponse, ObjectValue,
-    PlanDestroyRequest, PlanDestroyResponse, PlanRequest, PlanResponse, Private, ProviderData,
-    ReadDataSourceRequest, ReadDataSourceResponse, ReadRequest, ReadResponse, Resource, SchemaInfo,
-    ValidateRequest, ValidateResponse,
+    Action, Ctx, DataSource, DeleteRequest, DeleteResponse, ImportRequest, ImportResponse,
+    InvokeActionRequest, InvokeActionResponse, ObjectValue, PlanActionRequest, PlanActionResponse,
+    PlanDestroyRequest, PlanDestroyResponse, PlanRequest, PlanResponse, Private, Progress,
+    ProviderData, ReadDataSourceRequest, ReadDataSourceResponse, ReadRequest, ReadResponse,
+    Resource, SchemaInfo, ValidateRequest, ValidateResponse,
 };
 use crate::plugin::value::{Number, Value};
 use crate::sim::{fixture, ApiKey};
 
+use super::action_vps_backup::VpsBackupAction;
+use super::action_vps_backup_restore::VpsBackupRestoreAction;
+use super::action_vps_snapshot::VpsSnapshotAction;
+use super::action_vps_snapshot_restore::VpsSnapshotRestoreAction;
 use super::config::{self, HostupConfig};
 use super::data::HostupData;
 use super::data_vps::VpsData;
@@ -1020,6 +1025,7 @@ fn cases() -> Vec<Case> {
     ];
     all.extend(policy_cases());
     all.extend(restore_cases());
+    all.extend(action_cases());
     all
 }
 
@@ -1968,6 +1974,159 @@ async fn every_message_follows_the_style_and_is_in_the_catalogue() {
         }
     }
     assert!(faults.is_empty(), "{}", faults.join("\n"));
+}
+
+/// An action's validation of `attrs`.
+async fn validate_action<A: Action<HostupData>>(a: &A, attrs: Vec<(&str, Value)>) -> Outcome {
+    let mut resp = ValidateResponse::default();
+    let req = ValidateRequest {
+        config: config_of(a.schema(), &attrs),
+    };
+    a.validate(&Ctx::background(), req, &mut resp).await;
+    Outcome::of(&resp.diagnostics, None)
+}
+
+/// An action's PlanAction for `attrs`, with the test key.
+async fn plan_action<A: Action<HostupData>>(a: A, attrs: Vec<(&str, Value)>) -> Outcome {
+    let env = Env::start(fast()).await;
+    let req = PlanActionRequest {
+        config: config_of(a.schema(), &attrs),
+        provider: env.data(fixture::KEY_TEST),
+    };
+    let mut resp = PlanActionResponse::default();
+    a.plan(&Ctx::background(), req, &mut resp).await;
+    Outcome::of(&resp.diagnostics, Some(&env))
+}
+
+/// An action's invocation for `attrs` while the sim has `faults`; Stop is sent once the job
+/// has been polled when `stop` is set.
+async fn invoke_action<A: Action<HostupData>>(
+    a: A,
+    attrs: Vec<(&'static str, Value)>,
+    faults: serde_json::Value,
+    stop: bool,
+) -> Outcome {
+    let env = Env::start(fast()).await;
+    env.faults(faults).await;
+    let req = InvokeActionRequest {
+        config: config_of(a.schema(), &attrs),
+        provider: env.data(fixture::KEY_TEST),
+    };
+    let token = CancellationToken::new();
+    let ctx = Ctx::new(token.clone(), None);
+    let task = tokio::spawn(async move {
+        let mut resp = InvokeActionResponse::new(Progress::discard());
+        a.invoke(&ctx, req, &mut resp).await;
+        resp.diagnostics
+    });
+    if stop {
+        until_polled(&env, 1).await;
+        token.cancel();
+    }
+    let d = task.await.expect("invoke task");
+    Outcome::of(&d, Some(&env))
+}
+
+/// The actions (Terraform 1.14+): their own texts, and the shared ones worded for an action.
+fn action_cases() -> Vec<Case> {
+    use fixture::{BACKUP_APP, SNAPSHOT_APP, VPS_APP, VPS_FULL};
+    vec![
+        case(
+            "Action timeout that is not a duration",
+            "`action \"hostup_vps_backup\"` with `timeout = \"soon\"`",
+            &[],
+            validate_action(
+                &VpsBackupAction,
+                vec![("vps_id", s(VPS_APP)), ("timeout", s("soon"))],
+            ),
+        ),
+        case(
+            "Backup action planned while the gate is closed",
+            "a plan that triggers `action.hostup_vps_backup` on a VPS whose backup quota is used up",
+            &["terraform destroy"],
+            plan_action(VpsBackupAction, vec![("vps_id", s(VPS_FULL))]),
+        ),
+        case(
+            "Snapshot action with a name the VPS already has",
+            "`action \"hostup_vps_snapshot\"` with `name = \"before-upgrade\"` on app-01",
+            &["terraform destroy"],
+            plan_action(
+                VpsSnapshotAction,
+                vec![("vps_id", s(VPS_APP)), ("name", s(SNAPSHOT_APP))],
+            ),
+        ),
+        case(
+            "Snapshot restore action planned",
+            "a plan that includes `action.hostup_vps_snapshot_restore`",
+            &[],
+            plan_action(
+                VpsSnapshotRestoreAction,
+                vec![("vps_id", s(VPS_APP)), ("snapshot_name", s(SNAPSHOT_APP))],
+            ),
+        ),
+        case(
+            "Snapshot restore action of a snapshot that does not exist",
+            "`snapshot_name = \"nope\"` in `action \"hostup_vps_snapshot_restore\"`",
+            &["terraform destroy"],
+            plan_action(
+                VpsSnapshotRestoreAction,
+                vec![("vps_id", s(VPS_APP)), ("snapshot_name", s("nope"))],
+            ),
+        ),
+        case(
+            "Backup restore action planned",
+            "a plan that includes `action.hostup_vps_backup_restore`",
+            &[],
+            plan_action(
+                VpsBackupRestoreAction,
+                vec![("vps_id", s(VPS_APP)), ("backup_id", s(BACKUP_APP))],
+            ),
+        ),
+        case(
+            "Backup action whose job fails",
+            "`terraform apply -invoke=action.hostup_vps_backup.x` while HostUp fails the job",
+            &["tainted", "timeouts"],
+            invoke_action(
+                VpsBackupAction,
+                vec![("vps_id", s(VPS_APP))],
+                json!({"jobs":{"failNext":1,"failMessage":"Backup storage unavailable"}}),
+                false,
+            ),
+        ),
+        case(
+            "Backup action interrupted",
+            "Ctrl-C while `action.hostup_vps_backup` waits for its job",
+            &["tainted", "timeouts"],
+            invoke_action(
+                VpsBackupAction,
+                vec![("vps_id", s(VPS_APP))],
+                json!({"jobs":{"stuckNext":1}}),
+                true,
+            ),
+        ),
+        case(
+            "Backup action past its timeout",
+            "`timeout = \"2s\"` in `action \"hostup_vps_backup\"` and a job that takes longer",
+            &["tainted", "timeouts"],
+            invoke_action(
+                VpsBackupAction,
+                vec![("vps_id", s(VPS_APP)), ("timeout", s("2s"))],
+                json!({"jobs":{"stuckNext":1}}),
+                false,
+            ),
+        ),
+        case(
+            "Restore action whose job fails",
+            "`terraform apply -invoke=action.hostup_vps_snapshot_restore.x` while HostUp fails the job",
+            &["tainted", "timeouts"],
+            invoke_action(
+                VpsSnapshotRestoreAction,
+                vec![("vps_id", s(VPS_APP)), ("snapshot_name", s(SNAPSHOT_APP))],
+                json!({"jobs":{"failNext":1,"failMessage":"Storage node offline"}}),
+                false,
+            ),
+        ),
+    ]
 }
 
 fn direct_none() -> Outcome {

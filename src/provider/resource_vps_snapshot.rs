@@ -154,9 +154,13 @@ fn check_create(
     list: &SnapshotList,
     vps_id: &str,
     name: &str,
-    run: Option<&RunView>,
+    by: CheckedFor,
     at_apply: bool,
 ) -> GateCheck {
+    let run = match by {
+        CheckedFor::Plan(view) => Some(view),
+        CheckedFor::Apply | CheckedFor::Action => None,
+    };
     let mut check = GateCheck::default();
     let empty = Vec::new();
     let replaced = run.map_or(&empty, |r| &r.replaced);
@@ -201,11 +205,19 @@ fn check_create(
     if list.find(name).is_some() && !replaced.iter().any(|r| r == name) {
         // A replacement with `create_before_destroy` lands here too: Terraform tells the
         // provider nothing of the lifecycle block, and creates before it destroys.
-        let detail = format!(
-            "Choose another name, or adopt the existing snapshot with `terraform import \
-            {TYPE_NAME}.NAME {vps_id}/{name}`. With `create_before_destroy`, a replacement \
-            needs a new name: HostUp names are unique per VPS. Nothing was sent to HostUp."
-        );
+        let detail = if matches!(by, CheckedFor::Action) {
+            "Choose another name (e.g. one with a timestamp): HostUp names are unique per \
+            VPS, and a snapshot an earlier invocation took stays until it expires or is \
+            deleted. Nothing was sent to HostUp."
+                .to_owned()
+        } else {
+            format!(
+                "Choose another name, or adopt the existing snapshot with `terraform import \
+                {TYPE_NAME}.NAME {vps_id}/{name}`. With `create_before_destroy`, a \
+                replacement needs a new name: HostUp names are unique per VPS. Nothing was \
+                sent to HostUp."
+            )
+        };
         check.problems.push(
             Diagnostic::error(
                 format!("VPS {vps_id} already has a snapshot named {name:?}"),
@@ -217,13 +229,24 @@ fn check_create(
     check
 }
 
+/// Who checks a snapshot create, which decides what counts and what the advice says.
+#[derive(Clone, Copy)]
+pub(super) enum CheckedFor<'a> {
+    /// The resource's plan, with what the run's other snapshots on the VPS change.
+    Plan(&'a RunView),
+    /// The resource's apply: HostUp's list and gate are the truth.
+    Apply,
+    /// The `hostup_vps_snapshot` action (plan or invoke): no resource to import into.
+    Action,
+}
+
 /// Plan's and apply's create check: reads the snapshot list, then [`check_create`].
 pub(super) async fn check_gate(
     data: &HostupData,
     client: &Client,
     vps_id: &str,
     name: &str,
-    run: Option<&RunView>,
+    by: CheckedFor<'_>,
     at_apply: bool,
 ) -> GateCheck {
     let reads = &data.run.snapshot_reads;
@@ -236,7 +259,7 @@ pub(super) async fn check_gate(
             client.list_snapshots(vps_id),
         )
         .await,
-        |list| check_create(list, vps_id, name, run, at_apply),
+        |list| check_create(list, vps_id, name, by, at_apply),
         || format!("Could not check the snapshots of VPS {vps_id}"),
         &Paths::vps(),
         &data.config.sources,
@@ -430,7 +453,7 @@ impl Resource<HostupData> for VpsSnapshot {
         let (creating, replaced) = data.run.snapshots_on(vps_id);
         let view = RunView { creating, replaced };
         let client = data.client(ctx);
-        let check = check_gate(data, &client, vps_id, name, Some(&view), false).await;
+        let check = check_gate(data, &client, vps_id, name, CheckedFor::Plan(&view), false).await;
         let diags = check.into_plan_diagnostics(data, &subject(vps_id, name, "creation"));
         resp.diagnostics.extend(diags);
     }
@@ -473,7 +496,7 @@ impl Resource<HostupData> for VpsSnapshot {
         let timeout = CREATE;
         let (id, n) = (vps_id, name);
         let gate = move |c: Client| -> GateFuture<'_> {
-            Box::pin(async move { check_gate(data, &c, id, n, None, true).await })
+            Box::pin(async move { check_gate(data, &c, id, n, CheckedFor::Apply, true).await })
         };
         let Some(job) = prepare(data, ctx, &subject, planned, timeout, diags, gate).await else {
             return;
