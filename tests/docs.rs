@@ -10,7 +10,7 @@ use hostup_provider::plugin::docs::{Examples, Options, Page, ProviderDocs};
 
 /// The directories the generator owns inside `docs/` (other files there, such as
 /// `hostup-sim.md`, are hand-written and left alone).
-const GENERATED_DIRS: [&str; 2] = ["data-sources", "resources"];
+const GENERATED_DIRS: [&str; 3] = ["actions", "data-sources", "resources"];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -137,17 +137,24 @@ fn every_resource_page_has_an_import_section() {
     }
 }
 
-/// The restore page must warn, in a registry callout (`!>` or `~>`), that the VPS disk is
-/// replaced: it is the one operation here that destroys data.
+/// The restore pages must warn, in a registry callout (`!>` or `~>`), that the VPS disk is
+/// replaced: restores are the operations here that destroy data.
 #[test]
 fn restore_page_warns_that_it_replaces_the_disk() {
     let pages = pages();
-    let Some(page) = pages
-        .iter()
-        .find(|p| p.path == "resources/vps_snapshot_restore.md")
-    else {
-        panic!("hostup_vps_snapshot_restore is not registered, so its page is missing");
-    };
+    for path in [
+        "resources/vps_snapshot_restore.md",
+        "actions/vps_snapshot_restore.md",
+        "actions/vps_backup_restore.md",
+    ] {
+        let Some(page) = pages.iter().find(|p| p.path == path) else {
+            panic!("{path} is missing: its type is not registered");
+        };
+        assert_warns_of_disk_replacement(page);
+    }
+}
+
+fn assert_warns_of_disk_replacement(page: &Page) {
     let body = page
         .content
         .split("\n## Example Usage")
@@ -161,12 +168,63 @@ fn restore_page_warns_that_it_replaces_the_disk() {
     });
     assert!(
         loud,
-        "the restore page must say in a `!>` callout, before the example, that the VPS disk is \
-         replaced by the snapshot; its description is:\n{body}"
+        "{} must say in a `!>` callout, before the example, that the VPS disk is replaced; its \
+         description is:\n{body}",
+        page.path
     );
 }
 
-/// The pages the registry shows must exist for every type docs/ARCHITECTURE.md, "Resources" names.
+/// Each action page says, before its example, that only Terraform 1.14 and later run actions,
+/// and which resource to use with OpenTofu and older Terraform (every action here has a
+/// resource of the same name).
+#[test]
+fn every_action_page_says_which_terraform_runs_it() {
+    let pages = pages();
+    let actions: Vec<&Page> = pages
+        .iter()
+        .filter(|p| p.path.starts_with("actions/"))
+        .collect();
+    assert_eq!(
+        actions.len(),
+        4,
+        "{:?}",
+        pages.iter().map(|p| &p.path).collect::<Vec<_>>()
+    );
+    for page in actions {
+        let name = page
+            .path
+            .trim_start_matches("actions/")
+            .trim_end_matches(".md");
+        let body = page
+            .content
+            .split("\n## Example Usage")
+            .next()
+            .unwrap_or_default();
+        let note = body
+            .split("\n\n")
+            .find(|para| para.starts_with("-> "))
+            .unwrap_or_default();
+        for needle in [
+            "Terraform 1.14 and later".to_owned(),
+            "OpenTofu".to_owned(),
+            format!("`hostup_{name}` resource"),
+        ] {
+            assert!(
+                note.contains(&needle),
+                "{}: the callout before the example lacks {needle:?}:\n{body}",
+                page.path
+            );
+        }
+        assert!(
+            page.content.contains("## Example Usage\n\n```terraform\n"),
+            "{} has no example",
+            page.path
+        );
+    }
+}
+
+/// The pages the registry shows must exist for every type docs/ARCHITECTURE.md, "Resources" names,
+/// and for the four actions.
 #[test]
 fn every_designed_type_has_a_page() {
     let paths: BTreeSet<String> = pages().into_iter().map(|p| p.path).collect();
@@ -178,6 +236,10 @@ fn every_designed_type_has_a_page() {
         "resources/vps_backup.md",
         "resources/vps_snapshot_restore.md",
         "resources/vps_snapshot.md",
+        "actions/vps_backup.md",
+        "actions/vps_snapshot.md",
+        "actions/vps_snapshot_restore.md",
+        "actions/vps_backup_restore.md",
     ]
     .into_iter()
     .filter(|p| !paths.contains(*p))

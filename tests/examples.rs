@@ -8,6 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use hostup_provider::plugin::docs::ProviderDocs;
+use hostup_provider::plugin::schema::Schema;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -25,8 +28,14 @@ fn terraforms() -> Vec<PathBuf> {
     list
 }
 
-/// Every example directory: provider/, data-sources/*, resources/*, quickstart/, policy/,
-/// restore-backup/.
+/// Every example directory that `terraform validate` checks: provider/, data-sources/*,
+/// resources/*, quickstart/, policy/, restore-backup/.
+///
+/// Not examples/actions/*: Terraform before 1.14 rejects their `action` blocks ("Blocks of type
+/// "action" are not expected here"), because `action` is a top-level block only since 1.14
+/// (internal/configs/parser_config.go: `configFileSchema` lists `Type: "action"` in v1.14.0, not
+/// in v1.11.4, the terraform on PATH). [`action_examples_match_the_action_schemas`] checks them
+/// instead, and validates what is left of each without its actions.
 fn example_dirs() -> Vec<PathBuf> {
     let examples = root().join("examples");
     let mut dirs = vec![
@@ -144,6 +153,19 @@ fn text(out: &Output) -> String {
     )
 }
 
+/// examples/actions/*, one directory per action type.
+fn action_example_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root().join("examples/actions"))
+        .unwrap_or_else(|e| panic!("examples/actions: {e}"))
+        .map(|entry| entry.expect("read examples/actions").path())
+        .filter(|path| path.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// `terraform fmt` is syntax-only (hclwrite knows no block types), so Terraform 1.11.4 formats
+/// the examples with `action` blocks as well: examples/actions/ is covered here.
 #[test]
 fn examples_are_formatted() {
     let scratch = Scratch::new();
@@ -194,6 +216,597 @@ fn every_example_validates() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The action examples cannot go through `terraform validate` here (see [`example_dirs`]), so:
+/// every `action` block names a registered action type, its `config` holds only that action's
+/// arguments and all its required ones; every `action.TYPE.NAME` (in `action_trigger` or in a
+/// comment showing `-invoke`) names an action the example declares, with the events Terraform
+/// knows; each `hostup_` resource and data source uses arguments of its schema. What is left
+/// with the actions and `action_trigger` blocks cut out must pass `terraform validate`.
+#[test]
+fn action_examples_match_the_action_schemas() {
+    let schemas = Schemas::new();
+    let dirs = action_example_dirs();
+    let names: Vec<String> = dirs
+        .iter()
+        .map(|d| d.file_name().expect("name").to_string_lossy().into_owned())
+        .collect();
+    let registered: Vec<&str> = schemas.actions.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(names, {
+        let mut r = registered.clone();
+        r.sort();
+        r
+    });
+
+    let scratch = Scratch::new();
+    let mut failures = Vec::new();
+    for (dir, name) in dirs.iter().zip(&names) {
+        let path = dir.join("action.tf");
+        let source =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let problems = check_action_example(name, &source, &schemas);
+        failures.extend(
+            problems
+                .into_iter()
+                .map(|p| format!("{}: {p}", path.display())),
+        );
+
+        // The rest of the example against the real schemas.
+        let Ok(blocks) = parse_hcl(&source) else {
+            continue;
+        };
+        let rest = without_actions(&source, &blocks);
+        let work = scratch.path().join("work/actions-rest").join(name);
+        std::fs::create_dir_all(&work).expect("work dir");
+        std::fs::write(work.join("main.tf"), rest).expect("write rest");
+        std::fs::write(
+            work.join("zz_test_providers.tf"),
+            "terraform {\n  required_providers {\n    hostup = {\n      source = \"hostup/hostup\"\n    }\n  }\n}\n",
+        )
+        .expect("write providers file");
+        let out = scratch.terraform(Path::new("terraform"), &work, &["validate", "-no-color"]);
+        if !out.status.success() {
+            failures.push(format!(
+                "{} without its actions does not validate:\n{}",
+                path.display(),
+                text(&out)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The scan above finds what Terraform 1.14 would reject.
+#[test]
+fn action_example_check_catches_mistakes() {
+    let schemas = Schemas::new();
+    let good = "action \"hostup_vps_backup\" \"b\" {\n  config {\n    vps_id = \"vps_1\"\n  }\n}\n\
+                # terraform apply -invoke=action.hostup_vps_backup.b\n";
+    assert_eq!(
+        check_action_example("hostup_vps_backup", good, &schemas),
+        Vec::<String>::new()
+    );
+    for (text, wanted) in [
+        (
+            "action \"hostup_vps_backup\" \"b\" {\n  config {\n    vps_id = \"v\"\n    triggers = {}\n  }\n}\n",
+            "argument `triggers`",
+        ),
+        (
+            "action \"hostup_vps_backup\" \"b\" {\n  config {\n    note = \"x\"\n  }\n}\n",
+            "lacks required argument `vps_id`",
+        ),
+        (
+            "action \"hostup_vps_reboot\" \"b\" {\n  config {}\n}\n",
+            "no action type `hostup_vps_reboot`",
+        ),
+        (
+            "action \"hostup_vps_backup\" \"b\" {\n  config {\n    vps_id = \"v\"\n  }\n}\n\
+             # terraform apply -invoke=action.hostup_vps_backup.c\n",
+            "`action.hostup_vps_backup.c`",
+        ),
+        (
+            "action \"hostup_vps_backup\" \"b\" {\n  config {\n    vps_id = \"v\"\n  }\n}\n\
+             resource \"hostup_vps_snapshot_schedule\" \"s\" {\n  vps_id = \"v\"\n  \
+             lifecycle {\n    action_trigger {\n      events  = [before_destroy]\n      \
+             actions = [action.hostup_vps_backup.b]\n    }\n  }\n}\n",
+            "event `before_destroy`",
+        ),
+        (
+            "resource \"hostup_vps_snapshot_schedule\" \"s\" {\n  vps = \"v\"\n}\n",
+            "argument `vps`",
+        ),
+        ("action \"hostup_vps_backup\" \"b\" {\n  config {\n", "unclosed"),
+    ] {
+        let problems = check_action_example("hostup_vps_backup", text, &schemas);
+        assert!(
+            problems.iter().any(|p| p.contains(wanted)),
+            "{wanted:?} not in {problems:?} for:\n{text}"
+        );
+    }
+}
+
+/// The provider's schemas by kind, as the docs see them.
+struct Schemas {
+    resources: Vec<(String, Schema)>,
+    data_sources: Vec<(String, Schema)>,
+    actions: Vec<(String, Schema)>,
+}
+
+impl Schemas {
+    fn new() -> Schemas {
+        let docs = ProviderDocs::from_provider(&hostup_provider::provider::new());
+        Schemas {
+            resources: docs.resources,
+            data_sources: docs.data_sources,
+            actions: docs.actions,
+        }
+    }
+}
+
+fn find<'a>(list: &'a [(String, Schema)], type_name: &str) -> Option<&'a Schema> {
+    list.iter().find(|(t, _)| t == type_name).map(|(_, s)| s)
+}
+
+/// What Terraform 1.14 would reject in an action example (see
+/// [`action_examples_match_the_action_schemas`]); `dir` is the action type it documents.
+fn check_action_example(dir: &str, text: &str, schemas: &Schemas) -> Vec<String> {
+    let blocks = match parse_hcl(text) {
+        Ok(blocks) => blocks,
+        Err(e) => return vec![e],
+    };
+    let mut problems = Vec::new();
+    let mut declared = Vec::new();
+    for b in blocks.iter().filter(|b| b.kind == "action") {
+        let [ty, name] = b.labels.as_slice() else {
+            problems.push(format!(
+                "line {}: an action block needs a type and a name",
+                b.line
+            ));
+            continue;
+        };
+        declared.push(format!("action.{ty}.{name}"));
+        let Some(schema) = find(&schemas.actions, ty) else {
+            problems.push(format!(
+                "line {}: the provider has no action type `{ty}`",
+                b.line
+            ));
+            continue;
+        };
+        // internal/configs/action.go, actionBlockSchema: these arguments and one `config`.
+        for a in &b.attributes {
+            if !["count", "for_each", "provider"].contains(&a.name.as_str()) {
+                problems.push(format!(
+                    "line {}: `{}` is not an action argument",
+                    a.line, a.name
+                ));
+            }
+        }
+        let configs: Vec<&HclBlock> = b.blocks.iter().filter(|c| c.kind == "config").collect();
+        if let Some(other) = b.blocks.iter().find(|c| c.kind != "config") {
+            problems.push(format!(
+                "line {}: no `{}` block in an action",
+                other.line, other.kind
+            ));
+        }
+        match configs.as_slice() {
+            [config] => check_arguments(&format!("action {ty}"), config, schema, &mut problems),
+            [] => check_arguments(
+                &format!("action {ty}"),
+                &HclBlock::empty(b.line),
+                schema,
+                &mut problems,
+            ),
+            _ => problems.push(format!("line {}: more than one config block", b.line)),
+        }
+    }
+    if !declared
+        .iter()
+        .any(|d| d.starts_with(&format!("action.{dir}.")))
+    {
+        problems.push(format!("no `action \"{dir}\"` block"));
+    }
+    for reference in action_references(text) {
+        if !declared.contains(&reference) {
+            problems.push(format!("`{reference}` names no action declared here"));
+        }
+    }
+    for b in &blocks {
+        let (list, what) = match b.kind.as_str() {
+            "resource" => (&schemas.resources, "resource"),
+            "data" => (&schemas.data_sources, "data source"),
+            _ => continue,
+        };
+        let Some(ty) = b.labels.first() else { continue };
+        if let Some(lifecycle) = b.blocks.iter().find(|l| l.kind == "lifecycle") {
+            for trigger in lifecycle
+                .blocks
+                .iter()
+                .filter(|t| t.kind == "action_trigger")
+            {
+                check_trigger(trigger, &mut problems);
+            }
+        }
+        if !ty.starts_with("hostup_") {
+            continue;
+        }
+        let Some(schema) = find(list, ty) else {
+            problems.push(format!(
+                "line {}: the provider has no {what} type `{ty}`",
+                b.line
+            ));
+            continue;
+        };
+        let mut own = b.clone();
+        own.attributes.retain(|a| {
+            !["count", "for_each", "provider", "depends_on"].contains(&a.name.as_str())
+        });
+        own.blocks.retain(|x| x.kind != "lifecycle");
+        check_arguments(&format!("{what} {ty}"), &own, schema, &mut problems);
+    }
+    problems
+}
+
+/// The arguments of `block` against a schema: each one known and settable, the required all
+/// there. Nested blocks are checked by name.
+fn check_arguments(what: &str, block: &HclBlock, schema: &Schema, problems: &mut Vec<String>) {
+    for a in &block.attributes {
+        match schema.block.attributes.iter().find(|s| s.name == a.name) {
+            Some(s) if s.required || s.optional => {}
+            Some(_) => problems.push(format!(
+                "line {}: {what}: argument `{}` is read-only",
+                a.line, a.name
+            )),
+            None => problems.push(format!(
+                "line {}: {what} has no argument `{}`",
+                a.line, a.name
+            )),
+        }
+    }
+    for s in schema.block.attributes.iter().filter(|s| s.required) {
+        if !block.attributes.iter().any(|a| a.name == s.name) {
+            problems.push(format!(
+                "line {}: {what} lacks required argument `{}`",
+                block.line, s.name
+            ));
+        }
+    }
+    for b in &block.blocks {
+        if !schema.block.blocks.iter().any(|s| s.type_name == b.kind) {
+            problems.push(format!("line {}: {what} has no block `{}`", b.line, b.kind));
+        }
+    }
+}
+
+/// An `action_trigger` block (internal/configs/action.go, actionTriggerSchema and the events
+/// decodeActionTriggerBlock accepts).
+fn check_trigger(trigger: &HclBlock, problems: &mut Vec<String>) {
+    for a in &trigger.attributes {
+        if !["events", "actions", "condition"].contains(&a.name.as_str()) {
+            problems.push(format!(
+                "line {}: `{}` is not an action_trigger argument",
+                a.line, a.name
+            ));
+        }
+    }
+    for required in ["events", "actions"] {
+        if !trigger.attributes.iter().any(|a| a.name == required) {
+            problems.push(format!(
+                "line {}: action_trigger lacks `{required}`",
+                trigger.line
+            ));
+        }
+    }
+    if let Some(events) = trigger.attributes.iter().find(|a| a.name == "events") {
+        for word in &events.words {
+            if ![
+                "before_create",
+                "after_create",
+                "before_update",
+                "after_update",
+            ]
+            .contains(&word.as_str())
+            {
+                problems.push(format!(
+                    "line {}: Terraform has no action_trigger event `{word}`",
+                    events.line
+                ));
+            }
+        }
+    }
+}
+
+/// Every `action.TYPE.NAME` in the text, comments included (where `-invoke` is shown).
+fn action_references(text: &str) -> Vec<String> {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("action.") {
+        let before = rest[..at].chars().next_back();
+        let tail = &rest[at + "action.".len()..];
+        rest = tail;
+        if before.is_some_and(|c| word(c) || c == '.') {
+            continue;
+        }
+        let ty: String = tail.chars().take_while(|&c| word(c)).collect();
+        let Some(after) = tail[ty.len()..].strip_prefix('.') else {
+            continue;
+        };
+        let name: String = after.chars().take_while(|&c| word(c)).collect();
+        if !ty.is_empty() && !name.is_empty() {
+            found.push(format!("action.{ty}.{name}"));
+        }
+    }
+    found
+}
+
+/// `text` with its top-level `action` blocks and its `action_trigger` blocks cut out: what
+/// Terraform before 1.14 can validate.
+fn without_actions(text: &str, blocks: &[HclBlock]) -> String {
+    let mut cuts: Vec<(usize, usize)> = Vec::new();
+    for b in blocks {
+        if b.kind == "action" {
+            cuts.push(b.span);
+        }
+        for lifecycle in b.blocks.iter().filter(|l| l.kind == "lifecycle") {
+            cuts.extend(
+                lifecycle
+                    .blocks
+                    .iter()
+                    .filter(|t| t.kind == "action_trigger")
+                    .map(|t| t.span),
+            );
+        }
+    }
+    cuts.sort();
+    let mut out = String::new();
+    let mut from = 0;
+    for (start, end) in cuts {
+        out.push_str(&text[from..start]);
+        from = end;
+    }
+    out.push_str(&text[from..]);
+    out
+}
+
+/// A block as the small HCL scan below sees it.
+#[derive(Debug, Clone)]
+struct HclBlock {
+    kind: String,
+    labels: Vec<String>,
+    attributes: Vec<HclAttribute>,
+    blocks: Vec<HclBlock>,
+    /// 1-based line of the block's first token.
+    line: usize,
+    /// Byte range from the block type to its closing brace.
+    span: (usize, usize),
+}
+
+impl HclBlock {
+    fn empty(line: usize) -> HclBlock {
+        HclBlock {
+            kind: String::new(),
+            labels: Vec::new(),
+            attributes: Vec::new(),
+            blocks: Vec::new(),
+            line,
+            span: (0, 0),
+        }
+    }
+}
+
+/// An argument: its name, and the bare words of its expression (`before_update`, `var.x`).
+#[derive(Debug, Clone)]
+struct HclAttribute {
+    name: String,
+    words: Vec<String>,
+    line: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Word(String),
+    Str(String),
+    Open,
+    Close,
+    Eq,
+    Newline,
+    Other(char),
+}
+
+/// Tokens with their line and byte range. Enough of HCL's native syntax for the examples:
+/// comments, quoted strings with `${…}` inside, words, braces, brackets; heredocs are refused.
+fn lex(text: &str) -> Result<Vec<(Tok, usize, usize, usize)>, String> {
+    let bytes = text.as_bytes();
+    let mut toks = Vec::new();
+    let (mut i, mut line) = (0, 1);
+    while i < bytes.len() {
+        let c = bytes[i] as char;
+        let start = i;
+        match c {
+            '\n' => {
+                toks.push((Tok::Newline, line, i, i + 1));
+                line += 1;
+                i += 1;
+            }
+            ' ' | '\t' | '\r' => i += 1,
+            '#' => i = text[i..].find('\n').map_or(bytes.len(), |n| i + n),
+            '/' if bytes.get(i + 1) == Some(&b'/') => {
+                i = text[i..].find('\n').map_or(bytes.len(), |n| i + n)
+            }
+            '/' if bytes.get(i + 1) == Some(&b'*') => {
+                let end = text[i + 2..]
+                    .find("*/")
+                    .ok_or(format!("line {line}: unclosed comment"))?;
+                line += text[i..i + 2 + end].matches('\n').count();
+                i += end + 4;
+            }
+            '"' => {
+                let end = string_end(text, i + 1).ok_or(format!("line {line}: unclosed string"))?;
+                toks.push((Tok::Str(text[i + 1..end].to_owned()), line, start, end + 1));
+                line += text[i..end].matches('\n').count();
+                i = end + 1;
+            }
+            '<' if bytes.get(i + 1) == Some(&b'<') => {
+                return Err(format!("line {line}: heredocs are beyond this scan"))
+            }
+            '{' => {
+                toks.push((Tok::Open, line, i, i + 1));
+                i += 1;
+            }
+            '}' => {
+                toks.push((Tok::Close, line, i, i + 1));
+                i += 1;
+            }
+            '=' | '!' | '<' | '>' if bytes.get(i + 1) == Some(&b'=') => {
+                toks.push((Tok::Other(c), line, i, i + 2));
+                i += 2;
+            }
+            '=' if bytes.get(i + 1) == Some(&b'>') => {
+                toks.push((Tok::Other(c), line, i, i + 2));
+                i += 2;
+            }
+            '=' => {
+                toks.push((Tok::Eq, line, i, i + 1));
+                i += 1;
+            }
+            c if c.is_ascii_alphanumeric() || c == '_' => {
+                let len = text[i..]
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || "_-.".contains(c)))
+                    .unwrap_or(text.len() - i);
+                toks.push((Tok::Word(text[i..i + len].to_owned()), line, i, i + len));
+                i += len;
+            }
+            _ => {
+                let ch = text[i..].chars().next().unwrap_or(c);
+                toks.push((Tok::Other(ch), line, i, i + ch.len_utf8()));
+                i += ch.len_utf8();
+            }
+        }
+    }
+    Ok(toks)
+}
+
+/// The index of the quote closing a string whose text starts at `from`, skipping escapes and
+/// the strings inside `${…}` / `%{…}`.
+fn string_end(text: &str, from: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let (mut i, mut depth) = (from, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 1,
+            b'$' | b'%' if bytes.get(i + 1) == Some(&b'{') => {
+                depth += 1;
+                i += 1;
+            }
+            b'{' if depth > 0 => depth += 1,
+            b'}' if depth > 0 => depth -= 1,
+            b'"' if depth > 0 => i = string_end(text, i + 1)?,
+            b'"' => return Some(i),
+            b'\n' if depth == 0 => return None,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The top-level blocks of a file (top-level attributes are not HCL configuration).
+fn parse_hcl(text: &str) -> Result<Vec<HclBlock>, String> {
+    let toks = lex(text)?;
+    let mut pos = 0;
+    let body = parse_body(&toks, &mut pos, false)?;
+    if let Some(a) = body.0.first() {
+        return Err(format!("line {}: `{}` outside any block", a.line, a.name));
+    }
+    Ok(body.1)
+}
+
+type Toks = [(Tok, usize, usize, usize)];
+
+fn parse_body(
+    toks: &Toks,
+    pos: &mut usize,
+    nested: bool,
+) -> Result<(Vec<HclAttribute>, Vec<HclBlock>), String> {
+    let (mut attributes, mut blocks) = (Vec::new(), Vec::new());
+    loop {
+        while matches!(toks.get(*pos), Some((Tok::Newline, ..))) {
+            *pos += 1;
+        }
+        let Some((tok, line, start, _)) = toks.get(*pos).cloned() else {
+            return if nested {
+                Err("a block is unclosed at the end of the file".to_owned())
+            } else {
+                Ok((attributes, blocks))
+            };
+        };
+        let name = match tok {
+            Tok::Close if nested => return Ok((attributes, blocks)),
+            Tok::Word(name) => name,
+            other => return Err(format!("line {line}: unexpected {other:?}")),
+        };
+        *pos += 1;
+        if matches!(toks.get(*pos), Some((Tok::Eq, ..))) {
+            *pos += 1;
+            let words = skip_expression(toks, pos, line)?;
+            attributes.push(HclAttribute { name, words, line });
+            continue;
+        }
+        let mut labels = Vec::new();
+        loop {
+            match toks.get(*pos) {
+                Some((Tok::Str(s) | Tok::Word(s), ..)) => labels.push(s.clone()),
+                Some((Tok::Open, ..)) => break,
+                _ => {
+                    return Err(format!(
+                        "line {line}: `{name}` is neither argument nor block"
+                    ))
+                }
+            }
+            *pos += 1;
+        }
+        *pos += 1;
+        let (inner_attributes, inner_blocks) = parse_body(toks, pos, true)?;
+        let end = toks[*pos].3;
+        *pos += 1;
+        blocks.push(HclBlock {
+            kind: name,
+            labels,
+            attributes: inner_attributes,
+            blocks: inner_blocks,
+            line,
+            span: (start, end),
+        });
+    }
+}
+
+/// Moves past an expression (to the end of its line, or to the brace closing a one-line
+/// block), returning its bare words.
+fn skip_expression(toks: &Toks, pos: &mut usize, line: usize) -> Result<Vec<String>, String> {
+    let mut depth = 0usize;
+    let mut words = Vec::new();
+    while let Some((tok, ..)) = toks.get(*pos) {
+        match tok {
+            Tok::Newline | Tok::Close if depth == 0 => return Ok(words),
+            Tok::Open | Tok::Other('[' | '(') => depth += 1,
+            Tok::Close | Tok::Other(']' | ')') => {
+                depth = depth
+                    .checked_sub(1)
+                    .ok_or(format!("line {line}: unbalanced brackets"))?
+            }
+            Tok::Word(w) => words.push(w.clone()),
+            _ => {}
+        }
+        *pos += 1;
+    }
+    if depth == 0 {
+        Ok(words)
+    } else {
+        Err(format!(
+            "line {line}: an expression is unclosed at the end of the file"
+        ))
+    }
 }
 
 /// The quickstart is the workflow the README promises: it must use every piece of it.

@@ -10,7 +10,10 @@
 //! - `index.md`: the provider block, with `examples/provider/provider.tf`;
 //! - `data-sources/<name>.md`: with `examples/data-sources/<type>/data-source.tf`;
 //! - `resources/<name>.md`: with `examples/resources/<type>/resource.tf` and, when present,
-//!   an import section from `examples/resources/<type>/import.sh`.
+//!   an import section from `examples/resources/<type>/import.sh`;
+//! - `actions/<name>.md`: with `examples/actions/<type>/action.tf`, and a note that only
+//!   Terraform 1.14 and later run actions (naming the resource of the same type, if any, for
+//!   the others).
 //!
 //! `<name>` is the type name without the provider prefix (`hostup_vps_backup` →
 //! `vps_backup.md`), as the registry expects.
@@ -26,6 +29,7 @@
 //!         .description("A thing.")
 //!         .attribute(Attribute::string("id").computed().description("Its id."))))],
 //!     data_sources: vec![],
+//!     actions: vec![],
 //! };
 //! let pages = docs.render(&Examples::default(), &Options::default());
 //! let page = pages.iter().find(|p| p.path == "resources/thing.md").unwrap();
@@ -52,6 +56,9 @@ pub struct ProviderDocs {
     pub resources: Vec<(String, Schema)>,
     /// Data source types: full type name and schema, in registration order.
     pub data_sources: Vec<(String, Schema)>,
+    /// Action types (Terraform 1.14 and later): full type name and the schema of the `config`
+    /// block, in registration order. A name may also be a resource type's.
+    pub actions: Vec<(String, Schema)>,
 }
 
 /// Knobs that are not part of any schema.
@@ -85,6 +92,7 @@ enum Kind {
     Provider,
     DataSource,
     Resource,
+    Action,
 }
 
 impl Kind {
@@ -93,6 +101,7 @@ impl Kind {
             Kind::Provider => "Provider",
             Kind::DataSource => "Data Source",
             Kind::Resource => "Resource",
+            Kind::Action => "Action",
         }
     }
 
@@ -101,6 +110,7 @@ impl Kind {
             Kind::Provider => "provider",
             Kind::DataSource => "data-sources",
             Kind::Resource => "resources",
+            Kind::Action => "actions",
         }
     }
 
@@ -109,6 +119,16 @@ impl Kind {
             Kind::Provider => "provider.tf",
             Kind::DataSource => "data-source.tf",
             Kind::Resource => "resource.tf",
+            Kind::Action => "action.tf",
+        }
+    }
+
+    /// How messages name a type of this kind: actions share type names with resources, so
+    /// they go by their address prefix (`action.hostup_vps_backup`).
+    fn label(self, type_name: &str) -> String {
+        match self {
+            Kind::Action => format!("action.{type_name}"),
+            _ => type_name.to_owned(),
         }
     }
 }
@@ -130,7 +150,7 @@ impl Examples {
             }
         };
         read("provider/provider.tf".to_owned())?;
-        for kind in [Kind::DataSource, Kind::Resource] {
+        for kind in [Kind::DataSource, Kind::Resource, Kind::Action] {
             let sub = dir.join(kind.dir());
             let entries = match std::fs::read_dir(&sub) {
                 Ok(entries) => entries,
@@ -170,7 +190,7 @@ impl Examples {
     }
 
     /// Type names that have an example directory (`resources/<type>/...`) for `kind_dir`
-    /// (`resources` or `data-sources`).
+    /// (`resources`, `data-sources` or `actions`).
     fn type_names(&self, kind_dir: &str) -> Vec<String> {
         let mut names: Vec<String> = self
             .files
@@ -202,20 +222,31 @@ impl ProviderDocs {
                 .iter()
                 .map(|d| (d.type_name().to_owned(), d.schema()))
                 .collect(),
+            actions: provider
+                .actions()
+                .iter()
+                .map(|a| (a.type_name().to_owned(), a.schema()))
+                .collect(),
         }
     }
 
-    /// Every page, index first, then data sources and resources sorted by path.
+    /// Each kind of typed page with its types.
+    fn typed(&self) -> [(Kind, &Vec<(String, Schema)>); 3] {
+        [
+            (Kind::DataSource, &self.data_sources),
+            (Kind::Resource, &self.resources),
+            (Kind::Action, &self.actions),
+        ]
+    }
+
+    /// Every page, index first, then actions, data sources and resources sorted by path.
     pub fn render(&self, examples: &Examples, options: &Options) -> Vec<Page> {
         let mut pages = vec![Page {
             path: "index.md".to_owned(),
             content: self.render_page(Kind::Provider, &self.name, &self.schema, examples, options),
         }];
         let mut typed: Vec<Page> = Vec::new();
-        for (kind, list) in [
-            (Kind::DataSource, &self.data_sources),
-            (Kind::Resource, &self.resources),
-        ] {
+        for (kind, list) in self.typed() {
             for (type_name, schema) in list {
                 typed.push(Page {
                     path: format!("{}/{}.md", kind.dir(), self.short_name(type_name)),
@@ -238,15 +269,13 @@ impl ProviderDocs {
             problems.push("provider: no example at provider/provider.tf".to_owned());
         }
         check_block("provider", &self.schema.block, true, &mut problems);
-        for (kind, list) in [
-            (Kind::DataSource, &self.data_sources),
-            (Kind::Resource, &self.resources),
-        ] {
+        for (kind, list) in self.typed() {
             for (type_name, schema) in list {
-                check_block(type_name, &schema.block, true, &mut problems);
+                let label = kind.label(type_name);
+                check_block(&label, &schema.block, true, &mut problems);
                 if examples.example(kind, type_name).is_none() {
                     problems.push(format!(
-                        "{type_name}: no example at {}/{type_name}/{}",
+                        "{label}: no example at {}/{type_name}/{}",
                         kind.dir(),
                         kind.example_file()
                     ));
@@ -271,6 +300,18 @@ impl ProviderDocs {
             .and_then(|rest| rest.strip_prefix('_'))
             .filter(|rest| !rest.is_empty())
             .unwrap_or(type_name)
+    }
+
+    /// The callout every action page carries: which Terraform runs actions, and what to use
+    /// elsewhere when the provider has a resource of the same type name.
+    fn action_note(&self, type_name: &str) -> String {
+        let mut note = "-> **Note:** Only Terraform 1.14 and later run actions; OpenTofu and \
+                        earlier Terraform versions do not."
+            .to_owned();
+        if self.resources.iter().any(|(t, _)| t == type_name) {
+            let _ = write!(note, " With those, use the `{type_name}` resource instead.");
+        }
+        note
     }
 
     fn render_page(
@@ -307,6 +348,10 @@ impl ProviderDocs {
         let _ = writeln!(out, "# {type_name} ({})\n", kind.title());
         if !description.is_empty() {
             out.push_str(&with_callouts(description));
+            out.push_str("\n\n");
+        }
+        if kind == Kind::Action {
+            out.push_str(&self.action_note(type_name));
             out.push_str("\n\n");
         }
         if let Some(example) = examples.example(kind, type_name) {
@@ -735,6 +780,27 @@ mod tests {
                         .description("Whether it is ok."),
                 ),
         );
+        // An action named like the resource (its page names the resource for older
+        // Terraform), and one with no such resource.
+        let poke = Schema::new(
+            Block::new()
+                .description("Pokes a thing now.")
+                .attribute(
+                    Attribute::string("parent_id")
+                        .required()
+                        .description("The parent."),
+                )
+                .attribute(
+                    Attribute::string("timeout")
+                        .optional()
+                        .description("How long to wait."),
+                ),
+        );
+        let ping = Schema::new(
+            Block::new()
+                .description("Pings.")
+                .attribute(Attribute::string("host").required().description("Where.")),
+        );
         ProviderDocs {
             name: "toy".into(),
             schema: Schema::new(
@@ -749,6 +815,7 @@ mod tests {
             ),
             resources: vec![("toy_thing".into(), thing)],
             data_sources: vec![("toy_lookup".into(), lookup)],
+            actions: vec![("toy_thing".into(), poke), ("toy_ping".into(), ping)],
         }
     }
 
@@ -767,6 +834,14 @@ mod tests {
             (
                 "data-sources/toy_lookup/data-source.tf",
                 "data \"toy_lookup\" \"a\" {}\n",
+            ),
+            (
+                "actions/toy_thing/action.tf",
+                "action \"toy_thing\" \"a\" {\n  config {\n    parent_id = \"p\"\n  }\n}\n",
+            ),
+            (
+                "actions/toy_ping/action.tf",
+                "action \"toy_ping\" \"a\" {}\n",
             ),
         ] {
             files.insert(k.to_owned(), v.to_owned());
@@ -788,8 +863,67 @@ mod tests {
         let paths: Vec<&str> = pages.iter().map(|p| p.path.as_str()).collect();
         assert_eq!(
             paths,
-            ["index.md", "data-sources/lookup.md", "resources/thing.md"]
+            [
+                "index.md",
+                "actions/ping.md",
+                "actions/thing.md",
+                "data-sources/lookup.md",
+                "resources/thing.md"
+            ]
         );
+    }
+
+    #[test]
+    fn action_page_in_full() {
+        let text = page(
+            &toy().render(&examples(), &Options::default()),
+            "actions/thing.md",
+        );
+        let expected = r#"---
+page_title: "toy_thing Action - toy"
+subcategory: ""
+description: |-
+  Pokes a thing now.
+---
+
+# toy_thing (Action)
+
+Pokes a thing now.
+
+-> **Note:** Only Terraform 1.14 and later run actions; OpenTofu and earlier Terraform versions do not. With those, use the `toy_thing` resource instead.
+
+## Example Usage
+
+```terraform
+action "toy_thing" "a" {
+  config {
+    parent_id = "p"
+  }
+}
+```
+
+## Schema
+
+### Required
+
+- `parent_id` (String) The parent.
+
+### Optional
+
+- `timeout` (String) How long to wait.
+"#;
+        assert_eq!(text, expected, "got:\n{text}");
+    }
+
+    #[test]
+    fn action_note_names_a_resource_only_when_there_is_one() {
+        let pages = toy().render(&examples(), &Options::default());
+        let ping = page(&pages, "actions/ping.md");
+        assert!(
+            ping.contains("earlier Terraform versions do not.\n"),
+            "{ping}"
+        );
+        assert!(!ping.contains("resource instead"), "{ping}");
     }
 
     #[test]
@@ -949,6 +1083,13 @@ terraform import toy_thing.a p/1
         ex.files.remove("provider/provider.tf");
         ex.files
             .insert("data-sources/toy_gone/data-source.tf".into(), String::new());
+        ex.files.remove("actions/toy_ping/action.tf");
+        ex.files
+            .insert("actions/toy_gone/action.tf".into(), String::new());
+        docs.actions.push((
+            "toy_bare".into(),
+            Schema::new(Block::new().attribute(Attribute::string("y").required())),
+        ));
         let problems = docs.problems(&ex);
         let expected = [
             "provider: no example at provider/provider.tf",
@@ -958,6 +1099,11 @@ terraform import toy_thing.a p/1
             "toy_bare.o.b: the description of `toy_bare.o` does not explain `b`",
             "toy_bare.t: the block has no description",
             "toy_bare: no example at resources/toy_bare/resource.tf",
+            "action.toy_ping: no example at actions/toy_ping/action.tf",
+            "action.toy_bare: the type has no description",
+            "action.toy_bare.y: no description",
+            "action.toy_bare: no example at actions/toy_bare/action.tf",
+            "examples/actions/toy_gone: the provider has no action of that type",
         ];
         assert_eq!(problems, expected, "{problems:#?}");
     }
@@ -1009,6 +1155,8 @@ terraform import toy_thing.a p/1
             ("resources/toy_thing/import.sh", "i"),
             ("resources/toy_thing/other.txt", "ignored"),
             ("data-sources/toy_lookup/data-source.tf", "d"),
+            ("actions/toy_thing/action.tf", "a"),
+            ("actions/toy_thing/import.sh", "ignored"),
             ("quickstart/main.tf", "ignored"),
         ] {
             let path = root.join(rel);
@@ -1020,6 +1168,7 @@ terraform import toy_thing.a p/1
         assert_eq!(
             keys,
             [
+                "actions/toy_thing/action.tf",
                 "data-sources/toy_lookup/data-source.tf",
                 "provider/provider.tf",
                 "resources/toy_thing/import.sh",
@@ -1027,6 +1176,7 @@ terraform import toy_thing.a p/1
             ]
         );
         assert_eq!(ex.type_names("resources"), ["toy_thing"]);
+        assert_eq!(ex.type_names("actions"), ["toy_thing"]);
         assert!(Examples::load(&root.join("absent"))
             .expect("absent dir is empty")
             .files

@@ -59,8 +59,7 @@ impl Action<HostupData> for VpsBackupAction {
                     again just before queuing. While another job runs on the VPS the \
                     invocation waits for it, within `timeout`. Progress (the job id, then \
                     each change of the job's status) is shown while it runs.\n\n\
-                    Needs an API key with scopes `read:vm` and `backup:vm`. For Terraform \
-                    before 1.14 and OpenTofu, use the `hostup_vps_backup` resource.",
+                    Needs an API key with scopes `read:vm` and `backup:vm`.",
                 )
                 .attribute(
                     Attribute::string("vps_id")

@@ -62,8 +62,7 @@ impl Action<HostupData> for VpsSnapshotAction {
                     slot and HostUp's gate (`canCreate`); the invocation checks again just \
                     before queuing, and waits within `timeout` while another job runs on \
                     the VPS. Progress is shown while it runs.\n\n\
-                    Needs an API key with scopes `read:vm` and `backup:vm`. For Terraform \
-                    before 1.14 and OpenTofu, use the `hostup_vps_snapshot` resource.",
+                    Needs an API key with scopes `read:vm` and `backup:vm`.",
                 )
                 .attribute(
                     Attribute::string("vps_id")

@@ -71,8 +71,7 @@ impl Action<HostupData> for VpsSnapshotRestoreAction {
                     invocation checks again just before queuing, and waits within `timeout` \
                     while another job runs on the VPS. Progress is shown while it runs. \
                     Nothing is kept in the Terraform state.\n\n\
-                    Needs an API key with scopes `read:vm` and `backup:vm`. For Terraform \
-                    before 1.14 and OpenTofu, use the `hostup_vps_snapshot_restore` resource.",
+                    Needs an API key with scopes `read:vm` and `backup:vm`.",
                 )
                 .attribute(
                     Attribute::string("vps_id")

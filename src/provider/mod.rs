@@ -174,6 +174,12 @@ mod tests {
                 .iter()
                 .map(|d| (d.type_name().to_owned(), d.schema())),
         );
+        // Actions share type names with resources: name them by their address prefix.
+        schemas.extend(
+            p.actions()
+                .iter()
+                .map(|a| (format!("action.{}", a.type_name()), a.schema())),
+        );
         let mut missing = Vec::new();
         for (name, s) in &schemas {
             if s.block.description.trim().is_empty() {
@@ -191,8 +197,8 @@ mod tests {
             });
         }
         assert!(missing.is_empty(), "undescribed: {missing:?}");
-        // The provider, 7 resources and 4 data sources.
-        assert_eq!(schemas.len(), 12);
+        // The provider, 7 resources, 4 data sources and 4 actions.
+        assert_eq!(schemas.len(), 16);
     }
 
     #[test]
