@@ -30,6 +30,7 @@ use crate::plugin::proto::tfplugin5 as pb;
 use crate::plugin::shown::ShownWarnings;
 
 mod adapters;
+mod identity;
 mod operations;
 mod schema;
 #[cfg(test)]
@@ -57,6 +58,8 @@ pub struct ProviderService<P: Provider> {
     pub(super) provider_schema: Arc<SchemaInfo>,
     pub(super) resources: HashMap<String, Entry<dyn Resource<P::Data>>>,
     pub(super) data_sources: HashMap<String, Entry<dyn DataSource<P::Data>>>,
+    pub(super) identities: HashMap<String, Arc<crate::plugin::framework::IdentityInfo>>,
+    pub(super) identity_response: pb::get_resource_identity_schemas::Response,
     pub(super) schema_response: pb::get_provider_schema::Response,
     pub(super) metadata_response: pb::get_metadata::Response,
     pub(super) data: RwLock<Option<Arc<P::Data>>>,
@@ -78,6 +81,7 @@ impl<P: Provider> ProviderService<P> {
             let info = SchemaInfo::new(r.schema());
             resources.insert(name, Entry { imp: r, info });
         }
+        let (identities, identity_response) = identity::collect(&resources);
         let mut data_sources = HashMap::new();
         for d in provider.data_sources() {
             let name = d.type_name().to_owned();
@@ -134,6 +138,8 @@ impl<P: Provider> ProviderService<P> {
             provider_schema,
             resources,
             data_sources,
+            identities,
+            identity_response,
             schema_response,
             metadata_response,
             data: RwLock::new(None),

@@ -1,0 +1,343 @@
+//! Resource identity on the wire (tfplugin5.9, Terraform ≥ 1.12): GetResourceIdentitySchemas,
+//! UpgradeResourceIdentity, and the identity every ReadResource, PlanResourceChange,
+//! ApplyResourceChange and ImportResourceState answer carries.
+//!
+//! Terraform's rules, as Terraform v1.15.9 applies them:
+//! - GetProviderSchema calls GetResourceIdentitySchemas right after GetSchema and stops on its
+//!   error diagnostics (internal/plugin/grpc_provider.go l.133-161).
+//! - A returned identity must be wholly known and of the identity schema's type, except in the
+//!   plan of a create or a replacement (internal/terraform/node_resource_abstract_instance.go,
+//!   `validateIdentityKnown`/`validateIdentity` l.2949-3003, called after read l.686-689, plan
+//!   l.1142-1148 and l.1207-1210, destroy plan l.468-472, apply l.2695-2698).
+//! - An import by identity must return an identity (node_resource_plan_instance.go l.786-790).
+//! - UpgradeResourceIdentity is only called for a stored identity version below the schema's
+//!   (upgrade_resource_state.go l.155-230).
+//!
+//! And terraform-plugin-framework's: an existing object's identity never changes ("Unexpected
+//! Identity Change" in read, plan and update), and a successful read, create or update returns
+//! one. Here an identity attribute counts as changed only once it was known and not null.
+
+use std::sync::Arc;
+
+use crate::plugin::diag::{AttributePath, Diagnostics};
+use crate::plugin::framework::identity::describe;
+use crate::plugin::framework::{IdentityInfo, IdentityRequest, ObjectValue, Provider};
+use crate::plugin::proto::tfplugin5 as pb;
+use crate::plugin::value;
+
+use super::values::*;
+use super::*;
+
+/// What an identity answer is for, which decides the checks it gets.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum IdentityOp {
+    /// ReadResource, and ApplyResourceChange of an update: known, complete, unchanged.
+    Read,
+    /// ApplyResourceChange of a create or update: known, complete, as planned.
+    Apply,
+    /// PlanResourceChange of a create (or of the create half of a replacement): may hold
+    /// unknowns, need not match the prior identity.
+    PlanCreate,
+    /// PlanResourceChange of an existing object: unchanged and known unless replacing.
+    PlanUpdate { replacing: bool },
+    /// ImportResourceState: complete when imported by identity, else returned when complete.
+    Import { by_identity: bool },
+}
+
+impl IdentityOp {
+    fn words(self) -> &'static str {
+        match self {
+            IdentityOp::Read => "read",
+            IdentityOp::Apply => "apply",
+            IdentityOp::PlanCreate | IdentityOp::PlanUpdate { .. } => "plan",
+            IdentityOp::Import { .. } => "import",
+        }
+    }
+}
+
+/// The identity schemas of `resources` ready to serve, and the GetResourceIdentitySchemas
+/// answer (built once: Terraform asks at the start of every provider process).
+pub(super) fn collect<D: Send + Sync + 'static>(
+    resources: &HashMap<String, Entry<dyn Resource<D>>>,
+) -> (
+    HashMap<String, Arc<IdentityInfo>>,
+    pb::get_resource_identity_schemas::Response,
+) {
+    let mut infos = HashMap::new();
+    let mut schemas = HashMap::new();
+    for (name, e) in resources {
+        let Some(schema) = e.imp.identity() else {
+            continue;
+        };
+        schemas.insert(
+            name.clone(),
+            pb::ResourceIdentitySchema {
+                version: schema.version,
+                identity_attributes: schema
+                    .attributes
+                    .iter()
+                    .map(|a| pb::resource_identity_schema::IdentityAttribute {
+                        name: a.name.clone(),
+                        r#type: a.ty.to_json().into_bytes(),
+                        required_for_import: a.required_for_import,
+                        optional_for_import: a.optional_for_import,
+                        description: a.description.clone(),
+                    })
+                    .collect(),
+            },
+        );
+        infos.insert(name.clone(), IdentityInfo::new(schema));
+    }
+    let response = pb::get_resource_identity_schemas::Response {
+        identity_schemas: schemas,
+        diagnostics: Vec::new(),
+    };
+    (infos, response)
+}
+
+/// Decodes an identity Terraform sent: `None` after an error; a null object when absent.
+pub(super) fn decode_identity(
+    data: Option<&pb::ResourceIdentityData>,
+    info: &IdentityInfo,
+    what: &str,
+    diags: &mut Diagnostics,
+) -> Option<ObjectValue> {
+    decode(
+        data.and_then(|d| d.identity_data.as_ref()),
+        &info.info,
+        what,
+        diags,
+    )
+}
+
+fn encode_identity(id: &ObjectValue, diags: &mut Diagnostics) -> Option<pb::ResourceIdentityData> {
+    encode(id.value(), id.ty(), "identity", diags).map(|dv| pb::ResourceIdentityData {
+        identity_data: Some(dv),
+    })
+}
+
+impl<P: Provider> ProviderService<P> {
+    /// The identity schema of `type_name`, if it has one.
+    pub(super) fn identity_info(&self, type_name: &str) -> Option<&Arc<IdentityInfo>> {
+        self.identities.get(type_name)
+    }
+
+    /// The identity to answer for `state` after `op`, checked against `prior` (the identity
+    /// Terraform sent with the request: current, prior or planned). `None` when the type has
+    /// no identity or there is no object. With `lenient` (the operation failed), an identity
+    /// is returned only when it is complete and known, and nothing is checked.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn answer_identity(
+        &self,
+        e: &Entry<dyn Resource<P::Data>>,
+        type_name: &str,
+        state: &ObjectValue,
+        prior: Option<&pb::ResourceIdentityData>,
+        op: IdentityOp,
+        lenient: bool,
+        diags: &mut Diagnostics,
+    ) -> Option<pb::ResourceIdentityData> {
+        let info = self.identity_info(type_name)?;
+        if state.is_null() {
+            return None;
+        }
+        let mut id = info.from_state(state);
+        let provider = self.provider_data();
+        let mut bug = Diagnostics::new();
+        let completed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            e.imp.complete_identity(
+                IdentityRequest {
+                    state,
+                    provider: &provider,
+                },
+                &mut id,
+            );
+        }));
+        if completed.is_err() {
+            bug.error(
+                "Provider bug",
+                format!("The provider panicked while naming the identity of {type_name}. Please report this bug."),
+            );
+        }
+        drain_misuse(&mut id, type_name, "identity", &mut bug);
+        let missing = info.missing(&id);
+        let known = id.is_wholly_known();
+        if lenient {
+            return (bug.is_empty() && missing.is_empty() && known)
+                .then(|| encode_identity(&id, diags))
+                .flatten();
+        }
+        diags.extend(bug);
+        let word = op.words();
+        let may_be_unknown = matches!(
+            op,
+            IdentityOp::PlanCreate | IdentityOp::PlanUpdate { replacing: true }
+        );
+        if !known && !may_be_unknown {
+            diags.error(
+                "Provider produced an unknown identity",
+                format!(
+                    "The {word} of {type_name} left its identity {} partly unknown; Terraform \
+                     requires it known. This is a bug in the provider; please report it.",
+                    describe(&id)
+                ),
+            );
+            return None;
+        }
+        let needs_complete = match op {
+            IdentityOp::Read | IdentityOp::Apply => true,
+            IdentityOp::Import { by_identity } => by_identity,
+            IdentityOp::PlanCreate | IdentityOp::PlanUpdate { .. } => false,
+        };
+        if !missing.is_empty() {
+            if needs_complete {
+                diags.error(
+                    "Provider produced an incomplete identity",
+                    format!(
+                        "The {word} of {type_name} gave no value for identity attribute `{}`. \
+                         This is a bug in the provider; please report it.",
+                        missing.join("`, `")
+                    ),
+                );
+            }
+            if needs_complete || matches!(op, IdentityOp::Import { .. }) {
+                return None;
+            }
+        }
+        let check_change = match op {
+            IdentityOp::Read | IdentityOp::Apply => true,
+            IdentityOp::PlanUpdate { replacing } => !replacing,
+            IdentityOp::PlanCreate | IdentityOp::Import { .. } => false,
+        };
+        if check_change {
+            if let Some(before) = decode_identity(prior, info, "identity", diags) {
+                for attr in info.changed(&before, &id) {
+                    diags
+                        .error(
+                            "Provider changed an identity",
+                            format!(
+                                "The {word} of {type_name} returned identity {} where Terraform \
+                                 holds {}: `{attr}` changed, but an existing object's identity \
+                                 never changes. This is a bug in the provider; please report it.",
+                                describe(&id),
+                                describe(&before)
+                            ),
+                        )
+                        .at(AttributePath::root(attr));
+                }
+            }
+        }
+        if diags.has_errors() {
+            return None;
+        }
+        encode_identity(&id, diags)
+    }
+
+    /// The import id an import by identity stands for; `None` after an error diagnostic.
+    pub(super) fn import_id_of(
+        &self,
+        type_name: &str,
+        identity: Option<&pb::ResourceIdentityData>,
+        diags: &mut Diagnostics,
+    ) -> Option<(String, String)> {
+        let Some(info) = self.identity_info(type_name) else {
+            diags.error(
+                "Import by identity not supported",
+                format!("{type_name} has no identity: import it by id (`import {{ id = … }}`)."),
+            );
+            return None;
+        };
+        let id = decode_identity(identity, info, "import identity", diags)?;
+        if id.is_null() {
+            diags.error(
+                "Invalid import identity",
+                format!("The import of {type_name} has neither an id nor an identity."),
+            );
+            return None;
+        }
+        match info.import_id(type_name, &id) {
+            Ok(s) => Some((s, describe(&id))),
+            Err(d) => {
+                diags.extend(d);
+                None
+            }
+        }
+    }
+
+    /// UpgradeResourceIdentity: the stored identity JSON decoded against the current identity
+    /// schema. Terraform only calls it for a stored version below the schema's; versions above
+    /// are refused (a newer provider wrote them).
+    pub(super) fn upgrade_identity(
+        &self,
+        req: &pb::upgrade_resource_identity::Request,
+        diags: &mut Diagnostics,
+    ) -> Option<pb::ResourceIdentityData> {
+        let type_name = req.type_name.as_str();
+        self.resource(type_name, diags)?;
+        let Some(info) = self.identity_info(type_name) else {
+            diags.error(
+                "Resource type has no identity",
+                format!(
+                    "{type_name} declares no identity, so there is no stored identity to \
+                     upgrade. Remove `identity` from its state or use the provider version that \
+                     wrote it."
+                ),
+            );
+            return None;
+        };
+        let current = info.schema.version;
+        if req.version > current || req.version < 0 {
+            diags.error(
+                "Resource identity written by a newer provider version",
+                format!(
+                    "The stored identity of this {type_name} has schema version {}, but this \
+                     provider knows versions up to {current}. Upgrade the provider to the \
+                     version that wrote the state.",
+                    req.version
+                ),
+            );
+            return None;
+        }
+        let raw = req
+            .raw_identity
+            .as_ref()
+            .map(|r| r.json.as_slice())
+            .unwrap_or_default();
+        if raw.is_empty() {
+            return None;
+        }
+        let invalid = |why: String| {
+            format!(
+                "The stored identity of this {type_name} {why}. Restore the state from a \
+                 backup, or remove the instance (`terraform state rm`) and import it again."
+            )
+        };
+        match serde_json::from_slice::<serde_json::Value>(raw) {
+            Err(e) => {
+                diags.error(
+                    "Invalid stored identity",
+                    invalid(format!("is not valid JSON ({e})")),
+                );
+                return None;
+            }
+            Ok(v) if !v.is_object() => {
+                diags.error(
+                    "Invalid stored identity",
+                    invalid(format!("is JSON {}, not an object", json_kind(&v))),
+                );
+                return None;
+            }
+            Ok(_) => {}
+        }
+        match value::decode_json_lenient(raw, &info.info.ty) {
+            Ok(v) => encode_identity(&ObjectValue::new(v, info.info.clone()), diags),
+            Err(e) => {
+                diags.error(
+                    "Invalid stored identity",
+                    invalid(format!("does not match the identity schema: {e}")),
+                );
+                None
+            }
+        }
+    }
+}
