@@ -309,12 +309,15 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         // Terraform >= 1.12 sends either an id or, for `import { identity = {...} }`, an
         // identity, which stands for the id the identity schema's template renders.
         let by_identity = req.id.is_empty() && req.identity.is_some();
-        let target = if by_identity {
-            self.import_id_of(&req.type_name, req.identity.as_ref(), &mut diags)
-        } else {
-            Some((req.id.clone(), String::new()))
+        let entry = self.resource(&req.type_name, &mut diags);
+        let target = match entry {
+            None => None,
+            Some(_) if by_identity => {
+                self.import_id_of(&req.type_name, req.identity.as_ref(), &mut diags)
+            }
+            Some(_) => Some((req.id.clone(), String::new())),
         };
-        if let (Some(e), Some((id, shown))) = (self.resource(&req.type_name, &mut diags), target) {
+        if let (Some(e), Some((id, shown))) = (entry, target) {
             let ctx = self.ctx();
             let mut resp = ImportResponse {
                 state: ObjectValue::empty(e.info.clone()),

@@ -31,7 +31,7 @@ use super::*;
 /// What an identity answer is for, which decides the checks it gets.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum IdentityOp {
-    /// ReadResource, and ApplyResourceChange of an update: known, complete, unchanged.
+    /// ReadResource: known, complete, and what Terraform holds.
     Read,
     /// ApplyResourceChange of a create or update: known, complete, as planned.
     Apply,
