@@ -341,3 +341,354 @@ impl<P: Provider> ProviderService<P> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The identity rules over the RPC methods, with a toy resource whose identity has an
+    //! attribute the state lacks (`region`, from `complete_identity`).
+
+    use std::collections::BTreeMap;
+
+    use tonic::Request;
+
+    use super::*;
+    use crate::plugin::framework::{
+        ConfigureRequest, ConfigureResponse, CreateRequest, CreateResponse, Ctx, DataSource,
+        DeleteRequest, DeleteResponse, IdentityAttribute, IdentitySchema, ImportRequest,
+        ImportResponse, ReadRequest, ReadResponse, Resource, UpdateRequest, UpdateResponse,
+    };
+    use crate::plugin::proto::tfplugin5::provider_server::Provider as ProviderRpc;
+    use crate::plugin::schema::{Attribute, Block, Schema};
+    use crate::plugin::value::{decode_msgpack, encode_msgpack, Type, Value};
+
+    struct Toy;
+    struct Zone;
+
+    #[async_trait::async_trait]
+    impl Provider for Toy {
+        type Data = ();
+        fn type_name_prefix(&self) -> &str {
+            "toy"
+        }
+        fn schema(&self) -> Schema {
+            Schema::new(Block::new())
+        }
+        async fn configure(&self, _: &Ctx, _: ConfigureRequest, r: &mut ConfigureResponse<()>) {
+            r.data = Some(());
+        }
+        fn resources(&self) -> Vec<Arc<dyn Resource<()>>> {
+            vec![Arc::new(Zone)]
+        }
+        fn data_sources(&self) -> Vec<Arc<dyn DataSource<()>>> {
+            Vec::new()
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Resource<()> for Zone {
+        fn type_name(&self) -> &str {
+            "toy_zone"
+        }
+        fn schema(&self) -> Schema {
+            Schema::new(
+                Block::new()
+                    .attribute(Attribute::string("name").required().requires_replace())
+                    .attribute(Attribute::string("label").optional())
+                    .attribute(Attribute::string("id").computed().use_state_for_unknown()),
+            )
+        }
+        fn identity(&self) -> Option<IdentitySchema> {
+            Some(
+                IdentitySchema::new()
+                    .attribute(
+                        IdentityAttribute::string("region")
+                            .required_for_import()
+                            .description("r"),
+                    )
+                    .attribute(
+                        IdentityAttribute::string("name")
+                            .required_for_import()
+                            .description("n"),
+                    )
+                    .import_id("{region}/{name}"),
+            )
+        }
+        fn complete_identity(&self, req: IdentityRequest<'_, ()>, id: &mut ObjectValue) {
+            if req.state.string("name") == Some("boom") {
+                panic!("boom");
+            }
+            id.set_attr("region", "eu");
+        }
+        async fn create(&self, _: &Ctx, req: CreateRequest<()>, resp: &mut CreateResponse) {
+            resp.state = req.planned_state;
+            resp.state.set_attr("id", "z-1");
+        }
+        async fn read(&self, _: &Ctx, _: ReadRequest<()>, resp: &mut ReadResponse) {
+            // A misbehaving read: it renames what it reads.
+            if let Some(s) = resp.state.as_mut() {
+                if s.string("name") == Some("drift") {
+                    s.set_attr("name", "drifted");
+                }
+            }
+        }
+        async fn update(&self, _: &Ctx, req: UpdateRequest<()>, resp: &mut UpdateResponse) {
+            resp.state = req.planned_state;
+        }
+        async fn delete(&self, _: &Ctx, _: DeleteRequest<()>, _: &mut DeleteResponse) {}
+        async fn import(&self, _: &Ctx, req: ImportRequest<()>, resp: &mut ImportResponse) {
+            match req.id.split_once('/') {
+                Some(("eu", name)) => {
+                    resp.state.set_attr("name", name).set_attr("id", "z-1");
+                }
+                _ => {
+                    resp.diagnostics.error(
+                        "Invalid import id",
+                        format!("{:?} is not eu/<name>", req.id),
+                    );
+                }
+            }
+        }
+    }
+
+    fn zone(name: &str, label: Value, id: Value) -> Value {
+        Value::Object(BTreeMap::from([
+            ("name".to_owned(), name.into()),
+            ("label".to_owned(), label),
+            ("id".to_owned(), id),
+        ]))
+    }
+
+    fn ident(region: &str, name: &str) -> Value {
+        Value::Object(BTreeMap::from([
+            ("region".to_owned(), region.into()),
+            ("name".to_owned(), name.into()),
+        ]))
+    }
+
+    fn dv(v: &Value, ty: &Type) -> Option<pb::DynamicValue> {
+        Some(pb::DynamicValue {
+            msgpack: encode_msgpack(v, ty).expect("fits"),
+            json: Vec::new(),
+        })
+    }
+
+    struct T {
+        svc: ProviderService<Toy>,
+        ty: Type,
+        id_ty: Type,
+    }
+
+    impl T {
+        fn new() -> T {
+            let svc = ProviderService::new(Toy);
+            let ty = svc.resources["toy_zone"].info.ty.clone();
+            let id_ty = svc.identities["toy_zone"].info.ty.clone();
+            T { svc, ty, id_ty }
+        }
+        fn id(&self, v: &Value) -> Option<pb::ResourceIdentityData> {
+            Some(pb::ResourceIdentityData {
+                identity_data: dv(v, &self.id_ty),
+            })
+        }
+        fn un_id(&self, d: &Option<pb::ResourceIdentityData>) -> Value {
+            let d = d.as_ref().and_then(|d| d.identity_data.as_ref());
+            decode_msgpack(&d.expect("an identity").msgpack, &self.id_ty).expect("decodes")
+        }
+        async fn plan(
+            &self,
+            prior: &Value,
+            config: &Value,
+            prior_identity: Option<pb::ResourceIdentityData>,
+        ) -> pb::plan_resource_change::Response {
+            let proposed = match (prior, config) {
+                (Value::Object(p), Value::Object(c)) => {
+                    let mut m = c.clone();
+                    m.insert("id".into(), p["id"].clone());
+                    Value::Object(m)
+                }
+                _ => config.clone(),
+            };
+            self.svc
+                .plan_resource_change(Request::new(pb::plan_resource_change::Request {
+                    type_name: "toy_zone".into(),
+                    prior_state: dv(prior, &self.ty),
+                    proposed_new_state: dv(&proposed, &self.ty),
+                    config: dv(config, &self.ty),
+                    prior_identity,
+                    ..Default::default()
+                }))
+                .await
+                .expect("OK")
+                .into_inner()
+        }
+    }
+
+    fn errors(d: &[pb::Diagnostic]) -> Vec<String> {
+        d.iter()
+            .filter(|d| d.severity == pb::diagnostic::Severity::Error as i32)
+            .map(|d| format!("{}: {}", d.summary, d.detail))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn schemas_list_the_identity() {
+        let t = T::new();
+        let r = t
+            .svc
+            .get_resource_identity_schemas(Request::new(Default::default()))
+            .await
+            .unwrap()
+            .into_inner();
+        let s = &r.identity_schemas["toy_zone"];
+        assert_eq!(s.version, 0);
+        let names: Vec<&str> = s.identity_attributes.iter().map(|a| &*a.name).collect();
+        assert_eq!(names, ["region", "name"]);
+        assert_eq!(s.identity_attributes[0].r#type, b"\"string\"");
+    }
+
+    #[tokio::test]
+    async fn an_identity_attribute_outside_the_state_comes_from_complete_identity() {
+        let t = T::new();
+        let config = zone("a", Value::Null, Value::Null);
+        let p = t.plan(&Value::Null, &config, None).await;
+        assert!(
+            errors(&p.diagnostics).is_empty(),
+            "{:?}",
+            errors(&p.diagnostics)
+        );
+        assert_eq!(t.un_id(&p.planned_identity), ident("eu", "a"));
+        let planned = decode_msgpack(&p.planned_state.unwrap().msgpack, &t.ty).unwrap();
+        let a = t
+            .svc
+            .apply_resource_change(Request::new(pb::apply_resource_change::Request {
+                type_name: "toy_zone".into(),
+                prior_state: dv(&Value::Null, &t.ty),
+                planned_state: dv(&planned, &t.ty),
+                config: dv(&config, &t.ty),
+                planned_identity: p.planned_identity.clone(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(
+            errors(&a.diagnostics).is_empty(),
+            "{:?}",
+            errors(&a.diagnostics)
+        );
+        assert_eq!(t.un_id(&a.new_identity), ident("eu", "a"));
+    }
+
+    #[tokio::test]
+    async fn import_by_identity_runs_the_import_of_the_rendered_id() {
+        let t = T::new();
+        let r = t
+            .svc
+            .import_resource_state(Request::new(pb::import_resource_state::Request {
+                type_name: "toy_zone".into(),
+                identity: t.id(&ident("eu", "a")),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(
+            errors(&r.diagnostics).is_empty(),
+            "{:?}",
+            errors(&r.diagnostics)
+        );
+        assert_eq!(t.un_id(&r.imported_resources[0].identity), ident("eu", "a"));
+        // The resource's own error says which identity it came from.
+        let r = t
+            .svc
+            .import_resource_state(Request::new(pb::import_resource_state::Request {
+                type_name: "toy_zone".into(),
+                identity: t.id(&ident("us", "a")),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        let e = errors(&r.diagnostics).join("\n");
+        assert!(
+            e.contains(
+                r#"Imported by identity {name = "a", region = "us"}, which is import id "us/a""#
+            ),
+            "{e}"
+        );
+        // An unknown type is one diagnostic, about the type.
+        let r = t
+            .svc
+            .import_resource_state(Request::new(pb::import_resource_state::Request {
+                type_name: "toy_nope".into(),
+                identity: t.id(&ident("eu", "a")),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            errors(&r.diagnostics).len(),
+            1,
+            "{:?}",
+            errors(&r.diagnostics)
+        );
+    }
+
+    #[tokio::test]
+    async fn updates_keep_the_identity_and_replacements_may_change_it() {
+        let t = T::new();
+        let prior = zone("a", Value::Null, "z-1".into());
+        let held = t.id(&ident("eu", "a"));
+        let p = t
+            .plan(&prior, &zone("a", "x".into(), Value::Null), held.clone())
+            .await;
+        assert!(
+            errors(&p.diagnostics).is_empty(),
+            "{:?}",
+            errors(&p.diagnostics)
+        );
+        assert_eq!(t.un_id(&p.planned_identity), ident("eu", "a"));
+        let p = t
+            .plan(&prior, &zone("b", Value::Null, Value::Null), held.clone())
+            .await;
+        assert!(
+            errors(&p.diagnostics).is_empty(),
+            "{:?}",
+            errors(&p.diagnostics)
+        );
+        assert!(!p.requires_replace.is_empty());
+        assert_eq!(t.un_id(&p.planned_identity), ident("eu", "b"));
+        // Terraform holding another identity for an object planned in place: named.
+        let p = t
+            .plan(
+                &prior,
+                &zone("a", "x".into(), Value::Null),
+                t.id(&ident("us", "a")),
+            )
+            .await;
+        let e = &p.diagnostics[0];
+        assert_eq!(e.summary, "Provider changed an identity");
+        assert!(p.planned_state.is_some(), "the plan itself is kept");
+    }
+
+    #[tokio::test]
+    async fn a_read_that_changes_the_identity_and_a_panicking_identity_are_errors() {
+        let t = T::new();
+        for (name, words) in [("drift", "`name` changed"), ("boom", "panicked")] {
+            let r = t
+                .svc
+                .read_resource(Request::new(pb::read_resource::Request {
+                    type_name: "toy_zone".into(),
+                    current_state: dv(&zone(name, Value::Null, "z-1".into()), &t.ty),
+                    current_identity: t.id(&ident("eu", name)),
+                    ..Default::default()
+                }))
+                .await
+                .unwrap()
+                .into_inner();
+            let e = errors(&r.diagnostics).join("\n");
+            assert!(e.contains(words), "{name}: {e}");
+        }
+    }
+}
