@@ -31,16 +31,16 @@ use super::*;
 /// What an identity answer is for, which decides the checks it gets.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum IdentityOp {
-    /// ReadResource: known, complete, and what Terraform holds.
+    /// ReadResource: known, and what Terraform holds.
     Read,
-    /// ApplyResourceChange of a create or update: known, complete, as planned.
+    /// ApplyResourceChange of a create or update: known, and as planned.
     Apply,
     /// PlanResourceChange of a create (or of the create half of a replacement): may hold
     /// unknowns, need not match the prior identity.
     PlanCreate,
     /// PlanResourceChange of an existing object: unchanged and known unless replacing.
     PlanUpdate { replacing: bool },
-    /// ImportResourceState: complete when imported by identity, else returned when complete.
+    /// ImportResourceState: by identity, it must return a complete one.
     Import { by_identity: bool },
 }
 
@@ -184,25 +184,27 @@ impl<P: Provider> ProviderService<P> {
             );
             return None;
         }
-        let needs_complete = match op {
-            IdentityOp::Read | IdentityOp::Apply => true,
-            IdentityOp::Import { by_identity } => by_identity,
-            IdentityOp::PlanCreate | IdentityOp::PlanUpdate { .. } => false,
-        };
         if !missing.is_empty() {
-            if needs_complete {
+            // An identity without a required attribute names nothing: none is returned (which
+            // Terraform accepts), and only an import by identity, which must return one, fails.
+            // Anything else would fail a refresh or taint a finished create over a bug that
+            // changes nothing for the object.
+            let missing = missing.join("`, `");
+            if matches!(op, IdentityOp::Import { by_identity: true }) {
                 diags.error(
                     "Provider produced an incomplete identity",
                     format!(
-                        "The {word} of {type_name} gave no value for identity attribute `{}`. \
-                         This is a bug in the provider; please report it.",
-                        missing.join("`, `")
+                        "The {word} of {type_name} gave no value for identity attribute \
+                         `{missing}`. This is a bug in the provider; please report it."
                     ),
                 );
+            } else {
+                tracing::warn!(
+                    tf_resource_type = type_name,
+                    "{word} answered no identity: identity attribute `{missing}` is null"
+                );
             }
-            if needs_complete || matches!(op, IdentityOp::Import { .. }) {
-                return None;
-            }
+            return None;
         }
         let check_change = match op {
             IdentityOp::Read | IdentityOp::Apply => true,
