@@ -15,7 +15,9 @@ use std::collections::BTreeMap;
 
 use hostup_provider::plugin::proto::tfplugin5 as pb;
 use hostup_provider::plugin::value::{decode_msgpack, encode_msgpack, Type, Value};
-use hostup_provider::sim::fixture::{KEY_TEST, SNAPSHOT_APP, VPS_APP, VPS_FULL, VPS_PAYG};
+use hostup_provider::sim::fixture::{
+    BACKUP_APP, KEY_TEST, SNAPSHOT_APP, VPS_APP, VPS_FULL, VPS_PAYG,
+};
 
 use plugin_client::{block_type, bounded, Plugin, Sim};
 
@@ -722,9 +724,9 @@ async fn schedule_identity_round_trips_from_create_to_destroy() {
     tf.plugin.shutdown().await;
 }
 
-/// An action-style resource: a backup is created (its planned identity holds the unknown
-/// `job_id`, which Terraform allows for a create, l.1142-1145), its identity after apply names
-/// the job, and `import { identity = { vps_id, job_id } }` gives what the id
+/// The action-style resources: a backup and each restore is created (its planned identity
+/// holds the unknown `job_id`, which Terraform allows for a create, l.1142-1145), its identity
+/// after apply names the job, and `import { identity = { vps_id, job_id } }` gives what the id
 /// `<vps_id>/<job_id>` gives. The per-VPS singletons import by `{ vps_id }` like by the id.
 #[tokio::test]
 async fn import_by_identity_equals_import_by_id_for_every_kind() {
@@ -762,6 +764,36 @@ async fn import_by_identity_equals_import_by_id_for_every_kind() {
         .unwrap();
     assert_eq!(by_identity.identity, want);
     assert_eq!(by_identity.state, by_id.state);
+
+    // The restores, likewise: run one, then import it both ways.
+    for (t, arg, value) in [
+        ("hostup_vps_snapshot_restore", "snapshot_name", SNAPSHOT_APP),
+        ("hostup_vps_backup_restore", "backup_id", BACKUP_APP),
+    ] {
+        let config = object(tf.ty(t), &[("vps_id", VPS_APP.into()), (arg, value.into())]);
+        let plan = tf
+            .plan(t, None, &config, true)
+            .await
+            .unwrap_or_else(|d| panic!("{t}: {:#?}", errors(&d)));
+        let made = tf
+            .apply(t, None, &plan, &config)
+            .await
+            .unwrap_or_else(|d| panic!("{t}: {:#?}", errors(&d)))
+            .expect("created");
+        let job_id = attr(&made.state, "job_id")
+            .as_str()
+            .expect("job id")
+            .to_owned();
+        let want = identity_of(&tf, t, &[("vps_id", VPS_APP), ("job_id", &job_id)]);
+        assert_eq!(made.identity, want, "{t}");
+        let a = tf.import(t, ImportTarget::Identity(&want)).await.unwrap();
+        let b = tf
+            .import(t, ImportTarget::Id(&format!("{VPS_APP}/{job_id}")))
+            .await
+            .unwrap();
+        assert_eq!(a.identity, want, "{t}");
+        assert_eq!(a.state, b.state, "{t}");
+    }
 
     for (t, vps) in [
         (BACKUP_SCHEDULE, VPS_FULL),
@@ -1010,5 +1042,49 @@ async fn upgrade_resource_identity_decodes_or_explains() {
         assert!(r.upgraded_identity.is_none(), "{case}");
     }
     tf.plugin.assert_healthy("identity upgrades").await;
+    tf.plugin.shutdown().await;
+}
+
+/// A create whose HostUp job fails: apply answers the error with the partial state, which
+/// Terraform saves tainted with the answer's identity (node_resource_abstract_instance.go
+/// l.2911-2923) after checking that identity known even then (l.2695-2698). The identity names
+/// the failed job, so the object can still be imported by it.
+#[tokio::test]
+async fn a_failed_create_keeps_a_known_identity_naming_the_job() {
+    let sim = Sim::start(&["--job-duration", "0s", "--fail-next-jobs", "1"]).await;
+    let tf = Tf::start(&sim).await;
+    let config = object(tf.ty(BACKUP), &[("vps_id", VPS_APP.into())]);
+    let plan = tf
+        .plan(BACKUP, None, &config, true)
+        .await
+        .unwrap_or_else(|d| panic!("{:#?}", errors(&d)));
+    let r = bounded(
+        "ApplyResourceChange",
+        tf.plugin
+            .client()
+            .apply_resource_change(pb::apply_resource_change::Request {
+                type_name: BACKUP.into(),
+                prior_state: Some(dv(&Value::Null, tf.ty(BACKUP))),
+                planned_state: Some(dv(&plan.state, tf.ty(BACKUP))),
+                config: Some(dv(&config, tf.ty(BACKUP))),
+                planned_private: plan.private.clone(),
+                provider_meta: None,
+                planned_identity: tf.send_identity(BACKUP, &plan.identity),
+            }),
+    )
+    .await
+    .expect("answers")
+    .into_inner();
+    assert!(!errors(&r.diagnostics).is_empty(), "the job failed");
+    let state = tf.take_state(BACKUP, r.new_state.as_ref());
+    let job_id = attr(&state, "job_id")
+        .as_str()
+        .expect("job id saved")
+        .to_owned();
+    let identity = tf.take_identity(BACKUP, r.new_identity.as_ref(), true);
+    assert_eq!(
+        identity,
+        identity_of(&tf, BACKUP, &[("vps_id", VPS_APP), ("job_id", &job_id)])
+    );
     tf.plugin.shutdown().await;
 }
