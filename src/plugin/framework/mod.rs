@@ -15,6 +15,8 @@
 //!   in the plan, plans that change non-computed attributes, or wrong attribute names/types
 //!   become error diagnostics naming the attribute, never a Terraform crash.
 //! - A panic inside an operation becomes an error diagnostic, not a dead provider.
+//! - A resource with an [identity](identity) (Terraform ≥ 1.12) gets it answered in every read,
+//!   plan, apply and import from its state, and import by identity as import by an id.
 
 use std::fmt;
 use std::sync::Arc;
