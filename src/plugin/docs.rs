@@ -30,6 +30,7 @@
 //!         .attribute(Attribute::string("id").computed().description("Its id."))))],
 //!     data_sources: vec![],
 //!     actions: vec![],
+//!     identities: Default::default(),
 //! };
 //! let pages = docs.render(&Examples::default(), &Options::default());
 //! let page = pages.iter().find(|p| p.path == "resources/thing.md").unwrap();
@@ -40,7 +41,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::plugin::framework::Provider;
+use crate::plugin::framework::{IdentitySchema, Provider};
 use crate::plugin::schema::{Attribute, Block, NestedBlock, Nesting, Schema};
 use crate::plugin::value::Type;
 
@@ -59,6 +60,8 @@ pub struct ProviderDocs {
     /// Action types (Terraform 1.14 and later): full type name and the schema of the `config`
     /// block, in registration order. A name may also be a resource type's.
     pub actions: Vec<(String, Schema)>,
+    /// Identity schemas (Terraform >= 1.12) by resource type name.
+    pub identities: BTreeMap<String, IdentitySchema>,
 }
 
 /// Knobs that are not part of any schema.
@@ -169,6 +172,7 @@ impl Examples {
                 read(format!("{}/{name}/{}", kind.dir(), kind.example_file()))?;
                 if kind == Kind::Resource {
                     read(format!("{}/{name}/import.sh", kind.dir()))?;
+                    read(format!("{}/{name}/import-by-identity.tf", kind.dir()))?;
                 }
             }
         }
@@ -186,6 +190,12 @@ impl Examples {
     fn import(&self, type_name: &str) -> Option<&str> {
         self.files
             .get(&format!("resources/{type_name}/import.sh"))
+            .map(String::as_str)
+    }
+
+    fn import_by_identity(&self, type_name: &str) -> Option<&str> {
+        self.files
+            .get(&format!("resources/{type_name}/import-by-identity.tf"))
             .map(String::as_str)
     }
 
@@ -227,6 +237,11 @@ impl ProviderDocs {
                 .iter()
                 .map(|a| (a.type_name().to_owned(), a.schema()))
                 .collect(),
+            identities: provider
+                .resources()
+                .iter()
+                .filter_map(|r| Some((r.type_name().to_owned(), r.identity()?)))
+                .collect(),
         }
     }
 
@@ -261,8 +276,9 @@ impl ProviderDocs {
 
     /// What makes the docs incomplete, as readable messages (empty = complete): an attribute,
     /// block or type without a description, an object attribute whose members its description
-    /// does not mention (their only docs), a type without an example, or an example for a type
-    /// the provider does not register.
+    /// does not mention (their only docs), a type without an example (or, with an identity,
+    /// without an `import-by-identity.tf`), or an example for a type the provider does not
+    /// register.
     pub fn problems(&self, examples: &Examples) -> Vec<String> {
         let mut problems = Vec::new();
         if examples.example(Kind::Provider, &self.name).is_none() {
@@ -278,6 +294,15 @@ impl ProviderDocs {
                         "{label}: no example at {}/{type_name}/{}",
                         kind.dir(),
                         kind.example_file()
+                    ));
+                }
+                if kind == Kind::Resource
+                    && self.identities.contains_key(type_name)
+                    && examples.import_by_identity(type_name).is_none()
+                {
+                    problems.push(format!(
+                        "{type_name}: has an identity but no example at \
+                         resources/{type_name}/import-by-identity.tf"
                     ));
                 }
             }
@@ -369,15 +394,60 @@ impl ProviderDocs {
             }
         }
         if kind == Kind::Resource {
-            if let Some(import) = examples.import(type_name) {
-                out.push_str(
-                    "\n## Import\n\nImport is supported using the following syntax:\n\n```shell\n",
-                );
+            let identity = self.identities.get(type_name);
+            let import = examples.import(type_name);
+            if import.is_some() || identity.is_some() {
+                out.push_str("\n## Import\n");
+            }
+            if let Some(import) = import {
+                out.push_str("\nImport is supported using the following syntax:\n\n```shell\n");
                 out.push_str(import.trim_end());
                 out.push_str("\n```\n");
             }
+            if let Some(identity) = identity {
+                render_identity(&mut out, identity, examples.import_by_identity(type_name));
+            }
         }
         out
+    }
+}
+
+/// The "Import by identity" part of a resource's import section: the `import` block example
+/// and the identity's attributes, as tfplugindocs renders them.
+fn render_identity(out: &mut String, identity: &IdentitySchema, example: Option<&str>) {
+    out.push_str(
+        "\n### Import by identity\n\nTerraform 1.12 and later can also import by identity, in \
+         an `import` block",
+    );
+    if identity.import_id.is_some() {
+        out.push_str(" (the same object as the import by id above)");
+    }
+    out.push_str(":\n\n");
+    if let Some(example) = example {
+        out.push_str("```terraform\n");
+        out.push_str(example.trim_end());
+        out.push_str("\n```\n\n");
+    }
+    out.push_str("### Identity Schema\n");
+    for (title, required) in [("Required", true), ("Optional", false)] {
+        let attrs: Vec<_> = identity
+            .attributes
+            .iter()
+            .filter(|a| a.required_for_import == required && (required || a.optional_for_import))
+            .collect();
+        if attrs.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n#### {title}\n");
+        for a in attrs {
+            let _ = writeln!(
+                out,
+                "- `{}` ({}) {}",
+                a.name,
+                type_label(&a.ty).0,
+                a.description.trim()
+            );
+        }
     }
 }
 
@@ -816,6 +886,7 @@ mod tests {
             resources: vec![("toy_thing".into(), thing)],
             data_sources: vec![("toy_lookup".into(), lookup)],
             actions: vec![("toy_thing".into(), poke), ("toy_ping".into(), ping)],
+            identities: Default::default(),
         }
     }
 
@@ -855,6 +926,46 @@ mod tests {
             .find(|p| p.path == path)
             .map(|p| p.content.clone())
             .unwrap_or_else(|| panic!("no page {path}"))
+    }
+
+    #[test]
+    fn an_identity_adds_import_by_identity_and_its_schema() {
+        use crate::plugin::framework::IdentityAttribute;
+        let mut docs = toy();
+        let mut ex = examples();
+        assert!(docs.problems(&ex).is_empty(), "{:?}", docs.problems(&ex));
+        docs.identities.insert(
+            "toy_thing".into(),
+            IdentitySchema::new()
+                .attribute(
+                    IdentityAttribute::string("p")
+                        .required_for_import()
+                        .description("The p."),
+                )
+                .attribute(
+                    IdentityAttribute::string("q")
+                        .optional_for_import()
+                        .description("The q."),
+                )
+                .import_id("{p}"),
+        );
+        assert!(docs.problems(&ex)[0].contains("import-by-identity.tf"));
+        ex.files.insert(
+            "resources/toy_thing/import-by-identity.tf".into(),
+            "import {\n  to = toy_thing.a\n  identity = { p = \"p\" }\n}\n".into(),
+        );
+        assert!(docs.problems(&ex).is_empty());
+        let text = page(&docs.render(&ex, &Options::default()), "resources/thing.md");
+        let tail = &text[text.find("## Import").unwrap()..];
+        assert_eq!(tail.matches("## Import\n").count(), 1, "{tail}");
+        for want in [
+            "### Import by identity\n",
+            "identity = { p = \"p\" }",
+            "### Identity Schema\n\n#### Required\n\n- `p` (String) The p.\n",
+            "#### Optional\n\n- `q` (String) The q.\n",
+        ] {
+            assert!(tail.contains(want), "{want:?} not in:\n{tail}");
+        }
     }
 
     #[test]

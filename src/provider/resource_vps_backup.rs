@@ -248,6 +248,10 @@ impl Resource<HostupData> for VpsBackup {
         TYPE_NAME
     }
 
+    fn identity(&self) -> Option<crate::plugin::framework::IdentitySchema> {
+        Some(super::schema_parts::job_identity("backed up", "backup"))
+    }
+
     fn schema(&self) -> Schema {
         let block = Block::new()
             .description(

@@ -247,6 +247,13 @@ impl Resource<HostupData> for VpsBackupRestore {
         TYPE_NAME
     }
 
+    fn identity(&self) -> Option<crate::plugin::framework::IdentitySchema> {
+        Some(super::schema_parts::job_identity(
+            "whose disk was restored",
+            "restore",
+        ))
+    }
+
     fn schema(&self) -> Schema {
         let block = Block::new()
             .description(

@@ -399,6 +399,12 @@ impl Resource<HostupData> for VpsBackupSchedule {
         TYPE_NAME
     }
 
+    fn identity(&self) -> Option<crate::plugin::framework::IdentitySchema> {
+        Some(super::schema_parts::vps_identity(
+            "whose backups the schedule runs",
+        ))
+    }
+
     fn schema(&self) -> Schema {
         let day = |name: &str, text: &str| Attribute::number(name).optional().description(text);
         Schema::new(

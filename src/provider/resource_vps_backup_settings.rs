@@ -154,6 +154,12 @@ impl Resource<HostupData> for VpsBackupSettings {
         TYPE_NAME
     }
 
+    fn identity(&self) -> Option<crate::plugin::framework::IdentitySchema> {
+        Some(super::schema_parts::vps_identity(
+            "whose backup settings these are",
+        ))
+    }
+
     fn schema(&self) -> Schema {
         let count = |name: &str, text: &str| Attribute::number(name).computed().description(text);
         Schema::new(

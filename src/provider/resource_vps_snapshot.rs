@@ -294,6 +294,27 @@ impl Resource<HostupData> for VpsSnapshot {
         TYPE_NAME
     }
 
+    fn identity(&self) -> Option<crate::plugin::framework::IdentitySchema> {
+        use crate::plugin::framework::{IdentityAttribute, IdentitySchema};
+        Some(
+            IdentitySchema::new()
+                .attribute(
+                    IdentityAttribute::string("vps_id")
+                        .required_for_import()
+                        .description(
+                            "Id of the VPS the snapshot is of, as listed by HostUp (`vps_…`, \
+                             e.g. `vps_01hxa3b4c5d6e7f8g9h0j1k2m3`).",
+                        ),
+                )
+                .attribute(
+                    IdentityAttribute::string("name")
+                        .required_for_import()
+                        .description("The snapshot's name, unique on its VPS."),
+                )
+                .import_id("{vps_id}/{name}"),
+        )
+    }
+
     fn schema(&self) -> Schema {
         Schema::new(
             Block::new()

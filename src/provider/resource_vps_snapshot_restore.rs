@@ -175,6 +175,13 @@ impl Resource<HostupData> for VpsSnapshotRestore {
         TYPE_NAME
     }
 
+    fn identity(&self) -> Option<crate::plugin::framework::IdentitySchema> {
+        Some(super::schema_parts::job_identity(
+            "whose disk was rolled back",
+            "rollback",
+        ))
+    }
+
     fn schema(&self) -> Schema {
         let block = Block::new()
             .description(

@@ -281,6 +281,12 @@ impl Resource<HostupData> for VpsSnapshotSchedule {
         TYPE_NAME
     }
 
+    fn identity(&self) -> Option<crate::plugin::framework::IdentitySchema> {
+        Some(super::schema_parts::vps_identity(
+            "whose snapshots the schedule takes",
+        ))
+    }
+
     fn schema(&self) -> Schema {
         Schema::new(
             Block::new()

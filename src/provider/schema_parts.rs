@@ -2,7 +2,7 @@
 //! `timeouts` block. One definition each, so their descriptions (the docs) say the same
 //! everywhere.
 
-use crate::plugin::framework::timeouts;
+use crate::plugin::framework::{timeouts, IdentityAttribute, IdentitySchema};
 use crate::plugin::schema::{object_type, Attribute, NestedBlock};
 use crate::plugin::value::Type;
 
@@ -73,4 +73,35 @@ pub fn timeouts_block(what: &str, ops: &[OpTimeout]) -> NestedBlock {
         }
     }
     b
+}
+
+/// The `vps_id` identity attribute (Terraform ≥ 1.12 `import { identity = {…} }`).
+fn vps_identity_attribute(what: &str) -> IdentityAttribute {
+    IdentityAttribute::string("vps_id")
+        .required_for_import()
+        .description(format!(
+            "Id of the VPS {what}, as listed by HostUp (`vps_…`, e.g. \
+             `vps_01hxa3b4c5d6e7f8g9h0j1k2m3`)."
+        ))
+}
+
+/// The identity of a per-VPS singleton (a schedule, settings): its VPS. Import by identity is
+/// import by the id `<vps_id>`.
+pub fn vps_identity(what: &str) -> IdentitySchema {
+    IdentitySchema::new()
+        .attribute(vps_identity_attribute(what))
+        .import_id("{vps_id}")
+}
+
+/// The identity of an action-style resource: its VPS and its HostUp job. Import by identity is
+/// import by the id `<vps_id>/<job_id>`.
+pub fn job_identity(what: &str, job: &str) -> IdentitySchema {
+    IdentitySchema::new()
+        .attribute(vps_identity_attribute(what))
+        .attribute(
+            IdentityAttribute::string("job_id")
+                .required_for_import()
+                .description(format!("Id of the HostUp job that ran the {job}.")),
+        )
+        .import_id("{vps_id}/{job_id}")
 }

@@ -15,6 +15,8 @@
 //!   in the plan, plans that change non-computed attributes, or wrong attribute names/types
 //!   become error diagnostics naming the attribute, never a Terraform crash.
 //! - A panic inside an operation becomes an error diagnostic, not a dead provider.
+//! - A resource with an [identity](identity) (Terraform ≥ 1.12) gets it answered in every read,
+//!   plan, apply and import from its state, and import by identity as import by an id.
 
 use std::fmt;
 use std::sync::Arc;
@@ -26,6 +28,7 @@ use crate::plugin::schema::Schema;
 
 pub mod action;
 pub mod ctx;
+pub mod identity;
 mod object;
 pub(crate) mod plan;
 mod private;
@@ -37,6 +40,7 @@ pub use action::{
     Progress,
 };
 pub use ctx::{Cancelled, Ctx};
+pub use identity::{IdentityAttribute, IdentityInfo, IdentitySchema};
 pub(crate) use object::{misuse_diagnostic as misuse, unknown_paths, unknowns_to_null};
 pub use object::{value_error_diagnostic, values_equal, ObjectValue, SchemaInfo};
 pub use private::Private;
@@ -319,6 +323,30 @@ pub trait Resource<D: Send + Sync + 'static>: Send + Sync + 'static {
     ) {
         let _ = (ctx, req, resp);
     }
+
+    /// The identity schema (Terraform ≥ 1.12; see [`identity`]), as plain data. Called once
+    /// per process. `None` (the default): the type has no identity. With one, the framework
+    /// answers identity in every read, plan, apply and import, taking each identity attribute
+    /// from the state attribute of the same name.
+    fn identity(&self) -> Option<IdentitySchema> {
+        None
+    }
+
+    /// Sets the identity attributes that are not state attributes (e.g. one taken from the
+    /// provider configuration). `identity` starts with the state's attributes of the same
+    /// names copied in; the default leaves it so.
+    fn complete_identity(&self, req: IdentityRequest<'_, D>, identity: &mut ObjectValue) {
+        let _ = (req, identity);
+    }
+}
+
+/// Input of [`Resource::complete_identity`].
+#[derive(Debug)]
+pub struct IdentityRequest<'a, D> {
+    /// The state the identity is for (planned, new or imported; never null).
+    pub state: &'a ObjectValue,
+    /// What the provider's configure produced.
+    pub provider: &'a ProviderData<D>,
 }
 
 /// A data source type (`data "hostup_..." {}`).
@@ -633,6 +661,11 @@ pub fn check_provider<P: Provider>(provider: &P) -> Vec<String> {
         check_name("resource", &name, &mut errors);
         for e in r.schema().validate() {
             errors.push(format!("{name}: {e}"));
+        }
+        if let Some(id) = r.identity() {
+            for e in id.validate(&r.schema()) {
+                errors.push(format!("{name}: {e}"));
+            }
         }
     }
     for d in provider.data_sources() {

@@ -14,6 +14,7 @@ use crate::plugin::framework::{
 use crate::plugin::proto::tfplugin5 as pb;
 use crate::plugin::proto::tfplugin5::provider_server::Provider as ProviderRpc;
 
+use super::identity::IdentityOp;
 use super::values::*;
 use super::*;
 
@@ -31,6 +32,26 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         _request: Request<pb::get_provider_schema::Request>,
     ) -> RpcResult<pb::get_provider_schema::Response> {
         Ok(Response::new(self.schema_response.clone()))
+    }
+
+    async fn get_resource_identity_schemas(
+        &self,
+        _request: Request<pb::get_resource_identity_schemas::Request>,
+    ) -> RpcResult<pb::get_resource_identity_schemas::Response> {
+        Ok(Response::new(self.identity_response.clone()))
+    }
+
+    async fn upgrade_resource_identity(
+        &self,
+        request: Request<pb::upgrade_resource_identity::Request>,
+    ) -> RpcResult<pb::upgrade_resource_identity::Response> {
+        let req = request.into_inner();
+        let mut diags = Diagnostics::new();
+        let upgraded = self.upgrade_identity(&req, &mut diags);
+        Ok(Response::new(pb::upgrade_resource_identity::Response {
+            upgraded_identity: upgraded,
+            diagnostics: self.reply(&format!("resource {}", req.type_name), diags),
+        }))
     }
 
     async fn get_functions(
@@ -172,6 +193,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         let mut out = pb::read_resource::Response {
             new_state: req.current_state.clone(),
             private: req.private.clone(),
+            new_identity: req.current_identity.clone(),
             ..Default::default()
         };
         if let Some(e) = self.resource(&req.type_name, &mut diags) {
@@ -204,13 +226,27 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
                     diags.extend(resp.diagnostics);
                     out.private = resp.private.to_bytes();
                     match resp.state {
-                        None => out.new_state = Some(null_dv()),
+                        None => {
+                            out.new_state = Some(null_dv());
+                            out.new_identity = None;
+                        }
                         Some(mut s) => {
                             drain_misuse(&mut s, &req.type_name, "read", &mut diags);
                             resolve_unknowns(&mut s, &req.type_name, "read", &mut diags);
                             null_write_only(&e.info.schema.block, s.value_mut());
                             if let Some(dv) = encode(s.value(), &e.info.ty, "state", &mut diags) {
                                 out.new_state = Some(dv);
+                            }
+                            if !diags.has_errors() {
+                                out.new_identity = self.answer_identity(
+                                    e,
+                                    &req.type_name,
+                                    &s,
+                                    req.current_identity.as_ref(),
+                                    IdentityOp::Read,
+                                    false,
+                                    &mut diags,
+                                );
                             }
                         }
                     }
@@ -270,7 +306,18 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         let req = request.into_inner();
         let mut diags = Diagnostics::new();
         let mut imported = Vec::new();
-        if let Some(e) = self.resource(&req.type_name, &mut diags) {
+        // Terraform >= 1.12 sends either an id or, for `import { identity = {...} }`, an
+        // identity, which stands for the id the identity schema's template renders.
+        let by_identity = req.id.is_empty() && req.identity.is_some();
+        let entry = self.resource(&req.type_name, &mut diags);
+        let target = match entry {
+            None => None,
+            Some(_) if by_identity => {
+                self.import_id_of(&req.type_name, req.identity.as_ref(), &mut diags)
+            }
+            Some(_) => Some((req.id.clone(), String::new())),
+        };
+        if let (Some(e), Some((id, shown))) = (entry, target) {
             let ctx = self.ctx();
             let mut resp = ImportResponse {
                 state: ObjectValue::empty(e.info.clone()),
@@ -278,10 +325,18 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
                 diagnostics: Diagnostics::new(),
             };
             let ireq = ImportRequest {
-                id: req.id.clone(),
+                id: id.clone(),
                 provider: self.provider_data(),
             };
             guarded("import", &mut diags, e.imp.import(&ctx, ireq, &mut resp)).await;
+            if by_identity {
+                for d in resp.diagnostics.0.iter_mut().filter(|d| d.is_error()) {
+                    d.detail = format!(
+                        "{} (Imported by identity {shown}, which is import id {id:?}.)",
+                        d.detail
+                    );
+                }
+            }
             diags.extend(resp.diagnostics);
             let mut state = resp.state;
             drain_misuse(&mut state, &req.type_name, "import", &mut diags);
@@ -300,12 +355,21 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
                     if let Some(dv) =
                         encode(state.value(), &e.info.ty, "imported state", &mut diags)
                     {
+                        let identity = self.answer_identity(
+                            e,
+                            &req.type_name,
+                            &state,
+                            None,
+                            IdentityOp::Import { by_identity },
+                            false,
+                            &mut diags,
+                        );
                         if !diags.has_errors() {
                             imported.push(pb::import_resource_state::ImportedResource {
                                 type_name: req.type_name.clone(),
                                 state: Some(dv),
                                 private: resp.private.to_bytes(),
-                                ..Default::default()
+                                identity,
                             });
                         }
                     }

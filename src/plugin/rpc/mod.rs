@@ -33,6 +33,7 @@ mod actions;
 #[cfg(test)]
 mod actions_tests;
 mod adapters;
+mod identity;
 mod operations;
 mod schema;
 #[cfg(test)]
@@ -61,6 +62,8 @@ pub struct ProviderService<P: Provider> {
     pub(super) resources: HashMap<String, Entry<dyn Resource<P::Data>>>,
     pub(super) data_sources: HashMap<String, Entry<dyn DataSource<P::Data>>>,
     pub(super) actions: HashMap<String, Entry<dyn Action<P::Data>>>,
+    pub(super) identities: HashMap<String, Arc<crate::plugin::framework::IdentityInfo>>,
+    pub(super) identity_response: pb::get_resource_identity_schemas::Response,
     pub(super) schema_response: pb::get_provider_schema::Response,
     pub(super) metadata_response: pb::get_metadata::Response,
     pub(super) data: RwLock<Option<Arc<P::Data>>>,
@@ -82,6 +85,7 @@ impl<P: Provider> ProviderService<P> {
             let info = SchemaInfo::new(r.schema());
             resources.insert(name, Entry { imp: r, info });
         }
+        let (identities, identity_response) = identity::collect(&resources);
         let mut data_sources = HashMap::new();
         for d in provider.data_sources() {
             let name = d.type_name().to_owned();
@@ -160,6 +164,8 @@ impl<P: Provider> ProviderService<P> {
             resources,
             data_sources,
             actions,
+            identities,
+            identity_response,
             schema_response,
             metadata_response,
             data: RwLock::new(None),

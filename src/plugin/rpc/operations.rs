@@ -4,15 +4,16 @@
 use crate::plugin::diag::Diagnostics;
 use crate::plugin::framework::plan::{default_plan, inconsistent_with_plan, non_computed_changes};
 use crate::plugin::framework::{
-    CreateRequest, CreateResponse, DeleteRequest, DeleteResponse, ObjectValue, PlanDestroyRequest,
-    PlanDestroyResponse, PlanRequest, PlanResponse, Provider, Resource, UpdateRequest,
-    UpdateResponse, UpgradeStateRequest, UpgradeStateResponse,
+    values_equal, CreateRequest, CreateResponse, DeleteRequest, DeleteResponse, ObjectValue,
+    PlanDestroyRequest, PlanDestroyResponse, PlanRequest, PlanResponse, Provider, Resource,
+    UpdateRequest, UpdateResponse, UpgradeStateRequest, UpgradeStateResponse,
 };
 use crate::plugin::proto::tfplugin5 as pb;
 use crate::plugin::value::Value;
 
 use crate::plugin::value;
 
+use super::identity::IdentityOp;
 use super::values::*;
 use super::*;
 
@@ -140,6 +141,10 @@ impl<P: Provider> ProviderService<P> {
             // state must be null; the resource may warn about what destroying does.
             out.planned_state = Some(null_dv());
             out.planned_private = req.prior_private.clone();
+            // The identity of an object being destroyed stays what Terraform holds.
+            if self.identity_info(&req.type_name).is_some() {
+                out.planned_identity = req.prior_identity.clone();
+            }
             if prior.is_null() {
                 return;
             }
@@ -223,6 +228,27 @@ impl<P: Provider> ProviderService<P> {
             return;
         }
         out.planned_state = encode(planned.value(), &info.ty, "plan", diags);
+        let op = if prior.is_null() {
+            IdentityOp::PlanCreate
+        } else {
+            let replacing = resp.requires_replace.iter().any(|p| {
+                let null = Value::Null;
+                !values_equal(
+                    prior.get_path(p).unwrap_or(&null),
+                    planned.get_path(p).unwrap_or(&null),
+                )
+            });
+            IdentityOp::PlanUpdate { replacing }
+        };
+        out.planned_identity = self.answer_identity(
+            e,
+            &req.type_name,
+            &planned,
+            req.prior_identity.as_ref(),
+            op,
+            false,
+            diags,
+        );
         out.requires_replace = if prior.is_null() {
             Vec::new()
         } else {
@@ -275,6 +301,9 @@ impl<P: Provider> ProviderService<P> {
             if !diags.has_errors() {
                 out.new_state = Some(null_dv());
                 out.private = Vec::new();
+            } else if self.identity_info(type_name).is_some() {
+                // Planned identity of a delete = the object's identity: kept with its state.
+                out.new_identity = req.planned_identity.clone();
             }
             // On error the prior state (already in `out`) is kept.
             return;
@@ -349,6 +378,16 @@ impl<P: Provider> ProviderService<P> {
         } else {
             encode(state.value(), &info.ty, "new state", diags)
         };
+        let failed = diags.has_errors();
+        out.new_identity = self.answer_identity(
+            e,
+            type_name,
+            &state,
+            req.planned_identity.as_ref(),
+            IdentityOp::Apply,
+            failed,
+            diags,
+        );
         out.private = private.to_bytes();
     }
 }
