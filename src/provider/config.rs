@@ -104,7 +104,13 @@ pub fn schema() -> Schema {
             .description(
                 "The HostUp provider manages snapshots and backups of HostUp VPSs through the \
                  HostUp API.\n\nConfigure it with an API key, either in the provider block \
-                 (from a sensitive variable) or in the `HOSTUP_API_KEY` environment variable.",
+                 (from a sensitive variable) or in the `HOSTUP_API_KEY` environment \
+                 variable.\n\nWith Terraform 1.14 and later, backups, snapshots and restores \
+                 are also actions (`action \"hostup_vps_backup\"`, run from an \
+                 `action_trigger` or with `terraform apply -invoke`); the resources of the \
+                 same names stay for earlier Terraform and OpenTofu. With Terraform 1.12 and \
+                 later, every resource has an identity and can be imported with `import { \
+                 identity = { … } }`.",
             )
             .attribute(
                 Attribute::string("api_key")
@@ -112,9 +118,10 @@ pub fn schema() -> Schema {
                     .sensitive()
                     .description(
                         "HostUp API key. Falls back to the `HOSTUP_API_KEY` environment \
-                         variable. The key needs the scopes `read:vm` (to read snapshots) and \
-                         `backup:vm` (to queue backups and restores). Sensitive: it never \
-                         appears in plans, state or logs.",
+                         variable. The key needs the scopes `read:vm` (to read snapshots), \
+                         `backup:vm` (to queue backups and restores) and, for the schedules \
+                         and backup settings, `write:vm`. Sensitive: it never appears in \
+                         plans, state or logs.",
                     ),
             )
             .attribute(Attribute::string("endpoint").optional().description(
@@ -135,7 +142,8 @@ pub fn schema() -> Schema {
                          environment variable. Terraform runs such a plan before every \
                          `terraform destroy` too, so with `\"error\"` a configuration holding \
                          such a resource is destroyed with `terraform destroy -refresh=false` \
-                         (safe with this provider).",
+                         (safe with this provider). An action's checks always fail the plan: \
+                         Terraform never plans an action for a destroy.",
                     ),
             ),
     )
