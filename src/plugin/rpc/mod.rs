@@ -94,7 +94,12 @@ impl<P: Provider> ProviderService<P> {
         let caps = pb::ServerCapabilities {
             // Destroy plans reach the resource's `plan_destroy` (Terraform >= 1.3).
             plan_destroy: true,
-            get_provider_schema_optional: false,
+            // Terraform >= 1.6 then asks one process per command for the schema and answers
+            // every later process from its global cache (v1.11.4: internal/plugin/
+            // grpc_provider.go l.83-92 reads it, l.169 fills it; internal/providers/
+            // schema_cache.go). So most processes never see GetSchema: nothing here may wait
+            // for it, which holds because `new` builds every schema up front.
+            get_provider_schema_optional: true,
             move_resource_state: false,
             generate_resource_config: false,
         };

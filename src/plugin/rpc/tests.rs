@@ -399,3 +399,72 @@ async fn stop_cancels_operations_in_flight() {
         summaries(&resp.diagnostics)
     );
 }
+
+/// Terraform >= 1.6 asks only the first process of a command for the schema (the provider
+/// declares get_provider_schema_optional): a fresh process must serve Configure, Plan and
+/// Apply as its first RPCs.
+#[tokio::test]
+async fn a_process_never_asked_for_its_schema_configures_plans_and_applies() {
+    let (svc, _) = service();
+    let caps = svc
+        .schema_response
+        .server_capabilities
+        .expect("capabilities");
+    assert!(caps.get_provider_schema_optional);
+    let provider_ty = svc.provider_schema.ty.clone();
+    let region = Value::Object([("region".to_string(), Value::from("se"))].into());
+    let configured = svc
+        .configure(Request::new(pb::configure::Request {
+            terraform_version: "1.11.4".into(),
+            config: dv(&region, &provider_ty),
+            ..Default::default()
+        }))
+        .await
+        .expect("configure")
+        .into_inner();
+    assert!(
+        configured.diagnostics.is_empty(),
+        "{:?}",
+        summaries(&configured.diagnostics)
+    );
+    assert!(
+        svc.provider_data().get().is_some(),
+        "configure produced the provider data"
+    );
+    let ty = thing_type(&svc);
+    let cfg = config("fast");
+    let plan = svc
+        .plan_resource_change(Request::new(pb::plan_resource_change::Request {
+            type_name: "toy_thing".into(),
+            prior_state: dv(&Value::Null, &ty),
+            proposed_new_state: dv(&cfg, &ty),
+            config: dv(&cfg, &ty),
+            ..Default::default()
+        }))
+        .await
+        .expect("plan")
+        .into_inner();
+    assert!(
+        plan.diagnostics.is_empty(),
+        "{:?}",
+        summaries(&plan.diagnostics)
+    );
+    let apply = svc
+        .apply_resource_change(Request::new(pb::apply_resource_change::Request {
+            type_name: "toy_thing".into(),
+            prior_state: dv(&Value::Null, &ty),
+            planned_state: plan.planned_state,
+            config: dv(&cfg, &ty),
+            ..Default::default()
+        }))
+        .await
+        .expect("apply")
+        .into_inner();
+    assert!(
+        apply.diagnostics.is_empty(),
+        "{:?}",
+        summaries(&apply.diagnostics)
+    );
+    let state = decode_msgpack(&apply.new_state.expect("state").msgpack, &ty).expect("decode");
+    assert_eq!(state.attr("id").and_then(Value::as_str), Some("thing-1"));
+}
