@@ -351,7 +351,10 @@ impl Attribute {
         self
     }
 
-    /// Write-only (builder): never stored in plan or state.
+    /// Write-only (builder): Terraform ≥ 1.11 sends its value in the configuration only, and
+    /// it is never stored in plan or state (the framework nulls it in every answer). Only on
+    /// managed resources; optional or required, never computed. Older Terraform versions
+    /// cannot handle one: a value set there is refused at validation.
     pub fn write_only(mut self) -> Self {
         self.write_only = true;
         self

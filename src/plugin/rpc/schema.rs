@@ -59,3 +59,21 @@ fn block_to_proto(b: &Block) -> pb::schema::Block {
         deprecation_message: String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::schema::Attribute;
+
+    #[test]
+    fn write_only_reaches_the_wire() {
+        let s = Schema::new(
+            Block::new()
+                .attribute(Attribute::string("password").optional().write_only())
+                .attribute(Attribute::string("name").required()),
+        );
+        let block = schema_to_proto(&s).block.expect("block");
+        assert!(block.attributes[0].write_only);
+        assert!(!block.attributes[1].write_only);
+    }
+}
