@@ -101,6 +101,9 @@ pub struct Block {
     pub description: String,
     /// Marks the whole block as deprecated: Terraform warns when it is used.
     pub deprecated: bool,
+    /// What to use instead, shown with the deprecation (Terraform ≥ 1.15 shows it; older
+    /// versions only warn that the block is deprecated). Empty when not deprecated.
+    pub deprecation_message: String,
 }
 
 impl Block {
@@ -127,9 +130,11 @@ impl Block {
         self
     }
 
-    /// Marks the block deprecated (builder).
-    pub fn deprecated(mut self) -> Self {
+    /// Marks the block deprecated (builder), with a message saying what to use instead:
+    /// Terraform ≥ 1.15 shows it in its warning, and the generated docs show it.
+    pub fn deprecated(mut self, message: impl Into<String>) -> Self {
         self.deprecated = true;
+        self.deprecation_message = message.into();
         self
     }
 
@@ -248,6 +253,9 @@ pub struct Attribute {
     pub sensitive: bool,
     /// Terraform warns when the attribute is set.
     pub deprecated: bool,
+    /// What to use instead, shown with the deprecation (Terraform ≥ 1.15 shows it; older
+    /// versions only warn that the attribute is deprecated). Empty when not deprecated.
+    pub deprecation_message: String,
     /// Never stored in plan or state (Terraform ≥ 1.11, managed resources only).
     pub write_only: bool,
     /// Framework plan modifier: a change of this attribute (against prior state) replaces the
@@ -270,6 +278,7 @@ impl Attribute {
             computed: false,
             sensitive: false,
             deprecated: false,
+            deprecation_message: String::new(),
             write_only: false,
             requires_replace: false,
             use_state_for_unknown: false,
@@ -345,9 +354,11 @@ impl Attribute {
         self
     }
 
-    /// Deprecated (builder): Terraform warns when it is set.
-    pub fn deprecated(mut self) -> Self {
+    /// Deprecated (builder): Terraform warns when it is set; `message` says what to use
+    /// instead (Terraform ≥ 1.15 shows it in the warning, and the generated docs show it).
+    pub fn deprecated(mut self, message: impl Into<String>) -> Self {
         self.deprecated = true;
+        self.deprecation_message = message.into();
         self
     }
 
