@@ -399,6 +399,16 @@ impl Attribute {
         if self.write_only && self.computed {
             errors.push(format!("{path}: a write-only attribute cannot be computed"));
         }
+        if self.write_only && self.requires_replace {
+            // Prior and planned values are both null, so the default plan never sees a change
+            // and the flag would do nothing; naming the path anyway makes Terraform replace on
+            // every plan (v1.11.4, internal/terraform/node_resource_abstract_instance.go,
+            // `getRequiredReplaces`, l.2951-2961).
+            errors.push(format!(
+                "{path}: a write-only attribute cannot force replacement (its changes are never \
+                 seen); force it on an argument that changes with it, e.g. a version number"
+            ));
+        }
         if self.write_only && in_set {
             errors.push(format!(
                 "{path}: write-only attributes are not allowed inside SET blocks"
@@ -642,6 +652,17 @@ mod tests {
             Block::new().attribute(Attribute::string("pw").optional().computed().write_only()),
         );
         assert_eq!(s.validate().len(), 1);
+        let s = Schema::new(
+            Block::new().attribute(
+                Attribute::string("pw")
+                    .optional()
+                    .write_only()
+                    .requires_replace(),
+            ),
+        );
+        let errors = s.validate();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("cannot force replacement"), "{errors:?}");
     }
 
     #[test]
