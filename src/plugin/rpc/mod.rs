@@ -50,8 +50,8 @@ pub(super) struct Entry<T: ?Sized> {
 /// Serves a framework [`Provider`] as tfplugin5; hand it to
 /// [`serve`](crate::plugin::serve::serve).
 ///
-/// Schemas are collected and converted once, at construction, because Terraform asks for them
-/// at the start of every one of its many provider processes.
+/// Schemas are collected and converted once, at construction: every RPC decodes against them,
+/// and most processes are never sent GetSchema (see `get_provider_schema_optional` below).
 pub struct ProviderService<P: Provider> {
     pub(super) provider: P,
     pub(super) provider_schema: Arc<SchemaInfo>,
