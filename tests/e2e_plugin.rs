@@ -84,6 +84,63 @@ fn assert_api_key_sensitive(s: &TfOutput) {
     );
 }
 
+/// Each `terraform validate`, `plan` and `apply` asks the provider for its schema once, however
+/// many provider processes it starts, because the provider declares
+/// `ServerCapabilities.get_provider_schema_optional`. In Terraform 1.11.4 the first process's
+/// answer fills a cache global to the Terraform process (internal/plugin/grpc_provider.go
+/// l.164-170, `providers.SchemaCache.Set`; internal/providers/schema_cache.go), and every later
+/// process of the command is answered from that cache instead of being sent GetSchema
+/// (grpc_provider.go l.83-92), which Terraform trusts only when the capability is set. Without
+/// it every process gets its own GetSchema: 2 per validate, 3 per plan, 4 per apply. The number
+/// of processes does not change: the schema loader already starts none once the cache is
+/// filled (internal/schemarepo/loadschemas/plugins.go l.107-111), and each graph walk still
+/// starts its own.
+///
+/// Counted in the provider's own trace log (one `tf_rpc=…` line per RPC, one "plugin server
+/// listening" line per process), which Terraform writes to TF_LOG_PATH under TF_LOG_PROVIDER.
+#[test]
+fn each_command_asks_for_the_schema_once() {
+    let sim = Sim::start(&["--job-duration", "0s"]);
+    let mut wd = Tf::new(&format!(
+        "{}\nresource \"hostup_vps_backup\" \"b\" {{\n  vps_id = \"{VPS_APP}\"\n}}\n",
+        support::provider_block(&sim.url, support::KEY)
+    ));
+    let log = wd.dir.path().join("provider.log");
+    let log_str = log.to_str().expect("utf-8 temp path").to_owned();
+    wd.env("TF_LOG_PROVIDER", "trace")
+        .env("TF_LOG_PATH", &log_str);
+    // (processes launched, GetSchema calls) per command.
+    let mut seen = Vec::new();
+    for args in [
+        &["validate"][..],
+        &["plan", "-input=false"][..],
+        &["apply", "-auto-approve", "-input=false"][..],
+    ] {
+        let _ = std::fs::remove_file(&log);
+        wd.ok(args);
+        let text = std::fs::read_to_string(&log).expect("TF_LOG_PATH file written");
+        let count = |needle: &str| text.lines().filter(|l| l.contains(needle)).count();
+        // Every RPC is logged the same way: that is what makes the GetSchema count real.
+        assert!(
+            count("tf_rpc=ValidateResourceTypeConfig") >= 1,
+            "{args:?}: no RPC logged:\n{text}"
+        );
+        seen.push((
+            count("provider.terraform-provider-hostup: plugin server listening"),
+            count("tf_rpc=GetSchema"),
+        ));
+    }
+    assert_eq!(
+        seen,
+        [(2, 1), (3, 1), (4, 1)],
+        "(processes, GetSchema calls) of validate, plan, apply"
+    );
+    assert!(
+        !wd.instance("hostup_vps_backup", "b").is_null(),
+        "the apply worked"
+    );
+}
+
 /// A provider started with `-debug`, killed when dropped.
 struct DebugProvider {
     child: Child,

@@ -371,6 +371,13 @@ impl ProviderDocs {
             let _ = writeln!(out, "<!-- {} -->\n", notice.replace("--", "- -"));
         }
         let _ = writeln!(out, "# {type_name} ({})\n", kind.title());
+        if schema.block.deprecated {
+            let _ = writeln!(
+                out,
+                "~> **Deprecated:** {}\n",
+                deprecation_text(&schema.block.deprecation_message)
+            );
+        }
         if !description.is_empty() {
             out.push_str(&with_callouts(description));
             out.push_str("\n\n");
@@ -591,6 +598,9 @@ fn render_groups<'a>(
             }
             let _ = write!(out, "- `{}` ({})", a.name, flags.join(", "));
             write_description(out, &a.description);
+            if a.deprecated {
+                write_deprecation(out, &a.deprecation_message);
+            }
             if let Some(members) = inner {
                 let anchor = anchor_of("nestedatt", &a.name);
                 let _ = write!(out, " (see [below for nested schema](#{anchor}))");
@@ -612,6 +622,9 @@ fn render_groups<'a>(
             }
             let _ = write!(out, "- `{}` ({})", b.type_name, flags.join(", "));
             write_description(out, &b.block.description);
+            if b.block.deprecated {
+                write_deprecation(out, &b.block.deprecation_message);
+            }
             let anchor = anchor_of("nestedblock", &b.type_name);
             let _ = write!(out, " (see [below for nested schema](#{anchor}))");
             more.push(Nested::Block {
@@ -622,6 +635,24 @@ fn render_groups<'a>(
             out.push('\n');
         }
     }
+}
+
+/// What a deprecation says: its message, or a plain notice when it has none.
+fn deprecation_text(message: &str) -> &str {
+    match message.trim() {
+        "" => "This is deprecated and will be removed in a future version.",
+        m => m,
+    }
+}
+
+/// Appends a list item's deprecation notice after its description.
+fn write_deprecation(out: &mut String, message: &str) {
+    let text = deprecation_text(message);
+    let _ = write!(
+        out,
+        " **Deprecated:** {}",
+        text.lines().collect::<Vec<_>>().join("\n  ")
+    );
 }
 
 /// Appends a description after a list item's label, keeping multi-line text inside the item.
@@ -1167,6 +1198,42 @@ terraform import toy_thing.a p/1
         assert!(!text.contains("## Example Usage"));
         assert!(!text.contains("## Import"));
         assert!(text.contains("## Schema"));
+    }
+
+    #[test]
+    fn deprecations_show_their_message() {
+        let mut docs = toy();
+        let thing = &mut docs.resources[0].1;
+        thing.block = std::mem::take(&mut thing.block).deprecated("Use `toy_other` instead.");
+        thing.block.attributes[1] = thing.block.attributes[1]
+            .clone()
+            .deprecated("Set `labels` instead.");
+        thing.block.blocks[0].block =
+            std::mem::take(&mut thing.block.blocks[0].block).deprecated("");
+        let text = page(
+            &docs.render(&examples(), &Options::default()),
+            "resources/thing.md",
+        );
+        assert!(
+            text.contains(
+                "# toy_thing (Resource)\n\n~> **Deprecated:** Use `toy_other` instead.\n\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "- `tags` (Map of String, Deprecated) Free-form tags.\n  Second line. \
+                 **Deprecated:** Set `labels` instead.\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "- `timeouts` (Block, Deprecated) How long to wait. **Deprecated:** \
+                 This is deprecated and will be removed in a future version. (see"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -101,6 +101,9 @@ pub struct Block {
     pub description: String,
     /// Marks the whole block as deprecated: Terraform warns when it is used.
     pub deprecated: bool,
+    /// What to use instead, shown with the deprecation (Terraform ≥ 1.15 shows it; older
+    /// versions only warn that the block is deprecated). Empty when not deprecated.
+    pub deprecation_message: String,
 }
 
 impl Block {
@@ -127,9 +130,11 @@ impl Block {
         self
     }
 
-    /// Marks the block deprecated (builder).
-    pub fn deprecated(mut self) -> Self {
+    /// Marks the block deprecated (builder), with a message saying what to use instead:
+    /// Terraform ≥ 1.15 shows it in its warning, and the generated docs show it.
+    pub fn deprecated(mut self, message: impl Into<String>) -> Self {
         self.deprecated = true;
+        self.deprecation_message = message.into();
         self
     }
 
@@ -248,6 +253,9 @@ pub struct Attribute {
     pub sensitive: bool,
     /// Terraform warns when the attribute is set.
     pub deprecated: bool,
+    /// What to use instead, shown with the deprecation (Terraform ≥ 1.15 shows it; older
+    /// versions only warn that the attribute is deprecated). Empty when not deprecated.
+    pub deprecation_message: String,
     /// Never stored in plan or state (Terraform ≥ 1.11, managed resources only).
     pub write_only: bool,
     /// Framework plan modifier: a change of this attribute (against prior state) replaces the
@@ -270,6 +278,7 @@ impl Attribute {
             computed: false,
             sensitive: false,
             deprecated: false,
+            deprecation_message: String::new(),
             write_only: false,
             requires_replace: false,
             use_state_for_unknown: false,
@@ -345,13 +354,18 @@ impl Attribute {
         self
     }
 
-    /// Deprecated (builder): Terraform warns when it is set.
-    pub fn deprecated(mut self) -> Self {
+    /// Deprecated (builder): Terraform warns when it is set; `message` says what to use
+    /// instead (Terraform ≥ 1.15 shows it in the warning, and the generated docs show it).
+    pub fn deprecated(mut self, message: impl Into<String>) -> Self {
         self.deprecated = true;
+        self.deprecation_message = message.into();
         self
     }
 
-    /// Write-only (builder): never stored in plan or state.
+    /// Write-only (builder): Terraform ≥ 1.11 sends its value in the configuration only, and
+    /// it is never stored in plan or state (the framework nulls it in every answer). Only on
+    /// managed resources; optional or required, never computed. Older Terraform versions
+    /// cannot handle one: a value set there is refused at validation.
     pub fn write_only(mut self) -> Self {
         self.write_only = true;
         self
@@ -384,6 +398,16 @@ impl Attribute {
         }
         if self.write_only && self.computed {
             errors.push(format!("{path}: a write-only attribute cannot be computed"));
+        }
+        if self.write_only && self.requires_replace {
+            // Prior and planned values are both null, so the default plan never sees a change
+            // and the flag would do nothing; naming the path anyway makes Terraform replace on
+            // every plan (v1.11.4, internal/terraform/node_resource_abstract_instance.go,
+            // `getRequiredReplaces`, l.2951-2961).
+            errors.push(format!(
+                "{path}: a write-only attribute cannot force replacement (its changes are never \
+                 seen); force it on an argument that changes with it, e.g. a version number"
+            ));
         }
         if self.write_only && in_set {
             errors.push(format!(
@@ -628,6 +652,17 @@ mod tests {
             Block::new().attribute(Attribute::string("pw").optional().computed().write_only()),
         );
         assert_eq!(s.validate().len(), 1);
+        let s = Schema::new(
+            Block::new().attribute(
+                Attribute::string("pw")
+                    .optional()
+                    .write_only()
+                    .requires_replace(),
+            ),
+        );
+        let errors = s.validate();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("cannot force replacement"), "{errors:?}");
     }
 
     #[test]

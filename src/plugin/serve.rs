@@ -196,6 +196,16 @@ fn run<S: Provider>(config: ServeConfig, provider: S) -> Result<ExitCode, ServeE
     result.map(|()| ExitCode::SUCCESS)
 }
 
+/// Logs every RPC at trace level as `tf_rpc=<method>` (`GetSchema`, `Configure`, …), the key
+/// terraform-plugin-go uses, so `TF_LOG_PROVIDER=trace` shows which RPCs each process served.
+/// No span: the event is the whole record, skipped when logging is off.
+fn log_request(request: &http::Request<()>) -> tracing::Span {
+    let path = request.uri().path();
+    let rpc = path.rsplit('/').next().unwrap_or(path);
+    tracing::trace!(tf_rpc = rpc, "received request");
+    tracing::Span::none()
+}
+
 /// Listens on loopback: on the first free port of `ports` (go-plugin's `PLUGIN_MIN_PORT` to
 /// `PLUGIN_MAX_PORT`, tried in order as go-plugin does), or on any port when there is no range.
 fn bind_loopback(
@@ -238,6 +248,7 @@ async fn serve_on<S: Provider>(
     let incoming = accept_loop(listener, acceptor, shutdown.clone());
 
     let router = tonic::transport::Server::builder()
+        .trace_fn(log_request)
         .add_service(
             ProviderServer::from_arc(provider)
                 .max_decoding_message_size(MAX_MESSAGE_SIZE)

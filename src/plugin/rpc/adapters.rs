@@ -97,11 +97,23 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         let mut diags = Diagnostics::new();
         if let Some(e) = self.resource(&req.type_name, &mut diags) {
             let imp = Arc::clone(&e.imp);
+            // Terraform >= 1.11 announces it (internal/terraform/eval_context_builtin.go,
+            // `ClientCapabilities`, v1.11.4 l.617-622); older versions send no capabilities.
+            let write_only_allowed = req
+                .client_capabilities
+                .as_ref()
+                .is_some_and(|c| c.write_only_attributes_allowed);
+            let block = &e.info.schema.block;
             self.validate_with(
                 req.config.as_ref(),
                 &e.info,
                 &mut diags,
-                async |ctx, req, resp| imp.validate(ctx, req, resp).await,
+                async |ctx, req, resp| {
+                    if !write_only_allowed {
+                        refuse_write_only(block, req.config.value(), &mut resp.diagnostics);
+                    }
+                    imp.validate(ctx, req, resp).await
+                },
             )
             .await;
         }

@@ -54,8 +54,8 @@ pub(super) struct Entry<T: ?Sized> {
 /// Serves a framework [`Provider`] as tfplugin5; hand it to
 /// [`serve`](crate::plugin::serve::serve).
 ///
-/// Schemas are collected and converted once, at construction, because Terraform asks for them
-/// at the start of every one of its many provider processes.
+/// Schemas are collected and converted once, at construction: every RPC decodes against them,
+/// and most processes are never sent GetSchema (see `get_provider_schema_optional` below).
 pub struct ProviderService<P: Provider> {
     pub(super) provider: P,
     pub(super) provider_schema: Arc<SchemaInfo>,
@@ -108,7 +108,12 @@ impl<P: Provider> ProviderService<P> {
         let caps = pb::ServerCapabilities {
             // Destroy plans reach the resource's `plan_destroy` (Terraform >= 1.3).
             plan_destroy: true,
-            get_provider_schema_optional: false,
+            // Terraform >= 1.6 then asks one process per command for the schema and answers
+            // every later process from its global cache (v1.11.4: internal/plugin/
+            // grpc_provider.go l.83-92 reads it, l.169 fills it; internal/providers/
+            // schema_cache.go). So most processes never see GetSchema: nothing here may wait
+            // for it, which holds because `new` builds every schema up front.
+            get_provider_schema_optional: true,
             move_resource_state: false,
             generate_resource_config: false,
         };

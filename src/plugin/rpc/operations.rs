@@ -189,6 +189,9 @@ impl<P: Provider> ProviderService<P> {
         diags.extend(resp.diagnostics);
         let mut planned = resp.planned_state;
         drain_misuse(&mut planned, &req.type_name, "plan", diags);
+        // Terraform wants write-only attributes null in every plan, also when the resource's
+        // own plan set one.
+        null_write_only(block, planned.value_mut());
         if diags.has_errors() {
             return;
         }
@@ -346,6 +349,9 @@ impl<P: Provider> ProviderService<P> {
             (state, resp.private, "update")
         };
         drain_misuse(&mut state, type_name, op, diags);
+        // Before the comparison with the plan, where they are null: a create that copied the
+        // configuration into the state must not look inconsistent, nor store the value.
+        null_write_only(&info.schema.block, state.value_mut());
         if diags.has_errors() {
             // Save what is known (Terraform taints a failed create); unknowns become null.
             crate::plugin::framework::unknowns_to_null(state.value_mut());
@@ -372,7 +378,6 @@ impl<P: Provider> ProviderService<P> {
                     .at(p);
             }
         }
-        null_write_only(&info.schema.block, state.value_mut());
         out.new_state = if state.is_null() {
             Some(null_dv())
         } else {

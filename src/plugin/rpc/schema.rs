@@ -30,7 +30,7 @@ fn block_to_proto(b: &Block) -> pb::schema::Block {
                 description_kind: pb::StringKind::Markdown as i32,
                 deprecated: a.deprecated,
                 write_only: a.write_only,
-                deprecation_message: String::new(),
+                deprecation_message: a.deprecation_message.clone(),
             })
             .collect(),
         block_types: b
@@ -56,6 +56,53 @@ fn block_to_proto(b: &Block) -> pb::schema::Block {
         description: b.description.clone(),
         description_kind: pb::StringKind::Markdown as i32,
         deprecated: b.deprecated,
-        deprecation_message: String::new(),
+        deprecation_message: b.deprecation_message.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::schema::{Attribute, NestedBlock};
+
+    #[test]
+    fn deprecation_messages_reach_the_wire() {
+        let s = Schema::new(
+            Block::new()
+                .deprecated("Use `hostup_vps_backup` instead.")
+                .attribute(Attribute::string("old").optional().deprecated("Use `new`."))
+                .attribute(Attribute::string("new").optional())
+                .block(NestedBlock::single(
+                    "legacy",
+                    Block::new().deprecated("Set `new` instead."),
+                )),
+        );
+        let block = schema_to_proto(&s).block.expect("block");
+        assert!(block.deprecated);
+        assert_eq!(
+            block.deprecation_message,
+            "Use `hostup_vps_backup` instead."
+        );
+        let old = &block.attributes[0];
+        assert!(old.deprecated);
+        assert_eq!(old.deprecation_message, "Use `new`.");
+        let new = &block.attributes[1];
+        assert!(!new.deprecated);
+        assert_eq!(new.deprecation_message, "");
+        let legacy = block.block_types[0].block.as_ref().expect("nested block");
+        assert!(legacy.deprecated);
+        assert_eq!(legacy.deprecation_message, "Set `new` instead.");
+    }
+
+    #[test]
+    fn write_only_reaches_the_wire() {
+        let s = Schema::new(
+            Block::new()
+                .attribute(Attribute::string("password").optional().write_only())
+                .attribute(Attribute::string("name").required()),
+        );
+        let block = schema_to_proto(&s).block.expect("block");
+        assert!(block.attributes[0].write_only);
+        assert!(!block.attributes[1].write_only);
     }
 }

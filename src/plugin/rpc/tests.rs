@@ -55,9 +55,12 @@ impl Provider for Toy {
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource<()>>> {
-        vec![Arc::new(Thing {
-            started: self.started.clone(),
-        })]
+        vec![
+            Arc::new(Thing {
+                started: self.started.clone(),
+            }),
+            Arc::new(Login),
+        ]
     }
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource<()>>> {
@@ -398,4 +401,249 @@ async fn stop_cancels_operations_in_flight() {
         "{:?}",
         summaries(&resp.diagnostics)
     );
+}
+
+/// A resource with write-only attributes (HostUp's schemas have none yet): `password` at the
+/// top, `token` in each `key` block. Its plan and create copy them from the configuration, the
+/// mistake the framework must absorb so that Terraform never sees a write-only value.
+struct Login;
+
+#[async_trait::async_trait]
+impl Resource<()> for Login {
+    fn type_name(&self) -> &str {
+        "toy_login"
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::new(
+            Block::new()
+                .attribute(Attribute::string("id").computed())
+                .attribute(Attribute::string("user").required())
+                .attribute(Attribute::string("password").optional().write_only())
+                .block(NestedBlock::list(
+                    "key",
+                    Block::new().attribute(Attribute::string("token").required().write_only()),
+                )),
+        )
+    }
+
+    async fn plan(
+        &self,
+        _: &Ctx,
+        req: crate::plugin::framework::PlanRequest<()>,
+        resp: &mut crate::plugin::framework::PlanResponse,
+    ) {
+        if let Some(pw) = req.config.string("password") {
+            resp.planned_state.set_attr("password", pw);
+        }
+    }
+
+    async fn create(&self, _: &Ctx, req: CreateRequest<()>, resp: &mut CreateResponse) {
+        let mut state = req.config.clone();
+        state.set_attr("id", "login-1");
+        resp.state = state;
+    }
+
+    async fn read(&self, _: &Ctx, _: ReadRequest<()>, _: &mut ReadResponse) {}
+
+    async fn delete(&self, _: &Ctx, _: DeleteRequest<()>, _: &mut DeleteResponse) {}
+}
+
+fn login(password: Value, tokens: &[&str]) -> Value {
+    let keys = tokens
+        .iter()
+        .map(|t| Value::Object([("token".to_string(), Value::from(*t))].into()))
+        .collect();
+    Value::Object(
+        [
+            ("id".to_string(), Value::Null),
+            ("user".to_string(), "ana".into()),
+            ("password".to_string(), password),
+            ("key".to_string(), Value::List(keys)),
+        ]
+        .into(),
+    )
+}
+
+async fn validate_login(
+    svc: &ProviderService<Toy>,
+    config: &Value,
+    write_only_allowed: Option<bool>,
+) -> Vec<pb::Diagnostic> {
+    let ty = svc.resources["toy_login"].info.ty.clone();
+    svc.validate_resource_type_config(Request::new(pb::validate_resource_type_config::Request {
+        type_name: "toy_login".into(),
+        config: dv(config, &ty),
+        client_capabilities: write_only_allowed.map(|w| pb::ClientCapabilities {
+            write_only_attributes_allowed: w,
+            ..Default::default()
+        }),
+    }))
+    .await
+    .expect("validate")
+    .into_inner()
+    .diagnostics
+}
+
+fn first_key(v: &Value) -> &Value {
+    match v.attr("key") {
+        Some(Value::List(xs)) if !xs.is_empty() => &xs[0],
+        other => panic!("no key block in {other:?}"),
+    }
+}
+
+fn path_of(d: &pb::Diagnostic) -> crate::plugin::diag::AttributePath {
+    crate::plugin::diag::AttributePath::from(d.attribute.as_ref().expect("a path"))
+}
+
+#[tokio::test]
+async fn write_only_values_are_refused_by_a_terraform_that_cannot_hold_them() {
+    let (svc, _) = service();
+    let set = login("s3cret".into(), &["t0", "t1"]);
+    // Terraform < 1.11 sends no capabilities; a client may also send them with the flag off.
+    for caps in [None, Some(false)] {
+        let d = validate_login(&svc, &set, caps).await;
+        let paths: Vec<String> = d.iter().map(|d| path_of(d).to_string()).collect();
+        assert_eq!(
+            paths,
+            ["password", "key[0].token", "key[1].token"],
+            "{caps:?}"
+        );
+        for d in &d {
+            assert_eq!(d.severity, pb::diagnostic::Severity::Error as i32);
+            assert_eq!(d.summary, "Write-only attribute needs Terraform 1.11");
+            assert!(
+                d.detail.contains("Upgrade Terraform to 1.11 or later"),
+                "{}",
+                d.detail
+            );
+        }
+    }
+    // Unknown is a value to come, so it is refused too; null is no value.
+    let d = validate_login(&svc, &login(Value::unknown(), &[]), None).await;
+    assert_eq!(d.len(), 1, "{:?}", summaries(&d));
+    let d = validate_login(&svc, &login(Value::Null, &[]), None).await;
+    assert!(d.is_empty(), "{:?}", summaries(&d));
+    // Terraform >= 1.11 announces the capability: the same values are fine.
+    let d = validate_login(&svc, &set, Some(true)).await;
+    assert!(d.is_empty(), "{:?}", summaries(&d));
+}
+
+#[tokio::test]
+async fn write_only_values_never_reach_plan_or_state() {
+    let (svc, _) = service();
+    let ty = svc.resources["toy_login"].info.ty.clone();
+    let cfg = login("s3cret".into(), &["t0"]);
+    let plan = svc
+        .plan_resource_change(Request::new(pb::plan_resource_change::Request {
+            type_name: "toy_login".into(),
+            prior_state: dv(&Value::Null, &ty),
+            proposed_new_state: dv(&cfg, &ty),
+            config: dv(&cfg, &ty),
+            ..Default::default()
+        }))
+        .await
+        .expect("plan")
+        .into_inner();
+    assert!(
+        plan.diagnostics.is_empty(),
+        "{:?}",
+        summaries(&plan.diagnostics)
+    );
+    let planned_dv = plan.planned_state.expect("planned state");
+    let planned = decode_msgpack(&planned_dv.msgpack, &ty).expect("decode");
+    assert_eq!(planned.attr("password"), Some(&Value::Null), "{planned:?}");
+    let key = first_key(&planned);
+    assert_eq!(key.attr("token"), Some(&Value::Null), "{planned:?}");
+
+    let apply = svc
+        .apply_resource_change(Request::new(pb::apply_resource_change::Request {
+            type_name: "toy_login".into(),
+            prior_state: dv(&Value::Null, &ty),
+            planned_state: Some(planned_dv),
+            config: dv(&cfg, &ty),
+            ..Default::default()
+        }))
+        .await
+        .expect("apply")
+        .into_inner();
+    assert!(
+        apply.diagnostics.is_empty(),
+        "{:?}",
+        summaries(&apply.diagnostics)
+    );
+    let state = decode_msgpack(&apply.new_state.expect("state").msgpack, &ty).expect("decode");
+    assert_eq!(state.attr("id").and_then(Value::as_str), Some("login-1"));
+    assert_eq!(state.attr("password"), Some(&Value::Null), "{state:?}");
+    let key = first_key(&state);
+    assert_eq!(key.attr("token"), Some(&Value::Null), "{state:?}");
+}
+
+/// Terraform >= 1.6 asks only the first process of a command for the schema (the provider
+/// declares get_provider_schema_optional): a fresh process must serve Configure, Plan and
+/// Apply as its first RPCs.
+#[tokio::test]
+async fn a_process_never_asked_for_its_schema_configures_plans_and_applies() {
+    let (svc, _) = service();
+    let caps = svc
+        .schema_response
+        .server_capabilities
+        .expect("capabilities");
+    assert!(caps.get_provider_schema_optional);
+    let provider_ty = svc.provider_schema.ty.clone();
+    let region = Value::Object([("region".to_string(), Value::from("se"))].into());
+    let configured = svc
+        .configure(Request::new(pb::configure::Request {
+            terraform_version: "1.11.4".into(),
+            config: dv(&region, &provider_ty),
+            ..Default::default()
+        }))
+        .await
+        .expect("configure")
+        .into_inner();
+    assert!(
+        configured.diagnostics.is_empty(),
+        "{:?}",
+        summaries(&configured.diagnostics)
+    );
+    assert!(
+        svc.provider_data().get().is_some(),
+        "configure produced the provider data"
+    );
+    let ty = thing_type(&svc);
+    let cfg = config("fast");
+    let plan = svc
+        .plan_resource_change(Request::new(pb::plan_resource_change::Request {
+            type_name: "toy_thing".into(),
+            prior_state: dv(&Value::Null, &ty),
+            proposed_new_state: dv(&cfg, &ty),
+            config: dv(&cfg, &ty),
+            ..Default::default()
+        }))
+        .await
+        .expect("plan")
+        .into_inner();
+    assert!(
+        plan.diagnostics.is_empty(),
+        "{:?}",
+        summaries(&plan.diagnostics)
+    );
+    let apply = svc
+        .apply_resource_change(Request::new(pb::apply_resource_change::Request {
+            type_name: "toy_thing".into(),
+            prior_state: dv(&Value::Null, &ty),
+            planned_state: plan.planned_state,
+            config: dv(&cfg, &ty),
+            ..Default::default()
+        }))
+        .await
+        .expect("apply")
+        .into_inner();
+    assert!(
+        apply.diagnostics.is_empty(),
+        "{:?}",
+        summaries(&apply.diagnostics)
+    );
+    let state = decode_msgpack(&apply.new_state.expect("state").msgpack, &ty).expect("decode");
+    assert_eq!(state.attr("id").and_then(Value::as_str), Some("thing-1"));
 }

@@ -124,6 +124,63 @@ pub(super) fn null_write_only(block: &Block, v: &mut Value) {
     crate::plugin::framework::plan::null_write_only(block, v);
 }
 
+/// Errors at every write-only attribute of `config` that holds a value, for a Terraform that
+/// does not announce `write_only_attributes_allowed` (before 1.11): it would store the value
+/// in plan and state, or fail later with "Provider produced invalid plan" when the provider
+/// answers null. Null values are fine; an unknown one will hold a value, so it is refused too.
+pub(super) fn refuse_write_only(block: &Block, config: &Value, diags: &mut Diagnostics) {
+    if !block_has_write_only(block) {
+        return;
+    }
+    let mut paths = Vec::new();
+    write_only_values(block, &AttributePath::default(), config, &mut paths);
+    for p in paths {
+        diags
+            .error(
+                "Write-only attribute needs Terraform 1.11",
+                format!(
+                    "`{p}` is write-only: Terraform keeps its value out of plan and state only \
+                     from version 1.11 on, and this Terraform does not. Upgrade Terraform to \
+                     1.11 or later, or remove `{p}` from the configuration."
+                ),
+            )
+            .at(p);
+    }
+}
+
+fn write_only_values(block: &Block, path: &AttributePath, v: &Value, out: &mut Vec<AttributePath>) {
+    use crate::plugin::schema::Nesting;
+    let Value::Object(m) = v else { return };
+    for a in block.attributes.iter().filter(|a| a.write_only) {
+        if m.get(&a.name).is_some_and(|v| !v.is_null()) {
+            out.push(path.clone().attr(&a.name));
+        }
+    }
+    for nb in block
+        .blocks
+        .iter()
+        .filter(|b| block_has_write_only(&b.block))
+    {
+        let p = path.clone().attr(&nb.type_name);
+        match (nb.nesting, m.get(&nb.type_name)) {
+            (Nesting::Single | Nesting::Group, Some(x)) => write_only_values(&nb.block, &p, x, out),
+            (Nesting::List, Some(Value::List(xs))) => {
+                for (i, x) in xs.iter().enumerate() {
+                    write_only_values(&nb.block, &p.clone().index(i as i64), x, out);
+                }
+            }
+            (Nesting::Map, Some(Value::Map(xs))) => {
+                for (k, x) in xs {
+                    write_only_values(&nb.block, &p.clone().key(k), x, out);
+                }
+            }
+            // SET blocks cannot hold write-only attributes (Schema::validate); an unknown
+            // block (a `dynamic` block over an unknown collection) cannot be looked into.
+            _ => {}
+        }
+    }
+}
+
 pub(super) fn block_has_write_only(block: &Block) -> bool {
     block.attributes.iter().any(|a| a.write_only)
         || block.blocks.iter().any(|b| block_has_write_only(&b.block))
