@@ -622,3 +622,33 @@ async fn invoke_refuses_unknown_types_and_unknown_values_on_the_stream() {
     assert_eq!(attribute_of(&completed[0]).as_deref(), Some("vps_id"));
     assert_eq!(sim.count(POST_BACKUP).await, 0);
 }
+
+/// Ctrl-C in a terminal sends SIGINT to the whole process group, the provider included, often
+/// before Terraform's Stop: the provider treats its own SIGINT as Stop, so a running
+/// invocation ends the same way.
+#[tokio::test]
+async fn sigint_ends_a_running_invocation_like_stop() {
+    let sim = Sim::start(&["--job-duration", "1h"]).await;
+    let mut p = Provider::launch().await;
+    p.configure(&sim.url).await;
+    let mut events = p.invoke(BACKUP, &[("vps_id", VPS_APP.into())]).await;
+    let first = match events.next().await {
+        Some(Event::Progress(m)) => m,
+        other => panic!("expected the job's first progress, got {other:?}"),
+    };
+    let job = job_id_in(std::slice::from_ref(&first));
+    let pid = i32::try_from(p.plugin.pid()).expect("pid fits");
+    // SAFETY: sending a signal to the child process this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let (_, completed) = tokio::time::timeout(DEADLINE, events.all())
+        .await
+        .expect("HANG: the stream did not end after SIGINT");
+    let e = errors(&completed);
+    assert_eq!(e.len(), 1, "{}", describe(&completed));
+    assert!(
+        e[0].summary.contains(&job),
+        "names job {job}: {}",
+        e[0].summary
+    );
+    p.plugin.assert_healthy("SIGINT during InvokeAction").await;
+}
