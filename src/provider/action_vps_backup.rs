@@ -109,14 +109,8 @@ impl Action<HostupData> for VpsBackupAction {
         req: InvokeActionRequest<HostupData>,
         resp: &mut InvokeActionResponse,
     ) {
-        let diags = &mut resp.diagnostics;
-        let Some(data) = req.provider.require(diags) else {
-            return;
-        };
-        let Some(timeout) = invoke::timeout_of(&req.config, CREATE, diags) else {
-            return;
-        };
-        let Some(m) = req.config.model::<Model>(diags) else {
+        let begun = invoke::begin::<Model>(&req, CREATE, &mut resp.diagnostics);
+        let Some((data, timeout, m)) = begun else {
             return;
         };
         let Some(id) = m.vps_id.as_deref() else {

@@ -118,14 +118,8 @@ impl Action<HostupData> for VpsSnapshotAction {
         req: InvokeActionRequest<HostupData>,
         resp: &mut InvokeActionResponse,
     ) {
-        let diags = &mut resp.diagnostics;
-        let Some(data) = req.provider.require(diags) else {
-            return;
-        };
-        let Some(timeout) = invoke::timeout_of(&req.config, CREATE, diags) else {
-            return;
-        };
-        let Some(m) = req.config.model::<Model>(diags) else {
+        let begun = invoke::begin::<Model>(&req, CREATE, &mut resp.diagnostics);
+        let Some((data, timeout, m)) = begun else {
             return;
         };
         let (Some(id), Some(n)) = (m.vps_id.as_deref(), m.name.as_deref()) else {

@@ -256,7 +256,10 @@ async fn stopped<R: Resource<HostupData>>(r: R, cfg: ObjectValue) -> Outcome {
     let token = CancellationToken::new();
     let ctx = Ctx::new(token.clone(), None);
     let task = tokio::spawn(async move { create(&r, &ctx, &data, &cfg).await });
-    until_polled(&env, 1).await;
+    // Two answered polls: the client sent the second only after reading the first, so
+    // the error says what the job was last seen doing (one answered poll may still be
+    // unread when Stop comes, and the text then depends on timing).
+    until_polled(&env, 2).await;
     token.cancel();
     let resp = task.await.expect("create task");
     Outcome::of(&resp.diagnostics, Some(&env))
@@ -2020,7 +2023,10 @@ async fn invoke_action<A: Action<HostupData>>(
         resp.diagnostics
     });
     if stop {
-        until_polled(&env, 1).await;
+        // Two answered polls: the client sent the second only after reading the first, so
+        // the error says what the job was last seen doing (one answered poll may still be
+        // unread when Stop comes, and the text then depends on timing).
+        until_polled(&env, 2).await;
         token.cancel();
     }
     let d = task.await.expect("invoke task");

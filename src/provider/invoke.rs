@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::hostup::{Client, JobOutcome, JobSnapshot, Operation};
 use crate::plugin::diag::{AttributePath, Diagnostic, Diagnostics};
-use crate::plugin::framework::{timeouts, InvokeActionResponse, ObjectValue};
+use crate::plugin::framework::{timeouts, InvokeActionRequest, InvokeActionResponse, ObjectValue};
 use crate::plugin::schema::Attribute;
 
 use super::data::HostupData;
@@ -75,6 +75,19 @@ pub fn plan_diagnostics(check: GateCheck, data: &HostupData, subject: &Subject) 
     let mut out = check.problems;
     out.extend(busy_only.into_plan_diagnostics(data, subject));
     out
+}
+
+/// What every invocation reads first: the provider's data, the `timeout` in force and the
+/// typed configuration `M`. `None` when the diagnostics say why.
+pub fn begin<'r, M: serde::de::DeserializeOwned>(
+    req: &'r InvokeActionRequest<HostupData>,
+    op: OpTimeout,
+    diags: &mut Diagnostics,
+) -> Option<(&'r HostupData, Duration, M)> {
+    let data = req.provider.require(diags)?;
+    let timeout = timeout_of(&req.config, op, diags)?;
+    let model = req.config.model::<M>(diags)?;
+    Some((data, timeout, model))
 }
 
 /// How one action's job is started: the gate re-check before the request, the request, and
