@@ -14,29 +14,18 @@
 #[path = "../tests/plugin_client/mod.rs"]
 mod plugin_client;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use hostup_provider::plugin::proto::tfplugin5 as pb;
-use hostup_provider::plugin::value::{encode_msgpack, Type, Value};
-use plugin_client::{block_type, bounded, Plugin, Sim, DEADLINE};
+use hostup_provider::plugin::value::Value;
+use plugin_client::{block_type, bounded, dynamic, object, provider_schema, Plugin, Sim, DEADLINE};
 
 const VPS_APP: &str = "vps_01hxa3b4c5d6e7f8g9h0j1k2m3";
 const BACKUP: &str = "hostup_vps_backup";
 
 fn config_of(block: &pb::schema::Block, set: &[(&str, Value)]) -> Option<pb::DynamicValue> {
     let ty = block_type(block);
-    let Type::Object(attrs) = &ty else {
-        panic!("object type")
-    };
-    let mut m: BTreeMap<String, Value> = attrs.keys().map(|k| (k.clone(), Value::Null)).collect();
-    for (k, v) in set {
-        m.insert((*k).to_owned(), v.clone());
-    }
-    Some(pb::DynamicValue {
-        msgpack: encode_msgpack(&Value::Object(m), &ty).expect("fits"),
-        json: Vec::new(),
-    })
+    dynamic(&object(&ty, set), &ty)
 }
 
 /// A configured provider process and the backup action's config.
@@ -47,15 +36,7 @@ struct Session {
 
 async fn session(sim: &Sim) -> Session {
     let plugin = Plugin::launch(&[]).await;
-    let schema = bounded(
-        "GetSchema",
-        plugin
-            .client()
-            .get_schema(pb::get_provider_schema::Request {}),
-    )
-    .await
-    .expect("GetSchema")
-    .into_inner();
+    let schema = provider_schema(&plugin).await;
     let provider = schema.provider.and_then(|s| s.block).expect("provider");
     let cfg = config_of(
         &provider,

@@ -21,11 +21,9 @@
 #[path = "plugin_client/mod.rs"]
 mod plugin_client;
 
-use std::collections::BTreeMap;
-
 use hostup_provider::plugin::proto::tfplugin5 as pb;
-use hostup_provider::plugin::value::{encode_msgpack, Type, Value};
-use plugin_client::{block_type, bounded, Plugin, Sim, DEADLINE};
+use hostup_provider::plugin::value::{Type, Value};
+use plugin_client::{block_type, bounded, dynamic, object, provider_schema, Plugin, Sim, DEADLINE};
 
 const VPS_APP: &str = "vps_01hxa3b4c5d6e7f8g9h0j1k2m3";
 /// db-01: its backup quota is used up (`canCreateBackup` closed, `backup_quota_exceeded`).
@@ -47,15 +45,7 @@ impl Provider {
     /// Launches the binary and asks for the schema, as Terraform does first in every process.
     async fn launch() -> Provider {
         let plugin = Plugin::launch(&[]).await;
-        let schema = bounded(
-            "GetSchema",
-            plugin
-                .client()
-                .get_schema(pb::get_provider_schema::Request {}),
-        )
-        .await
-        .expect("GetSchema answers")
-        .into_inner();
+        let schema = provider_schema(&plugin).await;
         Provider { plugin, schema }
     }
 
@@ -76,19 +66,7 @@ impl Provider {
     /// `set` as the msgpack Terraform sends for action `name` (everything else null).
     fn config(&self, name: &str, set: &[(&str, Value)]) -> Option<pb::DynamicValue> {
         let ty = self.action_type(name);
-        let Type::Object(attrs) = &ty else {
-            panic!("object type")
-        };
-        let mut m: BTreeMap<String, Value> =
-            attrs.keys().map(|k| (k.clone(), Value::Null)).collect();
-        for (k, v) in set {
-            assert!(m.contains_key(*k), "{name} has no argument {k}");
-            m.insert((*k).to_owned(), v.clone());
-        }
-        Some(pb::DynamicValue {
-            msgpack: encode_msgpack(&Value::Object(m), &ty).expect("value fits the type"),
-            json: Vec::new(),
-        })
+        dynamic(&object(&ty, set), &ty)
     }
 
     async fn configure(&self, endpoint: &str) {
@@ -99,17 +77,8 @@ impl Provider {
                 .and_then(|s| s.block.as_ref())
                 .expect("provider schema"),
         );
-        let Type::Object(attrs) = &ty else {
-            panic!("object type")
-        };
-        let mut m: BTreeMap<String, Value> =
-            attrs.keys().map(|k| (k.clone(), Value::Null)).collect();
-        m.insert("endpoint".into(), endpoint.into());
-        m.insert("api_key".into(), KEY.into());
-        let config = Some(pb::DynamicValue {
-            msgpack: encode_msgpack(&Value::Object(m), &ty).expect("provider config"),
-            json: Vec::new(),
-        });
+        let set = [("endpoint", endpoint.into()), ("api_key", KEY.into())];
+        let config = dynamic(&object(&ty, &set), &ty);
         let d = bounded(
             "Configure",
             self.plugin.client().configure(pb::configure::Request {
@@ -365,13 +334,7 @@ async fn a_closed_gate_fails_plan_action_as_it_fails_the_resource_plan() {
             .as_ref()
             .expect("resource block"),
     );
-    let Type::Object(attrs) = &rt else { panic!() };
-    let mut m: BTreeMap<String, Value> = attrs.keys().map(|k| (k.clone(), Value::Null)).collect();
-    m.insert("vps_id".into(), VPS_FULL.into());
-    let cfg = Some(pb::DynamicValue {
-        msgpack: encode_msgpack(&Value::Object(m), &rt).unwrap(),
-        json: Vec::new(),
-    });
+    let cfg = dynamic(&object(&rt, &[("vps_id", VPS_FULL.into())]), &rt);
     let null = Some(pb::DynamicValue {
         msgpack: vec![0xc0],
         json: Vec::new(),

@@ -19,7 +19,7 @@ use hostup_provider::sim::fixture::{
     BACKUP_APP, KEY_TEST, SNAPSHOT_APP, VPS_APP, VPS_FULL, VPS_PAYG,
 };
 
-use plugin_client::{block_type, bounded, Plugin, Sim};
+use plugin_client::{block_type, bounded, object, provider_schema, Plugin, Sim};
 
 const SNAPSHOT: &str = "hostup_vps_snapshot";
 const BACKUP: &str = "hostup_vps_backup";
@@ -105,19 +105,6 @@ fn attribute_of(d: &pb::Diagnostic) -> Option<String> {
     }
 }
 
-/// An object of type `ty` with every attribute null except `set`.
-fn object(ty: &Type, set: &[(&str, Value)]) -> Value {
-    let Type::Object(attrs) = ty else {
-        panic!("not an object type: {ty:?}")
-    };
-    let mut m: BTreeMap<String, Value> = attrs.keys().map(|k| (k.clone(), Value::Null)).collect();
-    for (k, v) in set {
-        assert!(m.contains_key(*k), "no attribute {k} in {ty:?}");
-        m.insert((*k).to_owned(), v.clone());
-    }
-    Value::Object(m)
-}
-
 fn attr<'a>(v: &'a Value, name: &str) -> &'a Value {
     v.attr(name).unwrap_or_else(|| panic!("no {name} in {v:?}"))
 }
@@ -130,15 +117,7 @@ impl Tf {
     /// ConfigureProvider.
     async fn start(sim: &Sim) -> Tf {
         let plugin = Plugin::launch(&[]).await;
-        let s = bounded(
-            "GetSchema",
-            plugin
-                .client()
-                .get_schema(pb::get_provider_schema::Request {}),
-        )
-        .await
-        .expect("GetSchema")
-        .into_inner();
+        let s = provider_schema(&plugin).await;
         no_errors("GetSchema", &s.diagnostics);
         let ids = bounded(
             "GetResourceIdentitySchemas",

@@ -24,7 +24,7 @@ use hostup_provider::plugin::proto::plugin::grpc_controller_client::GrpcControll
 use hostup_provider::plugin::proto::plugin::Empty;
 use hostup_provider::plugin::proto::tfplugin5 as pb;
 use hostup_provider::plugin::proto::tfplugin5::provider_client::ProviderClient;
-use hostup_provider::plugin::value::Type;
+use hostup_provider::plugin::value::{encode_msgpack, Type, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
@@ -281,6 +281,40 @@ pub fn block_type(block: &pb::schema::Block) -> Type {
         attrs.insert(nb.type_name.clone(), ty);
     }
     Type::Object(attrs)
+}
+
+/// An object of type `ty` (an object type) with every attribute null except `set`.
+pub fn object(ty: &Type, set: &[(&str, Value)]) -> Value {
+    let Type::Object(attrs) = ty else {
+        panic!("not an object type: {ty:?}")
+    };
+    let mut m: BTreeMap<String, Value> = attrs.keys().map(|k| (k.clone(), Value::Null)).collect();
+    for (k, v) in set {
+        assert!(m.contains_key(*k), "no attribute {k} in {ty:?}");
+        m.insert((*k).to_owned(), v.clone());
+    }
+    Value::Object(m)
+}
+
+/// `v` as the msgpack DynamicValue Terraform sends for type `ty`.
+pub fn dynamic(v: &Value, ty: &Type) -> Option<pb::DynamicValue> {
+    Some(pb::DynamicValue {
+        msgpack: encode_msgpack(v, ty).expect("the value fits its type"),
+        json: Vec::new(),
+    })
+}
+
+/// GetSchema's answer, as Terraform asks first in every provider process.
+pub async fn provider_schema(plugin: &Plugin) -> pb::get_provider_schema::Response {
+    bounded(
+        "GetSchema",
+        plugin
+            .client()
+            .get_schema(pb::get_provider_schema::Request {}),
+    )
+    .await
+    .expect("GetSchema")
+    .into_inner()
 }
 
 /// The types of everything the provider serves, read from its GetSchema answer.
