@@ -615,3 +615,51 @@ async fn sigint_ends_a_running_invocation_like_stop() {
     );
     p.plugin.assert_healthy("SIGINT during InvokeAction").await;
 }
+
+/// A job started outside Terraform (the dashboard) keeps the VPS busy: the invocation says so
+/// in a progress event, waits for that job instead of sending a POST HostUp would refuse, and
+/// queues its own once the VPS is free.
+#[tokio::test]
+async fn a_busy_vps_is_shown_as_progress_and_waited_for() {
+    let sim = Sim::start(&["--job-duration", "1s", "--stuck-next-jobs", "1"]).await;
+    let foreign = sim
+        .post(
+            &format!("/api/v2/vps/{VPS_APP}/backups"),
+            Some(KEY),
+            serde_json::json!({"note": "from the dashboard"}),
+        )
+        .await;
+    let foreign_id = foreign["operation"]["jobId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no jobId in {foreign}"))
+        .to_owned();
+    let p = Provider::launch().await;
+    p.configure(&sim.url).await;
+    let mut events = p.invoke(BACKUP, &[("vps_id", VPS_APP.into())]).await;
+    let first = match events.next().await {
+        Some(Event::Progress(m)) => m,
+        other => panic!("expected a progress event, got {other:?}"),
+    };
+    assert!(
+        first.contains("job_in_progress") && first.contains("Waiting for it, within `timeout`"),
+        "{first}"
+    );
+    assert_eq!(
+        sim.count(POST_BACKUP).await,
+        1,
+        "only the foreign job so far"
+    );
+    sim.post(
+        &format!("/_sim/jobs/{foreign_id}/complete"),
+        None,
+        serde_json::json!({}),
+    )
+    .await;
+    let (progress, completed) = events.all().await;
+    assert!(errors(&completed).is_empty(), "{}", describe(&completed));
+    assert!(
+        progress.iter().any(|m| m.starts_with("HostUp accepted")),
+        "{progress:?}"
+    );
+    assert_eq!(sim.count(POST_BACKUP).await, 2, "the foreign job and ours");
+}

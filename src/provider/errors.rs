@@ -391,6 +391,17 @@ pub fn busy_warning(
     .with_path(path)
 }
 
+/// An action's progress line when another job keeps the VPS busy before its request.
+pub fn busy_progress(subject: &Subject, gate: &Gate) -> String {
+    format!(
+        "{}. Waiting for it, within `{}`, before queuing the {} on VPS {}",
+        gate_why(gate),
+        subject.timeout_name(),
+        subject.action,
+        subject.vps_id
+    )
+}
+
 /// Apply's error when the VPS stayed busy with another job until the operation's deadline, or
 /// Terraform stopped the wait.
 pub fn busy_gave_up(

@@ -128,8 +128,15 @@ where
         refused,
         paths,
     } = run;
+    let progress = resp.progress_sender();
+    if data.client.vps_lock_in_use(&subject.vps_id) {
+        progress.send(format!(
+            "Waiting for this run's other jobs on VPS {} before the {}",
+            subject.vps_id, subject.action
+        ));
+    }
     let diags = &mut resp.diagnostics;
-    let job = prepare_within(data, ctx, &subject, timeout, diags, gate).await?;
+    let job = prepare_within(data, ctx, &subject, timeout, diags, gate, Some(&progress)).await?;
     let op = match job.send(&subject, send).await {
         Ok(op) => op,
         Err(e) => {
@@ -139,7 +146,6 @@ where
     };
     tracing::info!(job_id = %op.job_id, vps_id = %subject.vps_id, action = %subject.action,
         "HostUp job queued by an action");
-    let progress = resp.progress_sender();
     progress.send(format!(
         "HostUp accepted the {} of VPS {}: job {}",
         subject.action, subject.vps_id, op.job_id

@@ -13,7 +13,7 @@ use crate::hostup::{
     Client, Error, Gate, JobOutcome, JobRef, JobSnapshot, TerminalState, VpsLockGuard, WaitOptions,
 };
 use crate::plugin::diag::{AttributePath, Diagnostic, Diagnostics};
-use crate::plugin::framework::{timeouts, Ctx, ObjectValue};
+use crate::plugin::framework::{timeouts, Ctx, ObjectValue, Progress};
 
 use super::config::Sources;
 use super::data::HostupData;
@@ -130,10 +130,11 @@ pub async fn prepare<'g>(
     gate: impl Fn(Client) -> GateFuture<'g>,
 ) -> Option<Prepared> {
     let timeout = op.of(obj, diags)?;
-    prepare_within(data, ctx, subject, timeout, diags, gate).await
+    prepare_within(data, ctx, subject, timeout, diags, gate, None).await
 }
 
-/// [`prepare`] with the timeout given directly (an action's `timeout` argument).
+/// [`prepare`] with the timeout given directly (an action's `timeout` argument); `progress`
+/// is told when another job keeps the VPS busy (an action's progress events).
 pub async fn prepare_within<'g>(
     data: &HostupData,
     ctx: &Ctx,
@@ -141,6 +142,7 @@ pub async fn prepare_within<'g>(
     timeout: Duration,
     diags: &mut Diagnostics,
     gate: impl Fn(Client) -> GateFuture<'g>,
+    progress: Option<&Progress>,
 ) -> Option<Prepared> {
     let client = data.client(ctx);
     let lock = match client.vps_lock(&subject.vps_id).await {
@@ -173,6 +175,9 @@ pub async fn prepare_within<'g>(
         tracing::info!(vps_id = %subject.vps_id, gate = busy.gate_name,
             reason = busy.gate.reason.as_deref().unwrap_or(""),
             "another job is running on the VPS; waiting for it before queuing");
+        if let (Some(p), true) = (progress, pauses.is_first()) {
+            p.send(errors::busy_progress(subject, &busy.gate));
+        }
         if let Err(stopped) = pauses.pause(&ctx).await {
             let Busy {
                 gate_name,
@@ -205,6 +210,11 @@ impl BusyPauses {
         Self {
             next: BUSY_FIRST_DELAY,
         }
+    }
+
+    /// Whether no pause has been taken yet.
+    fn is_first(&self) -> bool {
+        self.next == BUSY_FIRST_DELAY
     }
 
     /// Sleeps before the next try, never past the deadline of `ctx`. `Err(true)`: Terraform

@@ -441,6 +441,26 @@ impl Sim {
         }
     }
 
+    /// POSTs `body` to `path`: with `key` as a client outside Terraform would call the HostUp
+    /// API, without it for the admin API (`/_sim/...`). Returns the answer's JSON (null when
+    /// there is none).
+    pub async fn post(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        let mut req = self.http.post(format!("{}{path}", self.url)).json(&body);
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        let resp = bounded(&format!("POST {path}"), req.send())
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        resp.json().await.unwrap_or(serde_json::Value::Null)
+    }
+
     /// Number of requests the sim counted for `"METHOD /route/{template}"` (counted when
     /// answered).
     pub async fn count(&self, route: &str) -> u64 {
