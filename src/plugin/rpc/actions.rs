@@ -20,7 +20,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
@@ -37,7 +37,8 @@ use super::*;
 /// The InvokeAction stream: progress events, then one Completed event.
 pub(super) type EventStream = tonic::codegen::BoxStream<pb::invoke_action::Event>;
 
-/// Events waiting for Terraform to read them; a slow reader holds back progress, not the job.
+/// Events waiting for Terraform to read them; past this, progress waits in the forwarder's
+/// queue (a slow reader holds back progress, never the job).
 const EVENT_BUFFER: usize = 16;
 
 impl<P: Provider> ProviderService<P> {
@@ -134,6 +135,10 @@ impl<P: Provider> ProviderService<P> {
 }
 
 /// Runs one invocation and streams its progress as it comes, then its end.
+///
+/// Progress goes through a forwarder task of its own, so a reader slower than the job never
+/// holds the job back (its waits and deadline keep running while events queue); the forwarder
+/// keeps the order, and the Completed event goes out only after it has sent everything.
 async fn run_action<D: Send + Sync + 'static>(
     imp: Arc<dyn crate::plugin::framework::Action<D>>,
     ctx: Ctx,
@@ -141,7 +146,9 @@ async fn run_action<D: Send + Sync + 'static>(
     provider: crate::plugin::framework::ProviderData<D>,
     events: mpsc::Sender<Result<pb::invoke_action::Event, Status>>,
 ) {
-    let (progress, mut messages) = Progress::channel();
+    let (progress, messages) = Progress::channel();
+    let (done, finished) = oneshot::channel();
+    let forwarder = tokio::spawn(forward(messages, finished, events.clone()));
     let mut resp = InvokeActionResponse::new(progress);
     let mut diags = Diagnostics::new();
     let request = InvokeActionRequest { config, provider };
@@ -160,20 +167,43 @@ async fn run_action<D: Send + Sync + 'static>(
                     reading = false;
                     token.cancel();
                 }
-                Some(message) = messages.recv() => {
-                    let _ = events.send(Ok(progress_event(message))).await;
-                }
             }
         }
     }
     diags.extend(std::mem::take(&mut resp.diagnostics));
     drop(resp);
-    while let Ok(message) = messages.try_recv() {
-        if events.send(Ok(progress_event(message))).await.is_err() {
+    // The invocation is over: what it sent is queued; a sender it leaked cannot hold the end.
+    let _ = done.send(());
+    let _ = forwarder.await;
+    let _ = events.send(Ok(completed(diags))).await;
+}
+
+/// Sends the progress messages to the stream in order until the invocation is `finished`,
+/// then what is still queued.
+async fn forward(
+    mut messages: mpsc::UnboundedReceiver<String>,
+    mut finished: oneshot::Receiver<()>,
+    events: mpsc::Sender<Result<pb::invoke_action::Event, Status>>,
+) {
+    loop {
+        tokio::select! {
+            biased;
+            message = messages.recv() => match message {
+                Some(m) => {
+                    if events.send(Ok(progress_event(m))).await.is_err() {
+                        return;
+                    }
+                }
+                None => return,
+            },
+            _ = &mut finished => break,
+        }
+    }
+    while let Ok(m) = messages.try_recv() {
+        if events.send(Ok(progress_event(m))).await.is_err() {
             return;
         }
     }
-    let _ = events.send(Ok(completed(diags))).await;
 }
 
 fn progress_event(message: String) -> pb::invoke_action::Event {

@@ -93,6 +93,15 @@ impl Action<()> for Wait {
                     resp.progress(format!("step {i}"));
                 }
             }
+            Some("flood") => {
+                // Each message followed by an await, as a job waiter's are: the job goes on
+                // while nobody reads them.
+                for i in 0..100 {
+                    resp.progress(format!("step {i}"));
+                    tokio::task::yield_now().await;
+                }
+                self.seen.notify_one();
+            }
             Some("panic") => {
                 resp.progress("about to fail");
                 panic!("toy action broke");
@@ -296,4 +305,20 @@ async fn a_computed_action_argument_is_a_schema_error() {
         "{errors:?}"
     );
     assert!(schema.action_schemas.contains_key("toy_wait"));
+}
+
+/// A reader that does not keep up never holds the invocation back: with 100 messages unread
+/// (more than the stream buffers), the action still runs to its end; the reader then gets
+/// every message in order, then Completed.
+#[tokio::test]
+async fn a_slow_reader_does_not_stall_the_invocation() {
+    let (svc, _, seen) = service_seen(false);
+    let stream = invoke(&svc, "flood").await;
+    tokio::time::timeout(std::time::Duration::from_secs(10), seen.notified())
+        .await
+        .expect("the invocation ran on while its progress was unread");
+    let (progress, diags) = drain(stream).await;
+    assert_eq!(progress.len(), 100);
+    assert_eq!(progress[99], "step 99");
+    assert!(diags.is_empty());
 }
