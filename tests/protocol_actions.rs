@@ -314,8 +314,9 @@ async fn validate_and_plan_tolerate_unknown_configuration() {
 }
 
 /// A closed backup gate fails PlanAction with the diagnostic the resource's plan shows: the
-/// same summary, the same attribute, the same detail (the resource adds one sentence about
-/// `terraform destroy`, which never plans an action).
+/// same summary, attribute and detail, the way out of a blocked `terraform destroy` included
+/// (the normal plan Terraform runs before a destroy plans the actions that pending changes
+/// trigger: internal/terraform/context_plan.go of v1.15.9, l.561-588).
 #[tokio::test]
 async fn a_closed_gate_fails_plan_action_as_it_fails_the_resource_plan() {
     let sim = Sim::start(&["--job-duration", "1s"]).await;
@@ -360,11 +361,11 @@ async fn a_closed_gate_fails_plan_action_as_it_fails_the_resource_plan() {
     assert_eq!(a.summary, r.summary);
     assert_eq!(attribute_of(a), attribute_of(r));
     assert_eq!(attribute_of(a).as_deref(), Some("vps_id"));
+    assert_eq!(a.detail, r.detail);
     assert!(
-        r.detail.starts_with(&a.detail) && r.detail[a.detail.len()..].contains("destroy"),
-        "action detail:\n{}\nresource detail:\n{}",
-        a.detail,
-        r.detail
+        a.detail.contains("terraform destroy -refresh=false"),
+        "{}",
+        a.detail
     );
     assert_eq!(sim.count(POST_BACKUP).await, 0);
 }

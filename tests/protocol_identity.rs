@@ -1004,6 +1004,7 @@ async fn upgrade_resource_identity_decodes_or_explains() {
     );
     for (case, t, version, json, words) in [
         ("future version", SNAPSHOT, 1, &b"{}"[..], "newer provider"),
+        ("negative version", SNAPSHOT, -1, b"{}", "never negative"),
         ("bad JSON", SNAPSHOT, 0, b"{\"vps_id\":", "not valid JSON"),
         ("not an object", SNAPSHOT, 0, b"[1]", "not an object"),
         (

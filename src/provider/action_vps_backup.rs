@@ -17,10 +17,10 @@ use crate::plugin::schema::{Attribute, Block, Schema};
 
 use super::data::HostupData;
 use super::errors::{Paths, Subject};
-use super::invoke::{self, plan_diagnostics, timeout_argument, validate_timeout, Run};
+use super::invoke::{self, timeout_argument, validate_timeout, Run};
 use super::operation::{GateFuture, SendFuture};
 use super::resource_vps_backup::{check_gate, subject, validate_note, CREATE, TYPE_NAME};
-use super::values::{known, validate_vps_id};
+use super::values::{known, required, validate_vps_id};
 
 /// The `hostup_vps_backup` action.
 #[derive(Debug, Default)]
@@ -90,6 +90,8 @@ impl Action<HostupData> for VpsBackupAction {
         req: PlanActionRequest<HostupData>,
         resp: &mut PlanActionResponse,
     ) {
+        // A `timeout` unknown at validate is known here.
+        validate_timeout(&req.config, &mut resp.diagnostics);
         let Some(m) = req.config.model::<Model>(&mut resp.diagnostics) else {
             return;
         };
@@ -100,7 +102,7 @@ impl Action<HostupData> for VpsBackupAction {
         let check = check_gate(data, &client, vps_id, false, None).await;
         let subject = invoked(vps_id);
         resp.diagnostics
-            .extend(plan_diagnostics(check, data, &subject));
+            .extend(check.into_plan_diagnostics(data, &subject));
     }
 
     async fn invoke(
@@ -113,7 +115,7 @@ impl Action<HostupData> for VpsBackupAction {
         let Some((data, timeout, m)) = begun else {
             return;
         };
-        let Some(id) = m.vps_id.as_deref() else {
+        let Some(id) = required(&m.vps_id, "vps_id", &mut resp.diagnostics) else {
             return;
         };
         let body = CreateBackup {

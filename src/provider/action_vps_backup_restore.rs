@@ -9,7 +9,6 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use crate::hostup::{Client, RestoreFromVps};
-use crate::plugin::diag::{AttributePath, Diagnostic};
 use crate::plugin::framework::{
     Action, Ctx, Field, InvokeActionRequest, InvokeActionResponse, PlanActionRequest,
     PlanActionResponse, ValidateRequest, ValidateResponse,
@@ -17,13 +16,13 @@ use crate::plugin::framework::{
 use crate::plugin::schema::{Attribute, Block, Schema};
 
 use super::data::HostupData;
-use super::errors::{Paths, Subject};
-use super::invoke::{self, plan_diagnostics, timeout_argument, validate_timeout, Run};
+use super::errors::{Paths, RunBy, Subject};
+use super::invoke::{self, timeout_argument, validate_timeout, Run};
 use super::operation::{GateFuture, SendFuture};
 use super::resource_vps_backup_restore::{
-    check_gate, subject, validate_arguments, CREATE, TYPE_NAME,
+    check_gate, destructive_warning, subject, validate_arguments, CREATE, TYPE_NAME,
 };
-use super::values::known;
+use super::values::{known, required};
 
 /// The `hostup_vps_backup_restore` action.
 #[derive(Debug, Default)]
@@ -39,18 +38,6 @@ struct Model {
 
 fn invoked(vps_id: &str, backup_id: &str, source: Option<&str>) -> Subject {
     subject(vps_id, backup_id, source).invoked()
-}
-
-/// PlanAction's warning: what invoking the action does to the VPS.
-fn destructive_warning(vps_id: &str, backup_id: &str, source: Option<&str>) -> Diagnostic {
-    let from = source.map(|s| format!(" of VPS {s}")).unwrap_or_default();
-    Diagnostic::warning(
-        format!("Invoking this replaces the disk of VPS {vps_id} with backup {backup_id}{from}"),
-        "The action stops the VPS and replaces its disk with the backup: everything written \
-        since the backup was taken is lost. This cannot be undone. Take a backup or snapshot \
-        first if you may need the current data.",
-    )
-    .with_path(AttributePath::root("backup_id"))
 }
 
 #[async_trait]
@@ -110,6 +97,8 @@ impl Action<HostupData> for VpsBackupRestoreAction {
         req: PlanActionRequest<HostupData>,
         resp: &mut PlanActionResponse,
     ) {
+        // A `timeout` unknown at validate is known here.
+        validate_timeout(&req.config, &mut resp.diagnostics);
         let Some(m) = req.config.model::<Model>(&mut resp.diagnostics) else {
             return;
         };
@@ -120,6 +109,7 @@ impl Action<HostupData> for VpsBackupRestoreAction {
             vps_id.unwrap_or(unknown),
             backup_id.unwrap_or(unknown),
             source,
+            RunBy::Invoke,
         ));
         let (Some(data), Some(vps_id), Some(backup_id)) = (req.provider.get(), vps_id, backup_id)
         else {
@@ -130,11 +120,8 @@ impl Action<HostupData> for VpsBackupRestoreAction {
         }
         let client = data.client(ctx);
         let check = check_gate(data, &client, vps_id, backup_id, source, false).await;
-        resp.diagnostics.extend(plan_diagnostics(
-            check,
-            data,
-            &invoked(vps_id, backup_id, source),
-        ));
+        resp.diagnostics
+            .extend(check.into_plan_diagnostics(data, &invoked(vps_id, backup_id, source)));
     }
 
     async fn invoke(
@@ -147,7 +134,11 @@ impl Action<HostupData> for VpsBackupRestoreAction {
         let Some((data, timeout, m)) = begun else {
             return;
         };
-        let (Some(id), Some(b)) = (m.vps_id.as_deref(), m.backup_id.as_deref()) else {
+        let diags = &mut resp.diagnostics;
+        let (Some(id), Some(b)) = (
+            required(&m.vps_id, "vps_id", diags),
+            required(&m.backup_id, "backup_id", diags),
+        ) else {
             return;
         };
         let source = m.source_vps_id.as_deref();

@@ -17,12 +17,12 @@ use crate::plugin::schema::{Attribute, Block, Schema};
 
 use super::data::HostupData;
 use super::errors::{Paths, Subject};
-use super::invoke::{self, plan_diagnostics, timeout_argument, validate_timeout, Run};
+use super::invoke::{self, timeout_argument, validate_timeout, Run};
 use super::operation::{GateFuture, SendFuture};
 use super::resource_vps_snapshot::{
     check_gate, subject, validate_description, CheckedFor, CREATE, TYPE_NAME,
 };
-use super::values::{known, validate_snapshot_name, validate_vps_id};
+use super::values::{known, required, validate_snapshot_name, validate_vps_id};
 
 /// The `hostup_vps_snapshot` action.
 #[derive(Debug, Default)]
@@ -97,6 +97,8 @@ impl Action<HostupData> for VpsSnapshotAction {
         req: PlanActionRequest<HostupData>,
         resp: &mut PlanActionResponse,
     ) {
+        // A `timeout` unknown at validate is known here.
+        validate_timeout(&req.config, &mut resp.diagnostics);
         let Some(m) = req.config.model::<Model>(&mut resp.diagnostics) else {
             return;
         };
@@ -109,7 +111,7 @@ impl Action<HostupData> for VpsSnapshotAction {
         let check = check_gate(data, &client, vps_id, name, CheckedFor::Action, false).await;
         let subject = invoked(vps_id, name);
         resp.diagnostics
-            .extend(plan_diagnostics(check, data, &subject));
+            .extend(check.into_plan_diagnostics(data, &subject));
     }
 
     async fn invoke(
@@ -122,7 +124,11 @@ impl Action<HostupData> for VpsSnapshotAction {
         let Some((data, timeout, m)) = begun else {
             return;
         };
-        let (Some(id), Some(n)) = (m.vps_id.as_deref(), m.name.as_deref()) else {
+        let diags = &mut resp.diagnostics;
+        let (Some(id), Some(n)) = (
+            required(&m.vps_id, "vps_id", diags),
+            required(&m.name, "name", diags),
+        ) else {
             return;
         };
         let body = CreateSnapshot {

@@ -9,7 +9,6 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use crate::hostup::Client;
-use crate::plugin::diag::{AttributePath, Diagnostic};
 use crate::plugin::framework::{
     Action, Ctx, Field, InvokeActionRequest, InvokeActionResponse, PlanActionRequest,
     PlanActionResponse, ValidateRequest, ValidateResponse,
@@ -17,11 +16,13 @@ use crate::plugin::framework::{
 use crate::plugin::schema::{Attribute, Block, Schema};
 
 use super::data::HostupData;
-use super::errors::{Paths, Subject};
-use super::invoke::{self, plan_diagnostics, timeout_argument, validate_timeout, Run};
+use super::errors::{Paths, RunBy, Subject};
+use super::invoke::{self, timeout_argument, validate_timeout, Run};
 use super::operation::{GateFuture, SendFuture};
-use super::resource_vps_snapshot_restore::{check_gate, subject, CREATE, TYPE_NAME};
-use super::values::{known, validate_snapshot_name, validate_vps_id};
+use super::resource_vps_snapshot_restore::{
+    check_gate, destructive_warning, subject, CREATE, TYPE_NAME,
+};
+use super::values::{known, required, validate_snapshot_name, validate_vps_id};
 
 /// The `hostup_vps_snapshot_restore` action.
 #[derive(Debug, Default)]
@@ -36,18 +37,6 @@ struct Model {
 
 fn invoked(vps_id: &str, name: &str) -> Subject {
     subject(vps_id, name).invoked()
-}
-
-/// PlanAction's warning: what invoking the action does to the VPS.
-fn destructive_warning(vps_id: &str, name: &str) -> Diagnostic {
-    Diagnostic::warning(
-        format!("Invoking this replaces the disk of VPS {vps_id} with snapshot {name:?}"),
-        "The action rolls the VPS back to the snapshot: everything written to the VPS disk \
-        since the snapshot was taken is lost, and the VPS restarts from the snapshot's state. \
-        This cannot be undone. Take a backup or snapshot first if you may need the current \
-        data.",
-    )
-    .with_path(AttributePath::root("snapshot_name"))
 }
 
 #[async_trait]
@@ -102,6 +91,8 @@ impl Action<HostupData> for VpsSnapshotRestoreAction {
         req: PlanActionRequest<HostupData>,
         resp: &mut PlanActionResponse,
     ) {
+        // A `timeout` unknown at validate is known here.
+        validate_timeout(&req.config, &mut resp.diagnostics);
         let Some(m) = req.config.model::<Model>(&mut resp.diagnostics) else {
             return;
         };
@@ -110,6 +101,7 @@ impl Action<HostupData> for VpsSnapshotRestoreAction {
         resp.diagnostics.push(destructive_warning(
             vps_id.unwrap_or(unknown),
             name.unwrap_or(unknown),
+            RunBy::Invoke,
         ));
         let (Some(data), Some(vps_id), Some(name)) = (req.provider.get(), vps_id, name) else {
             return;
@@ -120,7 +112,7 @@ impl Action<HostupData> for VpsSnapshotRestoreAction {
         let created_here = data.run.creates_snapshot(vps_id, name);
         let check = check_gate(data, &client, vps_id, name, created_here, false).await;
         resp.diagnostics
-            .extend(plan_diagnostics(check, data, &invoked(vps_id, name)));
+            .extend(check.into_plan_diagnostics(data, &invoked(vps_id, name)));
     }
 
     async fn invoke(
@@ -133,7 +125,11 @@ impl Action<HostupData> for VpsSnapshotRestoreAction {
         let Some((data, timeout, m)) = begun else {
             return;
         };
-        let (Some(id), Some(n)) = (m.vps_id.as_deref(), m.snapshot_name.as_deref()) else {
+        let diags = &mut resp.diagnostics;
+        let (Some(id), Some(n)) = (
+            required(&m.vps_id, "vps_id", diags),
+            required(&m.snapshot_name, "snapshot_name", diags),
+        ) else {
             return;
         };
         let paths = Paths::vps_and_target("snapshot_name");

@@ -2049,13 +2049,13 @@ fn action_cases() -> Vec<Case> {
         case(
             "Backup action planned while the gate is closed",
             "a plan that triggers `action.hostup_vps_backup` on a VPS whose backup quota is used up",
-            &["terraform destroy"],
+            &[],
             plan_action(VpsBackupAction, vec![("vps_id", s(VPS_FULL))]),
         ),
         case(
             "Snapshot action with a name the VPS already has",
             "`action \"hostup_vps_snapshot\"` with `name = \"before-upgrade\"` on app-01",
-            &["terraform destroy"],
+            &[],
             plan_action(
                 VpsSnapshotAction,
                 vec![("vps_id", s(VPS_APP)), ("name", s(SNAPSHOT_APP))],
@@ -2073,7 +2073,7 @@ fn action_cases() -> Vec<Case> {
         case(
             "Snapshot restore action of a snapshot that does not exist",
             "`snapshot_name = \"nope\"` in `action \"hostup_vps_snapshot_restore\"`",
-            &["terraform destroy"],
+            &[],
             plan_action(
                 VpsSnapshotRestoreAction,
                 vec![("vps_id", s(VPS_APP)), ("snapshot_name", s("nope"))],

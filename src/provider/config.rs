@@ -142,8 +142,9 @@ pub fn schema() -> Schema {
                          environment variable. Terraform runs such a plan before every \
                          `terraform destroy` too, so with `\"error\"` a configuration holding \
                          such a resource is destroyed with `terraform destroy -refresh=false` \
-                         (safe with this provider). An action's checks always fail the plan: \
-                         Terraform never plans an action for a destroy.",
+                         (safe with this provider). The same holds for the checks of actions \
+                         (Terraform 1.14 and later): the plan before a destroy plans the \
+                         actions that pending creates and updates trigger.",
                     ),
             ),
     )

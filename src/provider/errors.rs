@@ -52,6 +52,15 @@ pub enum AfterFailure {
     Invoked,
 }
 
+/// What runs an operation, where a text differs: a resource's apply or an action's invocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunBy {
+    /// `terraform apply` of the resource.
+    Apply,
+    /// An invocation of the action (Terraform 1.14 and later).
+    Invoke,
+}
+
 impl Subject {
     /// Builds a subject.
     pub fn new(type_name: &'static str, vps_id: &str, action: impl Into<String>) -> Self {
@@ -569,12 +578,17 @@ pub fn wait_error(
             ),
             format!(
                 "Terraform asked the provider to stop (Ctrl-C) while the job was {last}. The \
-                 job may still be running on HostUp{}: check the VPS in HostUp before running \
-                 it again.\n\n{next}",
+                 job may still be running on HostUp{}{}\n\n{next}",
                 if subject.destructive {
                     ", and if it finishes the VPS disk is replaced even so"
                 } else {
                     ""
+                },
+                // An action's next step already says when to run it again.
+                if subject.after_failure == AfterFailure::Invoked {
+                    "."
+                } else {
+                    ": check the VPS in HostUp before running it again."
                 }
             ),
         ),

@@ -3,9 +3,17 @@
 //! check and the run of one HostUp job with its progress streamed to Terraform.
 //!
 //! An action is the action-style resource of the same name without the state: the same gate
-//! checks (from the resource's file), the same per-VPS queueing, the same job wait
-//! ([`super::operation`]) and the same error texts ([`super::errors`], worded for an action:
-//! nothing is tainted, the next step is to invoke again). What an action adds is progress:
+//! checks (from the resource's file) shown the same way at plan (`plan_checks` included:
+//! `terraform destroy` first runs a normal plan, and that plan plans the actions its pending
+//! creates and updates trigger: internal/terraform/context_plan.go of v1.15.9 l.561-588,
+//! node_action_trigger_instance_plan.go l.161-190), the same per-VPS queueing, the same job
+//! wait ([`super::operation`]) and the same error texts ([`super::errors`], worded for an
+//! action: nothing is tainted, the next step is to invoke again).
+//!
+//! Terraform shows an `action_trigger`'s plan diagnostics and every invocation's as one
+//! message, "Summary: Detail" each, without their attribute paths
+//! (node_action_trigger_instance_plan.go l.167-182, node_action_trigger_instance_apply.go
+//! l.244-263): so each text names what it is about itself. What an action adds is progress:
 //! one event when HostUp accepts the job (so Terraform always shows the job id), then one per
 //! change the job waiter sees.
 
@@ -13,20 +21,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::hostup::{Client, JobOutcome, JobSnapshot, Operation};
-use crate::plugin::diag::{AttributePath, Diagnostic, Diagnostics};
+use crate::plugin::diag::{AttributePath, Diagnostics};
 use crate::plugin::framework::{timeouts, InvokeActionRequest, InvokeActionResponse, ObjectValue};
 use crate::plugin::schema::Attribute;
 
 use super::data::HostupData;
 use super::errors::{Paths, Subject};
-use super::operation::{prepare_within, GateCheck, GateFuture, JobWatch, OpTimeout, SendFuture};
+use super::operation::{prepare_within, GateFuture, JobWatch, OpTimeout, SendFuture};
 
 /// The `timeout` argument: how long the action waits for its job, `op`'s default when unset.
 pub fn timeout_argument(op: OpTimeout, what: &str) -> Attribute {
     Attribute::string("timeout").optional().description(format!(
         "How long to wait for the {what} job, as a duration such as `90m` or `2h` (default \
-        `{}`). The wait for another job already running on the VPS counts towards it. When it \
-        passes, the action fails and the job may still be running on HostUp.",
+        `{}`). Waiting for a job started outside this run that keeps the VPS busy counts \
+        towards it; waiting for this run's own jobs on the VPS does not. When it passes, the \
+        action fails and the job may still be running on HostUp.",
         op.default_text()
     ))
 }
@@ -60,21 +69,6 @@ pub fn timeout_of(
         return None;
     }
     timeouts::parse_duration(text).ok()
-}
-
-/// The diagnostics of a plan-time gate check for an action: the same as the resource's plan
-/// shows, except that a problem stays an error whatever `plan_checks` says. That setting exists
-/// for `terraform destroy`, and Terraform never plans an action for a destroy: an
-/// `action_trigger` accepts only create and update events (internal/configs/action.go of
-/// v1.15.9, l.96-113), and `-invoke` plans nothing else.
-pub fn plan_diagnostics(check: GateCheck, data: &HostupData, subject: &Subject) -> Vec<Diagnostic> {
-    let busy_only = GateCheck {
-        problems: Vec::new(),
-        busy: check.busy,
-    };
-    let mut out = check.problems;
-    out.extend(busy_only.into_plan_diagnostics(data, subject));
-    out
 }
 
 /// What every invocation reads first: the provider's data, the `timeout` in force and the

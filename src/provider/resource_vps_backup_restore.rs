@@ -30,7 +30,7 @@ use super::action::{
     Adoption, GateCheck, GateFuture, JobKey, OpTimeout, SendFuture, Triggers,
 };
 use super::data::HostupData;
-use super::errors::{api_error, Paths, Subject};
+use super::errors::{api_error, Paths, RunBy, Subject};
 use super::values::validate_vps_id_at;
 
 /// Type name.
@@ -81,14 +81,28 @@ pub(super) fn subject(vps_id: &str, backup_id: &str, source: Option<&str>) -> Su
 }
 
 /// The warning every plan that runs a restore carries.
-fn destructive_warning(vps_id: &str, backup_id: &str, source: Option<&str>) -> Diagnostic {
+pub(super) fn destructive_warning(
+    vps_id: &str,
+    backup_id: &str,
+    source: Option<&str>,
+    by: RunBy,
+) -> Diagnostic {
     let from = source.map(|s| format!(" of VPS {s}")).unwrap_or_default();
+    let (verb, who, undo) = match by {
+        RunBy::Apply => (
+            "Applying",
+            "hostup_vps_backup_restore",
+            " (destroying the resource does not undo it)",
+        ),
+        RunBy::Invoke => ("Invoking", "The action", ""),
+    };
     Diagnostic::warning(
-        format!("Applying this replaces the disk of VPS {vps_id} with backup {backup_id}{from}"),
-        "hostup_vps_backup_restore stops the VPS and replaces its disk with the backup: \
-         everything written since the backup was taken is lost. This cannot be undone \
-         (destroying the resource does not undo it). Take a backup or snapshot first if you may \
-         need the current data.",
+        format!("{verb} this replaces the disk of VPS {vps_id} with backup {backup_id}{from}"),
+        format!(
+            "{who} stops the VPS and replaces its disk with the backup: everything written \
+             since the backup was taken is lost. This cannot be undone{undo}. Take a backup or \
+             snapshot first if you may need the current data."
+        ),
     )
     .with_path(AttributePath::root("backup_id"))
 }
@@ -336,6 +350,7 @@ impl Resource<HostupData> for VpsBackupRestore {
                     vps_id.unwrap_or(unknown),
                     backup_id.unwrap_or(unknown),
                     source,
+                    RunBy::Apply,
                 ));
             }
             return;
@@ -345,6 +360,7 @@ impl Resource<HostupData> for VpsBackupRestore {
             vps_id.unwrap_or(unknown),
             backup_id.unwrap_or(unknown),
             source,
+            RunBy::Apply,
         ));
         let (Some(data), Some(vps_id), Some(backup_id)) = (req.provider.get(), vps_id, backup_id)
         else {

@@ -206,9 +206,10 @@ fn check_create(
         // A replacement with `create_before_destroy` lands here too: Terraform tells the
         // provider nothing of the lifecycle block, and creates before it destroys.
         let detail = if matches!(by, CheckedFor::Action) {
-            "Choose another name (e.g. one with a timestamp): HostUp names are unique per \
-            VPS, and a snapshot an earlier invocation took stays until it expires or is \
-            deleted. Nothing was sent to HostUp."
+            "Choose a name that changes with each invocation, e.g. one that ends with \
+            `formatdate(\"YYYYMMDDhhmm\", plantimestamp())`: HostUp names are unique per VPS, \
+            and a snapshot an earlier invocation took stays until it expires or is deleted. \
+            Nothing was sent to HostUp."
                 .to_owned()
         } else {
             format!(

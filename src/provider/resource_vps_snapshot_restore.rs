@@ -30,7 +30,7 @@ use super::action::{
     SendFuture, Triggers,
 };
 use super::data::HostupData;
-use super::errors::{Paths, Subject};
+use super::errors::{Paths, RunBy, Subject};
 
 /// Type name.
 pub const TYPE_NAME: &str = "hostup_vps_snapshot_restore";
@@ -78,13 +78,23 @@ pub(super) fn subject(vps_id: &str, name: &str) -> Subject {
 
 /// The warning every restore plan carries (docs/ARCHITECTURE.md, "Resources": restore is
 /// destructive).
-pub fn destructive_warning(vps_id: &str, name: &str) -> Diagnostic {
+pub fn destructive_warning(vps_id: &str, name: &str, by: RunBy) -> Diagnostic {
+    let (verb, who, undo) = match by {
+        RunBy::Apply => (
+            "Applying",
+            "hostup_vps_snapshot_restore",
+            " (destroying the resource does not undo it)",
+        ),
+        RunBy::Invoke => ("Invoking", "The action", ""),
+    };
     Diagnostic::warning(
-        format!("Applying this replaces the disk of VPS {vps_id} with snapshot {name:?}"),
-        "hostup_vps_snapshot_restore rolls the VPS back to the snapshot: everything written to \
-        the VPS disk since the snapshot was taken is lost, and the VPS restarts from the \
-        snapshot's state. This cannot be undone (destroying the resource does not undo it). \
-        Take a backup or snapshot first if you may need the current data.",
+        format!("{verb} this replaces the disk of VPS {vps_id} with snapshot {name:?}"),
+        format!(
+            "{who} rolls the VPS back to the snapshot: everything written to the VPS disk \
+             since the snapshot was taken is lost, and the VPS restarts from the snapshot's \
+             state. This cannot be undone{undo}. Take a backup or snapshot first if you may \
+             need the current data."
+        ),
     )
     .with_path(AttributePath::root("snapshot_name"))
 }
@@ -266,6 +276,7 @@ impl Resource<HostupData> for VpsSnapshotRestore {
                 resp.diagnostics.push(destructive_warning(
                     vps_id.unwrap_or("(known after apply)"),
                     name.unwrap_or("(known after apply)"),
+                    RunBy::Apply,
                 ));
             }
             return;
@@ -274,6 +285,7 @@ impl Resource<HostupData> for VpsSnapshotRestore {
         resp.diagnostics.push(destructive_warning(
             vps_id.unwrap_or("(known after apply)"),
             name.unwrap_or("(known after apply)"),
+            RunBy::Apply,
         ));
         let (Some(data), Some(vps_id), Some(name)) = (req.provider.get(), vps_id, name) else {
             return;

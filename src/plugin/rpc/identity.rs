@@ -288,7 +288,19 @@ impl<P: Provider> ProviderService<P> {
             return None;
         };
         let current = info.schema.version;
-        if req.version > current || req.version < 0 {
+        if req.version < 0 {
+            diags.error(
+                "Invalid resource identity version",
+                format!(
+                    "The stored identity of this {type_name} has schema version {}; versions \
+                     are never negative, so the state was not written by this provider. \
+                     Remove the resource from the state and import it again.",
+                    req.version
+                ),
+            );
+            return None;
+        }
+        if req.version > current {
             diags.error(
                 "Resource identity written by a newer provider version",
                 format!(
