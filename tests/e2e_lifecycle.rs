@@ -199,7 +199,7 @@ fn snapshot_conflicts_in_one_config_fail_at_plan() {
     let twice = Tf::new(&format!("{p}\n{}{}", snap("a", "same"), snap("b", "same")));
     let out = twice.fails(&["plan", "-no-color"]).all();
     assert!(
-        out.contains("Two resources want snapshot \"same\""),
+        out.contains("Two snapshots of this plan are named \"same\""),
         "{out}"
     );
     // VPS_APP has 3 slots, one used: three new snapshots do not fit.

@@ -664,3 +664,64 @@ async fn a_busy_vps_is_shown_as_progress_and_waited_for() {
     );
     assert_eq!(sim.count(POST_BACKUP).await, 2, "the foreign job and ours");
 }
+
+/// A snapshot name is claimed at PlanAction as a resource's create claims it: a
+/// `hostup_vps_snapshot` of this plan with the same name, or a second invocation of the action
+/// with it, fails the plan (HostUp would refuse the second at apply), before any request.
+#[tokio::test]
+async fn a_snapshot_name_twice_in_one_plan_fails_plan_action() {
+    const VPS_PAYG: &str = "vps_01hxa3b4c5d6e7f8g9h0j1k2m7";
+    const SNAPSHOT: &str = "hostup_vps_snapshot";
+    let sim = Sim::start(&["--job-duration", "0s"]).await;
+    let p = Provider::launch().await;
+    p.configure(&sim.url).await;
+    let set = [("vps_id", VPS_PAYG.into()), ("name", "twice".into())];
+    let r = p.plan(SNAPSHOT, &set).await;
+    assert!(
+        errors(&r.diagnostics).is_empty(),
+        "{}",
+        describe(&r.diagnostics)
+    );
+    let r = p.plan(SNAPSHOT, &set).await;
+    let e = errors(&r.diagnostics);
+    assert_eq!(e.len(), 1, "{}", describe(&r.diagnostics));
+    assert!(e[0].summary.contains("\"twice\""), "{}", e[0].summary);
+
+    // A resource planned first with the same name, in another process's run.
+    let p = Provider::launch().await;
+    p.configure(&sim.url).await;
+    let rt = block_type(p.schema.resource_schemas[SNAPSHOT].block.as_ref().unwrap());
+    let cfg = dynamic(&object(&rt, &set), &rt);
+    let null = Some(pb::DynamicValue {
+        msgpack: vec![0xc0],
+        json: Vec::new(),
+    });
+    let rr = bounded(
+        "PlanResourceChange",
+        p.plugin
+            .client()
+            .plan_resource_change(pb::plan_resource_change::Request {
+                type_name: SNAPSHOT.into(),
+                prior_state: null,
+                proposed_new_state: cfg.clone(),
+                config: cfg,
+                ..Default::default()
+            }),
+    )
+    .await
+    .expect("PlanResourceChange")
+    .into_inner();
+    assert!(
+        errors(&rr.diagnostics).is_empty(),
+        "{}",
+        describe(&rr.diagnostics)
+    );
+    let r = p.plan(SNAPSHOT, &set).await;
+    assert_eq!(
+        errors(&r.diagnostics).len(),
+        1,
+        "{}",
+        describe(&r.diagnostics)
+    );
+    assert_eq!(sim.count("POST /api/v2/vps/{id}/snapshots").await, 0);
+}

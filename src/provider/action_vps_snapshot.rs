@@ -20,7 +20,7 @@ use super::errors::{Paths, Subject};
 use super::invoke::{self, timeout_argument, validate_timeout, Run};
 use super::operation::{GateFuture, SendFuture};
 use super::resource_vps_snapshot::{
-    check_gate, subject, validate_description, CheckedFor, CREATE, TYPE_NAME,
+    check_gate, duplicate, subject, validate_description, CheckedFor, CREATE, TYPE_NAME,
 };
 use super::values::{known, required, validate_snapshot_name, validate_vps_id};
 
@@ -107,6 +107,12 @@ impl Action<HostupData> for VpsSnapshotAction {
         else {
             return;
         };
+        // Claimed like the resource's create: a resource or another invocation of this plan
+        // with the same name would be refused by HostUp after the first.
+        if data.run.create_snapshot(vps_id, name, None).is_err() {
+            resp.diagnostics.push(duplicate(vps_id, name));
+            return;
+        }
         let client = data.client(ctx);
         let check = check_gate(data, &client, vps_id, name, CheckedFor::Action, false).await;
         let subject = invoked(vps_id, name);

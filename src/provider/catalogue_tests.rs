@@ -2062,6 +2062,29 @@ fn action_cases() -> Vec<Case> {
             ),
         ),
         case(
+            "Snapshot action with a name a resource of the plan takes",
+            "`action \"hostup_vps_snapshot\"` and `resource \"hostup_vps_snapshot\"` both with \
+             `name = \"release-1\"` on one VPS",
+            &[],
+            async {
+                let env = Env::start(fast()).await;
+                let data = env.data(fixture::KEY_TEST);
+                let attrs = || vec![("vps_id", s(fixture::VPS_PAYG)), ("name", s("release-1"))];
+                let cfg = config_of(VpsSnapshot.schema(), &attrs());
+                let planned = plan(&VpsSnapshot, &data, &cfg).await;
+                assert!(!planned.diagnostics.has_errors());
+                let req = PlanActionRequest {
+                    config: config_of(VpsSnapshotAction.schema(), &attrs()),
+                    provider: data,
+                };
+                let mut resp = PlanActionResponse::default();
+                VpsSnapshotAction
+                    .plan(&Ctx::background(), req, &mut resp)
+                    .await;
+                Outcome::of(&resp.diagnostics, Some(&env))
+            },
+        ),
+        case(
             "Snapshot restore action planned",
             "a plan that includes `action.hostup_vps_snapshot_restore`",
             &[],

@@ -268,12 +268,12 @@ pub(super) async fn check_gate(
 }
 
 /// The error for a second resource of the run that wants a snapshot name already taken.
-fn duplicate(vps_id: &str, name: &str) -> Diagnostic {
+pub(super) fn duplicate(vps_id: &str, name: &str) -> Diagnostic {
     Diagnostic::error(
-        format!("Two resources want snapshot {name:?} of VPS {vps_id}"),
-        "Another hostup_vps_snapshot in this configuration has the same name on the same VPS; \
-        HostUp names are unique per VPS. Give each snapshot its own name. Nothing was sent \
-        to HostUp.",
+        format!("Two snapshots of this plan are named {name:?} on VPS {vps_id}"),
+        "Another hostup_vps_snapshot resource, or an invocation of the hostup_vps_snapshot \
+        action, in this plan takes a snapshot of the same name on the same VPS; HostUp names \
+        are unique per VPS. Give each snapshot its own name. Nothing was sent to HostUp.",
     )
     .with_path(AttributePath::root("name"))
 }
