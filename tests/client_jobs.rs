@@ -12,7 +12,7 @@ use hostup_provider::hostup::{
     Client, CreateBackup, JobRef, JobSnapshot, PollSchedule, TerminalState, WaitError, WaitOptions,
 };
 use hostup_provider::provider::config::Sources;
-use hostup_provider::provider::errors::{wait_error, Subject};
+use hostup_provider::provider::errors::{wait_error, Limit, Subject};
 use hostup_provider::sim::SimConfig;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -145,7 +145,7 @@ async fn deadline_ends_the_wait_with_the_last_status() {
     let d = wait_error(
         &subject,
         &err,
-        Duration::from_millis(1200),
+        Limit::whole(Duration::from_millis(1200)),
         &Sources::default(),
     );
     assert!(d.detail.contains("timeouts.create"), "{}", d.detail);

@@ -875,6 +875,37 @@ fn cases() -> Vec<Case> {
             create_backup_with(json!({"jobs":{"stuckNext":1}}), Some("2s")),
         ),
         case(
+            "A backup job still running at timeouts.create after a busy VPS",
+            "a dashboard job keeps the VPS busy for a while, then the backup's own job never \
+             ends; `timeouts { create = \"4s\" }`",
+            &[],
+            async {
+                let env = Env::start(fast()).await;
+                env.faults(json!({"jobs":{"stuckNext":2}})).await;
+                let data = env.data(fixture::KEY_TEST);
+                let client = data.get().expect("provider data").client.clone();
+                let body = crate::hostup::CreateBackup { note: None };
+                let foreign = client
+                    .create_backup(fixture::VPS_APP, &body)
+                    .await
+                    .expect("the dashboard's job");
+                let cfg = with_timeouts(backup_config(fixture::VPS_APP), &[("create", "4s")]);
+                let task = tokio::spawn(async move {
+                    create(&VpsBackup, &Ctx::background(), &data, &cfg).await
+                });
+                // Once the provider has found the gate closed twice, the dashboard's job ends.
+                let reads = "GET /api/v2/vps/{id}/backups";
+                let deadline = Instant::now() + Duration::from_secs(20);
+                while env.count(reads).await < 2 && Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                let done = format!("/_sim/jobs/{}/complete", foreign.job_id);
+                env.admin(reqwest::Method::POST, &done, json!({})).await;
+                let r = task.await.expect("create task");
+                Outcome::of(&r.diagnostics, Some(&env))
+            },
+        ),
+        case(
             "The VPS stays busy with another job",
             "every backup POST answered 409 `job_in_progress`; `timeouts { create = \"2s\" }`",
             &[],
@@ -1777,6 +1808,7 @@ fn mask_elapsed(text: &str) -> String {
         ("waited ", " "),
         ("waited ", ")"),
         ("busy for ", ", then"),
+        (", ", " of which passed"),
     ] {
         let mut out = String::new();
         let mut rest = t.as_str();

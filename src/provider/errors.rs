@@ -545,12 +545,57 @@ fn next_step(subject: &Subject, failed: bool) -> String {
     }
 }
 
+/// The limit a job's wait ran against, for its messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    /// The `timeouts.create` (or delete, or an action's `timeout`) in force.
+    pub timeout: Duration,
+    /// How much of it had passed when HostUp accepted the job (the gate checks, and the waits
+    /// while another job kept the VPS busy).
+    pub used_before: Duration,
+    /// Whether another job kept the VPS busy before the request.
+    pub busy: bool,
+}
+
+impl Limit {
+    /// A limit of which nothing was used before the job was accepted.
+    pub fn whole(timeout: Duration) -> Self {
+        Limit {
+            timeout,
+            used_before: Duration::ZERO,
+            busy: false,
+        }
+    }
+
+    /// "30m (timeouts.create)", and what of it passed before the job, when that is a second
+    /// or more: the job itself had less than the whole limit.
+    fn describe(&self, subject: &Subject) -> String {
+        let mut text = format!(
+            "{} ({})",
+            format_duration(self.timeout),
+            subject.timeout_name()
+        );
+        if self.used_before >= Duration::from_secs(1) {
+            text.push_str(&format!(
+                ", {} of which passed before HostUp accepted it{}",
+                format_duration(self.used_before),
+                if self.busy {
+                    " while another job kept the VPS busy"
+                } else {
+                    ""
+                }
+            ));
+        }
+        text
+    }
+}
+
 /// A wait that ended without a terminal status (deadline, Ctrl-C, job unknown, polling
-/// failed). `timeout` is the `timeouts.create` (or delete) in force.
+/// failed), against `limit`.
 pub fn wait_error(
     subject: &Subject,
     err: &WaitError,
-    timeout: Duration,
+    limit: Limit,
     sources: &Sources,
 ) -> Diagnostic {
     let job = err.job_id();
@@ -563,11 +608,10 @@ pub fn wait_error(
                 subject.action, subject.vps_id
             ),
             format!(
-                "The job did not finish within {} ({}); it was {last}. The job may still be \
+                "The job did not finish within {}; it was {last}. The job may still be \
                  running on HostUp.\n\nRaise the timeout (e.g. `{}`) if jobs of this size take \
                  longer. {next}",
-                format_duration(timeout),
-                subject.timeout_name(),
+                limit.describe(subject),
                 subject.timeout_example(),
             ),
         ),
@@ -780,7 +824,12 @@ mod tests {
             last: Some(snap(40.0)),
             waited: Duration::from_secs(3),
         };
-        let d = wait_error(&subject(), &e, Duration::from_secs(3), &Sources::default());
+        let d = wait_error(
+            &subject(),
+            &e,
+            Limit::whole(Duration::from_secs(3)),
+            &Sources::default(),
+        );
         let all = format!("{} {}", d.summary, d.detail);
         for needle in [
             "job_9",
@@ -800,7 +849,12 @@ mod tests {
             last: None,
             waited: Duration::from_secs(1),
         };
-        let d = wait_error(&subject(), &e, Duration::from_secs(3), &Sources::default());
+        let d = wait_error(
+            &subject(),
+            &e,
+            Limit::whole(Duration::from_secs(3)),
+            &Sources::default(),
+        );
         assert!(d.detail.contains("may still be running on HostUp"));
         assert!(d.summary.contains("Interrupted"));
     }

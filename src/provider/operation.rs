@@ -6,6 +6,7 @@
 //! state before waiting ends, operations on one VPS are serialised; docs/ARCHITECTURE.md,
 //! "Contracts") cannot be skipped by one resource.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,7 @@ use crate::plugin::framework::{timeouts, Ctx, ObjectValue, Progress};
 
 use super::config::Sources;
 use super::data::HostupData;
-use super::errors::{self, Paths, Subject};
+use super::errors::{self, Limit, Paths, Subject};
 use super::values::now_rfc3339;
 
 /// What a job-creating operation holds between its preamble and the end of its wait: the
@@ -33,6 +34,10 @@ pub struct Prepared {
     pub ctx: Ctx,
     /// Where the endpoint and key came from (for the advice of messages).
     pub sources: Sources,
+    /// When the deadline started (the VPS lock taken).
+    started: Instant,
+    /// Whether another job kept the VPS busy before the request (gate or refusal).
+    busy: AtomicBool,
     /// Held until this value drops, i.e. until the operation's wait is over.
     _lock: VpsLockGuard,
 }
@@ -165,6 +170,7 @@ pub async fn prepare_within<'g>(
     let started = Instant::now();
     let ctx = ctx.with_timeout(timeout);
     let mut pauses = BusyPauses::new();
+    let mut busy_seen = false;
     loop {
         let check = gate(client.clone()).await;
         if !check.problems.is_empty() {
@@ -172,6 +178,7 @@ pub async fn prepare_within<'g>(
             return None;
         }
         let Some(busy) = check.busy else { break };
+        busy_seen = true;
         tracing::info!(vps_id = %subject.vps_id, gate = busy.gate_name,
             reason = busy.gate.reason.as_deref().unwrap_or(""),
             "another job is running on the VPS; waiting for it before queuing");
@@ -195,6 +202,8 @@ pub async fn prepare_within<'g>(
         timeout,
         ctx,
         sources: data.config.sources,
+        started,
+        busy: AtomicBool::new(busy_seen),
         _lock: lock,
     })
 }
@@ -257,6 +266,7 @@ impl Prepared {
         loop {
             match request(self.client.clone()).await {
                 Err(e) if e.is_busy() => {
+                    self.busy.store(true, Ordering::Relaxed);
                     tracing::info!(vps_id = %subject.vps_id, error = %e,
                         "HostUp refused the request while another job runs on the VPS; \
                          sending it again once that job is done");
@@ -293,12 +303,17 @@ impl Prepared {
         subject: &Subject,
         watch: Option<JobWatch>,
     ) -> JobEnd {
+        let limit = Limit {
+            timeout: self.timeout,
+            used_before: self.started.elapsed(),
+            busy: self.busy.load(Ordering::Relaxed),
+        };
         wait_job(
             &self.client,
             &self.ctx,
             job,
             subject,
-            self.timeout,
+            limit,
             &self.sources,
             watch,
         )
@@ -386,7 +401,7 @@ pub async fn wait_job(
     ctx: &Ctx,
     job: &JobRef,
     subject: &Subject,
-    timeout: Duration,
+    limit: Limit,
     sources: &Sources,
     watch: Option<JobWatch>,
 ) -> JobEnd {
@@ -446,7 +461,7 @@ pub async fn wait_job(
                     .and_then(|s| s.status.clone().or_else(|| s.raw_state.clone())),
                 completed_at: None,
                 outcome: None,
-                error: Some(errors::wait_error(subject, &e, timeout, sources)),
+                error: Some(errors::wait_error(subject, &e, limit, sources)),
             }
         }
     }
