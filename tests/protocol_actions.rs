@@ -142,6 +142,40 @@ impl Provider {
         Events { stream }
     }
 
+    /// PlanResourceChange of a create of resource `type_name` with `set` (config = proposal),
+    /// as Terraform plans a new instance.
+    async fn plan_create(
+        &self,
+        type_name: &str,
+        set: &[(&str, Value)],
+    ) -> pb::plan_resource_change::Response {
+        let block = self.schema.resource_schemas[type_name]
+            .block
+            .as_ref()
+            .expect("resource block");
+        let ty = block_type(block);
+        let cfg = dynamic(&object(&ty, set), &ty);
+        let null = Some(pb::DynamicValue {
+            msgpack: vec![0xc0],
+            json: Vec::new(),
+        });
+        bounded(
+            "PlanResourceChange",
+            self.plugin
+                .client()
+                .plan_resource_change(pb::plan_resource_change::Request {
+                    type_name: type_name.into(),
+                    prior_state: null,
+                    proposed_new_state: cfg.clone(),
+                    config: cfg,
+                    ..Default::default()
+                }),
+        )
+        .await
+        .expect("PlanResourceChange")
+        .into_inner()
+    }
+
     async fn stop(&self) {
         let r = bounded("Stop", self.plugin.client().stop(pb::stop::Request {}))
             .await
@@ -329,32 +363,7 @@ async fn a_closed_gate_fails_plan_action_as_it_fails_the_resource_plan() {
     assert!(a.detail.contains("backup_quota_exceeded"), "{}", a.detail);
 
     // The resource's plan of the same backup (PlanResourceChange for a create).
-    let rt = block_type(
-        p.schema.resource_schemas[BACKUP]
-            .block
-            .as_ref()
-            .expect("resource block"),
-    );
-    let cfg = dynamic(&object(&rt, &[("vps_id", VPS_FULL.into())]), &rt);
-    let null = Some(pb::DynamicValue {
-        msgpack: vec![0xc0],
-        json: Vec::new(),
-    });
-    let rr = bounded(
-        "PlanResourceChange",
-        p.plugin
-            .client()
-            .plan_resource_change(pb::plan_resource_change::Request {
-                type_name: BACKUP.into(),
-                prior_state: null,
-                proposed_new_state: cfg.clone(),
-                config: cfg,
-                ..Default::default()
-            }),
-    )
-    .await
-    .expect("PlanResourceChange")
-    .into_inner();
+    let rr = p.plan_create(BACKUP, &[("vps_id", VPS_FULL.into())]).await;
     let resource_errors = errors(&rr.diagnostics);
     assert_eq!(resource_errors.len(), 1, "{}", describe(&rr.diagnostics));
     let r = resource_errors[0];
@@ -690,27 +699,7 @@ async fn a_snapshot_name_twice_in_one_plan_fails_plan_action() {
     // A resource planned first with the same name, in another process's run.
     let p = Provider::launch().await;
     p.configure(&sim.url).await;
-    let rt = block_type(p.schema.resource_schemas[SNAPSHOT].block.as_ref().unwrap());
-    let cfg = dynamic(&object(&rt, &set), &rt);
-    let null = Some(pb::DynamicValue {
-        msgpack: vec![0xc0],
-        json: Vec::new(),
-    });
-    let rr = bounded(
-        "PlanResourceChange",
-        p.plugin
-            .client()
-            .plan_resource_change(pb::plan_resource_change::Request {
-                type_name: SNAPSHOT.into(),
-                prior_state: null,
-                proposed_new_state: cfg.clone(),
-                config: cfg,
-                ..Default::default()
-            }),
-    )
-    .await
-    .expect("PlanResourceChange")
-    .into_inner();
+    let rr = p.plan_create(SNAPSHOT, &set).await;
     assert!(
         errors(&rr.diagnostics).is_empty(),
         "{}",

@@ -43,14 +43,7 @@ pub fn timeout_argument(op: OpTimeout, what: &str) -> Attribute {
 /// Checks a known `timeout` (validate and plan).
 pub fn validate_timeout(config: &ObjectValue, diags: &mut Diagnostics) {
     if let Some(text) = config.string("timeout") {
-        if let Err(why) = timeouts::parse_duration(text) {
-            diags
-                .error(
-                    "Invalid timeout",
-                    format!("{why}. Write a duration such as \"90m\" or \"2h\"."),
-                )
-                .at(AttributePath::root("timeout"));
-        }
+        parse_timeout(text, diags);
     }
 }
 
@@ -60,15 +53,26 @@ pub fn timeout_of(
     op: OpTimeout,
     diags: &mut Diagnostics,
 ) -> Option<Duration> {
-    let Some(text) = config.string("timeout") else {
-        return Some(op.default);
-    };
-    let before = diags.len();
-    validate_timeout(config, diags);
-    if diags.len() > before {
-        return None;
+    match config.string("timeout") {
+        Some(text) => parse_timeout(text, diags),
+        None => Some(op.default),
     }
-    timeouts::parse_duration(text).ok()
+}
+
+/// `text` as a duration, or an error at `timeout`.
+fn parse_timeout(text: &str, diags: &mut Diagnostics) -> Option<Duration> {
+    match timeouts::parse_duration(text) {
+        Ok(t) => Some(t),
+        Err(why) => {
+            diags
+                .error(
+                    "Invalid timeout",
+                    format!("{why}. Write a duration such as \"90m\" or \"2h\"."),
+                )
+                .at(AttributePath::root("timeout"));
+            None
+        }
+    }
 }
 
 /// What every invocation reads first: the provider's data, the `timeout` in force and the
